@@ -1,0 +1,64 @@
+// Command plaintext is hop's benchmark and acceptance server: every GET answers 200
+// "Hello, World!" as text/plain with Server, Date and Content-Length (TechEmpower
+// plaintext rules).
+//
+//	go run ./examples/plaintext [-addr 127.0.0.1:8080] [-adapter]
+//
+// With -adapter the same response is served through the net/http Handler adapter, so
+// the two code paths can be compared.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hop-http/hop/server"
+)
+
+var hello = []byte("Hello, World!")
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	adapter := flag.Bool("adapter", false, "serve through the net/http Handler adapter")
+	flag.Parse()
+
+	var h server.Handler = server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		if !r.IsMethod("GET") && !r.IsMethod("HEAD") {
+			w.Header().Set("Allow", "GET, HEAD")
+			w.WriteHeader(405)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(hello)
+	})
+	if *adapter {
+		h = server.FromHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				w.WriteHeader(405)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write(hello)
+		}))
+	}
+	srv := &server.Server{Addr: *addr, Handler: h}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		<-sig
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	log.Printf("plaintext: serving http://%s/", *addr)
+	if err := srv.ListenAndServe(); err != nil && err != server.ErrServerClosed {
+		log.Fatal(err)
+	}
+}

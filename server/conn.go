@@ -1,0 +1,440 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hop-http/hop/internal/httpdate"
+	"github.com/hop-http/hop/wire"
+)
+
+const (
+	stateActive int32 = iota
+	stateIdle
+	stateClosing
+)
+
+// flushThreshold is how much pipelined output is batched before it is written even
+// though more requests are buffered.
+const flushThreshold = 64 << 10
+
+// conn is one server connection and its state machine. Its buffers are reused through
+// connPool.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	id  uint64
+
+	rbuf       []byte // read buffer; unconsumed input is rbuf[rpos:rend]
+	rpos, rend int
+	floor      int    // while a handler runs, its head lies below floor and must not move
+	wbuf       []byte // pending output: responses not yet written
+
+	parser wire.Parser
+	req    Request
+	w      ResponseWriter
+	nreq   int
+
+	state        atomic.Int32
+	headDeadline time.Time // set when a head needs a second read
+	lastRD       time.Time // read deadline last set (zero: none or unknown)
+	lastWD       time.Time // write deadline last set
+	tlsState     *tls.ConnectionState
+	dead         bool // the peer is gone or the stream is unusable
+
+	watch struct {
+		active bool
+		done   chan struct{}
+		peek   [1]byte
+		n      int
+		err    error
+	}
+}
+
+var connPool = sync.Pool{New: func() any { return new(conn) }}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := connPool.Get().(*conn)
+	c.srv, c.nc = s, nc
+	c.id = s.nextID.Add(1)
+	size := s.ReadBufferSize
+	if size <= 0 {
+		size = DefaultReadBufferSize
+	}
+	if cap(c.rbuf) < size {
+		c.rbuf = make([]byte, size)
+	}
+	c.rbuf = c.rbuf[:cap(c.rbuf)]
+	c.state.Store(stateActive)
+	return c
+}
+
+func (c *conn) release() {
+	c.nc.Close()
+	if c.srv.ConnState != nil {
+		c.srv.ConnState(c.nc, false)
+	}
+	c.srv.trackConn(c, false)
+	if c.req.cancel != nil {
+		c.req.cancel()
+	}
+	// Drop oversized buffers so the pool does not pin memory.
+	if cap(c.rbuf) > 64<<10 {
+		c.rbuf = nil
+	}
+	if cap(c.wbuf) > 256<<10 {
+		c.wbuf = nil
+	}
+	if cap(c.w.body) > 256<<10 {
+		c.w.body = nil
+	}
+	c.srv, c.nc, c.tlsState = nil, nil, nil
+	c.rpos, c.rend, c.floor, c.nreq = 0, 0, 0, 0
+	c.wbuf = c.wbuf[:0]
+	c.headDeadline, c.lastRD, c.lastWD = time.Time{}, time.Time{}, time.Time{}
+	c.dead = false
+	c.parser.Reset()
+	c.req.reset()
+	c.w.reset()
+	connPool.Put(c)
+}
+
+func (c *conn) serve() {
+	defer c.release()
+	if c.srv.ConnState != nil {
+		c.srv.ConnState(c.nc, true)
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		tc.SetDeadline(time.Now().Add(c.srv.headerTimeout()))
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		st := tc.ConnectionState()
+		c.tlsState = &st
+	}
+	for {
+		n, err := c.parser.ParseRequest(c.rbuf[c.rpos:c.rend], &c.req.Request)
+		if err == wire.ErrNeedMore {
+			if !c.fill() {
+				return
+			}
+			continue
+		}
+		if err != nil {
+			c.fail(wire.StatusOf(err), err.Error())
+			return
+		}
+		if !c.handle(n) {
+			return
+		}
+	}
+}
+
+// fill reads more input for the head being parsed. It writes pending responses first.
+// It reports false when the connection should end.
+func (c *conn) fill() bool {
+	if len(c.wbuf) > 0 && !c.flush() {
+		return false
+	}
+	empty := c.rpos == c.rend
+	if empty {
+		c.rpos, c.rend = 0, 0
+		c.setReadDeadline(time.Now().Add(c.srv.idleTimeout()))
+		c.state.Store(stateIdle)
+		if c.srv.closing.Load() {
+			return false
+		}
+	} else {
+		if c.headDeadline.IsZero() {
+			c.headDeadline = time.Now().Add(c.srv.headerTimeout())
+		}
+		c.setReadDeadline(c.headDeadline)
+		if !c.makeRoom(c.srv.Limits.MaxHead()) {
+			c.fail(431, "header section too large")
+			return false
+		}
+	}
+	n, err := c.nc.Read(c.rbuf[c.rend:])
+	if empty && !c.state.CompareAndSwap(stateIdle, stateActive) {
+		// Shutdown woke us. Serve what arrived (its response will close), else end.
+		c.state.Store(stateActive)
+		c.lastRD = time.Time{}
+		if n == 0 {
+			return false
+		}
+	}
+	if n > 0 {
+		c.rend += n
+		return true
+	}
+	if !empty && isTimeout(err) {
+		c.fail(408, "request head not received in time")
+	}
+	return false
+}
+
+// makeRoom ensures free space at the end of rbuf, moving unconsumed input down to
+// floor or, when that frees nothing, moving it to a new buffer of up to max bytes (the
+// old buffer stays alive as long as a request still points into it). It reports false
+// when max bytes of unconsumed input are already buffered.
+func (c *conn) makeRoom(max int) bool {
+	if c.rend < len(c.rbuf) {
+		return true
+	}
+	if c.rpos > c.floor {
+		c.rend = c.floor + copy(c.rbuf[c.floor:], c.rbuf[c.rpos:c.rend])
+		c.rpos = c.floor
+		return true
+	}
+	if c.rend-c.rpos >= max {
+		return false
+	}
+	size := 2 * len(c.rbuf)
+	if size > max {
+		size = max
+	}
+	if size < c.rend-c.rpos+512 {
+		size = c.rend - c.rpos + 512
+	}
+	nb := make([]byte, size)
+	c.rend = copy(nb, c.rbuf[c.rpos:c.rend])
+	c.rpos, c.floor = 0, 0
+	c.rbuf = nb
+	return true
+}
+
+// setReadDeadline sets the read deadline unless the one in force is within a second of
+// it, so that a busy keep-alive connection touches its timer about once a second.
+func (c *conn) setReadDeadline(t time.Time) {
+	if d := t.Sub(c.lastRD); !c.lastRD.IsZero() && d >= 0 && d < time.Second {
+		return
+	}
+	c.lastRD = t
+	c.nc.SetReadDeadline(t)
+}
+
+func (c *conn) setWriteDeadline() {
+	t := time.Now().Add(c.srv.writeTimeout())
+	if d := t.Sub(c.lastWD); !c.lastWD.IsZero() && d >= 0 && d < time.Second {
+		return
+	}
+	c.lastWD = t
+	c.nc.SetWriteDeadline(t)
+}
+
+// flush writes the pending output. It reports false (and marks the connection dead)
+// when the write fails.
+func (c *conn) flush() bool {
+	if len(c.wbuf) == 0 {
+		return !c.dead
+	}
+	c.setWriteDeadline()
+	_, err := c.nc.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	if err != nil {
+		c.dead = true
+		return false
+	}
+	return true
+}
+
+// writeBuffers writes the pending output followed by p in one writev where possible.
+func (c *conn) writeBuffers(p ...[]byte) error {
+	c.setWriteDeadline()
+	bufs := make(net.Buffers, 0, 1+len(p))
+	if len(c.wbuf) > 0 {
+		bufs = append(bufs, c.wbuf)
+	}
+	bufs = append(bufs, p...)
+	_, err := bufs.WriteTo(c.nc)
+	c.wbuf = c.wbuf[:0]
+	if err != nil {
+		c.dead = true
+	}
+	return err
+}
+
+// handle dispatches one parsed request whose head is n bytes. It reports whether the
+// connection stays open.
+func (c *conn) handle(n int) bool {
+	s := c.srv
+	c.headDeadline = time.Time{}
+	c.rpos += n
+	c.floor = c.rpos
+	c.nreq++
+	req := &c.req
+	if s.MaxRequestBody > 0 && req.ContentLength > s.MaxRequestBody {
+		c.fail(413, "request body too large")
+		return false
+	}
+	keep := req.KeepAlive && !s.closing.Load()
+	if max := s.maxRequests(); max > 0 && c.nreq >= max {
+		keep = false
+	}
+	req.begin(c)
+	w := &c.w
+	w.begin(c, req, keep)
+	c.run(w, req)
+	if req.watching() {
+		c.stopWatch()
+	}
+	if berr := req.body.err; berr != nil {
+		var we *wire.Error
+		if errors.As(berr, &we) && !w.committed {
+			c.fail(we.Status, we.Reason)
+			return false
+		}
+		w.keepAlive = false
+	} else if !req.body.eof {
+		if req.Expect100 && !req.continued {
+			// The client waits for 100 before sending the body; do not read it.
+			w.keepAlive = false
+		} else if !req.body.discard(s.maxDrain()) {
+			w.keepAlive = false
+		}
+	}
+	if c.dead {
+		return false
+	}
+	ok := w.finish()
+	c.floor = 0
+	if !ok {
+		return false
+	}
+	if !w.keepAlive || c.dead {
+		if c.flush() {
+			c.lingerClose()
+		}
+		return false
+	}
+	if len(c.wbuf) >= flushThreshold {
+		return c.flush()
+	}
+	return true
+}
+
+// run calls the handler, turning a panic into a 500 (or a closed connection when the
+// response was already committed).
+func (c *conn) run(w *ResponseWriter, req *Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != ErrAbortHandler {
+				c.srv.logger().Error("hop: handler panic", "conn", c.id, "panic", p)
+			}
+			if w.committed || p == ErrAbortHandler {
+				c.dead = true
+				return
+			}
+			w.resetForError(500)
+			w.keepAlive = false
+		}
+	}()
+	c.srv.Handler.ServeHOP(w, req)
+}
+
+// ErrAbortHandler is a sentinel panic value to abort a handler without logging; the
+// connection is closed.
+var ErrAbortHandler = errors.New("hop/server: abort handler")
+
+// fail answers status with a short text body after any pending responses, then closes
+// the connection gracefully.
+func (c *conn) fail(status int, msg string) {
+	if c.dead {
+		return
+	}
+	b := wire.AppendStatusLine(c.wbuf, 1, status, "")
+	b = append(b, "Date: "...)
+	b = append(b, httpdate.Now()...)
+	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
+	b = wire.AppendIntField(b, "Content-Length", int64(len(msg)+1))
+	b = append(b, "\r\n"...)
+	b = append(b, msg...)
+	c.wbuf = append(b, '\n')
+	if c.flush() {
+		c.lingerClose()
+	}
+}
+
+// lingerClose shuts down the write side and discards input until the peer closes, the
+// linger time runs out or LingerBytes were read, so that the peer reads our last
+// response before any reset.
+func (c *conn) lingerClose() {
+	raw := c.nc
+	if tc, ok := raw.(*tls.Conn); ok {
+		tc.CloseWrite()
+		raw = tc.NetConn()
+	}
+	cw, ok := raw.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	raw.SetReadDeadline(time.Now().Add(c.srv.lingerTimeout()))
+	limit := c.srv.lingerBytes()
+	buf := c.rbuf[:cap(c.rbuf)]
+	for limit > 0 {
+		n, err := raw.Read(buf)
+		limit -= int64(n)
+		if err != nil {
+			return
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// startWatch begins a background read that notices the client going away while the
+// handler runs; a byte that arrives (a pipelined request) is kept.
+func (c *conn) startWatch() {
+	if c.watch.active || c.dead {
+		return
+	}
+	if c.rpos < c.rend {
+		// Input is already buffered: the client was alive a moment ago, and a read now
+		// would have to be ordered after those bytes. Nothing to watch.
+		return
+	}
+	c.watch.active = true
+	if c.watch.done == nil {
+		c.watch.done = make(chan struct{}, 1)
+	}
+	c.watch.n, c.watch.err = 0, nil
+	c.nc.SetReadDeadline(time.Time{})
+	c.lastRD = time.Time{}
+	go func() {
+		n, err := c.nc.Read(c.watch.peek[:])
+		c.watch.n, c.watch.err = n, err
+		if n == 0 && err != nil && !isTimeout(err) {
+			c.req.cancel()
+		}
+		c.watch.done <- struct{}{}
+	}()
+}
+
+// stopWatch ends the background read and keeps what it read.
+func (c *conn) stopWatch() {
+	if !c.watch.active {
+		return
+	}
+	c.nc.SetReadDeadline(aLongTimeAgo)
+	<-c.watch.done
+	c.watch.active = false
+	c.lastRD = time.Time{}
+	if c.watch.n > 0 {
+		c.makeRoom(len(c.rbuf) + 1)
+		c.rbuf[c.rend] = c.watch.peek[0]
+		c.rend++
+	} else if c.watch.err != nil && !isTimeout(c.watch.err) {
+		c.dead = true
+	}
+}
+
+var _ io.Reader = (*body)(nil)

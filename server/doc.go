@@ -1,0 +1,34 @@
+// Package server is hop's HTTP/1.1 server engine. It owns listeners and the accept
+// loop, the per-connection state machine (read → parse → dispatch → write → keep or
+// close), pipelining, timeouts, lingering close, graceful shutdown, TLS, the native
+// Handler API and the net/http adapter. Message syntax lives in package wire; this
+// package only moves bytes and decides connection fate.
+//
+// # Connection management
+//
+// HTTP/1.1 connections are persistent unless either side sends Connection: close;
+// HTTP/1.0 connections persist only when the client sends Connection: keep-alive, which
+// is answered with Connection: keep-alive and Keep-Alive: timeout=N, max=M. The last
+// response allowed by MaxRequestsPerConn, and every response during Shutdown, carries
+// Connection: close.
+//
+// Pipelining: every complete request already in the read buffer is handled in order
+// before the server reads again, and the responses are written together in one write.
+//
+// Timeouts: IdleTimeout bounds the wait for the first byte of a request,
+// ReadHeaderTimeout the time from that byte to the end of the head (slowloris),
+// BodyReadTimeout each read of a request body and WriteTimeout each write. Deadlines
+// are refreshed at most once per second when nothing else changed, to keep timer work
+// off the per-request path.
+//
+// Closing: when the server closes a connection that may still carry unread input (an
+// error response, an unread body, Connection: close), it shuts down its write side
+// first, then drains and discards input for a bounded time and size, then closes. This
+// keeps a final 4xx from being destroyed by a TCP reset when the client is still
+// sending.
+//
+// TCP_NODELAY is on (Go's default for TCP) because the server always writes whole
+// responses or whole batches of pipelined responses: Nagle's algorithm would only add
+// a delayed-ACK round trip to the last segment. Set Server.DisableNoDelay to turn
+// Nagle back on.
+package server

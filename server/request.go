@@ -1,0 +1,331 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"time"
+
+	"github.com/hop-http/hop/wire"
+)
+
+// Request is the server's view of one request. The embedded wire.Request holds the
+// parsed head (method, target, fields, framing); its byte slices point into the
+// connection's read buffer and are valid only until the handler returns.
+type Request struct {
+	wire.Request
+
+	c         *conn
+	body      body
+	continued bool // 100 Continue was sent
+	ctx       context.Context
+	cancel    context.CancelFunc
+}
+
+func (r *Request) reset() {
+	r.c = nil
+	r.ctx, r.cancel = nil, nil
+	r.continued = false
+	r.body = body{}
+}
+
+func (r *Request) begin(c *conn) {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.c = c
+	r.ctx, r.cancel = nil, nil
+	r.continued = false
+	b := &r.body
+	b.r = r
+	b.err = nil
+	b.total = 0
+	b.pending = nil
+	b.remaining = r.ContentLength
+	switch r.Framing {
+	case wire.FramingNone:
+		b.eof = true
+	case wire.FramingChunked:
+		b.eof = false
+		b.dec.Limits = c.srv.Limits
+		b.dec.Reset()
+	default:
+		b.eof = false
+	}
+}
+
+// Path returns the path of the request target (without the query), for origin-form
+// and absolute-form targets; "*" for asterisk-form and the authority for CONNECT.
+func (r *Request) Path() []byte {
+	t := r.Target
+	if len(t) > 0 && t[0] != '/' && !r.IsMethod("CONNECT") && !(len(t) == 1 && t[0] == '*') {
+		// absolute-form: skip scheme://authority
+		if i := bytes.Index(t, []byte("://")); i >= 0 {
+			t = t[i+3:]
+			if j := bytes.IndexByte(t, '/'); j >= 0 {
+				t = t[j:]
+			} else {
+				q := bytes.IndexByte(t, '?')
+				if q < 0 {
+					return []byte("/")
+				}
+				t = t[q:]
+			}
+		}
+	}
+	if q := bytes.IndexByte(t, '?'); q >= 0 {
+		return t[:q]
+	}
+	return t
+}
+
+// Query returns the query of the request target without the '?', or nil.
+func (r *Request) Query() []byte {
+	if q := bytes.IndexByte(r.Target, '?'); q >= 0 {
+		return r.Target[q+1:]
+	}
+	return nil
+}
+
+// Body returns the request body as a reader. Reading it first sends 100 Continue when
+// the client asked for it. The reader returns io.EOF at the end of the body; a
+// malformed or truncated body is an error, and the connection is then closed.
+func (r *Request) Body() io.Reader { return &r.body }
+
+// ReadBody returns the whole body, failing with wire.ErrBodyTooLarge beyond max bytes.
+// When the body is already in the read buffer it is returned without copying; the
+// slice is valid only until the handler returns.
+func (r *Request) ReadBody(max int64) ([]byte, error) {
+	b := &r.body
+	if b.eof && b.total == 0 {
+		return nil, b.err
+	}
+	c := r.c
+	if r.Framing == wire.FramingLength && b.total == 0 && r.ContentLength <= max &&
+		int64(c.rend-c.rpos) >= r.ContentLength && !r.Expect100 {
+		n := int(r.ContentLength)
+		p := c.rbuf[c.rpos : c.rpos+n : c.rpos+n]
+		c.rpos += n
+		b.total, b.remaining, b.eof = int64(n), 0, true
+		b.bodyDone()
+		return p, nil
+	}
+	if r.Framing == wire.FramingLength && r.ContentLength > max {
+		return nil, wire.ErrBodyTooLarge
+	}
+	buf := c.w.scratch[:0]
+	for {
+		if int64(len(buf)) > max {
+			c.w.scratch = buf[:0]
+			return nil, wire.ErrBodyTooLarge
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := b.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			c.w.scratch = buf[:0]
+			if int64(len(buf)) > max {
+				return nil, wire.ErrBodyTooLarge
+			}
+			return buf, nil
+		}
+		if err != nil {
+			c.w.scratch = buf[:0]
+			return nil, err
+		}
+	}
+}
+
+// Trailer returns the trailer fields of a chunked body once it has been read to the end.
+func (r *Request) Trailer() *wire.Header { return &r.body.dec.Trailer }
+
+// Context returns a context that is cancelled when the client goes away (noticed once
+// the body has been read) or the connection ends. Calling it arms a background read
+// while the handler runs; handlers that never call it pay nothing.
+func (r *Request) Context() context.Context {
+	if r.ctx == nil {
+		r.ctx, r.cancel = context.WithCancel(context.Background())
+		if r.body.eof {
+			r.c.startWatch()
+		}
+	}
+	return r.ctx
+}
+
+func (r *Request) watching() bool { return r.c.watch.active }
+
+// RemoteAddr returns the client's address.
+func (r *Request) RemoteAddr() net.Addr { return r.c.nc.RemoteAddr() }
+
+// LocalAddr returns the address the request arrived on.
+func (r *Request) LocalAddr() net.Addr { return r.c.nc.LocalAddr() }
+
+// ConnID identifies the connection within its server (1, 2, 3, ...), so logs can show
+// connection reuse.
+func (r *Request) ConnID() uint64 { return r.c.id }
+
+// ConnRequests is the number of this request on its connection, starting at 1.
+func (r *Request) ConnRequests() int { return r.c.nreq }
+
+// TLS returns the TLS state of the connection, or nil for plain TCP.
+func (r *Request) TLS() *tls.ConnectionState { return r.c.tlsState }
+
+// body reads a request body from the connection's buffer and socket.
+type body struct {
+	r         *Request
+	remaining int64 // FramingLength: bytes left
+	dec       wire.ChunkedDecoder
+	pending   []byte // decoded chunk data not yet returned (points into rbuf)
+	total     int64
+	eof       bool
+	err       error
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.eof {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r := b.r
+	c := r.c
+	if r.Expect100 && !r.continued {
+		r.continued = true
+		c.wbuf = append(c.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
+		if !c.flush() {
+			b.err = io.ErrUnexpectedEOF
+			return 0, b.err
+		}
+	}
+	var n int
+	var err error
+	if r.Framing == wire.FramingChunked {
+		n, err = b.readChunked(p)
+	} else {
+		n, err = b.readLength(p)
+	}
+	b.total += int64(n)
+	if err == io.EOF {
+		b.eof = true
+		b.bodyDone()
+		return n, io.EOF
+	}
+	if err != nil {
+		b.err = err
+		c.dead = c.dead || !isWireError(err)
+	}
+	return n, err
+}
+
+func isWireError(err error) bool {
+	_, ok := err.(*wire.Error)
+	return ok
+}
+
+// bodyDone runs when the body has been read to its end.
+func (b *body) bodyDone() {
+	if b.r.ctx != nil {
+		b.r.c.startWatch()
+	}
+}
+
+func (b *body) readLength(p []byte) (int, error) {
+	c := b.r.c
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	var n int
+	if c.rpos < c.rend {
+		n = copy(p, c.rbuf[c.rpos:c.rend])
+		c.rpos += n
+	} else {
+		c.setReadDeadline(time.Now().Add(c.srv.bodyTimeout()))
+		var err error
+		n, err = c.nc.Read(p)
+		if n == 0 && err != nil {
+			return 0, io.ErrUnexpectedEOF
+		}
+	}
+	b.remaining -= int64(n)
+	if b.remaining == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (b *body) readChunked(p []byte) (int, error) {
+	c := b.r.c
+	max := c.srv.MaxRequestBody
+	for {
+		if len(b.pending) > 0 {
+			n := copy(p, b.pending)
+			b.pending = b.pending[n:]
+			if max > 0 && b.total+int64(n) > max {
+				return n, wire.ErrBodyTooLarge
+			}
+			return n, nil
+		}
+		if b.dec.Done() {
+			return 0, io.EOF
+		}
+		if c.rpos < c.rend {
+			used, data, err := b.dec.Decode(c.rbuf[c.rpos:c.rend])
+			c.rpos += used
+			if err != nil {
+				return 0, err
+			}
+			if len(data) > 0 {
+				b.pending = data
+				continue
+			}
+			if b.dec.Done() {
+				return 0, io.EOF
+			}
+			if used > 0 && c.rpos < c.rend {
+				continue
+			}
+		}
+		// need more input
+		if !c.makeRoom(len(c.rbuf) + c.srv.Limits.MaxHead()) {
+			return 0, wire.ErrInvalidChunk
+		}
+		c.setReadDeadline(time.Now().Add(c.srv.bodyTimeout()))
+		n, err := c.nc.Read(c.rbuf[c.rend:])
+		if n == 0 && err != nil {
+			return 0, io.ErrUnexpectedEOF
+		}
+		c.rend += n
+	}
+}
+
+// discard reads and drops the rest of the body, up to max bytes. It reports whether the
+// body ended within that bound (so the connection can carry another request).
+func (b *body) discard(max int64) bool {
+	if b.r.Framing == wire.FramingLength && b.remaining > max {
+		return false
+	}
+	w := &b.r.c.w
+	if cap(w.scratch) < 4096 {
+		w.scratch = make([]byte, 4096)
+	}
+	scratch := w.scratch[:cap(w.scratch)]
+	start := b.total
+	for b.total-start <= max {
+		_, err := b.Read(scratch)
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
+}

@@ -1,0 +1,337 @@
+package server
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/hop-http/hop/internal/httpdate"
+	"github.com/hop-http/hop/wire"
+)
+
+// ErrBodyNotAllowed is returned by Write for responses that cannot have a body
+// (1xx, 204, 304).
+var ErrBodyNotAllowed = errors.New("hop/server: response status does not allow a body")
+
+// ErrContentLength is returned by Write when the handler writes more than the
+// Content-Length it declared.
+var ErrContentLength = errors.New("hop/server: wrote more than the declared Content-Length")
+
+// ResponseWriter builds the response to one request. Fields set with Header() and the
+// status set with WriteHeader take effect when the head is committed: when the handler
+// returns, on Flush, or when more than Server.ResponseBuffer bytes of body have been
+// written. A response that fits the buffer is sent with Content-Length; a larger one is
+// streamed with Content-Length when SetContentLength was called, chunked otherwise
+// (close-delimited for HTTP/1.0 clients).
+type ResponseWriter struct {
+	c      *conn
+	req    *Request
+	header wire.Header
+	status int
+	length int64 // declared Content-Length, -1 when unknown
+	body   []byte
+
+	committed bool
+	chunked   bool
+	noBody    bool // HEAD request or a status without body
+	written   int64
+	keepAlive bool
+	scratch   []byte
+}
+
+func (w *ResponseWriter) reset() {
+	w.c, w.req = nil, nil
+	w.header.Reset()
+	w.body = w.body[:0]
+}
+
+func (w *ResponseWriter) begin(c *conn, req *Request, keep bool) {
+	w.c, w.req = c, req
+	w.header.Reset()
+	w.status = 200
+	w.length = -1
+	w.body = w.body[:0]
+	w.committed, w.chunked = false, false
+	w.noBody = req.IsMethod("HEAD")
+	w.written = 0
+	w.keepAlive = keep
+}
+
+// Header returns the response fields to set before the head is committed. Connection,
+// Content-Length, Transfer-Encoding and Keep-Alive are managed by the server: a
+// Connection: close set here closes the connection after the response, and a
+// Content-Length set here is taken as SetContentLength.
+func (w *ResponseWriter) Header() *wire.Header { return &w.header }
+
+// WriteHeader sets the status code (default 200). It does not commit the head.
+func (w *ResponseWriter) WriteHeader(code int) {
+	if !w.committed && code >= 100 && code <= 999 {
+		w.status = code
+	}
+}
+
+// Status returns the status code set so far.
+func (w *ResponseWriter) Status() int { return w.status }
+
+// Written returns the number of body bytes written so far.
+func (w *ResponseWriter) Written() int64 { return w.written + int64(len(w.body)) }
+
+// SetContentLength declares the body length, so a large body can be streamed without
+// chunked encoding. Writing more fails; writing less closes the connection after the
+// response.
+func (w *ResponseWriter) SetContentLength(n int64) {
+	if !w.committed && n >= 0 {
+		w.length = n
+	}
+}
+
+// CloseAfter asks the server to close the connection after this response (it carries
+// Connection: close).
+func (w *ResponseWriter) CloseAfter() { w.keepAlive = false }
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != 204 && status != 304
+}
+
+// Write appends p to the body.
+func (w *ResponseWriter) Write(p []byte) (int, error) {
+	if !bodyAllowed(w.status) {
+		return 0, ErrBodyNotAllowed
+	}
+	if !w.committed {
+		if len(w.body)+len(p) <= w.bufferLimit() {
+			w.body = append(w.body, p...)
+			return len(p), nil
+		}
+		if err := w.commit(); err != nil {
+			return 0, err
+		}
+	}
+	return w.stream(p)
+}
+
+// WriteString appends s to the body.
+func (w *ResponseWriter) WriteString(s string) (int, error) {
+	if !w.committed && bodyAllowed(w.status) && len(w.body)+len(s) <= w.bufferLimit() {
+		w.body = append(w.body, s...)
+		return len(s), nil
+	}
+	return w.Write([]byte(s))
+}
+
+func (w *ResponseWriter) bufferLimit() int {
+	if n := w.c.srv.ResponseBuffer; n > 0 {
+		return n
+	}
+	return DefaultResponseBuffer
+}
+
+// Flush commits the head if needed and writes everything buffered to the connection.
+func (w *ResponseWriter) Flush() error {
+	if !w.committed {
+		if err := w.commit(); err != nil {
+			return err
+		}
+	}
+	if !w.c.flush() {
+		return errConnDead
+	}
+	return nil
+}
+
+var errConnDead = errors.New("hop/server: connection closed")
+
+// commit writes the head and the buffered body for a response whose length is not
+// known yet (streaming).
+func (w *ResponseWriter) commit() error {
+	w.applyHeaderControls()
+	if w.length < 0 && bodyAllowed(w.status) {
+		if w.req.Minor >= 1 {
+			w.chunked = true
+		} else {
+			w.keepAlive = false // close-delimited
+		}
+	}
+	c := w.c
+	c.wbuf = w.appendHead(c.wbuf, w.length)
+	w.committed = true
+	body := w.body
+	w.body = w.body[:0]
+	if len(body) > 0 {
+		if _, err := w.stream(body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stream sends p after the head has been committed.
+func (w *ResponseWriter) stream(p []byte) (int, error) {
+	c := w.c
+	if c.dead {
+		return 0, errConnDead
+	}
+	if w.length >= 0 && w.written+int64(len(p)) > w.length {
+		return 0, ErrContentLength
+	}
+	w.written += int64(len(p))
+	if w.noBody || len(p) == 0 {
+		return len(p), nil
+	}
+	if w.chunked {
+		c.wbuf = wire.AppendChunkHeader(c.wbuf, len(p))
+	}
+	if len(p) < 8<<10 {
+		c.wbuf = append(c.wbuf, p...)
+		if w.chunked {
+			c.wbuf = append(c.wbuf, '\r', '\n')
+		}
+		if len(c.wbuf) >= flushThreshold && !c.flush() {
+			return 0, errConnDead
+		}
+		return len(p), nil
+	}
+	var err error
+	if w.chunked {
+		err = c.writeBuffers(p, crlf)
+	} else {
+		err = c.writeBuffers(p)
+	}
+	if err != nil {
+		return 0, errConnDead
+	}
+	return len(p), nil
+}
+
+var crlf = []byte("\r\n")
+
+// finish completes the response after the handler returned. It reports false when the
+// connection failed.
+func (w *ResponseWriter) finish() bool {
+	c := w.c
+	if c.dead {
+		return false
+	}
+	if !w.committed {
+		w.applyHeaderControls()
+		n := int64(len(w.body))
+		if w.length >= 0 && w.length != n && !(w.noBody && n == 0) {
+			if n > w.length {
+				// The handler declared less than it wrote: send what was declared
+				// would corrupt the stream; answer 500 instead.
+				w.resetForError(500)
+				w.keepAlive = false
+				return w.finish()
+			}
+			// Declared more than written: framing cannot be met; close after sending.
+			w.keepAlive = false
+		}
+		length := n
+		if w.length >= 0 {
+			length = w.length
+		} else if w.noBody && n == 0 {
+			length = -1 // HEAD with nothing written: length unknown, send none
+		}
+		c.wbuf = w.appendHead(c.wbuf, length)
+		if !w.noBody && bodyAllowed(w.status) {
+			c.wbuf = append(c.wbuf, w.body...)
+		}
+		w.committed = true
+		return true
+	}
+	if w.chunked && !w.noBody {
+		c.wbuf = wire.AppendLastChunk(c.wbuf, nil)
+	} else if w.length >= 0 && w.written < w.length {
+		w.keepAlive = false
+	}
+	return true
+}
+
+// applyHeaderControls reads the fields the server manages from the handler's header.
+func (w *ResponseWriter) applyHeaderControls() {
+	h := &w.header
+	for i := 0; i < h.Len(); i++ {
+		name, value := h.At(i)
+		switch len(name) {
+		case 10:
+			if wire.EqualFold(name, "connection") && h.HasToken("connection", "close") {
+				w.keepAlive = false
+			}
+		case 14:
+			if wire.EqualFold(name, "content-length") && w.length < 0 {
+				if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && n >= 0 {
+					w.length = n
+				}
+			}
+		}
+	}
+}
+
+// appendHead serializes the status line and fields; length < 0 means no Content-Length.
+func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
+	s := w.c.srv
+	b = wire.AppendStatusLine(b, 1, w.status, "")
+	h := &w.header
+	if s.Name != "-" && !h.Has("Server") {
+		b = append(b, "Server: "...)
+		if s.Name == "" {
+			b = append(b, "hop"...)
+		} else {
+			b = append(b, s.Name...)
+		}
+		b = append(b, '\r', '\n')
+	}
+	if !h.Has("Date") {
+		b = append(b, "Date: "...)
+		b = append(b, httpdate.Now()...)
+		b = append(b, '\r', '\n')
+	}
+	if bodyAllowed(w.status) {
+		if w.chunked {
+			b = append(b, "Transfer-Encoding: chunked\r\n"...)
+		} else if length >= 0 {
+			b = wire.AppendIntField(b, "Content-Length", length)
+		}
+	}
+	if !w.keepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	} else if w.req.Minor == 0 {
+		b = append(b, "Connection: keep-alive\r\nKeep-Alive: timeout="...)
+		b = strconv.AppendInt(b, int64(s.idleTimeout()/1e9), 10)
+		if max := s.maxRequests(); max > 0 {
+			b = append(b, ", max="...)
+			b = strconv.AppendInt(b, int64(max-w.c.nreq), 10)
+		}
+		b = append(b, '\r', '\n')
+	}
+	for i := 0; i < h.Len(); i++ {
+		name, value := h.At(i)
+		if managedField(name) {
+			continue
+		}
+		b = wire.AppendField(b, name, value)
+	}
+	return append(b, '\r', '\n')
+}
+
+func managedField(name []byte) bool {
+	switch len(name) {
+	case 10:
+		return wire.EqualFold(name, "connection") || wire.EqualFold(name, "keep-alive")
+	case 14:
+		return wire.EqualFold(name, "content-length")
+	case 17:
+		return wire.EqualFold(name, "transfer-encoding")
+	}
+	return false
+}
+
+// resetForError discards an uncommitted response and replaces it with a plain error.
+func (w *ResponseWriter) resetForError(code int) {
+	w.header.Reset()
+	w.body = w.body[:0]
+	w.status = code
+	w.length = -1
+	w.header.Set("Content-Type", "text/plain; charset=utf-8")
+	w.body = append(w.body, wire.StatusText(code)...)
+	w.body = append(w.body, '\n')
+}

@@ -1,0 +1,325 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hop-http/hop/wire"
+)
+
+// Handler responds to one request. The Request and ResponseWriter are valid only for the
+// duration of the call: a handler that keeps them, or any byte slice obtained from
+// them, after returning must copy what it needs.
+type Handler interface {
+	ServeHOP(w *ResponseWriter, r *Request)
+}
+
+// HandlerFunc adapts a function to the Handler interface.
+type HandlerFunc func(w *ResponseWriter, r *Request)
+
+// ServeHOP calls f(w, r).
+func (f HandlerFunc) ServeHOP(w *ResponseWriter, r *Request) { f(w, r) }
+
+// Defaults for the Server's zero-valued fields.
+const (
+	DefaultIdleTimeout        = 60 * time.Second
+	DefaultReadHeaderTimeout  = 10 * time.Second
+	DefaultBodyReadTimeout    = 30 * time.Second
+	DefaultWriteTimeout       = 30 * time.Second
+	DefaultMaxRequestsPerConn = 100000
+	DefaultMaxBodyDrain       = 256 << 10
+	DefaultLingerTimeout      = 2 * time.Second
+	DefaultLingerBytes        = 4 << 20
+	DefaultReadBufferSize     = 4 << 10
+	DefaultResponseBuffer     = 64 << 10
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("hop/server: server closed")
+
+// Server serves HTTP/1.1 on one or more listeners. Fields must not change after Serve
+// starts. The zero value with a Handler is a working server with the defaults above.
+type Server struct {
+	// Addr is the TCP address for ListenAndServe (default "127.0.0.1:8080").
+	Addr string
+	// Handler handles every request.
+	Handler Handler
+	// Name is sent in the Server field of every response unless the handler set one;
+	// default "hop". Set to "-" to send no Server field.
+	Name string
+	// Limits bound what the request parser accepts (see wire.Limits).
+	Limits wire.Limits
+
+	IdleTimeout       time.Duration // wait for the next request on a kept connection
+	ReadHeaderTimeout time.Duration // from the first byte of a request to the end of its head
+	BodyReadTimeout   time.Duration // each read of a request body
+	WriteTimeout      time.Duration // each write to the connection
+	// MaxRequestsPerConn ends a connection after this many requests; the last response
+	// carries Connection: close. Negative means unlimited.
+	MaxRequestsPerConn int
+	// MaxBodyDrain is how much of an unread request body the server reads and discards
+	// to keep the connection; a larger remainder closes the connection instead.
+	MaxBodyDrain int64
+	// MaxRequestBody rejects requests with a larger declared body with 413, and fails
+	// reads of chunked bodies that grow past it. Zero means unlimited.
+	MaxRequestBody int64
+	// LingerTimeout and LingerBytes bound the lingering close.
+	LingerTimeout time.Duration
+	LingerBytes   int64
+	// ReadBufferSize is the initial read buffer of a connection; it grows up to the
+	// largest head the Limits admit.
+	ReadBufferSize int
+	// ResponseBuffer is how much response body is buffered before the server commits the
+	// head and starts streaming (chunked unless a length was set).
+	ResponseBuffer int
+	// DisableNoDelay turns Nagle's algorithm back on (see the package doc).
+	DisableNoDelay bool
+	// TLSConfig, when set, makes Serve wrap accepted connections in TLS. NextProtos
+	// defaults to http/1.1.
+	TLSConfig *tls.Config
+	// Logger receives handler panics and accept errors; nil means slog.Default().
+	Logger *slog.Logger
+	// ConnState, when set, is called as connections open and close (for tests and
+	// metrics).
+	ConnState func(c net.Conn, open bool)
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   atomic.Bool
+	connWG    sync.WaitGroup
+	nextID    atomic.Uint64
+}
+
+func durOr(v, d time.Duration) time.Duration {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+func (s *Server) idleTimeout() time.Duration { return durOr(s.IdleTimeout, DefaultIdleTimeout) }
+func (s *Server) headerTimeout() time.Duration {
+	return durOr(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+}
+func (s *Server) bodyTimeout() time.Duration  { return durOr(s.BodyReadTimeout, DefaultBodyReadTimeout) }
+func (s *Server) writeTimeout() time.Duration { return durOr(s.WriteTimeout, DefaultWriteTimeout) }
+func (s *Server) lingerTimeout() time.Duration {
+	return durOr(s.LingerTimeout, DefaultLingerTimeout)
+}
+func (s *Server) maxRequests() int {
+	if s.MaxRequestsPerConn == 0 {
+		return DefaultMaxRequestsPerConn
+	}
+	return s.MaxRequestsPerConn
+}
+func (s *Server) maxDrain() int64 {
+	if s.MaxBodyDrain == 0 {
+		return DefaultMaxBodyDrain
+	}
+	return s.MaxBodyDrain
+}
+func (s *Server) lingerBytes() int64 {
+	if s.LingerBytes == 0 {
+		return DefaultLingerBytes
+	}
+	return s.LingerBytes
+}
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// ListenAndServe listens on s.Addr and serves until Shutdown or Close.
+func (s *Server) ListenAndServe() error {
+	addr := s.Addr
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// ListenAndServeTLS is ListenAndServe with TLS from the given certificate files.
+func (s *Server) ListenAndServeTLS(certFile, keyFile string) error {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	if s.TLSConfig == nil {
+		s.TLSConfig = &tls.Config{}
+	}
+	s.TLSConfig.Certificates = append(s.TLSConfig.Certificates, cert)
+	return s.ListenAndServe()
+}
+
+// Serve accepts connections on ln and serves each on its own goroutine until Shutdown
+// or Close; it then returns ErrServerClosed. Temporary accept errors, including
+// running out of file descriptors, are retried with a bounded back-off and logged once
+// per burst.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.Handler == nil {
+		return errors.New("hop/server: nil Handler")
+	}
+	var tlsConf *tls.Config
+	if s.TLSConfig != nil {
+		tlsConf = s.TLSConfig.Clone()
+		if len(tlsConf.NextProtos) == 0 {
+			tlsConf.NextProtos = []string{"http/1.1"}
+		}
+	}
+	if !s.track(ln, true) {
+		ln.Close()
+		return ErrServerClosed
+	}
+	defer s.track(ln, false)
+	var backoff time.Duration
+	logged := false
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			if isTemporary(err) {
+				if backoff == 0 {
+					backoff = 5 * time.Millisecond
+				} else if backoff *= 2; backoff > time.Second {
+					backoff = time.Second
+				}
+				if !logged {
+					s.logger().Warn("hop: accept failed; backing off", "err", err)
+					logged = true
+				}
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff, logged = 0, false
+		if tc, ok := nc.(*net.TCPConn); ok && s.DisableNoDelay {
+			tc.SetNoDelay(false)
+		}
+		if tlsConf != nil {
+			nc = tls.Server(nc, tlsConf)
+		}
+		c := newConn(s, nc)
+		if !s.trackConn(c, true) {
+			nc.Close()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+func isTemporary(err error) bool {
+	var ne interface{ Temporary() bool }
+	if errors.As(err, &ne) && ne.Temporary() {
+		return true
+	}
+	return errors.Is(err, errEMFILE) || errors.Is(err, errENFILE) ||
+		errors.Is(err, errECONNABORTED) || errors.Is(err, errENOBUFS) || errors.Is(err, errENOMEM)
+}
+
+func (s *Server) track(ln net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		if s.listeners == nil {
+			s.listeners = make(map[net.Listener]struct{})
+		}
+		s.listeners[ln] = struct{}{}
+	} else {
+		delete(s.listeners, ln)
+	}
+	return true
+}
+
+func (s *Server) trackConn(c *conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		if s.conns == nil {
+			s.conns = make(map[*conn]struct{})
+		}
+		s.conns[c] = struct{}{}
+		s.connWG.Add(1)
+	} else {
+		delete(s.conns, c)
+		s.connWG.Done()
+	}
+	return true
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, closes idle
+// connections, lets active requests finish (their responses carry Connection: close)
+// and waits for every connection to end or for ctx to be done, whichever comes first;
+// then it closes what is left and returns ctx's error, if any.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.connWG.Wait(); close(done) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.closeIdle()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// closeIdle wakes every connection waiting for a new request so that it notices the
+// shutdown and closes.
+func (s *Server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosing) {
+			c.nc.SetReadDeadline(aLongTimeAgo)
+		}
+	}
+}
+
+// Close closes the listeners and every connection immediately.
+func (s *Server) Close() error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	return nil
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
