@@ -2,8 +2,4 @@ module github.com/hop-http/hop
 
 go 1.26.0
 
-require (
-	github.com/HdrHistogram/hdrhistogram-go v1.4.0 // indirect
-	github.com/klauspost/compress v1.20.3 // indirect
-	golang.org/x/net v0.62.0 // indirect
-)
+require golang.org/x/net v0.62.0
