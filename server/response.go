@@ -2,7 +2,11 @@ package server
 
 import (
 	"errors"
+	"io"
+	"net"
+	"os"
 	"strconv"
+	"time"
 
 	"github.com/hop-http/hop/internal/httpdate"
 	"github.com/hop-http/hop/wire"
@@ -335,3 +339,49 @@ func (w *ResponseWriter) resetForError(code int) {
 	w.body = append(w.body, wire.StatusText(code)...)
 	w.body = append(w.body, '\n')
 }
+
+// ReadFrom copies src into the body. When the connection is plain TCP, the length was
+// declared with SetContentLength and src is an *os.File (or an io.LimitedReader of
+// one), the head is flushed and the file is sent with sendfile, without copying
+// through user space.
+func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
+	c := w.c
+	tc, isTCP := c.nc.(*net.TCPConn)
+	if isTCP && w.length >= 0 && !w.noBody && bodyAllowed(w.status) && isFile(src) {
+		if !w.committed {
+			if err := w.commit(); err != nil {
+				return 0, err
+			}
+		}
+		if !c.flush() {
+			return 0, errConnDead
+		}
+		remaining := w.length - w.written
+		// Allow the write timeout per 16 MiB so large files over slow links can finish.
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout() * time.Duration(1+remaining>>24)))
+		c.lastWD = time.Time{}
+		n, err := tc.ReadFrom(io.LimitReader(src, remaining))
+		w.written += n
+		if err != nil {
+			c.dead = true
+		}
+		return n, err
+	}
+	return io.Copy(writerOnly{w}, src)
+}
+
+func isFile(r io.Reader) bool {
+	switch v := r.(type) {
+	case *os.File:
+		return true
+	case *io.LimitedReader:
+		_, ok := v.R.(*os.File)
+		return ok
+	}
+	return false
+}
+
+// writerOnly hides ReadFrom so io.Copy does not recurse.
+type writerOnly struct{ w *ResponseWriter }
+
+func (o writerOnly) Write(p []byte) (int, error) { return o.w.Write(p) }
