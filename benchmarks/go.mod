@@ -1,0 +1,14 @@
+module github.com/hop-http/hop/benchmarks
+
+go 1.26.0
+
+require github.com/hop-http/hop v0.0.0
+
+require (
+	github.com/andybalholm/brotli v1.2.1 // indirect
+	github.com/klauspost/compress v1.18.5 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	github.com/valyala/fasthttp v1.70.0 // indirect
+)
+
+replace github.com/hop-http/hop => ../
