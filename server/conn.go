@@ -46,7 +46,8 @@ type conn struct {
 	lastRD       time.Time // read deadline last set (zero: none or unknown)
 	lastWD       time.Time // write deadline last set
 	tlsState     *tls.ConnectionState
-	dead         bool // the peer is gone or the stream is unusable
+	dead         bool      // the peer is gone or the stream is unusable
+	idle         *idleConn // parking record, allocated at the first park
 
 	watch struct {
 		active bool
@@ -60,9 +61,16 @@ type conn struct {
 var connPool = sync.Pool{New: func() any { return new(conn) }}
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := connPool.Get().(*conn)
-	c.srv, c.nc = s, nc
+	c := getConn(s)
+	c.nc = nc
 	c.id = s.nextID.Add(1)
+	return c
+}
+
+// getConn takes a connection state (with its read buffer) from the pool.
+func getConn(s *Server) *conn {
+	c := connPool.Get().(*conn)
+	c.srv = s
 	size := s.ReadBufferSize
 	if size <= 0 {
 		size = DefaultReadBufferSize
@@ -75,15 +83,22 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
-func (c *conn) release() {
+// close ends the connection for good.
+func (c *conn) close() {
+	s := c.srv
 	c.nc.Close()
-	if c.srv.ConnState != nil {
-		c.srv.ConnState(c.nc, false)
-	}
-	c.srv.trackConn(c, false)
 	if c.req.cancel != nil {
 		c.req.cancel()
 	}
+	if s.ConnState != nil {
+		s.ConnState(c.nc, false)
+	}
+	s.untrackConn(c, true)
+	c.recycle()
+}
+
+// recycle returns the state to the pool; the net.Conn is no longer referenced.
+func (c *conn) recycle() {
 	// Drop oversized buffers so the pool does not pin memory.
 	if cap(c.rbuf) > 64<<10 {
 		c.rbuf = nil
@@ -94,7 +109,10 @@ func (c *conn) release() {
 	if cap(c.w.body) > 256<<10 {
 		c.w.body = nil
 	}
-	c.srv, c.nc, c.tlsState = nil, nil, nil
+	if cap(c.w.scratch) > 256<<10 {
+		c.w.scratch = nil
+	}
+	c.srv, c.nc, c.tlsState, c.idle = nil, nil, nil, nil
 	c.rpos, c.rend, c.floor, c.nreq = 0, 0, 0, 0
 	c.wbuf = c.wbuf[:0]
 	c.headDeadline, c.lastRD, c.lastWD = time.Time{}, time.Time{}, time.Time{}
@@ -105,51 +123,79 @@ func (c *conn) release() {
 	connPool.Put(c)
 }
 
+// serve runs a newly accepted connection.
 func (c *conn) serve() {
-	defer c.release()
 	if c.srv.ConnState != nil {
 		c.srv.ConnState(c.nc, true)
 	}
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		tc.SetDeadline(time.Now().Add(c.srv.headerTimeout()))
 		if err := tc.Handshake(); err != nil {
+			c.close()
 			return
 		}
 		tc.SetDeadline(time.Time{})
 		st := tc.ConnectionState()
 		c.tlsState = &st
 	}
+	c.loop()
+}
+
+// loop is the connection state machine: parse what is buffered, dispatch, and read
+// more only when no complete request is left.
+func (c *conn) loop() {
 	for {
 		n, err := c.parser.ParseRequest(c.rbuf[c.rpos:c.rend], &c.req.Request)
 		if err == wire.ErrNeedMore {
-			if !c.fill() {
+			switch c.fill() {
+			case fillOK:
+				continue
+			case fillParked:
+				return
+			default:
+				c.close()
 				return
 			}
-			continue
 		}
 		if err != nil {
 			c.fail(wire.StatusOf(err), err.Error())
+			c.close()
 			return
 		}
 		if !c.handle(n) {
+			c.close()
 			return
 		}
 	}
 }
 
-// fill reads more input for the head being parsed. It writes pending responses first.
-// It reports false when the connection should end.
-func (c *conn) fill() bool {
+const (
+	fillOK     = iota // more input was read
+	fillClose         // the connection ends
+	fillParked        // the connection was parked; the goroutine must return
+)
+
+// fill reads more input for the head being parsed, after writing pending responses.
+// An idle connection (nothing buffered) may be parked instead of read.
+func (c *conn) fill() int {
 	if len(c.wbuf) > 0 && !c.flush() {
-		return false
+		return fillClose
 	}
 	empty := c.rpos == c.rend
 	if empty {
 		c.rpos, c.rend = 0, 0
+		if c.srv.closing.Load() {
+			return fillClose
+		}
+		if c.srv.parker != nil && c.parkable() {
+			if r := c.idleWait(); r != fillFallback {
+				return r
+			}
+		}
 		c.setReadDeadline(time.Now().Add(c.srv.idleTimeout()))
 		c.state.Store(stateIdle)
 		if c.srv.closing.Load() {
-			return false
+			return fillClose
 		}
 	} else {
 		if c.headDeadline.IsZero() {
@@ -158,7 +204,7 @@ func (c *conn) fill() bool {
 		c.setReadDeadline(c.headDeadline)
 		if !c.makeRoom(c.srv.Limits.MaxHead()) {
 			c.fail(431, "header section too large")
-			return false
+			return fillClose
 		}
 	}
 	n, err := c.nc.Read(c.rbuf[c.rend:])
@@ -167,17 +213,17 @@ func (c *conn) fill() bool {
 		c.state.Store(stateActive)
 		c.lastRD = time.Time{}
 		if n == 0 {
-			return false
+			return fillClose
 		}
 	}
 	if n > 0 {
 		c.rend += n
-		return true
+		return fillOK
 	}
 	if !empty && isTimeout(err) {
 		c.fail(408, "request head not received in time")
 	}
-	return false
+	return fillClose
 }
 
 // makeRoom ensures free space at the end of rbuf, moving unconsumed input down to
@@ -212,8 +258,12 @@ func (c *conn) makeRoom(max int) bool {
 
 // setReadDeadline sets the read deadline unless the one in force is within a second of
 // it, so that a busy keep-alive connection touches its timer about once a second.
-func (c *conn) setReadDeadline(t time.Time) {
-	if d := t.Sub(c.lastRD); !c.lastRD.IsZero() && d >= 0 && d < time.Second {
+func (c *conn) setReadDeadline(t time.Time) { c.setReadDeadlineWithin(t, time.Second) }
+
+// setReadDeadlineWithin sets the read deadline unless the one in force is at most slack
+// earlier than t.
+func (c *conn) setReadDeadlineWithin(t time.Time, slack time.Duration) {
+	if d := t.Sub(c.lastRD); !c.lastRD.IsZero() && d >= 0 && d < slack {
 		return
 	}
 	c.lastRD = t

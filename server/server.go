@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hop-http/hop/internal/park"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -85,6 +86,15 @@ type Server struct {
 	TLSConfig *tls.Config
 	// Logger receives handler panics and accept errors; nil means slog.Default().
 	Logger *slog.Logger
+	// DisablePark keeps a goroutine on every idle connection instead of parking it in
+	// the epoll set (see "Idle connections and parking" in park.go).
+	DisablePark bool
+	// ParkAfter is how long an idle connection keeps its goroutine before it is parked
+	// (default 1s; negative parks at once).
+	ParkAfter time.Duration
+	// ParkGraceConns: when more connections than this hold a goroutine, idle ones park
+	// at once (default 128), which bounds the memory of many idle connections.
+	ParkGraceConns int
 	// ConnState, when set, is called as connections open and close (for tests and
 	// metrics).
 	ConnState func(c net.Conn, open bool)
@@ -95,6 +105,9 @@ type Server struct {
 	closing   atomic.Bool
 	connWG    sync.WaitGroup
 	nextID    atomic.Uint64
+	active    atomic.Int64 // connections holding a goroutine
+	parkOnce  sync.Once
+	parker    *park.Parker
 }
 
 func durOr(v, d time.Duration) time.Duration {
@@ -184,6 +197,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.track(ln, false)
+	s.startParker()
 	var backoff time.Duration
 	logged := false
 	for {
@@ -249,23 +263,45 @@ func (s *Server) track(ln net.Listener, add bool) bool {
 	return true
 }
 
+// trackConn registers a new connection.
 func (s *Server) trackConn(c *conn, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if add {
-		if s.closing.Load() {
-			return false
-		}
-		if s.conns == nil {
-			s.conns = make(map[*conn]struct{})
-		}
-		s.conns[c] = struct{}{}
-		s.connWG.Add(1)
-	} else {
-		delete(s.conns, c)
+	if s.closing.Load() {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	s.active.Add(1)
+	s.connWG.Add(1)
+	return true
+}
+
+// untrackConn forgets a connection that holds a goroutine; final means it is closed.
+func (s *Server) untrackConn(c *conn, final bool) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.active.Add(-1)
+	if final {
 		s.connWG.Done()
 	}
-	return true
+}
+
+// deactivate forgets the state of a connection that is being parked.
+func (s *Server) deactivate(c *conn) { s.untrackConn(c, false) }
+
+// activate registers the state of a connection that got a goroutine again.
+func (s *Server) activate(c *conn) {
+	s.mu.Lock()
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.active.Add(1)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, closes idle
@@ -285,8 +321,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		s.closeIdle()
+		if s.parker != nil {
+			s.parker.CloseAll(s.closeParked)
+		}
 		select {
 		case <-done:
+			if s.parker != nil {
+				s.parker.Close(s.closeParked)
+			}
 			return nil
 		case <-ctx.Done():
 			s.Close()
@@ -318,6 +360,9 @@ func (s *Server) Close() error {
 	}
 	for c := range s.conns {
 		c.nc.Close()
+	}
+	if s.parker != nil {
+		go s.parker.Close(s.closeParked)
 	}
 	return nil
 }
