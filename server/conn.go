@@ -47,6 +47,8 @@ type conn struct {
 	lastWD       time.Time // write deadline last set
 	tlsState     *tls.ConnectionState
 	dead         bool      // the peer is gone or the stream is unusable
+	inHandler    bool      // the handler is running (a context watch may start)
+	woke         bool      // resumed from parking: input is ready, read before parking again
 	idle         *idleConn // parking record, allocated at the first park
 
 	watch struct {
@@ -116,7 +118,7 @@ func (c *conn) recycle() {
 	c.rpos, c.rend, c.floor, c.nreq = 0, 0, 0, 0
 	c.wbuf = c.wbuf[:0]
 	c.headDeadline, c.lastRD, c.lastWD = time.Time{}, time.Time{}, time.Time{}
-	c.dead = false
+	c.dead, c.woke = false, false
 	c.parser.Reset()
 	c.req.reset()
 	c.w.reset()
@@ -187,7 +189,9 @@ func (c *conn) fill() int {
 		if c.srv.closing.Load() {
 			return fillClose
 		}
-		if c.srv.parker != nil && c.parkable() {
+		if c.woke {
+			c.woke = false
+		} else if c.srv.parker != nil && c.parkable() {
 			if r := c.idleWait(); r != fillFallback {
 				return r
 			}
@@ -331,7 +335,9 @@ func (c *conn) handle(n int) bool {
 	req.begin(c)
 	w := &c.w
 	w.begin(c, req, keep)
+	c.inHandler = true
 	c.run(w, req)
+	c.inHandler = false
 	if req.watching() {
 		c.stopWatch()
 	}
@@ -444,7 +450,7 @@ func isTimeout(err error) bool {
 // startWatch begins a background read that notices the client going away while the
 // handler runs; a byte that arrives (a pipelined request) is kept.
 func (c *conn) startWatch() {
-	if c.watch.active || c.dead {
+	if c.watch.active || c.dead || !c.inHandler {
 		return
 	}
 	if c.rpos < c.rend {

@@ -150,6 +150,7 @@ func (c *conn) park() bool {
 func (s *Server) resume(ic *idleConn) {
 	c := getConn(s)
 	c.nc, c.id, c.nreq, c.tlsState, c.idle = ic.nc, ic.id, ic.nreq, ic.tlsState, ic
+	c.woke = true
 	s.activate(c)
 	c.loop()
 }

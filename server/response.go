@@ -252,6 +252,9 @@ func (w *ResponseWriter) finish() bool {
 
 // applyHeaderControls reads the fields the server manages from the handler's header.
 func (w *ResponseWriter) applyHeaderControls() {
+	if w.c.srv.closing.Load() {
+		w.keepAlive = false // shutting down: this is the connection's last response
+	}
 	h := &w.header
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// readResponses reads n responses with Content-Length bodies and returns the bodies.
+func readResponses(t *testing.T, br *bufio.Reader, n int) []string {
+	t.Helper()
+	var bodies []string
+	for i := 0; i < n; i++ {
+		var length int
+		line, err := br.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
+			t.Fatalf("response %d: status line %q, %v", i, line, err)
+		}
+		for {
+			line, err = br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("response %d head: %v", i, err)
+			}
+			if line == "\r\n" {
+				break
+			}
+			fmt.Sscanf(line, "Content-Length: %d", &length)
+		}
+		body := make([]byte, length)
+		if _, err := io.ReadFull(br, body); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, string(body))
+	}
+	return bodies
+}

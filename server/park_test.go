@@ -1,0 +1,294 @@
+//go:build linux
+
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startParkServer serves an echo-path handler with immediate parking.
+func startParkServer(t *testing.T, cfg func(*Server)) (*Server, string) {
+	t.Helper()
+	s := &Server{
+		ParkAfter: -1,
+		Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
+			w.Write(r.Path())
+		}),
+	}
+	if cfg != nil {
+		cfg(s)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s, ln.Addr().String()
+}
+
+func parked(s *Server) int {
+	if s.parker == nil {
+		return -1
+	}
+	return s.parker.Len()
+}
+
+func TestParkedConnectionServesPipelinedBurstInOrder(t *testing.T) {
+	s, addr := startParkServer(t, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	fmt.Fprint(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+	if got := readResponses(t, br, 1); got[0] != "/first" {
+		t.Fatalf("got %q", got)
+	}
+	waitFor(t, "the connection to park", func() bool { return parked(s) == 1 })
+	if s.active.Load() != 0 {
+		t.Fatalf("parked connection still counted as holding a goroutine: %d", s.active.Load())
+	}
+	var burst strings.Builder
+	const n = 50
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&burst, "GET /r%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+	}
+	if _, err := io.WriteString(c, burst.String()); err != nil {
+		t.Fatal(err)
+	}
+	got := readResponses(t, br, n)
+	for i, b := range got {
+		if b != fmt.Sprintf("/r%d", i) {
+			t.Fatalf("response %d is %q: out of order", i, b)
+		}
+	}
+	// And it parks again afterwards.
+	waitFor(t, "the connection to park again", func() bool { return parked(s) == 1 })
+}
+
+func countFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+func TestPeerCloseWhileParkedFreesDescriptor(t *testing.T) {
+	var closed atomic.Int32
+	s, addr := startParkServer(t, func(s *Server) {
+		s.ConnState = func(c net.Conn, open bool) {
+			if !open {
+				closed.Add(1)
+			}
+		}
+	})
+	// Warm up the parker so its own descriptors exist before counting.
+	c0, _ := net.Dial("tcp", addr)
+	fmt.Fprint(c0, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	readResponses(t, bufio.NewReader(c0), 1)
+	waitFor(t, "park", func() bool { return parked(s) == 1 })
+	c0.Close()
+	waitFor(t, "close of warm-up conn", func() bool { return closed.Load() == 1 })
+	base := countFDs(t)
+
+	const n = 20
+	var conns []net.Conn
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		readResponses(t, bufio.NewReader(c), 1)
+		conns = append(conns, c)
+	}
+	waitFor(t, "all to park", func() bool { return parked(s) == n })
+	if fds := countFDs(t); fds < base+2*n {
+		t.Fatalf("expected client and server descriptors to be open: %d < %d", fds, base+2*n)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, "parked connections to be closed", func() bool { return closed.Load() == n+1 && parked(s) == 0 })
+	waitFor(t, "descriptors to be freed", func() bool { return countFDs(t) <= base })
+}
+
+func TestParkedIdleTimeoutOnTime(t *testing.T) {
+	const idle = 600 * time.Millisecond
+	s, addr := startParkServer(t, func(s *Server) { s.IdleTimeout = idle })
+	tick := idle / 10
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	readResponses(t, br, 1)
+	start := time.Now()
+	waitFor(t, "park", func() bool { return parked(s) == 1 })
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = br.ReadByte()
+	elapsed := time.Since(start)
+	if err != io.EOF {
+		t.Fatalf("expected EOF from idle close, got %v", err)
+	}
+	// Lower bound: never before the timeout minus one tick. Upper bound: one tick late,
+	// plus generous scheduling slack for a loaded machine.
+	if elapsed < idle-tick {
+		t.Fatalf("closed after %v, before the idle timeout %v", elapsed, idle)
+	}
+	if elapsed > idle+tick+2*time.Second {
+		t.Fatalf("closed after %v, long after the idle timeout %v", elapsed, idle)
+	}
+	t.Logf("idle timeout %v, tick %v: closed after %v", idle, tick, elapsed)
+}
+
+func TestShutdownClosesParkedConnections(t *testing.T) {
+	s, addr := startParkServer(t, nil)
+	var conns []net.Conn
+	for i := 0; i < 5; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		readResponses(t, bufio.NewReader(c), 1)
+		conns = append(conns, c)
+	}
+	waitFor(t, "park", func() bool { return parked(s) == 5 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("parked connection not closed by Shutdown: %v", err)
+		}
+	}
+}
+
+// countingHandler counts log records that mention accept failures.
+type countingHandler struct{ n *atomic.Int32 }
+
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "accept") {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestAcceptSurvivesEMFILE runs in a child process with a low RLIMIT_NOFILE: the
+// server runs out of descriptors, backs off without spinning, logs once per burst, and
+// serves again once descriptors are freed.
+func TestAcceptSurvivesEMFILE(t *testing.T) {
+	if os.Getenv("HOP_EMFILE_CHILD") == "1" {
+		emfileChild(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptSurvivesEMFILE$", "-test.v")
+	cmd.Env = append(os.Environ(), "HOP_EMFILE_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child failed: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "emfile:") {
+			t.Log(strings.TrimSpace(l))
+		}
+	}
+}
+
+func emfileChild(t *testing.T) {
+	var logged atomic.Int32
+	s := &Server{
+		Logger: slog.New(countingHandler{&logged}),
+		Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
+			w.WriteString("ok")
+		}),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	go s.Serve(ln)
+	defer s.Close()
+	// Leave room for a handful of descriptors only.
+	base := countFDs(t)
+	lim := syscall.Rlimit{Cur: uint64(base + 12), Max: uint64(base + 12)}
+	var old syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old)
+	lim.Max = old.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skipf("setrlimit: %v", err)
+	}
+	// Each client connection costs one descriptor here and one for the server's end:
+	// dial until the server can no longer accept.
+	var conns []net.Conn
+	for i := 0; i < 40; i++ {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			break // the client side ran out too
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(300 * time.Millisecond) // let the acceptor hit EMFILE and back off
+	if logged.Load() == 0 {
+		t.Fatalf("no accept failure logged with %d connections open", len(conns))
+	}
+	burst := logged.Load()
+	time.Sleep(500 * time.Millisecond)
+	if logged.Load() != burst {
+		t.Fatalf("accept failure logged per attempt: %d then %d", burst, logged.Load())
+	}
+	// Free descriptors: close all clients, then the server serves again.
+	for _, c := range conns {
+		c.Close()
+	}
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			b, _ := io.ReadAll(c)
+			c.Close()
+			if strings.HasSuffix(string(b), "ok") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server did not recover after descriptors were freed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Printf("emfile: %d client connections exhausted descriptors; %d log line(s); recovered\n", len(conns), logged.Load())
+}
