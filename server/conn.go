@@ -196,7 +196,7 @@ func (c *conn) fill() int {
 				return r
 			}
 		}
-		c.setReadDeadline(time.Now().Add(c.srv.idleTimeout()))
+		c.setReadTimeout(c.srv.idleTimeout())
 		c.state.Store(stateIdle)
 		if c.srv.closing.Load() {
 			return fillClose
@@ -205,7 +205,7 @@ func (c *conn) fill() int {
 		if c.headDeadline.IsZero() {
 			c.headDeadline = time.Now().Add(c.srv.headerTimeout())
 		}
-		c.setReadDeadline(c.headDeadline)
+		c.setReadDeadlineWithin(c.headDeadline, 0)
 		if !c.makeRoom(c.srv.Limits.MaxHead()) {
 			c.fail(431, "header section too large")
 			return fillClose
@@ -260,9 +260,13 @@ func (c *conn) makeRoom(max int) bool {
 	return true
 }
 
-// setReadDeadline sets the read deadline unless the one in force is within a second of
-// it, so that a busy keep-alive connection touches its timer about once a second.
-func (c *conn) setReadDeadline(t time.Time) { c.setReadDeadlineWithin(t, time.Second) }
+// setReadTimeout sets the read deadline to d from now, unless the deadline in force is
+// at most min(d/8, 1s) earlier: a busy keep-alive connection then touches its timer
+// only every so often, and a timeout fires no earlier than 7/8 of d after the last
+// activity.
+func (c *conn) setReadTimeout(d time.Duration) {
+	c.setReadDeadlineWithin(time.Now().Add(d), min(d/8, time.Second))
+}
 
 // setReadDeadlineWithin sets the read deadline unless the one in force is at most slack
 // earlier than t.
@@ -275,8 +279,9 @@ func (c *conn) setReadDeadlineWithin(t time.Time, slack time.Duration) {
 }
 
 func (c *conn) setWriteDeadline() {
-	t := time.Now().Add(c.srv.writeTimeout())
-	if d := t.Sub(c.lastWD); !c.lastWD.IsZero() && d >= 0 && d < time.Second {
+	wt := c.srv.writeTimeout()
+	t := time.Now().Add(wt)
+	if d := t.Sub(c.lastWD); !c.lastWD.IsZero() && d >= 0 && d < min(wt/8, time.Second) {
 		return
 	}
 	c.lastWD = t

@@ -20,9 +20,11 @@ import (
 // pooled state are attached again. Idle timeouts of parked connections are enforced by
 // the parker's expiry queue, swept once per tick, with no timer per connection.
 //
-// Only plain TCP connections park. TLS connections keep their goroutine: crypto/tls
-// can hold decrypted or partially received records inside tls.Conn that epoll cannot
-// see, and its state cannot be detached from the goroutine safely.
+// TLS connections park too, once a read has shown that crypto/tls holds no decrypted
+// bytes: a read that times out has consumed every complete record, so what tls.Conn
+// may still buffer is at most part of a record, and the rest of it makes the socket
+// readable again. A parked TLS connection keeps its tls.Conn (with crypto/tls's own
+// record buffers), so it costs more than a plain one, but no goroutine.
 
 // Parking defaults.
 const (
@@ -67,9 +69,10 @@ func (s *Server) startParker() {
 			tick = max(it, 10*time.Millisecond)
 		}
 		p, err := park.New(park.Config{
-			Wake:   func(e *park.Entry) { go s.resume(e.Value.(*idleConn)) },
-			Expire: func(e *park.Entry) { s.closeParked(e) },
-			Tick:   tick,
+			Wake:    func(e *park.Entry) { go s.resume(e.Value.(*idleConn)) },
+			Expire:  func(e *park.Entry) { s.closeParked(e) },
+			Tick:    tick,
+			Classes: 2,
 		})
 		if err == nil {
 			s.parker = p
@@ -77,17 +80,29 @@ func (s *Server) startParker() {
 	})
 }
 
-func (c *conn) parkable() bool {
-	_, ok := c.nc.(*net.TCPConn)
-	return ok
+func (c *conn) parkable() bool { return tcpOf(c.nc) != nil }
+
+// tcpOf returns the TCP connection under nc (plain or TLS), or nil.
+func tcpOf(nc net.Conn) *net.TCPConn {
+	switch v := nc.(type) {
+	case *net.TCPConn:
+		return v
+	case *tls.Conn:
+		tc, _ := v.NetConn().(*net.TCPConn)
+		return tc
+	}
+	return nil
 }
 
 // idleWait waits for the next request on an idle connection: first with the goroutine
 // for up to ParkAfter, then parked.
 func (c *conn) idleWait() int {
 	s := c.srv
+	idle := s.idleTimeout()
+	class := classParkedAtOnce
 	if grace := s.parkAfter(); grace > 0 && s.active.Load() <= s.parkGraceConns() {
-		c.setReadDeadlineWithin(time.Now().Add(grace), grace/4)
+		wait := min(grace, idle)
+		c.setReadTimeout(wait)
 		c.state.Store(stateIdle)
 		if s.closing.Load() {
 			return fillClose
@@ -104,25 +119,45 @@ func (c *conn) idleWait() int {
 			c.rend += n
 			return fillOK
 		}
+		if !isTimeout(err) || grace >= idle {
+			return fillClose // error, or the idle timeout ran out during the grace
+		}
+		c.lastRD = time.Time{}
+		class, idle = classParkedAfterGrace, idle-grace
+	} else if _, isTLS := c.nc.(*tls.Conn); isTLS {
+		// Make sure crypto/tls holds no decrypted input before parking: a read with a
+		// deadline in the past returns buffered plaintext at once, or times out.
+		c.nc.SetReadDeadline(aLongTimeAgo)
+		c.lastRD = time.Time{}
+		n, err := c.nc.Read(c.rbuf[c.rend:])
+		if n > 0 {
+			c.rend += n
+			return fillOK
+		}
 		if !isTimeout(err) {
 			return fillClose
 		}
-		c.lastRD = time.Time{}
 	}
-	if c.park() {
+	if c.park(class, idle) {
 		return fillParked
 	}
 	return fillFallback
 }
 
+// Expiry classes: every entry of a class is parked with the same remaining idle time,
+// so each class's queue is in deadline order.
+const (
+	classParkedAtOnce     = 0 // the whole idle timeout remains
+	classParkedAfterGrace = 1 // the idle timeout minus ParkAfter remains
+)
+
 // park hands the connection to the parker. It reports false when parking failed and
 // the caller keeps serving.
-func (c *conn) park() bool {
+func (c *conn) park(class int, remaining time.Duration) bool {
 	s := c.srv
 	ic := c.idle
 	if ic == nil {
-		tc := c.nc.(*net.TCPConn)
-		raw, err := tc.SyscallConn()
+		raw, err := tcpOf(c.nc).SyscallConn()
 		if err != nil {
 			return false
 		}
@@ -136,7 +171,7 @@ func (c *conn) park() bool {
 	}
 	ic.nc, ic.id, ic.nreq, ic.tlsState = c.nc, c.id, c.nreq, c.tlsState
 	s.deactivate(c)
-	if err := s.parker.Park(&ic.Entry, ic.fd, 0, time.Now().Add(s.idleTimeout())); err != nil {
+	if err := s.parker.Park(&ic.Entry, ic.fd, class, time.Now().Add(remaining)); err != nil {
 		s.activate(c)
 		return false
 	}

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
-	"time"
 
 	"github.com/hop-http/hop/wire"
 )
@@ -67,11 +67,7 @@ func (r *Request) Path() []byte {
 			if j := bytes.IndexByte(t, '/'); j >= 0 {
 				t = t[j:]
 			} else {
-				q := bytes.IndexByte(t, '?')
-				if q < 0 {
-					return []byte("/")
-				}
-				t = t[q:]
+				return []byte("/")
 			}
 		}
 	}
@@ -197,7 +193,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	r := b.r
 	c := r.c
-	if r.Expect100 && !r.continued {
+	if r.Expect100 && !r.continued && !c.w.committed {
 		r.continued = true
 		c.wbuf = append(c.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
 		if !c.flush() {
@@ -226,8 +222,8 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 func isWireError(err error) bool {
-	_, ok := err.(*wire.Error)
-	return ok
+	var we *wire.Error
+	return errors.As(err, &we)
 }
 
 // bodyDone runs when the body has been read to its end.
@@ -247,7 +243,7 @@ func (b *body) readLength(p []byte) (int, error) {
 		n = copy(p, c.rbuf[c.rpos:c.rend])
 		c.rpos += n
 	} else {
-		c.setReadDeadline(time.Now().Add(c.srv.bodyTimeout()))
+		c.setReadTimeout(c.srv.bodyTimeout())
 		var err error
 		n, err = c.nc.Read(p)
 		if n == 0 && err != nil {
@@ -297,7 +293,7 @@ func (b *body) readChunked(p []byte) (int, error) {
 		if !c.makeRoom(len(c.rbuf) + c.srv.Limits.MaxHead()) {
 			return 0, wire.ErrInvalidChunk
 		}
-		c.setReadDeadline(time.Now().Add(c.srv.bodyTimeout()))
+		c.setReadTimeout(c.srv.bodyTimeout())
 		n, err := c.nc.Read(c.rbuf[c.rend:])
 		if n == 0 && err != nil {
 			return 0, io.ErrUnexpectedEOF

@@ -100,7 +100,7 @@ type Server struct {
 	ConnState func(c net.Conn, open bool)
 
 	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
+	listeners map[*net.Listener]struct{} // keyed by pointer: listener values may be unhashable
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
 	connWG    sync.WaitGroup
@@ -192,11 +192,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			tlsConf.NextProtos = []string{"http/1.1"}
 		}
 	}
-	if !s.track(ln, true) {
+	if !s.track(&ln, true) {
 		ln.Close()
 		return ErrServerClosed
 	}
-	defer s.track(ln, false)
+	defer s.track(&ln, false)
 	s.startParker()
 	var backoff time.Duration
 	logged := false
@@ -246,7 +246,7 @@ func isTemporary(err error) bool {
 		errors.Is(err, errECONNABORTED) || errors.Is(err, errENOBUFS) || errors.Is(err, errENOMEM)
 }
 
-func (s *Server) track(ln net.Listener, add bool) bool {
+func (s *Server) track(ln *net.Listener, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
@@ -254,7 +254,7 @@ func (s *Server) track(ln net.Listener, add bool) bool {
 			return false
 		}
 		if s.listeners == nil {
-			s.listeners = make(map[net.Listener]struct{})
+			s.listeners = make(map[*net.Listener]struct{})
 		}
 		s.listeners[ln] = struct{}{}
 	} else {
@@ -312,7 +312,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.mu.Lock()
 	for ln := range s.listeners {
-		ln.Close()
+		(*ln).Close()
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -356,7 +356,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ln := range s.listeners {
-		ln.Close()
+		(*ln).Close()
 	}
 	for c := range s.conns {
 		c.nc.Close()

@@ -1,5 +1,7 @@
 package wire
 
+import "encoding/binary"
+
 // Character classes of RFC 9110 §5.6.2 and RFC 3986, as lookup tables.
 var (
 	tokenChar  [256]bool // tchar
@@ -94,4 +96,34 @@ func ForEachToken(v []byte, fn func(tok []byte) bool) {
 			return
 		}
 	}
+}
+
+// validValueBytes reports whether every byte of b is a field-vchar, SP or HTAB (obs-text
+// allowed): what valueChar says, eight bytes at a time. A word is checked bytewise only
+// when it holds a byte below 0x20 or a DEL, i.e. an HTAB or an invalid byte.
+func validValueBytes(b []byte) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		ctl := (w - ones*0x20) &^ w & highs // some byte < 0x20
+		x := w ^ (ones * 0x7f)
+		del := (x - ones) &^ x & highs // some byte == 0x7f
+		if ctl|del != 0 {
+			for _, c := range b[:8] {
+				if !valueChar[c] {
+					return false
+				}
+			}
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if !valueChar[c] {
+			return false
+		}
+	}
+	return true
 }

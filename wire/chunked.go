@@ -121,18 +121,14 @@ func (d *ChunkedDecoder) Decode(src []byte) (consumed int, data []byte, err erro
 
 // trailerField validates a trailer line with the header field rules and keeps a copy.
 func (d *ChunkedDecoder) trailerField(line []byte) error {
-	var p Parser
-	p.Limits = d.Limits
-	var tmp Header
-	tmp.arena = line
-	if err := p.fieldLine(line, 0, &tmp, true); err != nil {
+	i, j, k, err := splitField(line)
+	if err != nil {
 		return err
 	}
 	if d.Trailer.Len() >= d.Limits.headerFields() {
 		return ErrTooManyFields
 	}
-	n, v := tmp.At(0)
-	Add(&d.Trailer, n, v)
+	Add(&d.Trailer, line[:i], line[j:k])
 	return nil
 }
 

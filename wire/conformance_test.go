@@ -67,10 +67,10 @@ type confMessage struct {
 }
 
 type confCase struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Meta    struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	Meta struct {
 		SkipBody bool `json:"skipBody"`
 	} `json:"meta"`
 	RawB64  string `json:"raw_b64"`
@@ -90,9 +90,17 @@ func loadCorpus(t testing.TB) []confCase {
 		t.Skipf("conformance corpus %s not found (set HOP_CONFORMANCE, or keep the shared/ "+
 			"directory next to the repository: ../shared/conformance from the repository root)", corpusFile)
 	}
-	f, err := os.Open(path)
+	cases, err := readCorpus(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return cases
+}
+
+func readCorpus(path string) ([]confCase, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	var cases []confCase
@@ -104,20 +112,20 @@ func loadCorpus(t testing.TB) []confCase {
 		}
 		var c confCase
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatalf("%s: %v", path, err)
+			return nil, fmt.Errorf("%s: %v", path, err)
 		}
 		if c.raw, err = base64.StdEncoding.DecodeString(c.RawB64); err != nil {
-			t.Fatalf("%s: %s: %v", path, c.ID, err)
+			return nil, fmt.Errorf("%s: %s: %v", path, c.ID, err)
 		}
 		cases = append(cases, c)
 	}
 	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if len(cases) == 0 {
-		t.Fatalf("%s: no cases", path)
+		return nil, fmt.Errorf("%s: no cases", path)
 	}
-	return cases
+	return cases, nil
 }
 
 // latin1 turns a corpus string (raw bytes decoded as ISO-8859-1) back into bytes.
@@ -151,6 +159,7 @@ type simMessage struct {
 type simResult struct {
 	Outcome string
 	Err     error        // the *Error when Outcome is outError
+	ErrAt   int          // offset of the message being read when it failed
 	Msgs    []simMessage // complete messages
 	Heads   []simMessage // every head parsed, complete message or not
 }
@@ -189,6 +198,9 @@ func fields(h *Header) []simField {
 
 func (c *connSim) stop(outcome string, err error) {
 	c.stopped, c.res.Outcome, c.res.Err = true, outcome, err
+	if err != nil {
+		c.res.ErrAt = c.off
+	}
 }
 
 // feed makes data[:n] available and processes as far as it goes.
@@ -407,10 +419,10 @@ var llhttpDeviations = map[string]deviation{
 	"request/method.md:458": {outError, ErrInvalidTarget,
 		"hop is HTTP/1.1 only (DESIGN: multiplexing-free): the HTTP/2 preface PRI * is an " +
 			"asterisk-form target on a method other than OPTIONS"},
-	"request/transfer-encoding.md:751": {outError, ErrUnknownTE, whyTECoding},
-	"request/transfer-encoding.md:793": {outError, ErrUnknownTE, whyTECoding},
-	"response/transfer-encoding.md:43": {outError, ErrUnknownTE, whyRespTE},
-	"response/transfer-encoding.md:74": {outError, ErrUnknownTE, whyRespTE},
+	"request/transfer-encoding.md:751":  {outError, ErrUnknownTE, whyTECoding},
+	"request/transfer-encoding.md:793":  {outError, ErrUnknownTE, whyTECoding},
+	"response/transfer-encoding.md:43":  {outError, ErrUnknownTE, whyRespTE},
+	"response/transfer-encoding.md:74":  {outError, ErrUnknownTE, whyRespTE},
 	"response/transfer-encoding.md:110": {outError, ErrUnknownTE, whyRespTE},
 	"response/sample.md:645": {outError, ErrVersionNotSupported,
 		"only HTTP/1.x is spoken: any other major version is a 505 (DESIGN: HTTP major version ≥ 2 → 505; " +
@@ -473,13 +485,25 @@ func expectedMessages(c *confCase) []simMessage {
 	return out
 }
 
-func hasHost(m simMessage) bool {
-	for _, f := range m.Headers {
-		if EqualFold(f.Name, "host") {
-			return true
+// hostlessHTTP11 reports whether the request head at the start of b (after at most one
+// empty line) has an HTTP/1.1 request line and no Host field line. It reads the bytes
+// itself rather than trusting the Parser under test.
+func hostlessHTTP11(b []byte) bool {
+	b = bytes.TrimPrefix(b, []byte("\r\n"))
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return false
+	}
+	lines := strings.Split(string(b[:end]), "\r\n")
+	if !strings.HasSuffix(lines[0], " HTTP/1.1") {
+		return false
+	}
+	for _, l := range lines[1:] {
+		if len(l) >= 5 && EqualFold(l[:5], "host:") {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 func TestConformanceLLHTTP(t *testing.T) {
@@ -502,12 +526,14 @@ func TestConformanceLLHTTP(t *testing.T) {
 			if got.Outcome == outError && got.Err == ErrMissingHost {
 				// The Host rule: the message that failed must be a Host-less HTTP/1.1
 				// request; the run without the Host check must agree up to it.
+				if !hostlessHTTP11(c.raw[got.ErrAt:]) {
+					t.Fatalf("ErrMissingHost, but the request at %d is not a Host-less HTTP/1.1 request", got.ErrAt)
+				}
 				o.hostOptional = true
 				relaxed := simulateAllSplits(t, c.raw, o)
 				k := len(got.Msgs)
-				if k >= len(relaxed.Heads) || hasHost(relaxed.Heads[k]) || relaxed.Heads[k].Version != "1.1" ||
-					!reflect.DeepEqual(got.Msgs, relaxed.Msgs[:min(k, len(relaxed.Msgs))]) {
-					t.Fatalf("ErrMissingHost, but message %d is not a Host-less HTTP/1.1 request:\n%s", k, dump(relaxed))
+				if k > len(relaxed.Msgs) || k > 0 && !reflect.DeepEqual(got.Msgs, relaxed.Msgs[:k]) {
+					t.Fatalf("ErrMissingHost after %d messages, but without the Host check:\n%s", k, dump(relaxed))
 				}
 				hostRule++
 				got = relaxed
@@ -572,7 +598,10 @@ func TestConformanceLLHTTP(t *testing.T) {
 }
 
 // urlDeviations lists llhttp URL cases where checkTargetForm disagrees.
-var urlDeviations = map[string]string{}
+var urlDeviations = map[string]string{
+	"url.md:29": "an absolute-URI's hier-part need not start with \"//\" (RFC 3986 §3: " +
+		"\"schema:/path\" is a path-absolute form); llhttp requires an authority",
+}
 
 // TestConformanceURL runs the corpus's URL cases as request-targets of a GET.
 func TestConformanceURL(t *testing.T) {
@@ -603,5 +632,4 @@ func TestConformanceURL(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no URL cases")
 	}
-	_ = strings.TrimSpace
 }

@@ -16,12 +16,16 @@
 //     chunked bodies with extensions and trailers.
 //   - A serializer for both directions (the Append* functions).
 //   - [Limits] and errors: every parse error is an [*Error] carrying the status code a
-//     server answers with (400, 413, 414, 431, 501, 505).
+//     server answers with (400, 413, 414, 417, 431, 501, 505).
 //
 // The strictness policy (see DESIGN.md) is enforced here, so the server, the client and
 // the proxy all apply the same rules: bare LF, obs-fold, whitespace before the colon,
 // CR/LF/NUL in values, invalid tokens, missing/repeated/invalid Host in HTTP/1.1,
 // invalid or conflicting Content-Length, Transfer-Encoding with Content-Length,
 // non-chunked final coding in requests, Transfer-Encoding in HTTP/1.0 requests,
-// malformed chunks and HTTP/0.9 are rejected.
+// malformed chunks and HTTP/0.9 are rejected. One empty line before a start line, OWS
+// around field values, case-insensitive names and codings, and a Content-Length list of
+// identical values are tolerated. A line is judged when its LF arrives, except that a
+// line whose first bytes are already invalid, or which already exceeds a limit, is
+// refused at once; the result never depends on how the input was split into reads.
 package wire

@@ -141,6 +141,12 @@ func (h *Header) own(extra int) {
 
 // CopyFrom makes h an independent copy of src.
 func (h *Header) CopyFrom(src *Header) {
+	if src == h {
+		if h.borrowed {
+			h.own(0)
+		}
+		return
+	}
 	h.Reset()
 	for i := range src.fields {
 		n, v := src.At(i)

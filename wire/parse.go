@@ -235,12 +235,32 @@ func (p *Parser) checkLineStart(b []byte, request bool) error {
 	return nil
 }
 
+// lineStartKnown reports whether checkLineStart, having accepted the partial line b,
+// accepts every continuation of it too.
+func (p *Parser) lineStartKnown(b []byte, request bool) bool {
+	switch {
+	case len(b) == 0:
+		return false
+	case b[0] == '\r':
+		return len(b) >= 2
+	case p.state == stateStart && !request:
+		return len(b) >= len("HTTP/")
+	}
+	return true
+}
+
 // checkIncomplete decides what an incomplete line means: an error when its first bytes
 // are already invalid or when it already exceeds a limit (before its LF arrives),
 // ErrNeedMore otherwise.
 func (p *Parser) checkIncomplete(buf []byte, request bool) error {
-	if err := p.checkLineStart(buf[p.pos:], request); err != nil {
+	partial := buf[p.pos:]
+	if err := p.checkLineStart(partial, request); err != nil {
 		return err
+	}
+	if !p.lineStartKnown(partial, request) {
+		// The next bytes may still make checkLineStart fail, and that error comes
+		// first for the complete line: wait for them (at most five bytes).
+		return ErrNeedMore
 	}
 	// No LF yet: the line will be at least one byte longer than what is here.
 	n := len(buf)
@@ -389,6 +409,33 @@ func checkTargetForm(method, target []byte) error {
 			return ErrInvalidTarget
 		}
 	}
+	// hier-part = "//" authority path-abempty / path-absolute / path-rootless / path-empty.
+	// The authority is what a proxy connects to, so it must be well formed:
+	// [ userinfo "@" ] host [ ":" port ], and not empty for http and https (RFC 9110 §4.2).
+	rest := target[colon+1:]
+	if len(rest) < 2 || rest[0] != '/' || rest[1] != '/' {
+		return nil
+	}
+	auth := rest[2:]
+	if end := bytes.IndexAny(auth, "/?#"); end >= 0 {
+		auth = auth[:end]
+	}
+	if at := bytes.LastIndexByte(auth, '@'); at >= 0 {
+		for _, c := range auth[:at] {
+			if !hostChar[c] || c == '[' || c == ']' {
+				return ErrInvalidTarget // userinfo: unreserved / pct-encoded / sub-delims / ":"
+			}
+		}
+		auth = auth[at+1:]
+	}
+	if !validHost(auth) {
+		return ErrInvalidTarget
+	}
+	if len(auth) == 0 || auth[0] == ':' {
+		if EqualFold(target[:colon], "http") || EqualFold(target[:colon], "https") {
+			return ErrInvalidTarget
+		}
+	}
 	return nil
 }
 
@@ -447,43 +494,51 @@ func validHost(s []byte) bool {
 
 // fieldLine parses one field line (without CRLF), records it in h and notes its meaning.
 func (p *Parser) fieldLine(line []byte, off int, h *Header, request bool) error {
-	if line[0] == ' ' || line[0] == '\t' {
-		return ErrObsFold
-	}
-	i := 0
-	for i < len(line) && tokenChar[line[i]] {
-		i++
-	}
-	if i == len(line) {
-		return ErrMissingColon
-	}
-	if line[i] != ':' {
-		if i > 0 && (line[i] == ' ' || line[i] == '\t') {
-			return ErrSpaceBeforeColon
-		}
-		return ErrInvalidFieldName
-	}
-	if i == 0 {
-		return ErrInvalidFieldName
-	}
-	j := i + 1
-	for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
-		j++
-	}
-	k := len(line)
-	for x := j; x < k; x++ {
-		if !valueChar[line[x]] {
-			return ErrInvalidFieldValue
-		}
-	}
-	for k > j && (line[k-1] == ' ' || line[k-1] == '\t') {
-		k--
+	i, j, k, err := splitField(line)
+	if err != nil {
+		return err
 	}
 	if len(h.fields) >= p.Limits.headerFields() {
 		return ErrTooManyFields
 	}
 	h.fields = append(h.fields, field{uint32(off), uint32(i), uint32(off + j), uint32(k - j)})
 	return p.note(line[:i], line[j:k], off+j, request)
+}
+
+// splitField validates a field line (without CRLF): the name is line[:colon], the
+// value with surrounding OWS removed is line[vStart:vEnd].
+func splitField(line []byte) (colon, vStart, vEnd int, err error) {
+	if line[0] == ' ' || line[0] == '\t' {
+		return 0, 0, 0, ErrObsFold
+	}
+	i := 0
+	for i < len(line) && tokenChar[line[i]] {
+		i++
+	}
+	if i == len(line) {
+		return 0, 0, 0, ErrMissingColon
+	}
+	if line[i] != ':' {
+		if i > 0 && (line[i] == ' ' || line[i] == '\t') {
+			return 0, 0, 0, ErrSpaceBeforeColon
+		}
+		return 0, 0, 0, ErrInvalidFieldName
+	}
+	if i == 0 {
+		return 0, 0, 0, ErrInvalidFieldName
+	}
+	j := i + 1
+	for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
+		j++
+	}
+	k := len(line)
+	if !validValueBytes(line[j:]) {
+		return 0, 0, 0, ErrInvalidFieldValue
+	}
+	for k > j && (line[k-1] == ' ' || line[k-1] == '\t') {
+		k--
+	}
+	return i, j, k, nil
 }
 
 // note records the framing and connection meaning of one field.
@@ -685,7 +740,9 @@ func (p *Parser) finishRequest(buf []byte, r *Request) error {
 		r.KeepAlive = s.connKA && !s.connClose
 		r.Expect100 = false
 	}
-	r.Upgrade = s.upgrade && s.connUpgr
+	// Upgrade is an HTTP/1.1 mechanism: a server MUST ignore it in an HTTP/1.0 request
+	// (RFC 9110 §7.8).
+	r.Upgrade = s.upgrade && s.connUpgr && p.minor >= 1
 	return nil
 }
 
