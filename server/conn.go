@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"errors"
+	"github.com/hop-http/hop/internal/clock"
 	"io"
 	"net"
 	"os"
@@ -131,7 +132,7 @@ func (c *conn) serve() {
 		c.srv.ConnState(c.nc, true)
 	}
 	if tc, ok := c.nc.(*tls.Conn); ok {
-		tc.SetDeadline(time.Now().Add(c.srv.headerTimeout()))
+		tc.SetDeadline(clock.Now().Add(c.srv.headerTimeout()))
 		if err := tc.Handshake(); err != nil {
 			c.close()
 			return
@@ -203,7 +204,7 @@ func (c *conn) fill() int {
 		}
 	} else {
 		if c.headDeadline.IsZero() {
-			c.headDeadline = time.Now().Add(c.srv.headerTimeout())
+			c.headDeadline = clock.Now().Add(c.srv.headerTimeout())
 		}
 		c.setReadDeadlineWithin(c.headDeadline, 0)
 		if !c.makeRoom(c.srv.Limits.MaxHead()) {
@@ -265,7 +266,7 @@ func (c *conn) makeRoom(max int) bool {
 // only every so often, and a timeout fires no earlier than 7/8 of d after the last
 // activity.
 func (c *conn) setReadTimeout(d time.Duration) {
-	c.setReadDeadlineWithin(time.Now().Add(d), min(d/8, time.Second))
+	c.setReadDeadlineWithin(clock.Now().Add(d), min(d/8, time.Second))
 }
 
 // setReadDeadlineWithin sets the read deadline unless the one in force is at most slack
@@ -280,7 +281,7 @@ func (c *conn) setReadDeadlineWithin(t time.Time, slack time.Duration) {
 
 func (c *conn) setWriteDeadline() {
 	wt := c.srv.writeTimeout()
-	t := time.Now().Add(wt)
+	t := clock.Now().Add(wt)
 	if d := t.Sub(c.lastWD); !c.lastWD.IsZero() && d >= 0 && d < min(wt/8, time.Second) {
 		return
 	}
@@ -436,7 +437,7 @@ func (c *conn) lingerClose() {
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
-	raw.SetReadDeadline(time.Now().Add(c.srv.lingerTimeout()))
+	raw.SetReadDeadline(clock.Now().Add(c.srv.lingerTimeout()))
 	limit := c.srv.lingerBytes()
 	buf := c.rbuf[:cap(c.rbuf)]
 	for limit > 0 {

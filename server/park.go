@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"github.com/hop-http/hop/internal/clock"
 	"net"
 	"time"
 
@@ -171,7 +172,7 @@ func (c *conn) park(class int, remaining time.Duration) bool {
 	}
 	ic.nc, ic.id, ic.nreq, ic.tlsState = c.nc, c.id, c.nreq, c.tlsState
 	s.deactivate(c)
-	if err := s.parker.Park(&ic.Entry, ic.fd, class, time.Now().Add(remaining)); err != nil {
+	if err := s.parker.Park(&ic.Entry, ic.fd, class, clock.Now().Add(remaining)); err != nil {
 		s.activate(c)
 		return false
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"github.com/hop-http/hop/internal/clock"
 	"io"
 	"net"
 	"os"
@@ -361,7 +362,7 @@ func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 		}
 		remaining := w.length - w.written
 		// Allow the write timeout per 16 MiB so large files over slow links can finish.
-		c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout() * time.Duration(1+remaining>>24)))
+		c.nc.SetWriteDeadline(clock.Now().Add(c.srv.writeTimeout() * time.Duration(1+remaining>>24)))
 		c.lastWD = time.Time{}
 		n, err := tc.ReadFrom(io.LimitReader(src, remaining))
 		w.written += n

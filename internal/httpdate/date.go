@@ -3,6 +3,7 @@
 package httpdate
 
 import (
+	"github.com/hop-http/hop/internal/clock"
 	"sync/atomic"
 	"time"
 )
@@ -17,7 +18,7 @@ var cur atomic.Pointer[stamp]
 // Now returns the current time as an HTTP-date ("Sun, 06 Nov 1994 08:49:37 GMT"). The
 // returned slice must not be modified; it stays valid forever.
 func Now() []byte {
-	now := time.Now()
+	now := clock.Now()
 	s := cur.Load()
 	if s != nil && s.unix == now.Unix() {
 		return s.b
