@@ -1,0 +1,25 @@
+//go:build linux
+
+package bench
+
+import (
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// IsTerminal reports whether f is a terminal (progress lines are written only then).
+func IsTerminal(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var errno syscall.Errno
+	var t syscall.Termios
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+	}); err != nil {
+		return false
+	}
+	return errno == 0
+}

@@ -1,0 +1,77 @@
+package bench
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hop-http/hop/server"
+)
+
+// selfSigned returns a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "hop bench test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+func TestTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	url := startServer(t, hello, func(s *server.Server) {
+		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	})
+	url = strings.Replace(url, "http://", "https://", 1)
+	tests := []struct {
+		name string
+		cfg  Config
+		want func(r *Result) bool
+	}{
+		{"keep-alive", Config{Connections: 2, Requests: 100, TLSConfig: &tls.Config{RootCAs: pool}},
+			func(r *Result) bool { return r.Requests == 100 && r.Errors.Total() == 0 && r.ConnectionsOpened == 2 }},
+		{"pipelined", Config{Connections: 2, Pipeline: 8, Requests: 100, TLSConfig: &tls.Config{RootCAs: pool}},
+			func(r *Result) bool { return r.Requests == 100 && r.Errors.Total() == 0 }},
+		{"close", Config{Connections: 2, Close: true, Requests: 20, TLSConfig: &tls.Config{RootCAs: pool}},
+			func(r *Result) bool { return r.Requests == 20 && r.Errors.Total() == 0 && r.ConnectionsOpened >= 20 }},
+		{"untrusted", Config{Connections: 1, Requests: 3},
+			func(r *Result) bool { return r.Requests == 0 && r.Errors.Connect == 3 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.URL = url
+			if res := run(t, cfg); !tt.want(res) {
+				t.Errorf("requests %d, errors %+v, opened %d", res.Requests, res.Errors, res.ConnectionsOpened)
+			}
+		})
+	}
+}

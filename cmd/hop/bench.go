@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hop-http/hop/bench"
+)
+
+func init() { commands["bench"] = cmdBench }
+
+// cmdBench is "hop bench [flags] URL".
+func cmdBench(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var progress io.Writer
+	if bench.IsTerminal(os.Stderr) {
+		progress = os.Stderr
+	}
+	return runBench(ctx, args, os.Stdout, os.Stderr, progress)
+}
+
+// benchDuration is a flag.Value for durations that also accepts plain seconds ("10").
+type benchDuration struct{ d *time.Duration }
+
+func (b benchDuration) String() string {
+	if b.d == nil {
+		return "0s"
+	}
+	return b.d.String()
+}
+
+func (b benchDuration) Set(s string) error {
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		*b.d = time.Duration(n * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration such as 10s, 500ms or 2m")
+	}
+	*b.d = d
+	return nil
+}
+
+// benchHeaders collects repeated -H flags.
+type benchHeaders [][2]string
+
+func (h *benchHeaders) String() string { return fmt.Sprint(*h) }
+
+func (h *benchHeaders) Set(s string) error {
+	name, value, ok := strings.Cut(s, ":")
+	if !ok || strings.TrimSpace(name) == "" {
+		return errors.New(`want "Name: value"`)
+	}
+	*h = append(*h, [2]string{strings.TrimSpace(name), strings.TrimSpace(value)})
+	return nil
+}
+
+const benchUsage = `usage: hop bench [flags] URL
+
+Generates HTTP/1.1 load and measures throughput, latency percentiles, errors by kind
+and connections opened. Modes: keep-alive (default), --pipeline N, --close.
+
+  hop bench -c 50 -d 10s http://127.0.0.1:8080/
+  hop bench -c 50 --pipeline 16 http://127.0.0.1:8080/
+  hop bench -c 10 --rate 2000 -d 30s http://127.0.0.1:8080/   # latency corrected for coordinated omission
+  hop bench --compare -c 50 -d 5s http://127.0.0.1:8080/      # close / keep-alive / pipelined / parallel
+
+--compare runs, at the same concurrency c (P = --pipeline, 16 by default):
+  close       c requests in flight, each on a new connection
+  keep-alive  c persistent connections, one request in flight on each
+  pipelined   the same c requests in flight over ceil(c/P) connections, P on each
+              (c rounded up to a multiple of P)
+  parallel    c persistent connections with P in flight on each
+and shows the sockets left in TIME_WAIT after the close run.
+
+Exit status: 0, or 1 when no request completed, 2 on bad usage.
+
+flags:
+`
+
+// runBench parses args, runs and writes the report to stdout. Progress lines go to
+// progress (nil: none).
+func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Writer) int {
+	fs := flag.NewFlagSet("hop bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	var (
+		cfg      bench.Config
+		duration time.Duration
+		warmup   time.Duration
+		timeout  = bench.DefaultTimeout
+		headers  benchHeaders
+		body     string
+		bodyFile string
+		compare  bool
+		asJSON   bool
+		insecure bool
+	)
+	fs.IntVar(&cfg.Connections, "c", bench.DefaultConnections, "connections (with --close: requests in flight, each on a new connection)")
+	fs.Var(benchDuration{&duration}, "d", "measured duration (default 10s, or until -n requests when -n is set)")
+	fs.Int64Var(&cfg.Requests, "n", 0, "stop after this many requests")
+	fs.IntVar(&cfg.Pipeline, "pipeline", 1, "requests in flight on each connection")
+	fs.BoolVar(&cfg.Close, "close", false, "a new TCP connection per request (Connection: close)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "fixed rate in requests/s over all connections, latency corrected for coordinated omission")
+	fs.BoolVar(&compare, "compare", false, "run close, keep-alive, pipelined and parallel back to back and compare them")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the text report")
+	fs.Var(benchDuration{&warmup}, "warmup", "run this long before measuring")
+	fs.Var(benchDuration{&timeout}, "timeout", "fail a request after this long without progress")
+	fs.StringVar(&cfg.Method, "m", "GET", "request method")
+	fs.Var(&headers, "H", `request header "Name: value" (repeatable)`)
+	fs.StringVar(&body, "body", "", "request body")
+	fs.StringVar(&bodyFile, "body-file", "", "read the request body from this file")
+	fs.BoolVar(&insecure, "k", false, "https: do not verify the server certificate")
+
+	// Flags may come before or after the URL.
+	var urls []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		urls = append(urls, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(urls) != 1 {
+		fmt.Fprintln(stderr, "hop bench: want exactly one URL")
+		fs.Usage()
+		return 2
+	}
+	cfg.URL = urls[0]
+	cfg.Duration, cfg.Warmup, cfg.Timeout = duration, warmup, timeout
+	cfg.Header = headers
+	if body != "" && bodyFile != "" {
+		fmt.Fprintln(stderr, "hop bench: --body and --body-file are exclusive")
+		return 2
+	}
+	cfg.Body = []byte(body)
+	if bodyFile != "" {
+		b, err := os.ReadFile(bodyFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "hop bench:", err)
+			return 2
+		}
+		cfg.Body = b
+	}
+	if insecure {
+		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if progress != nil {
+		cfg.Progress = func(p bench.Progress) {
+			phase := p.Label
+			if p.Warmup {
+				phase += " (warm-up)"
+			}
+			fmt.Fprintf(progress, "\r\033[K%-22s %6.1fs %12.0f req/s %12d requests %8d errors",
+				phase, p.Elapsed.Seconds(), p.RequestsPerSec, p.Requests, p.Errors)
+		}
+	}
+	clearProgress := func() {
+		if progress != nil {
+			fmt.Fprint(progress, "\r\033[K")
+		}
+	}
+
+	if compare {
+		if cfg.Close {
+			fmt.Fprintln(stderr, "hop bench: --compare runs --close itself")
+			return 2
+		}
+		cmp, err := bench.Compare(ctx, cfg)
+		clearProgress()
+		if err != nil {
+			fmt.Fprintln(stderr, "hop bench:", err)
+			return 2
+		}
+		if asJSON {
+			benchJSON(stdout, cmp.Report())
+		} else {
+			cmp.WriteText(stdout)
+		}
+		for _, r := range cmp.Rows {
+			if r.Result.Requests == 0 {
+				return 1
+			}
+		}
+		return 0
+	}
+
+	res, err := bench.Run(ctx, cfg)
+	clearProgress()
+	if err != nil {
+		fmt.Fprintln(stderr, "hop bench:", err)
+		return 2
+	}
+	if asJSON {
+		benchJSON(stdout, res.Report())
+	} else {
+		res.WriteText(stdout)
+	}
+	if res.Requests == 0 {
+		return 1
+	}
+	return 0
+}
+
+func benchJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
