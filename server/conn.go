@@ -494,6 +494,9 @@ func (c *conn) stopWatch() {
 		c.makeRoom(len(c.rbuf) + 1)
 		c.rbuf[c.rend] = c.watch.peek[0]
 		c.rend++
+	} else if c.watch.err == io.EOF {
+		// The client finished sending (a half-close); it may still read: answer, then close.
+		c.w.keepAlive = false
 	} else if c.watch.err != nil && !isTimeout(c.watch.err) {
 		c.dead = true
 	}

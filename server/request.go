@@ -247,7 +247,7 @@ func (b *body) readLength(p []byte) (int, error) {
 		var err error
 		n, err = c.nc.Read(p)
 		if n == 0 && err != nil {
-			return 0, io.ErrUnexpectedEOF
+			return 0, bodyReadError(err)
 		}
 	}
 	b.remaining -= int64(n)
@@ -296,7 +296,7 @@ func (b *body) readChunked(p []byte) (int, error) {
 		c.setReadTimeout(c.srv.bodyTimeout())
 		n, err := c.nc.Read(c.rbuf[c.rend:])
 		if n == 0 && err != nil {
-			return 0, io.ErrUnexpectedEOF
+			return 0, bodyReadError(err)
 		}
 		c.rend += n
 	}
@@ -324,4 +324,17 @@ func (b *body) discard(max int64) bool {
 		}
 	}
 	return false
+}
+
+// errBodyTimeout is returned by body reads when BodyReadTimeout passes without input;
+// the server answers 408 when the handler has not started its response.
+var errBodyTimeout = &wire.Error{Status: 408, Reason: "request body not received in time"}
+
+// bodyReadError maps a failed socket read inside a body: a timeout becomes a 408, the
+// end of the stream or a reset an unexpected EOF.
+func bodyReadError(err error) error {
+	if isTimeout(err) {
+		return errBodyTimeout
+	}
+	return io.ErrUnexpectedEOF
 }
