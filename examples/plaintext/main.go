@@ -2,7 +2,7 @@
 // "Hello, World!" as text/plain with Server, Date and Content-Length (TechEmpower
 // plaintext rules).
 //
-//	go run ./examples/plaintext [-addr 127.0.0.1:8080] [-adapter]
+//	go run ./examples/plaintext [-addr 127.0.0.1:8080] [-adapter] [-shards N]
 //
 // With -adapter the same response is served through the net/http Handler adapter, so
 // the two code paths can be compared.
@@ -26,6 +26,7 @@ var hello = []byte("Hello, World!")
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	adapter := flag.Bool("adapter", false, "serve through the net/http Handler adapter")
+	shards := flag.Int("shards", 1, "SO_REUSEPORT listeners (0: one per GOMAXPROCS)")
 	flag.Parse()
 
 	var h server.Handler = server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
@@ -57,8 +58,12 @@ func main() {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}()
-	log.Printf("plaintext: serving http://%s/", *addr)
-	if err := srv.ListenAndServe(); err != nil && err != server.ErrServerClosed {
+	lns, err := server.ListenReusePort("tcp", *addr, *shards)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("plaintext: serving http://%s/ (%d listener(s))", lns[0].Addr(), len(lns))
+	if err := srv.ServeAll(lns); err != nil && err != server.ErrServerClosed {
 		log.Fatal(err)
 	}
 }
