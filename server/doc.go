@@ -27,6 +27,24 @@
 // keeps a final 4xx from being destroyed by a TCP reset when the client is still
 // sending.
 //
+// Idle connections: after ParkAfter without input (at once when more than
+// ParkGraceConns connections hold a goroutine), an idle connection is parked in an
+// epoll set (package internal/park): its goroutine returns and its buffers and parser
+// go back to a pool, leaving a ~100-byte record beside the socket. Readiness (a
+// request, FIN or RST) gives it a goroutine again; idle timeouts of parked connections
+// are enforced by per-class FIFO expiry queues swept once per tick, not by timers.
+// Plain TCP and TLS connections park (TLS once crypto/tls holds no decrypted input);
+// on systems without epoll every connection keeps its goroutine.
+//
+// Multi-core: ListenReusePort opens one SO_REUSEPORT listener per core and ServeAll
+// serves them, so the kernel spreads connections over several accept queues. Go's
+// scheduler does not pin goroutines to cores, so a connection is not bound to the core
+// that accepted it; with GOMAXPROCS=1 per process and one process per core (each with
+// its own shard, pinned with taskset), it is.
+//
+// Accept errors such as running out of file descriptors (EMFILE, ENFILE) are retried
+// with an exponential back-off from 5 ms to 1 s and logged once per burst.
+//
 // TCP_NODELAY is on (Go's default for TCP) because the server always writes whole
 // responses or whole batches of pipelined responses: Nagle's algorithm would only add
 // a delayed-ACK round trip to the last segment. Set Server.DisableNoDelay to turn
