@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"github.com/hop-http/hop/internal/clock"
 	"net"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/hop-http/hop/internal/park"
@@ -31,12 +33,23 @@ import (
 const (
 	DefaultParkAfter      = time.Second
 	DefaultParkGraceConns = 128
+	DefaultDetachAbove    = 1024
 )
+
+// Detaching. A parked connection still holds Go's own socket state: the net.Conn, its
+// netFD with both addresses, and a runtime poll descriptor that lives in memory the
+// runtime never returns to the operating system. When more than DetachAbove
+// connections are parked, a plain TCP connection is detached as it parks: its
+// descriptor is duplicated and the net.Conn closed (the socket stays open through the
+// duplicate), so all that remains is the idleConn record and the kernel's socket. On
+// wake it is attached again with net.FileConn, which costs a handful of system calls
+// — paid only by connections that were idle while thousands of others were too.
 
 // idleConn is what a parked connection keeps.
 type idleConn struct {
 	park.Entry
-	nc       net.Conn
+	nc       net.Conn // nil while detached
+	detached bool     // fd is a bare duplicate descriptor, with no net.Conn
 	fd       int
 	id       uint64
 	nreq     int
@@ -171,8 +184,23 @@ func (c *conn) park(class int, remaining time.Duration) bool {
 		c.idle = ic
 	}
 	ic.nc, ic.id, ic.nreq, ic.tlsState = c.nc, c.id, c.nreq, c.tlsState
+	if s.shouldDetach(c) {
+		if fd, err := dupCloexec(ic.fd); err == nil {
+			s.parker.Forget(ic.fd) // it may still be registered from an earlier park
+			c.nc.Close()           // closes the original descriptor only; the socket stays open
+			ic.nc, ic.fd, ic.detached = nil, fd, true
+			c.idle = nil // the next park of this connection gets a fresh record
+		}
+	}
 	s.deactivate(c)
 	if err := s.parker.Park(&ic.Entry, ic.fd, class, clock.Now().Add(remaining)); err != nil {
+		if ic.detached {
+			// The net.Conn is already closed: end the connection here.
+			syscall.Close(ic.fd)
+			s.connWG.Done()
+			c.recycle()
+			return true
+		}
 		s.activate(c)
 		return false
 	}
@@ -182,10 +210,36 @@ func (c *conn) park(class int, remaining time.Duration) bool {
 	return true
 }
 
+// shouldDetach reports whether a parking connection should leave Go's socket state.
+func (s *Server) shouldDetach(c *conn) bool {
+	above := s.DetachAbove
+	if above == 0 {
+		above = DefaultDetachAbove
+	}
+	if above < 0 || s.ConnState != nil {
+		return false
+	}
+	_, plain := c.nc.(*net.TCPConn)
+	return plain && s.parker.Len() >= above
+}
+
 // resume gives a woken connection a goroutine and a state again.
 func (s *Server) resume(ic *idleConn) {
+	reattached := ic.detached
+	if ic.detached {
+		s.parker.Forget(ic.fd)
+		nc, err := attachFD(ic.fd)
+		if err != nil {
+			s.connWG.Done()
+			return
+		}
+		ic.nc, ic.detached = nc, false
+	}
 	c := getConn(s)
 	c.nc, c.id, c.nreq, c.tlsState, c.idle = ic.nc, ic.id, ic.nreq, ic.tlsState, ic
+	if reattached {
+		c.idle = nil // a new descriptor: the next park makes a new record
+	}
 	c.woke = true
 	s.activate(c)
 	c.loop()
@@ -194,9 +248,35 @@ func (s *Server) resume(ic *idleConn) {
 // closeParked closes a parked connection (idle timeout or shutdown).
 func (s *Server) closeParked(e *park.Entry) {
 	ic := e.Value.(*idleConn)
+	if ic.detached {
+		syscall.Close(ic.fd)
+		s.connWG.Done()
+		return
+	}
 	ic.nc.Close()
 	if s.ConnState != nil {
 		s.ConnState(ic.nc, false)
 	}
 	s.connWG.Done()
+}
+
+// dupCloexec duplicates fd with close-on-exec set.
+func dupCloexec(fd int) (int, error) {
+	nfd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(nfd), nil
+}
+
+// attachFD turns a detached descriptor back into a net.Conn (which owns a new
+// duplicate) and closes fd.
+func attachFD(fd int) (net.Conn, error) {
+	// A blocking descriptor keeps os.NewFile from registering it with the poller;
+	// net.FileConn's duplicate is made non-blocking again.
+	syscall.SetNonblock(fd, false)
+	f := os.NewFile(uintptr(fd), "tcp")
+	nc, err := net.FileConn(f)
+	f.Close()
+	return nc, err
 }

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/hop-http/hop/internal/park"
 	"io"
 	"log/slog"
 	"net"
@@ -291,4 +292,94 @@ func emfileChild(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	fmt.Printf("emfile: %d client connections exhausted descriptors; %d log line(s); recovered\n", len(conns), logged.Load())
+}
+
+func detachedCount(s *Server) int {
+	n := 0
+	s.parker.CloseAll(func(e *park.Entry) {
+		if e.Value.(*idleConn).detached {
+			n++
+		}
+		s.closeParked(e)
+	})
+	return n
+}
+
+func TestDetachedParkedConnections(t *testing.T) {
+	s, addr := startParkServer(t, func(s *Server) { s.DetachAbove = 2 })
+	const n = 8
+	var conns []net.Conn
+	var readers []*bufio.Reader
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(c)
+		fmt.Fprintf(c, "GET /a%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		if got := readResponses(t, br, 1)[0]; got != fmt.Sprintf("/a%d", i) {
+			t.Fatalf("conn %d: %q", i, got)
+		}
+		conns, readers = append(conns, c), append(readers, br)
+		waitFor(t, "park", func() bool { return parked(s) == i+1 })
+	}
+	// Several rounds: each wakes (re-attaching detached sockets), answers a pipelined
+	// pair in order, and parks (and detaches) again.
+	for round := 0; round < 3; round++ {
+		for i, c := range conns {
+			fmt.Fprintf(c, "GET /r%d-%d HTTP/1.1\r\nHost: x\r\n\r\nGET /s%d-%d HTTP/1.1\r\nHost: x\r\n\r\n", round, i, round, i)
+			got := readResponses(t, readers[i], 2)
+			if got[0] != fmt.Sprintf("/r%d-%d", round, i) || got[1] != fmt.Sprintf("/s%d-%d", round, i) {
+				t.Fatalf("round %d conn %d: %q", round, i, got)
+			}
+		}
+		waitFor(t, "all to park again", func() bool { return parked(s) == n })
+	}
+	// A detached connection whose peer closes is cleaned up.
+	conns[n-1].Close()
+	waitFor(t, "closed peer to leave the parker", func() bool { return parked(s) == n-1 })
+	if d := detachedCount(s); d < n-1-2 {
+		t.Fatalf("only %d of %d parked connections were detached", d, n-1)
+	}
+	// detachedCount closed them: the clients see EOF, not a reset or a hang.
+	for _, br := range readers[:n-1] {
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("closing a detached connection: %v", err)
+		}
+	}
+}
+
+func TestDetachedIdleTimeout(t *testing.T) {
+	s, addr := startParkServer(t, func(s *Server) { s.DetachAbove = -1 })
+	_ = s
+	s2, addr2 := startParkServer(t, func(s *Server) { s.DetachAbove = 1; s.IdleTimeout = 500 * time.Millisecond })
+	for _, a := range []string{addr, addr2} {
+		c, err := net.Dial("tcp", a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		readResponses(t, bufio.NewReader(c), 1)
+	}
+	// Second connection to s2 is the one that detaches (one already parked).
+	c, err := net.Dial("tcp", addr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	readResponses(t, br, 1)
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("detached idle connection not closed: %v", err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("closed after %v", el)
+	}
+	waitFor(t, "parker empty", func() bool { return parked(s2) == 0 })
 }

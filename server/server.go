@@ -95,6 +95,10 @@ type Server struct {
 	// ParkGraceConns: when more connections than this hold a goroutine, idle ones park
 	// at once (default 128), which bounds the memory of many idle connections.
 	ParkGraceConns int
+	// DetachAbove: when at least this many connections are parked, plain TCP
+	// connections that park are detached from Go's socket state (see park.go); default
+	// 1024, negative never. Connections are never detached when ConnState is set.
+	DetachAbove int
 	// ConnState, when set, is called as connections open and close (for tests and
 	// metrics).
 	ConnState func(c net.Conn, open bool)
@@ -228,12 +232,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		if tlsConf != nil {
 			nc = tls.Server(nc, tlsConf)
 		}
-		c := newConn(s, nc)
-		if !s.trackConn(c, true) {
+		if !s.admit() {
 			nc.Close()
 			continue
 		}
-		go c.serve()
+		go s.serveNew(nc)
 	}
 }
 
@@ -263,20 +266,24 @@ func (s *Server) track(ln *net.Listener, add bool) bool {
 	return true
 }
 
-// trackConn registers a new connection.
-func (s *Server) trackConn(c *conn, add bool) bool {
+// admit counts a newly accepted connection, unless the server is closing. The
+// connection's state is allocated later, on its own goroutine, so a burst of accepts
+// does not pile up buffers in the accept loop.
+func (s *Server) admit() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
 		return false
 	}
-	if s.conns == nil {
-		s.conns = make(map[*conn]struct{})
-	}
-	s.conns[c] = struct{}{}
-	s.active.Add(1)
 	s.connWG.Add(1)
 	return true
+}
+
+// serveNew runs a newly accepted connection on its own goroutine.
+func (s *Server) serveNew(nc net.Conn) {
+	c := newConn(s, nc)
+	s.activate(c)
+	c.serve()
 }
 
 // untrackConn forgets a connection that holds a goroutine; final means it is closed.

@@ -202,6 +202,12 @@ func (p *Parker) sweepLoop() {
 	}
 }
 
+// Forget removes fd from the epoll set. Callers use it for a descriptor handed back by
+// the wake callback that they are about to close while the socket stays open through
+// another descriptor (epoll would otherwise keep watching the socket under the old
+// number).
+func (p *Parker) Forget(fd int) { p.ep.disarm(fd) }
+
 // Sweep expires, right now, every entry whose deadline is before now (used by tests
 // and by callers that need prompt expiry).
 func (p *Parker) Sweep(now time.Time) int {
