@@ -2,13 +2,16 @@ module github.com/hop-http/hop/benchmarks
 
 go 1.26.0
 
-require github.com/hop-http/hop v0.0.0
+require (
+	github.com/hop-http/hop v0.0.0
+	github.com/valyala/fasthttp v1.70.0
+)
 
 require (
 	github.com/andybalholm/brotli v1.2.1 // indirect
-	github.com/klauspost/compress v1.18.5 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
-	github.com/valyala/fasthttp v1.70.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
 )
 
 replace github.com/hop-http/hop => ../
