@@ -1,0 +1,316 @@
+package client
+
+import (
+	"io"
+	"time"
+
+	"github.com/hop-http/hop/wire"
+)
+
+// bodyReader reads a response body from its connection, by the framing of the head.
+// When the body ends (or fails) the exchange ends: the connection goes back to the
+// pool or is closed.
+type bodyReader struct {
+	c         *conn
+	resp      *Response
+	framing   wire.Framing
+	remaining int64  // FramingLength: bytes still to come
+	pending   []byte // FramingChunked: decoded data not yet delivered (inside c.rbuf)
+	n         int64  // bytes delivered
+	done      bool
+	err       error // what Read returns once done (io.EOF on success)
+}
+
+func (b *bodyReader) start(c *conn, resp *Response) {
+	*b = bodyReader{c: c, resp: resp, framing: c.head.Framing, remaining: c.head.ContentLength}
+	if b.framing == wire.FramingChunked {
+		c.chunk.Reset()
+	}
+	if b.framing == wire.FramingNone {
+		b.finish(nil)
+	}
+}
+
+// finish ends the exchange. err nil means the body ended properly.
+func (b *bodyReader) finish(err error) {
+	if b.done {
+		return
+	}
+	b.done = true
+	c := b.c
+	b.c = nil
+	if err != nil {
+		b.err = err
+		c.dead = true
+	} else {
+		b.err = io.EOF
+		if b.framing == wire.FramingChunked && c.chunk.Trailer.Len() > 0 {
+			b.resp.Trailer.CopyFrom(&c.chunk.Trailer)
+		}
+	}
+	c.end(err, c.head.Status, b.n)
+}
+
+// next returns up to max bytes of body from the read buffer (zero-copy, valid until
+// the next call), reading from the connection when the buffer is empty. It returns
+// (nil, nil) at the end of the body.
+func (b *bodyReader) next(max int) ([]byte, error) {
+	c := b.c
+	switch b.framing {
+	case wire.FramingLength:
+		if b.remaining == 0 {
+			return nil, nil
+		}
+		if c.rpos == c.rend {
+			if err := c.fill(len(c.rbuf)); err != nil {
+				return nil, b.readErr(err)
+			}
+		}
+		k := int64(c.rend - c.rpos)
+		if k > b.remaining {
+			k = b.remaining
+		}
+		if k > int64(max) {
+			k = int64(max)
+		}
+		p := c.rbuf[c.rpos : c.rpos+int(k)]
+		c.rpos += int(k)
+		b.remaining -= k
+		return p, nil
+	case wire.FramingChunked:
+		for {
+			if len(b.pending) > 0 {
+				k := min(len(b.pending), max)
+				p := b.pending[:k]
+				b.pending = b.pending[k:]
+				return p, nil
+			}
+			if c.chunk.Done() {
+				return nil, nil
+			}
+			if c.rpos < c.rend {
+				used, data, err := c.chunk.Decode(c.rbuf[c.rpos:c.rend])
+				c.rpos += used
+				if err != nil {
+					return nil, err
+				}
+				if len(data) > 0 {
+					b.pending = data
+					continue
+				}
+				if c.chunk.Done() {
+					return nil, nil
+				}
+				if used > 0 && c.rpos < c.rend {
+					continue
+				}
+			}
+			if err := c.fill(c.headLimit()); err != nil {
+				return nil, b.readErr(err)
+			}
+		}
+	case wire.FramingClose:
+		if c.rpos == c.rend {
+			err := c.fill(len(c.rbuf))
+			if err == io.EOF {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		k := min(c.rend-c.rpos, max)
+		p := c.rbuf[c.rpos : c.rpos+k]
+		c.rpos += k
+		return p, nil
+	}
+	return nil, nil
+}
+
+// readErr turns an end of input inside a body into ErrTruncated.
+func (b *bodyReader) readErr(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return ErrTruncated
+	}
+	return err
+}
+
+// Read implements io.Reader.
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, b.err
+	}
+	if b.c == nil {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c := b.c
+	// A large read of a length-delimited body with nothing buffered goes straight
+	// into p.
+	if b.framing == wire.FramingLength && c.rpos == c.rend && len(p) >= 2048 && b.remaining > 0 {
+		q := p
+		if int64(len(q)) > b.remaining {
+			q = q[:b.remaining]
+		}
+		n, err := c.readDirect(q)
+		b.n += int64(n)
+		b.remaining -= int64(n)
+		if n == 0 && err != nil {
+			err = b.readErr(err)
+			b.finish(err)
+			return 0, err
+		}
+		if b.remaining == 0 {
+			b.finish(nil)
+		}
+		return n, nil
+	}
+	s, err := b.next(len(p))
+	if err != nil {
+		b.finish(err)
+		return 0, err
+	}
+	if len(s) == 0 {
+		b.finish(nil)
+		return 0, io.EOF
+	}
+	n := copy(p, s)
+	b.n += int64(n)
+	if b.framing == wire.FramingLength && b.remaining == 0 ||
+		b.framing == wire.FramingChunked && len(b.pending) == 0 && b.chunkEnded() {
+		b.finish(nil)
+	}
+	return n, nil
+}
+
+// chunkEnded reports whether the chunked body is complete, decoding the framing that
+// is already buffered (the last chunk and trailer usually arrive with the data).
+func (b *bodyReader) chunkEnded() bool {
+	c := b.c
+	for !c.chunk.Done() && c.rpos < c.rend {
+		used, data, err := c.chunk.Decode(c.rbuf[c.rpos:c.rend])
+		c.rpos += used
+		if err != nil || len(data) > 0 {
+			b.pending = data
+			return false
+		}
+		if used == 0 {
+			return false
+		}
+	}
+	return c.chunk.Done()
+}
+
+// close ends a streamed body early: it discards up to MaxDrain bytes within
+// DrainTimeout so the connection can be reused, and closes it otherwise.
+func (b *bodyReader) close() error {
+	if b.done || b.c == nil {
+		return nil
+	}
+	c := b.c
+	if b.framing == wire.FramingClose {
+		c.dead = true
+		b.finish(nil)
+		return nil
+	}
+	limit := c.cl.maxDrain()
+	if b.framing == wire.FramingLength && b.remaining > limit+int64(c.rend-c.rpos) {
+		c.dead = true
+		b.finish(nil)
+		return nil
+	}
+	dl := time.Now().Add(c.cl.drainTimeout())
+	if c.deadline.IsZero() || dl.Before(c.deadline) {
+		c.deadline = dl
+	}
+	var drained int64
+	for drained <= limit {
+		s, err := b.next(64 << 10)
+		if err != nil {
+			c.dead = true
+			b.finish(nil)
+			return nil
+		}
+		if len(s) == 0 {
+			b.finish(nil)
+			return nil
+		}
+		drained += int64(len(s))
+		if b.framing == wire.FramingLength && b.remaining == 0 {
+			b.finish(nil)
+			return nil
+		}
+	}
+	c.dead = true
+	b.finish(nil)
+	return nil
+}
+
+// readAll reads the whole body into resp.Body, bounded by max bytes.
+func (b *bodyReader) readAll(resp *Response, max int64) error {
+	body := resp.Body[:0]
+	if b.done {
+		resp.Body = body
+		if b.err == io.EOF {
+			return nil
+		}
+		return b.err
+	}
+	if b.framing == wire.FramingLength {
+		if b.remaining > max {
+			b.c.dead = true
+			b.finish(ErrBodyTooLarge)
+			return ErrBodyTooLarge
+		}
+		need := int(b.remaining)
+		if cap(body) < need {
+			body = make([]byte, 0, need)
+		}
+		body = body[:need]
+		got := 0
+		for got < need {
+			n, err := b.Read(body[got:])
+			got += n
+			if err != nil {
+				resp.Body = body[:got]
+				return err
+			}
+		}
+		resp.Body = body
+		if !b.done {
+			b.finish(nil)
+		}
+		return nil
+	}
+	for {
+		if len(body) == cap(body) {
+			if int64(len(body)) >= max+1 {
+				resp.Body = body
+				b.finish(ErrBodyTooLarge)
+				return ErrBodyTooLarge
+			}
+			body = append(body, make([]byte, 4096)...)[:len(body)]
+		}
+		limit := cap(body)
+		if int64(limit) > max+1 {
+			limit = int(max + 1)
+		}
+		n, err := b.Read(body[len(body):limit])
+		body = body[:len(body)+n]
+		if int64(len(body)) > max {
+			resp.Body = body
+			b.finish(ErrBodyTooLarge)
+			return ErrBodyTooLarge
+		}
+		if err == io.EOF {
+			resp.Body = body
+			return nil
+		}
+		if err != nil {
+			resp.Body = body
+			return err
+		}
+	}
+}

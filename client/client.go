@@ -1,0 +1,570 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hop-http/hop/resolve"
+	"github.com/hop-http/hop/wire"
+)
+
+// Defaults for the Client's zero-valued fields.
+const (
+	// DefaultMaxConnsPerHost bounds the connections to one origin (open or being
+	// set up). Requests beyond it wait in the origin's queue.
+	DefaultMaxConnsPerHost = 512
+	// DefaultMaxWaitersPerHost bounds the queue of requests waiting for a
+	// connection to one origin; beyond it requests fail with ErrPoolFull.
+	DefaultMaxWaitersPerHost = 4096
+	// DefaultPoolWaitTimeout bounds the wait in that queue (ErrPoolTimeout).
+	DefaultPoolWaitTimeout = 10 * time.Second
+	// DefaultIdleTimeout is how long a connection may stay idle in the pool. A
+	// server's Keep-Alive: timeout=N shortens it (see Client.IdleTimeout).
+	DefaultIdleTimeout = 90 * time.Second
+	// DefaultConnectTimeout bounds name resolution plus TCP connection set-up.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultTLSHandshakeTimeout bounds the TLS handshake.
+	DefaultTLSHandshakeTimeout = 10 * time.Second
+	// DefaultHappyEyeballsDelay is RFC 8305's recommended Connection Attempt Delay.
+	DefaultHappyEyeballsDelay = 250 * time.Millisecond
+	// DefaultReadTimeout bounds each wait for response bytes.
+	DefaultReadTimeout = 60 * time.Second
+	// DefaultWriteTimeout bounds each write of the request.
+	DefaultWriteTimeout = 60 * time.Second
+	// DefaultExpectContinueTimeout is how long a request with Expect: 100-continue
+	// waits for the server's answer before sending its body anyway.
+	DefaultExpectContinueTimeout = time.Second
+	// DefaultMaxResponseBody bounds a body read whole by Do.
+	DefaultMaxResponseBody = 64 << 20
+	// DefaultMaxDrain is how much of an unread body Response.Close reads and
+	// discards to keep the connection; larger remainders close it.
+	DefaultMaxDrain = 256 << 10
+	// DefaultDrainTimeout bounds that draining.
+	DefaultDrainTimeout = time.Second
+	// DefaultMaxRetries is how many times a request is re-sent after its reused
+	// connection failed before any response byte (idempotent requests only).
+	DefaultMaxRetries = 2
+	// DefaultReadBufferSize is the initial read buffer of a connection; it grows
+	// for large heads up to Limits.MaxHead().
+	DefaultReadBufferSize = 4 << 10
+)
+
+// Client sends HTTP/1.1 requests over pooled connections. The zero value is ready to
+// use; fields must not change after the first request. A Client is safe for
+// concurrent use. Call Close to release its connections.
+type Client struct {
+	// MaxConnsPerHost bounds the connections per origin (scheme, host, port, proxy);
+	// 0 means DefaultMaxConnsPerHost.
+	MaxConnsPerHost int
+	// MaxIdleConnsPerHost bounds the idle connections kept per origin; 0 means
+	// MaxConnsPerHost. The least recently used one is closed first.
+	MaxIdleConnsPerHost int
+	// MaxWaitersPerHost bounds the requests waiting for a connection per origin; 0
+	// means DefaultMaxWaitersPerHost, negative means no waiting (ErrPoolFull at once).
+	MaxWaitersPerHost int
+	// PoolWaitTimeout bounds the wait for a connection; 0 means the default.
+	PoolWaitTimeout time.Duration
+	// IdleTimeout is how long an idle connection is kept; 0 means the default. When
+	// the server announces Keep-Alive: timeout=N, the connection is kept at most N
+	// seconds minus a margin (a quarter of N, at most one second), so the client gives
+	// it up before the server closes it.
+	IdleTimeout time.Duration
+	// MaxConnAge closes connections older than this when they go idle; 0 means no
+	// limit.
+	MaxConnAge time.Duration
+	// MaxRequestsPerConn closes a connection after this many requests; 0 means no
+	// limit (a server's Keep-Alive: max=M also applies).
+	MaxRequestsPerConn int
+	// LivenessCheckMinIdle skips the liveness check (one non-blocking peek system call)
+	// for connections idle for less than this. 0 means every reuse is checked. A close
+	// that such a connection then meets is handled like any other: the request fails
+	// before any response byte, and is retried when that is allowed.
+	LivenessCheckMinIdle time.Duration
+
+	// ConnectTimeout bounds resolution plus connection set-up; 0 means the default.
+	ConnectTimeout time.Duration
+	// HappyEyeballsDelay is the delay before the next address is tried while a
+	// connection attempt is pending (RFC 8305 §5); 0 means 250 ms.
+	HappyEyeballsDelay time.Duration
+	// TLSHandshakeTimeout bounds the TLS handshake; 0 means the default.
+	TLSHandshakeTimeout time.Duration
+	// Timeout bounds each request as a whole (connection, request, response, body);
+	// 0 means none (each read and write is still bounded).
+	Timeout time.Duration
+	// ReadTimeout bounds each wait for response bytes; WriteTimeout each write.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration // each write of the request; 0 means DefaultWriteTimeout
+	// ExpectContinueTimeout is how long to wait for 100 Continue (see
+	// DefaultExpectContinueTimeout).
+	ExpectContinueTimeout time.Duration
+
+	// TLSConfig is the base TLS configuration (RootCAs, certificates, versions). SNI
+	// is set to the URL's host and ALPN to http/1.1. nil means the system roots.
+	TLSConfig *tls.Config
+	// InsecureSkipVerify accepts any server certificate.
+	InsecureSkipVerify bool
+	// DisableTLSResumption turns off TLS session resumption (on by default, with an
+	// LRU session cache of 256 entries shared by the Client's connections).
+	DisableTLSResumption bool
+	// DisableNoDelay turns Nagle's algorithm back on. TCP_NODELAY is on by default
+	// because the client writes whole request heads (with small bodies) in one write.
+	DisableNoDelay bool
+
+	// Resolver resolves host names; nil means resolve.Default.
+	Resolver *resolve.Resolver
+	// Resolve overrides resolution for "host:port" keys (IPv6 hosts in brackets),
+	// like curl's --resolve.
+	Resolve map[string][]netip.Addr
+	// Dial, if set, replaces net.Dialer for TCP connections (after resolution).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Proxy returns the proxy for a URL, or nil for a direct connection; nil means
+	// no proxy. See ProxyFromEnvironment and FixedProxy.
+	Proxy func(u *URL) (*URL, error)
+
+	// MaxRedirects is how many redirects Do and DoStream follow; 0 means none (the
+	// redirect response is returned).
+	MaxRedirects int
+	// MaxRetries is how many times a failed idempotent request is re-sent (only when
+	// its reused connection failed before any response byte); 0 means the default,
+	// negative means never.
+	MaxRetries int
+	// MaxResponseBody bounds the body Do reads; 0 means the default.
+	MaxResponseBody int64
+	// MaxDrain and DrainTimeout bound the reading of an abandoned body.
+	MaxDrain     int64
+	DrainTimeout time.Duration // 0 means DefaultDrainTimeout
+	// ReadBufferSize is the initial read buffer per connection; 0 means the default.
+	ReadBufferSize int
+	// Limits bound the response heads the client accepts.
+	Limits wire.Limits
+	// Trace receives the events of every request that has no Trace of its own.
+	Trace *Trace
+
+	mu      sync.RWMutex
+	pools   map[originKey]*hostPool
+	nextID  atomic.Uint64
+	closed  atomic.Bool
+	janitor struct {
+		sync.Mutex
+		running bool
+		stop    chan struct{}
+	}
+	sessOnce sync.Once
+	sess     tls.ClientSessionCache
+}
+
+func durOr(v, d time.Duration) time.Duration {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+func (cl *Client) maxConnsPerHost() int {
+	if cl.MaxConnsPerHost > 0 {
+		return cl.MaxConnsPerHost
+	}
+	return DefaultMaxConnsPerHost
+}
+func (cl *Client) maxIdlePerHost() int {
+	if cl.MaxIdleConnsPerHost > 0 {
+		return cl.MaxIdleConnsPerHost
+	}
+	return cl.maxConnsPerHost()
+}
+func (cl *Client) maxWaiters() int {
+	switch {
+	case cl.MaxWaitersPerHost > 0:
+		return cl.MaxWaitersPerHost
+	case cl.MaxWaitersPerHost < 0:
+		return 0
+	}
+	return DefaultMaxWaitersPerHost
+}
+func (cl *Client) poolWaitTimeout() time.Duration {
+	return durOr(cl.PoolWaitTimeout, DefaultPoolWaitTimeout)
+}
+func (cl *Client) idleTimeout() time.Duration { return durOr(cl.IdleTimeout, DefaultIdleTimeout) }
+func (cl *Client) connectTimeout() time.Duration {
+	return durOr(cl.ConnectTimeout, DefaultConnectTimeout)
+}
+func (cl *Client) happyEyeballsDelay() time.Duration {
+	return durOr(cl.HappyEyeballsDelay, DefaultHappyEyeballsDelay)
+}
+func (cl *Client) tlsHandshakeTimeout() time.Duration {
+	return durOr(cl.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+}
+func (cl *Client) readTimeout() time.Duration  { return durOr(cl.ReadTimeout, DefaultReadTimeout) }
+func (cl *Client) writeTimeout() time.Duration { return durOr(cl.WriteTimeout, DefaultWriteTimeout) }
+func (cl *Client) expectTimeout() time.Duration {
+	return durOr(cl.ExpectContinueTimeout, DefaultExpectContinueTimeout)
+}
+func (cl *Client) drainTimeout() time.Duration { return durOr(cl.DrainTimeout, DefaultDrainTimeout) }
+func (cl *Client) maxBody() int64 {
+	if cl.MaxResponseBody > 0 {
+		return cl.MaxResponseBody
+	}
+	return DefaultMaxResponseBody
+}
+func (cl *Client) maxDrain() int64 {
+	if cl.MaxDrain > 0 {
+		return cl.MaxDrain
+	}
+	return DefaultMaxDrain
+}
+func (cl *Client) maxRetries() int {
+	switch {
+	case cl.MaxRetries > 0:
+		return cl.MaxRetries
+	case cl.MaxRetries < 0:
+		return 0
+	}
+	return DefaultMaxRetries
+}
+func (cl *Client) readBufferSize() int {
+	if cl.ReadBufferSize > 0 {
+		return cl.ReadBufferSize
+	}
+	return DefaultReadBufferSize
+}
+
+func (cl *Client) sessionCache() tls.ClientSessionCache {
+	cl.sessOnce.Do(func() { cl.sess = tls.NewLRUClientSessionCache(256) })
+	return cl.sess
+}
+
+// Do sends req and reads the whole response into resp (resp.Body holds the body,
+// bounded by MaxResponseBody). The connection goes back to the pool before Do
+// returns. With Request and Response reused, Do allocates nothing per request on a
+// reused connection.
+//
+// Do follows up to MaxRedirects redirects, and re-sends an idempotent request whose
+// reused connection failed before any response byte (up to MaxRetries times; the
+// last retry uses a new connection). A request that is not idempotent is never
+// re-sent: its error matches ErrNoResponse, so the caller can decide.
+//
+// Any response, 4xx and 5xx included, is a success; the error reports only failures
+// to get one.
+func (cl *Client) Do(req *Request, resp *Response) error { return cl.do(req, resp, false, true) }
+
+// DoStream is Do without reading the body: on success, read it from
+// resp.BodyReader() and call resp.Close(). The connection stays with the response
+// until the body ends or is closed.
+func (cl *Client) DoStream(req *Request, resp *Response) error { return cl.do(req, resp, true, true) }
+
+func (cl *Client) do(req *Request, resp *Response, stream, follow bool) error {
+	resp.Reset()
+	if err := req.validate(); err != nil {
+		return err
+	}
+	tr := req.Trace
+	if tr == nil {
+		tr = cl.Trace
+	}
+	var deadline time.Time
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = cl.Timeout
+	}
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	if cl.MaxRedirects <= 0 || !follow {
+		err := cl.send(req, resp, tr, deadline, stream)
+		resp.URL = req.URL
+		return err
+	}
+	return cl.doRedirects(req, resp, tr, deadline, stream)
+}
+
+// validate checks what can be checked before anything is sent.
+func (r *Request) validate() error {
+	if r.URL.Scheme == "" {
+		return &URLError{"", "no URL set"}
+	}
+	if !wire.IsToken(r.method()) {
+		return errors.New("hop/client: invalid method " + quote(r.method()))
+	}
+	for i := 0; i < r.Header.Len(); i++ {
+		n, v := r.Header.At(i)
+		if !wire.IsToken(n) || !wire.ValidFieldValue(v) {
+			return errors.New("hop/client: invalid header field " + quote(string(n)))
+		}
+	}
+	if r.HTTP10 && r.hasBody && r.bodyLen < 0 {
+		return ErrHTTP10Chunked
+	}
+	return nil
+}
+
+// send runs one request (no redirects) with the retry rules.
+func (cl *Client) send(req *Request, resp *Response, tr *Trace, deadline time.Time, stream bool) error {
+	p, err := cl.poolFor(&req.URL)
+	if err != nil {
+		return cl.describe(req, nil, false, &connErr{op: "proxy", err: err}, "")
+	}
+	var cur bodyCursor
+	max := cl.maxRetries()
+	for attempt := 0; ; attempt++ {
+		fresh := attempt > 0 && attempt == max
+		if tr != nil && tr.GetConn != nil {
+			tr.GetConn(p.origin)
+		}
+		c, reused, idle, err := p.acquire(req.Ctx, deadline, fresh, tr)
+		if err != nil {
+			return cl.describe(req, nil, false, err, "")
+		}
+		c.begin(req.Ctx, deadline, tr, req.method())
+		if tr != nil && tr.GotConn != nil {
+			tr.gotConn(c, reused, idle)
+		}
+		err = c.exchange(req, resp, &cur, p.absolute)
+		if err == nil {
+			resp.Reused = reused
+			resp.Retries = attempt
+			if stream {
+				return nil
+			}
+			if err := resp.stream.readAll(resp, cl.maxBody()); err != nil {
+				return cl.describe(req, c, reused, &connErr{op: "read body", err: err}, "")
+			}
+			return nil
+		}
+		ce, _ := err.(*connErr)
+		note := ""
+		switch {
+		case ce == nil || !ce.noResponse || !reused:
+		case !req.Idempotent():
+			note = "not retried: " + req.method() + " is not idempotent; send Idempotency-Key to allow a retry"
+		case !req.rewind(&cur):
+			note = "not retried: the streamed body cannot be sent again (set GetBody)"
+		case attempt >= max:
+			note = "retries exhausted"
+		case req.Ctx != nil && req.Ctx.Err() != nil:
+		case !deadline.IsZero() && time.Now().After(deadline):
+		default:
+			if tr != nil && tr.Retry != nil {
+				tr.Retry(attempt+1, err)
+			}
+			continue
+		}
+		return cl.describe(req, c, reused, err, note)
+	}
+}
+
+// describe wraps a failure into an *Error.
+func (cl *Client) describe(req *Request, c *conn, reused bool, err error, note string) error {
+	e := &Error{Method: req.method(), URL: req.URL.Redacted(), Op: "request", Note: note, Err: err}
+	if c != nil {
+		e.ConnID, e.Reused = c.id, reused
+	}
+	var ce *connErr
+	if errors.As(err, &ce) {
+		e.Op, e.NoResponse, e.Err = ce.op, ce.noResponse && c != nil, ce.err
+	} else if errors.Is(err, ErrPoolTimeout) || errors.Is(err, ErrPoolFull) {
+		e.Op = "pool"
+	}
+	return e
+}
+
+// poolFor returns the pool of the URL's origin (and proxy).
+func (cl *Client) poolFor(u *URL) (*hostPool, error) {
+	key := originKey{scheme: u.Scheme, host: u.Host, port: u.EffectivePort()}
+	var proxy *URL
+	if cl.Proxy != nil {
+		pu, err := cl.Proxy(u)
+		if err != nil {
+			return nil, err
+		}
+		if pu != nil {
+			proxy = pu
+			key.proxy = pu.String()
+		}
+	}
+	cl.mu.RLock()
+	p := cl.pools[key]
+	cl.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if p = cl.pools[key]; p != nil {
+		return p, nil
+	}
+	if cl.pools == nil {
+		cl.pools = make(map[originKey]*hostPool)
+	}
+	// Own copies of the key strings: the URL's may point into a larger input.
+	key = originKey{scheme: clone(key.scheme), host: clone(key.host), port: clone(key.port), proxy: key.proxy}
+	p = &hostPool{cl: cl, key: key, origin: key.scheme + "://" + joinHostPort(key.host, key.port)}
+	if proxy != nil {
+		pu := *proxy
+		p.proxyURL = &pu
+		p.origin += " via " + pu.Redacted()
+		p.absolute = key.scheme == "http"
+		if pu.User != "" {
+			p.proxyAuth = basicAuth(pu.User)
+		}
+	}
+	cl.pools[key] = p
+	return p, nil
+}
+
+func clone(s string) string { return string(append([]byte(nil), s...)) }
+
+// basicAuth turns percent-encoded userinfo into a Basic credential.
+func basicAuth(userinfo string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(percentDecode(userinfo)))
+}
+
+func percentDecode(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// Stats returns the pool counters summed over all origins.
+func (cl *Client) Stats() Stats {
+	var s Stats
+	for _, o := range cl.OriginStats() {
+		s.add(o.Stats)
+	}
+	return s
+}
+
+// OriginStats returns the pool counters of each origin, sorted by origin.
+func (cl *Client) OriginStats() []OriginStats {
+	cl.mu.RLock()
+	pools := make([]*hostPool, 0, len(cl.pools))
+	for _, p := range cl.pools {
+		pools = append(pools, p)
+	}
+	cl.mu.RUnlock()
+	out := make([]OriginStats, 0, len(pools))
+	for _, p := range pools {
+		out = append(out, OriginStats{Origin: p.origin, Stats: p.snapshot()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Origin < out[j].Origin })
+	return out
+}
+
+// CloseIdleConnections closes every idle connection.
+func (cl *Client) CloseIdleConnections() {
+	for _, p := range cl.allPools() {
+		p.sweep(time.Now(), true)
+	}
+}
+
+// Close closes idle connections and stops the background sweeper; connections in use
+// are closed when their exchange ends, and new requests fail with ErrClientClosed.
+func (cl *Client) Close() error {
+	cl.closed.Store(true)
+	cl.CloseIdleConnections()
+	cl.janitor.Lock()
+	if cl.janitor.running {
+		close(cl.janitor.stop)
+		cl.janitor.running = false
+	}
+	cl.janitor.Unlock()
+	return nil
+}
+
+func (cl *Client) allPools() []*hostPool {
+	cl.mu.RLock()
+	defer cl.mu.RUnlock()
+	pools := make([]*hostPool, 0, len(cl.pools))
+	for _, p := range cl.pools {
+		pools = append(pools, p)
+	}
+	return pools
+}
+
+// startJanitor starts the sweeper goroutine if it is not running. It sweeps idle
+// connections (expired, or closed by the server) and forgets empty pools, and stops
+// by itself when no connection is left.
+func (cl *Client) startJanitor() {
+	cl.janitor.Lock()
+	defer cl.janitor.Unlock()
+	if cl.janitor.running || cl.closed.Load() {
+		return
+	}
+	cl.janitor.running = true
+	stop := make(chan struct{})
+	cl.janitor.stop = stop
+	interval := cl.idleTimeout() / 4
+	if interval > time.Second {
+		interval = time.Second
+	}
+	if interval < 10*time.Millisecond {
+		interval = 10 * time.Millisecond
+	}
+	go cl.sweepLoop(stop, interval)
+}
+
+func (cl *Client) sweepLoop(stop chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			busy := false
+			for _, p := range cl.allPools() {
+				if p.sweep(now, false) {
+					busy = true
+				} else {
+					cl.forget(p, now)
+				}
+			}
+			if !busy {
+				cl.janitor.Lock()
+				if cl.janitor.stop == stop {
+					cl.janitor.running = false
+				}
+				cl.janitor.Unlock()
+				return
+			}
+		}
+	}
+}
+
+// forget removes an empty pool that has not been used for a while.
+func (cl *Client) forget(p *hostPool, now time.Time) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open == 0 && len(p.waiters) == 0 && now.Sub(p.lastUse) > cl.idleTimeout() && cl.pools[p.key] == p {
+		// A request that already holds p still works; its connection is closed
+		// after use instead of idling in a pool nobody sweeps.
+		p.gone = true
+		delete(cl.pools, p.key)
+	}
+}

@@ -1,0 +1,112 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// Sentinel errors. Test for them with errors.Is.
+var (
+	// ErrNoResponse: the connection was closed or reset before any byte of the
+	// response arrived. On a reused connection an idempotent request is retried; a
+	// POST or PATCH without Idempotency-Key is not, and the caller gets this error.
+	ErrNoResponse = errors.New("connection closed before any response byte")
+	// ErrTruncated: the connection ended before the end of the response body.
+	ErrTruncated = fmt.Errorf("hop/client: truncated response body: %w", io.ErrUnexpectedEOF)
+	// ErrBodyTooLarge: a response body exceeded Client.MaxResponseBody in Do.
+	ErrBodyTooLarge = errors.New("hop/client: response body larger than MaxResponseBody")
+	// ErrPoolTimeout: no connection to the origin became available within
+	// Client.PoolWaitTimeout.
+	ErrPoolTimeout = errors.New("hop/client: timed out waiting for a connection (per-host limit reached)")
+	// ErrPoolFull: the per-host limit was reached and the wait queue is full.
+	ErrPoolFull = errors.New("hop/client: per-host connection limit reached and wait queue full")
+	// ErrClientClosed: the Client was closed.
+	ErrClientClosed = errors.New("hop/client: client closed")
+	// ErrTooManyRedirects: more than Client.MaxRedirects redirects.
+	ErrTooManyRedirects = errors.New("hop/client: too many redirects")
+	// ErrNotIdempotent: a pipeline was given a request that is not idempotent.
+	ErrNotIdempotent = errors.New("hop/client: only idempotent requests may be pipelined")
+	// ErrBodyLength: a streamed request body ended before its declared length.
+	ErrBodyLength = errors.New("hop/client: request body shorter than its declared length")
+	// ErrUnsupportedUpgrade: the server switched protocols (101), which hop's client
+	// does not support.
+	ErrUnsupportedUpgrade = errors.New("hop/client: server switched protocols (101), not supported")
+	// ErrBadALPN: the TLS server chose an application protocol other than http/1.1.
+	ErrBadALPN = errors.New("hop/client: server negotiated an ALPN protocol other than http/1.1")
+	// ErrHTTP10Chunked: a body of unknown length cannot be sent in an HTTP/1.0 request.
+	ErrHTTP10Chunked = errors.New("hop/client: HTTP/1.0 request body needs a known length")
+)
+
+// Error is the error of a failed request: what was being done, on which connection,
+// and the cause.
+type Error struct {
+	Method string // request method
+	URL    string // request URL, password redacted
+	// Op is the phase that failed: "resolve", "connect", "proxy", "tls",
+	// "write request", "read response", "read body", "pool".
+	Op string
+	// ConnID is the connection's number (0 when no connection was made).
+	ConnID uint64
+	// Reused reports that the connection had carried earlier requests.
+	Reused bool
+	// NoResponse reports that the connection failed before any response byte; such
+	// an error matches ErrNoResponse.
+	NoResponse bool
+	// Note explains a decision, such as why the request was not retried.
+	Note string
+	Err  error // the cause
+}
+
+// Error describes the failure in one line.
+func (e *Error) Error() string {
+	s := "hop/client: " + e.Method + " " + e.URL + ": " + e.Op
+	if e.ConnID != 0 {
+		if e.Reused {
+			s += " on reused conn #"
+		} else {
+			s += " on conn #"
+		}
+		s += strconv.FormatUint(e.ConnID, 10)
+	}
+	if e.NoResponse {
+		s += ": " + ErrNoResponse.Error()
+	}
+	if e.Note != "" {
+		s += " (" + e.Note + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrNoResponse) true for NoResponse errors.
+func (e *Error) Is(target error) bool { return target == ErrNoResponse && e.NoResponse }
+
+// Timeout reports whether the cause is a timeout.
+func (e *Error) Timeout() bool { return isTimeout(e.Err) }
+
+// connErr is the internal error of a failed exchange, before it is described.
+type connErr struct {
+	op         string
+	noResponse bool // no byte of the response arrived (and the request may be re-sent)
+	err        error
+}
+
+func (e *connErr) Error() string { return e.op + ": " + e.err.Error() }
+func (e *connErr) Unwrap() error { return e.err }
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}

@@ -1,0 +1,186 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hop-http/hop/server"
+)
+
+func pipelineRequests(t *testing.T, base string, n int, tr *Trace) ([]*Request, []*Response) {
+	reqs := make([]*Request, n)
+	resps := make([]*Response, n)
+	for i := range reqs {
+		reqs[i] = &Request{Trace: tr}
+		if err := reqs[i].SetURL(base + "/p/" + strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		resps[i] = &Response{}
+	}
+	return reqs, resps
+}
+
+func checkInOrder(t *testing.T, resps []*Response) {
+	t.Helper()
+	for i, r := range resps {
+		if want := "GET /p/" + strconv.Itoa(i) + " "; string(r.Body) != want {
+			t.Fatalf("response %d: %d %q, want %q", i, r.Status, r.Body, want)
+		}
+	}
+}
+
+func TestPipeline(t *testing.T) {
+	base := startHop(t, echoConn)
+	var mu sync.Mutex
+	var events []string
+	add := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
+	tr := &Trace{
+		WroteRequest: func(error) { add("w") },
+		Done:         func(DoneInfo) { add("d") },
+	}
+	cl := newClient(t, nil)
+	reqs, resps := pipelineRequests(t, base, 10, tr)
+	if err := cl.DoPipeline(reqs, resps, 4); err != nil {
+		t.Fatal(err)
+	}
+	checkInOrder(t, resps)
+	conns := map[string]bool{}
+	for _, r := range resps {
+		conns[string(r.Header.Get("X-Conn"))] = true
+	}
+	if len(conns) != 1 || cl.Stats().NewConns != 1 {
+		t.Errorf("used %d server connections, want 1", len(conns))
+	}
+	// A new connection carries one request until its first response shows HTTP/1.1
+	// keep-alive; then the window opens to 4.
+	got := strings.Join(events, "")
+	if want := "wd" + "wwww" + "d" + "w" + "d" + "w" + "d" + "w" + "d" + "w" + "d" + "w" + "dddd"; got != want {
+		t.Errorf("write/done order %s, want %s", got, want)
+	}
+	// The connection went back to the pool, proven: a second pipeline uses it at full depth.
+	events = nil
+	reqs, resps = pipelineRequests(t, base, 4, tr)
+	if err := cl.DoPipeline(reqs, resps, 4); err != nil {
+		t.Fatal(err)
+	}
+	checkInOrder(t, resps)
+	if got := strings.Join(events, ""); got != "wwwwdddd" {
+		t.Errorf("on a proven connection: %s, want wwwwdddd", got)
+	}
+}
+
+// The server closes after every third request (Connection: close on the third
+// response): the unanswered requests are re-sent on new connections, in order.
+func TestPipelineServerCloses(t *testing.T) {
+	base := startHop(t, echoConn, func(s *server.Server) { s.MaxRequestsPerConn = 3 })
+	cl := newClient(t, nil)
+	reqs, resps := pipelineRequests(t, base, 10, nil)
+	if err := cl.DoPipeline(reqs, resps, 8); err != nil {
+		t.Fatal(err)
+	}
+	checkInOrder(t, resps)
+	if s := cl.Stats(); s.NewConns != 4 {
+		t.Errorf("%d connections, want 4 (3 requests each)", s.NewConns)
+	}
+}
+
+// A server that reads everything pipelined, answers two requests and dies: the rest
+// are re-sent on a new connection in order, and the server sees each request at
+// most twice.
+func TestPipelineConnectionDies(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	url := rawServer(t, func(c net.Conn, n int) {
+		rr := &reqReader{c: c}
+		for i := 0; ; i++ {
+			r, err := rr.next(nil)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			seen = append(seen, fmt.Sprintf("c%d:%s", n, r.Target))
+			mu.Unlock()
+			if n == 0 && i == 3 {
+				return // the connection dies with requests unanswered
+			}
+			if n > 0 || i < 2 {
+				c.Write([]byte(okResponse("GET " + r.Target + " ")))
+			}
+		}
+	})
+	cl := newClient(t, nil)
+	reqs, resps := pipelineRequests(t, url, 6, nil)
+	// Prove a connection first, so that the pipeline opens at full depth at once.
+	get(t, cl, url+"/warm")
+	mu.Lock()
+	seen = nil
+	mu.Unlock()
+	if err := cl.DoPipeline(reqs, resps, 6); err != nil {
+		t.Fatal(err)
+	}
+	checkInOrder(t, resps)
+	mu.Lock()
+	defer mu.Unlock()
+	// Connection 0 answered the warm-up and /p/0, then read /p/1 and /p/2 and died;
+	// everything from /p/1 on was re-sent on connection 1, in order.
+	var resent []string
+	for _, s := range seen {
+		if strings.HasPrefix(s, "c1:") {
+			resent = append(resent, strings.TrimPrefix(s, "c1:"))
+		}
+	}
+	if got := strings.Join(resent, " "); got != "/p/1 /p/2 /p/3 /p/4 /p/5" {
+		t.Errorf("re-sent %q, want /p/1../p/5 in order (server saw %v)", got, seen)
+	}
+}
+
+func TestPipelineRefusesNonIdempotent(t *testing.T) {
+	cl := newClient(t, nil)
+	reqs, resps := pipelineRequests(t, "http://127.0.0.1:1", 2, nil)
+	reqs[1].Method = "POST"
+	if err := cl.DoPipeline(reqs, resps, 2); !errors.Is(err, ErrNotIdempotent) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPipelineGivesUp(t *testing.T) {
+	url := rawServer(t, func(c net.Conn, n int) {
+		rr := &reqReader{c: c}
+		rr.next(nil) // read one request and die
+	})
+	cl := newClient(t, nil)
+	reqs, resps := pipelineRequests(t, url, 3, nil)
+	err := cl.DoPipeline(reqs, resps, 3)
+	if err == nil {
+		t.Fatal("no error from a server that never answers")
+	}
+	if s := cl.Stats(); s.NewConns != maxPipelineFailures || s.Open != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestPipelineMixedOrigins(t *testing.T) {
+	a := startHop(t, echoConn)
+	b := startHop(t, echoConn)
+	cl := newClient(t, nil)
+	var reqs []*Request
+	var resps []*Response
+	for i, base := range []string{a, a, b, b, a} {
+		r := &Request{}
+		r.SetURL(base + "/p/" + strconv.Itoa(i))
+		reqs = append(reqs, r)
+		resps = append(resps, &Response{})
+	}
+	if err := cl.DoPipeline(reqs, resps, 4); err != nil {
+		t.Fatal(err)
+	}
+	checkInOrder(t, resps)
+	if s := cl.Stats(); s.NewConns != 2 || s.Reused != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}

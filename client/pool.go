@@ -1,0 +1,388 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"sync"
+	"time"
+)
+
+// originKey identifies a pool: connections are shared only between requests with the
+// same scheme, host, port and proxy.
+type originKey struct {
+	scheme, host, port string
+	proxy              string // proxy URL, "" for direct connections
+}
+
+// hostPool holds the connections to one origin.
+type hostPool struct {
+	cl        *Client
+	key       originKey
+	origin    string // "scheme://host:port", for traces and errors
+	proxyURL  *URL   // nil when direct
+	proxyAuth string // Proxy-Authorization value, "" when none
+	absolute  bool   // requests use the absolute form (plain http through a proxy)
+
+	tlsOnce sync.Once
+	tlsConf *tls.Config
+
+	mu      sync.Mutex
+	idle    []*conn // LIFO: idle[len-1] was used last
+	open    int     // connections open or being dialed
+	dialing int
+	active  int // connections lent to exchanges
+	waiters []*waiter
+	stats   poolCounters
+	lastUse time.Time
+	gone    bool // removed from the Client's map: connections are not kept
+}
+
+// poolCounters are the cumulative counters of a pool.
+type poolCounters struct {
+	newConns, reused, closed, dialErrors, waitTimeouts uint64
+}
+
+// waiter is a request waiting for a connection at the per-host limit.
+type waiter struct {
+	ch chan waitResult // buffered, capacity 1
+}
+
+// waitResult hands a waiter either an idle connection or the right to dial one (the
+// slot is already counted in open).
+type waitResult struct {
+	c    *conn
+	dial bool
+}
+
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan waitResult, 1)} }}
+
+// acquire returns a connection for one exchange: the most recently used idle one that
+// passes the liveness check, else a new one if the per-host limit allows, else the
+// next one released, waiting in a bounded queue for at most PoolWaitTimeout. With
+// fresh set it never reuses an idle connection.
+func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, tr *Trace) (c *conn, reused bool, idle time.Duration, err error) {
+	cl := p.cl
+	max := cl.maxConnsPerHost()
+	var timer *time.Timer
+	var w *waiter
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		p.mu.Lock()
+		if cl.closed.Load() {
+			p.mu.Unlock()
+			return nil, false, 0, ErrClientClosed
+		}
+		if !fresh && len(p.idle) > 0 {
+			c = p.idle[len(p.idle)-1]
+			p.idle[len(p.idle)-1] = nil
+			p.idle = p.idle[:len(p.idle)-1]
+			p.active++
+			p.mu.Unlock()
+			now := time.Now()
+			if c.expired(now) || !c.usable(now) {
+				p.drop(c)
+				continue
+			}
+			p.mu.Lock()
+			p.stats.reused++
+			p.mu.Unlock()
+			return c, true, now.Sub(c.lastUsed), nil
+		}
+		if p.open < max || fresh && len(p.idle) > 0 {
+			if p.open >= max {
+				// fresh at the limit: give up the oldest idle connection for a new one.
+				old := p.idle[0]
+				copy(p.idle, p.idle[1:])
+				p.idle[len(p.idle)-1] = nil
+				p.idle = p.idle[:len(p.idle)-1]
+				p.open--
+				p.stats.closed++
+				old.close()
+			}
+			p.open++
+			p.dialing++
+			p.mu.Unlock()
+			c, err = p.dial(ctx, deadline, tr)
+			return c, false, 0, err
+		}
+		if len(p.waiters) >= cl.maxWaiters() {
+			p.mu.Unlock()
+			return nil, false, 0, ErrPoolFull
+		}
+		w = waiterPool.Get().(*waiter)
+		p.waiters = append(p.waiters, w)
+		p.mu.Unlock()
+		if tr != nil && tr.PoolWait != nil {
+			tr.PoolWait()
+		}
+		wait := cl.poolWaitTimeout()
+		if !deadline.IsZero() {
+			if d := time.Until(deadline); d < wait {
+				wait = d
+			}
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		var done <-chan struct{}
+		if ctx != nil {
+			done = ctx.Done()
+		}
+		select {
+		case r := <-w.ch:
+			waiterPool.Put(w)
+			if r.dial {
+				c, err = p.dial(ctx, deadline, tr)
+				return c, false, 0, err
+			}
+			c = r.c
+			if fresh {
+				// A new connection is wanted: close this one and dial in its slot.
+				c.close()
+				p.mu.Lock()
+				p.active--
+				p.dialing++
+				p.stats.closed++
+				p.mu.Unlock()
+				c, err = p.dial(ctx, deadline, tr)
+				return c, false, 0, err
+			}
+			now := time.Now()
+			if c.expired(now) || !c.usable(now) {
+				p.drop(c)
+				continue
+			}
+			p.mu.Lock()
+			p.stats.reused++
+			p.mu.Unlock()
+			return c, true, now.Sub(c.lastUsed), nil
+		case <-timer.C:
+			p.abandon(w)
+			p.mu.Lock()
+			p.stats.waitTimeouts++
+			p.mu.Unlock()
+			return nil, false, 0, ErrPoolTimeout
+		case <-done:
+			p.abandon(w)
+			return nil, false, 0, ctx.Err()
+		}
+	}
+}
+
+// abandon removes a waiter that gave up. If a connection or a dial slot was handed to
+// it in the meantime, it is passed on.
+func (p *hostPool) abandon(w *waiter) {
+	p.mu.Lock()
+	for i, x := range p.waiters {
+		if x == w {
+			copy(p.waiters[i:], p.waiters[i+1:])
+			p.waiters[len(p.waiters)-1] = nil
+			p.waiters = p.waiters[:len(p.waiters)-1]
+			p.mu.Unlock()
+			waiterPool.Put(w)
+			return
+		}
+	}
+	p.mu.Unlock()
+	r := <-w.ch // it was handed something before we could leave the queue
+	waiterPool.Put(w)
+	if r.dial {
+		p.mu.Lock()
+		p.open--
+		p.dialing--
+		p.handOff()
+		p.mu.Unlock()
+		return
+	}
+	p.put(r.c)
+}
+
+// put returns a healthy connection: to the first waiter, else to the top of the idle
+// stack.
+func (p *hostPool) put(c *conn) {
+	now := time.Now()
+	c.lastUsed = now
+	p.mu.Lock()
+	p.lastUse = now
+	if p.cl.closed.Load() || p.gone {
+		p.mu.Unlock()
+		p.drop(c)
+		return
+	}
+	if len(p.waiters) > 0 {
+		w := p.waiters[0]
+		copy(p.waiters, p.waiters[1:])
+		p.waiters[len(p.waiters)-1] = nil
+		p.waiters = p.waiters[:len(p.waiters)-1]
+		p.mu.Unlock()
+		w.ch <- waitResult{c: c}
+		return
+	}
+	p.active--
+	var evict *conn
+	if len(p.idle) >= p.cl.maxIdlePerHost() {
+		evict = p.idle[0]
+		copy(p.idle, p.idle[1:])
+		p.idle = p.idle[:len(p.idle)-1]
+		p.open--
+		p.stats.closed++
+	}
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+	if evict != nil {
+		evict.close()
+	}
+	p.cl.startJanitor()
+}
+
+// drop closes a connection that was lent out and frees its slot, which goes to the
+// first waiter as the right to dial.
+func (p *hostPool) drop(c *conn) {
+	c.close()
+	p.mu.Lock()
+	p.active--
+	p.open--
+	p.stats.closed++
+	p.handOff()
+	p.mu.Unlock()
+}
+
+// handOff gives a free slot to the first waiter. p.mu is held.
+func (p *hostPool) handOff() {
+	if len(p.waiters) == 0 || p.open >= p.cl.maxConnsPerHost() {
+		return
+	}
+	w := p.waiters[0]
+	copy(p.waiters, p.waiters[1:])
+	p.waiters[len(p.waiters)-1] = nil
+	p.waiters = p.waiters[:len(p.waiters)-1]
+	p.open++
+	p.dialing++
+	w.ch <- waitResult{dial: true}
+}
+
+// dialFailed frees the slot of a failed dial.
+func (p *hostPool) dialFailed() {
+	p.mu.Lock()
+	p.open--
+	p.dialing--
+	p.stats.dialErrors++
+	p.handOff()
+	p.mu.Unlock()
+}
+
+// dialed records a new connection lent to its exchange.
+func (p *hostPool) dialed() {
+	p.mu.Lock()
+	p.dialing--
+	p.active++
+	p.stats.newConns++
+	p.mu.Unlock()
+}
+
+// usable runs the liveness check, unless the connection was idle for less than
+// LivenessCheckMinIdle.
+func (c *conn) usable(now time.Time) bool {
+	if m := c.cl.LivenessCheckMinIdle; m > 0 && now.Sub(c.lastUsed) < m {
+		return true
+	}
+	return c.alive()
+}
+
+// expired reports whether an idle connection is past its idle time, age or request
+// budget.
+func (c *conn) expired(now time.Time) bool {
+	if now.Sub(c.lastUsed) >= c.idleTTL {
+		return true
+	}
+	cl := c.cl
+	if cl.MaxConnAge > 0 && now.Sub(c.created) >= cl.MaxConnAge {
+		return true
+	}
+	if c.maxReq > 0 && c.requests >= c.maxReq {
+		return true
+	}
+	return cl.MaxRequestsPerConn > 0 && c.requests >= cl.MaxRequestsPerConn
+}
+
+// sweep closes idle connections that expired or that the server closed. It reports
+// whether the pool still holds connections or waiters.
+func (p *hostPool) sweep(now time.Time, all bool) bool {
+	var dead []*conn
+	p.mu.Lock()
+	j := 0
+	for _, c := range p.idle {
+		if all || c.expired(now) || c.peekState() != peekAlive {
+			dead = append(dead, c)
+			continue
+		}
+		p.idle[j] = c
+		j++
+	}
+	clear(p.idle[j:])
+	p.idle = p.idle[:j]
+	p.open -= len(dead)
+	p.stats.closed += uint64(len(dead))
+	for range dead {
+		p.handOff()
+	}
+	busy := p.open > 0 || len(p.waiters) > 0
+	p.mu.Unlock()
+	for _, c := range dead {
+		c.close()
+	}
+	return busy
+}
+
+// OriginStats describes the pool of one origin.
+type OriginStats struct {
+	// Origin is "scheme://host:port", followed by " via PROXY" when proxied.
+	Origin string
+	Stats
+}
+
+// Stats are pool counters: gauges (Active, Idle, Waiting, Dialing, Open) and
+// cumulative counts since the Client was created.
+type Stats struct {
+	Active  int // connections carrying an exchange
+	Idle    int // connections waiting in the pool
+	Waiting int // requests waiting for a connection at the per-host limit
+	Dialing int // connections being set up
+	Open    int // connections open or being set up
+
+	NewConns     uint64 // connections set up
+	Reused       uint64 // exchanges that reused an idle connection
+	Closed       uint64 // connections closed
+	DialErrors   uint64 // failed connection set-ups
+	WaitTimeouts uint64 // requests that gave up waiting for a connection
+}
+
+func (s *Stats) add(o Stats) {
+	s.Active += o.Active
+	s.Idle += o.Idle
+	s.Waiting += o.Waiting
+	s.Dialing += o.Dialing
+	s.Open += o.Open
+	s.NewConns += o.NewConns
+	s.Reused += o.Reused
+	s.Closed += o.Closed
+	s.DialErrors += o.DialErrors
+	s.WaitTimeouts += o.WaitTimeouts
+}
+
+func (p *hostPool) snapshot() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{
+		Active: p.active, Idle: len(p.idle), Waiting: len(p.waiters), Dialing: p.dialing,
+		Open: p.open, NewConns: p.stats.newConns, Reused: p.stats.reused,
+		Closed: p.stats.closed, DialErrors: p.stats.dialErrors,
+		WaitTimeouts: p.stats.waitTimeouts,
+	}
+}

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hop-http/hop/server"
+)
+
+// getServer serves an echo handler with hop's server; it returns the base URL.
+// /close answers with Connection: close, /redirect redirects to /echo, /slow waits.
+func getServer(t *testing.T, tlsConf *tls.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &server.Server{TLSConfig: tlsConf, Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		body, _ := r.ReadBody(1 << 20)
+		switch string(r.Path()) {
+		case "/close":
+			w.CloseAfter()
+		case "/redirect":
+			w.Header().Set("Location", "/echo?redirected")
+			w.WriteHeader(302)
+			return
+		case "/slow":
+			time.Sleep(30 * time.Millisecond)
+		}
+		w.Header().Set("X-Conn", strconv.FormatUint(r.ConnID(), 10))
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte(string(r.Method) + " " + string(r.Target) + " HTTP/1." + strconv.Itoa(int(r.Minor)) +
+			" ua=" + string(r.Header.Get("User-Agent")) + " x=" + string(r.Header.Get("X-Test")) +
+			" ct=" + string(r.Header.Get("Content-Type")) + " body=" + string(body) + "\n"))
+	})}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + ln.Addr().String()
+}
+
+// getRun runs "hop get" with args and returns the exit code, stdout and stderr.
+func getRun(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	code := runGet(ctx, args, strings.NewReader("from stdin"), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestGetBodies(t *testing.T) {
+	base := getServer(t, nil)
+	code, out, errOut := getRun(t, base+"/a", base+"/b?x=1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := "GET /a HTTP/1.1 ua=hop/1 x= ct= body=\nGET /b?x=1 HTTP/1.1 ua=hop/1 x= ct= body=\n"
+	if out != want {
+		t.Errorf("stdout %q, want %q", out, want)
+	}
+	if errOut != "" {
+		t.Errorf("stderr %q", errOut)
+	}
+}
+
+type getJSONLine struct {
+	URL        string             `json:"url"`
+	Status     int                `json:"status"`
+	ConnID     uint64             `json:"conn_id"`
+	Reused     bool               `json:"reused"`
+	RemoteAddr string             `json:"remote_addr"`
+	Bytes      int64              `json:"bytes"`
+	Phases     map[string]float64 `json:"phases_ms"`
+	Error      string             `json:"error"`
+}
+
+func getParseJSON(t *testing.T, out string) []getJSONLine {
+	t.Helper()
+	var lines []getJSONLine
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var j getJSONLine
+		if err := json.Unmarshal([]byte(l), &j); err != nil {
+			t.Fatalf("not JSON: %q: %v", l, err)
+		}
+		var raw map[string]any
+		json.Unmarshal([]byte(l), &raw)
+		for _, k := range []string{"url", "status", "conn_id", "reused", "remote_addr", "bytes", "phases_ms"} {
+			if _, ok := raw[k]; !ok {
+				t.Errorf("JSON %s lacks %q", l, k)
+			}
+		}
+		for _, k := range []string{"dns", "connect", "tls", "request", "wait", "transfer", "total"} {
+			if _, ok := j.Phases[k]; !ok {
+				t.Errorf("phases_ms lacks %q: %s", k, l)
+			}
+		}
+		lines = append(lines, j)
+	}
+	return lines
+}
+
+func TestGetJSON(t *testing.T) {
+	base := getServer(t, nil)
+	code, out, errOut := getRun(t, "--json", base+"/a", base+"/slow")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	j := getParseJSON(t, out)
+	if len(j) != 2 {
+		t.Fatalf("%d JSON lines: %q", len(j), out)
+	}
+	addr := strings.TrimPrefix(base, "http://")
+	if j[0].URL != base+"/a" || j[0].Status != 200 || j[0].ConnID != 1 || j[0].Reused || j[0].RemoteAddr != addr {
+		t.Errorf("first: %+v", j[0])
+	}
+	if j[1].ConnID != 1 || !j[1].Reused || j[1].Bytes != int64(len("GET /slow HTTP/1.1 ua=hop/1 x= ct= body=\n")) {
+		t.Errorf("second: %+v", j[1])
+	}
+	if j[0].Phases["connect"] <= 0 || j[1].Phases["connect"] != 0 || j[1].Phases["wait"] < 25 ||
+		j[1].Phases["total"] < j[1].Phases["wait"] {
+		t.Errorf("phases %v %v", j[0].Phases, j[1].Phases)
+	}
+}
+
+func TestGetVerbose(t *testing.T) {
+	base := getServer(t, nil)
+	addr := strings.TrimPrefix(base, "http://")
+	code, _, errOut := getRun(t, "-v", base+"/a", base+"/close", base+"/b")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"* resolved 127.0.0.1 to 127.0.0.1 (literal",
+		"* connected to " + addr + " as conn #1 (local 127.0.0.1:",
+		"> GET /a HTTP/1.1\n> Host: " + addr + "\n> User-Agent: hop/1\n>\n",
+		"< HTTP/1.1 200 OK\n",
+		"* conn #1 kept alive",
+		"* reusing conn #1 to " + addr + " (idle ",
+		"* closing conn #1: server asked to close",
+		"* connected to " + addr + " as conn #2",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestGetTimingAndInclude(t *testing.T) {
+	base := getServer(t, nil)
+	code, out, errOut := getRun(t, "--timing", "-i", base+"/a")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.Contains(out, "\r\nX-Conn: 1\r\n") ||
+		!strings.HasSuffix(out, "\r\n\r\nGET /a HTTP/1.1 ua=hop/1 x= ct= body=\n") {
+		t.Errorf("stdout %q", out)
+	}
+	for _, phase := range []string{"dns", "connect", "tls", "request", "wait", "transfer", "total"} {
+		if !strings.Contains(errOut, "\n  "+phase+" ") {
+			t.Errorf("waterfall lacks %s:\n%s", phase, errOut)
+		}
+	}
+	if !strings.Contains(errOut, "█") || !strings.Contains(errOut, base+"/a → 200, conn #1 (new)") {
+		t.Errorf("waterfall:\n%s", errOut)
+	}
+}
+
+func TestGetMethodHeadersData(t *testing.T) {
+	base := getServer(t, nil)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "body.bin")
+	os.WriteFile(file, []byte("file\ncontent"), 0o644)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-X", "PUT", "-H", "X-Test: yes", base + "/m"}, "PUT /m HTTP/1.1 ua=hop/1 x=yes ct= body=\n"},
+		{[]string{"-d", "a=1&b=2", base + "/f"}, "POST /f HTTP/1.1 ua=hop/1 x= ct=application/x-www-form-urlencoded body=a=1&b=2\n"},
+		{[]string{"--data-binary", "@" + file, "-H", "Content-Type: application/octet-stream", base + "/f"},
+			"POST /f HTTP/1.1 ua=hop/1 x= ct=application/octet-stream body=file\ncontent\n"},
+		{[]string{"-d", "@-", "-X", "PATCH", base + "/s"}, "PATCH /s HTTP/1.1 ua=hop/1 x= ct=application/x-www-form-urlencoded body=from stdin\n"},
+		{[]string{"-H", "User-Agent:", "-A", "ignored", base + "/u"}, "GET /u HTTP/1.1 ua= x= ct= body=\n"},
+		{[]string{"-A", "curl-ish/2", base + "/u"}, "GET /u HTTP/1.1 ua=curl-ish/2 x= ct= body=\n"},
+		{[]string{"--http1.0", base + "/old"}, "GET /old HTTP/1.0 ua=hop/1 x= ct= body=\n"},
+		{[]string{"-L", base + "/redirect"}, "GET /echo?redirected HTTP/1.1 ua=hop/1 x= ct= body=\n"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := getRun(t, tt.args...)
+		if code != 0 || out != tt.want {
+			t.Errorf("hop get %q: exit %d\nstdout %q\nwant   %q\nstderr %s", tt.args, code, out, tt.want, errOut)
+		}
+	}
+}
+
+func TestGetOutputFile(t *testing.T) {
+	base := getServer(t, nil)
+	file := filepath.Join(t.TempDir(), "out.txt")
+	code, out, errOut := getRun(t, "-o", file, "--json", base+"/x")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	body, _ := os.ReadFile(file)
+	if string(body) != "GET /x HTTP/1.1 ua=hop/1 x= ct= body=\n" {
+		t.Errorf("file %q", body)
+	}
+	if j := getParseJSON(t, out); len(j) != 1 || j[0].Bytes != int64(len(body)) {
+		t.Errorf("json %q", out)
+	}
+}
+
+func TestGetConnectionModes(t *testing.T) {
+	base := getServer(t, nil)
+	urls := []string{base + "/1", base + "/2", base + "/3", base + "/4"}
+	conns := func(args ...string) []uint64 {
+		code, out, errOut := getRun(t, append(append([]string{"--json"}, args...), urls...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var ids []uint64
+		for i, j := range getParseJSON(t, out) {
+			if !strings.HasSuffix(j.URL, "/"+strconv.Itoa(i+1)) || j.Status != 200 {
+				t.Errorf("line %d out of order: %+v", i, j)
+			}
+			ids = append(ids, j.ConnID)
+		}
+		return ids
+	}
+	if got := conns(); !equalIDs(got, 1, 1, 1, 1) {
+		t.Errorf("serial: conns %v", got)
+	}
+	if got := conns("--close"); !equalIDs(got, 1, 2, 3, 4) {
+		t.Errorf("--close: conns %v", got)
+	}
+	if got := conns("--pipeline"); !equalIDs(got, 1, 1, 1, 1) {
+		t.Errorf("--pipeline: conns %v", got)
+	}
+	if got := conns("--pipeline=2"); !equalIDs(got, 1, 1, 1, 1) {
+		t.Errorf("--pipeline=2: conns %v", got)
+	}
+	if got := conns("--parallel", "4"); len(got) != 4 {
+		t.Errorf("--parallel: %v", got)
+	}
+	// --parallel keeps the bodies in URL order.
+	code, out, _ := getRun(t, append([]string{"--parallel", "3"}, urls...)...)
+	if code != 0 || out != "GET /1 HTTP/1.1 ua=hop/1 x= ct= body=\nGET /2 HTTP/1.1 ua=hop/1 x= ct= body=\n"+
+		"GET /3 HTTP/1.1 ua=hop/1 x= ct= body=\nGET /4 HTTP/1.1 ua=hop/1 x= ct= body=\n" {
+		t.Errorf("--parallel output %q", out)
+	}
+}
+
+func equalIDs(got []uint64, want ...uint64) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestGetResolveAndTLS(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "hop get test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"get.test"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	kder, _ := x509.MarshalECPrivateKey(key)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := getServer(t, &tls.Config{Certificates: []tls.Certificate{cert}})
+	port := base[strings.LastIndexByte(base, ':')+1:]
+	url := "https://get.test:" + port + "/t"
+	resolve := "get.test:" + port + ":127.0.0.1"
+
+	code, _, errOut := getRun(t, "--resolve", resolve, url)
+	if code != 1 || !strings.Contains(errOut, "certificate") {
+		t.Errorf("untrusted certificate: exit %d, stderr %q", code, errOut)
+	}
+	code, out, errOut := getRun(t, "-k", "-v", "--resolve", resolve, url)
+	if code != 0 || !strings.HasPrefix(out, "GET /t ") {
+		t.Fatalf("-k: exit %d %q %s", code, out, errOut)
+	}
+	for _, want := range []string{"resolved get.test to 127.0.0.1 (override", "TLS handshake", "TLS 1.3, TLS_", "ALPN http/1.1"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("-v lacks %q:\n%s", want, errOut)
+		}
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, certPEM, 0o644)
+	code, out, errOut = getRun(t, "--cacert", ca, "--resolve", resolve, "--json", url, url)
+	if code != 0 {
+		t.Fatalf("--cacert: exit %d %s", code, errOut)
+	}
+	j := getParseJSON(t, out)
+	if len(j) != 2 || j[0].Phases["tls"] <= 0 || j[1].Phases["tls"] != 0 || !j[1].Reused {
+		t.Errorf("TLS phases %+v", j)
+	}
+}
+
+func TestGetProxy(t *testing.T) {
+	base := getServer(t, nil)
+	port := base[strings.LastIndexByte(base, ':')+1:]
+	var mu sync.Mutex
+	var seen []string
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	fwd := &http.Transport{DialContext: func(ctx context.Context, n, a string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, n, "127.0.0.1:"+port)
+	}}
+	px := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.RequestURI)
+		mu.Unlock()
+		out := r.Clone(context.Background())
+		out.RequestURI = ""
+		resp, err := fwd.RoundTrip(out)
+		if err != nil {
+			w.WriteHeader(502)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	})}
+	go px.Serve(ln)
+	t.Cleanup(func() { px.Close(); fwd.CloseIdleConnections() })
+	code, out, errOut := getRun(t, "--proxy", "http://"+ln.Addr().String(), "-v", "http://far.away.example:81/p")
+	if code != 0 || !strings.HasPrefix(out, "GET /p ") {
+		t.Fatalf("exit %d %q %s", code, out, errOut)
+	}
+	if len(seen) != 1 || seen[0] != "http://far.away.example:81/p" {
+		t.Errorf("proxy saw %q", seen)
+	}
+	if !strings.Contains(errOut, "via proxy http://"+ln.Addr().String()) {
+		t.Errorf("-v does not mention the proxy:\n%s", errOut)
+	}
+}
+
+func TestGetErrors(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String() + "/"
+	ln.Close()
+	tests := []struct {
+		args     []string
+		code     int
+		inStderr string
+	}{
+		{nil, 2, "no URL given"},
+		{[]string{"--parallel", "0", "http://x/"}, 2, "--parallel"},
+		{[]string{"-H", "no colon", "http://x/"}, 2, "want 'Name: value'"},
+		{[]string{"--resolve", "bad", "http://x/"}, 2, "HOST:PORT:ADDR"},
+		{[]string{"--nope", "http://x/"}, 2, "flag provided but not defined"},
+		{[]string{"ftp://example.com/"}, 1, "unsupported scheme \"ftp\""},
+		{[]string{"http://exa mple.com/"}, 1, "invalid character"},
+		{[]string{dead}, 1, "connect"},
+		{[]string{"-d", "@/nonexistent/file", dead}, 2, "no such file"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := getRun(t, tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.inStderr) {
+			t.Errorf("hop get %q: exit %d (want %d), stderr %q (want %q)", tt.args, code, tt.code, errOut, tt.inStderr)
+		}
+	}
+	code, out, _ := getRun(t, "--json", dead)
+	if code != 1 {
+		t.Errorf("exit %d", code)
+	}
+	if j := getParseJSON(t, out); len(j) != 1 || j[0].Status != 0 || !strings.Contains(j[0].Error, "connect") {
+		t.Errorf("JSON for a failure: %q", out)
+	}
+	if code, _, errOut := getRun(t, "-h"); code != 0 || !strings.Contains(errOut, "usage: hop get") {
+		t.Errorf("-h: %d %q", code, errOut)
+	}
+}
+
+func TestGetRegistered(t *testing.T) {
+	if commands["get"] == nil {
+		t.Fatal("get is not registered")
+	}
+}
