@@ -2,9 +2,8 @@ module github.com/hop-http/hop
 
 go 1.26.0
 
-require golang.org/x/net v0.62.0
-
 require (
-	github.com/HdrHistogram/hdrhistogram-go v1.4.0 // indirect
-	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
+	github.com/klauspost/compress v1.20.3
+	golang.org/x/net v0.62.0
 )

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Static-file throughput: hop serve beside nginx on the same machine.
+#
+# Both servers run on core 0 with one worker (GOMAXPROCS=1 for hop, worker_processes 1
+# for nginx, sendfile on, access logs off); wrk runs on core 1 with 50 keep-alive
+# connections. Each round measures hop then nginx for a 1 KiB and a 1 MiB file; the
+# medians of the rounds are printed with two ratios: throughput hop/nginx, and CPU time
+# per request nginx/hop (above 1: hop spends less CPU per request). Absolute numbers
+# on a shared machine drift; read the ratios, and on a busy machine prefer the CPU one,
+# which does not depend on how much of its core each server was given.
+#
+# usage: fileserver/bench.sh            (from the repository root or anywhere)
+#   DURATION=10s ROUNDS=3 CONNS=50 SERVER_CPU=0 CLIENT_CPU=1 NGINX=/usr/sbin/nginx
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-50}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+NGINX=${NGINX:-/usr/sbin/nginx}
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+for tool in wrk taskset "$NGINX" python3; do
+	command -v "$tool" >/dev/null || { echo "bench.sh: $tool not found" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+freeport() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+waitport() {
+	for _ in $(seq 100); do
+		if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "bench.sh: nothing listens on port $1" >&2
+	return 1
+}
+
+# nginx's workers run unprivileged: the tree must be world-readable (mktemp makes 0700).
+chmod 755 "$work"
+mkdir -p "$work/root"
+head -c 1024 /dev/urandom >"$work/root/1k.bin"
+head -c $((1024 * 1024)) /dev/urandom >"$work/root/1m.bin"
+chmod 644 "$work/root"/*
+
+(cd "$repo" && go build -o "$work/hop" ./cmd/hop)
+
+hop_port=$(freeport)
+GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$work/hop" serve --addr "127.0.0.1:$hop_port" \
+	--root "$work/root" --access-log off 2>"$work/hop.err" &
+hop_pid=$!
+pids+=($hop_pid)
+
+nginx_port=$(freeport)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 100000;
+	keepalive_timeout 65;
+	client_body_temp_path $work/nginx/body;
+	proxy_temp_path $work/nginx/proxy;
+	fastcgi_temp_path $work/nginx/fastcgi;
+	uwsgi_temp_path $work/nginx/uwsgi;
+	scgi_temp_path $work/nginx/scgi;
+	types { application/octet-stream bin; }
+	server {
+		listen 127.0.0.1:$nginx_port;
+		root $work/root;
+	}
+}
+EOF
+taskset -c "$SERVER_CPU" "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+nginx_pid=$!
+pids+=($nginx_pid)
+
+waitport "$hop_port"
+waitport "$nginx_port"
+
+# cputicks PID...: user+system CPU clock ticks used so far by the processes and their
+# children (nginx's worker is a child of its master).
+cputicks() {
+	local total=0 p kids
+	for p in "$@"; do
+		kids=$(ps -o pid= --ppid "$p" 2>/dev/null || true)
+		for q in $p $kids; do
+			[ -r "/proc/$q/stat" ] || continue
+			total=$((total + $(awk '{print $14 + $15}' "/proc/$q/stat")))
+		done
+	done
+	echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
+# measure URL PID: one wrk run; prints requests/s and the server's CPU microseconds per
+# request. The second is the fairer number on a shared machine: it does not depend on
+# how much of its core the server was given. Non-2xx answers abort the benchmark
+# rather than report the speed of error pages.
+measure() {
+	local out before after reqs
+	before=$(cputicks "$2")
+	out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" "$1")
+	after=$(cputicks "$2")
+	if grep -q 'Non-2xx' <<<"$out"; then
+		echo "bench.sh: error answers from $1:" >&2
+		echo "$out" >&2
+		exit 1
+	fi
+	grep 'Socket errors' <<<"$out" | sed "s|^|  $1: |" >&2 || true
+	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+	awk -v r="$reqs" -v t=$((after - before)) -v hz="$hz" -v rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")" \
+		'BEGIN { printf "%s %.1f\n", rps, (r > 0 ? t / hz * 1e6 / r : 0) }'
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "hop serve vs nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\//nginx\//'): servers on core $SERVER_CPU, wrk on core $CLIENT_CPU," \
+	"$CONNS connections, $DURATION x $ROUNDS rounds (median); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# Warm up both (page cache, connection setup paths).
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$hop_port/1k.bin" >/dev/null
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$nginx_port/1k.bin" >/dev/null
+
+printf '%-8s %12s %12s %9s %14s %14s %9s\n' file "hop req/s" "nginx req/s" "hop/nginx" "hop CPU us/req" "nginx us/req" "nginx/hop"
+for f in 1k.bin 1m.bin; do
+	hr=() nr=() hc=() nc=()
+	for _ in $(seq "$ROUNDS"); do
+		read -r r c < <(measure "http://127.0.0.1:$hop_port/$f" "$hop_pid")
+		hr+=("$r") hc+=("$c")
+		read -r r c < <(measure "http://127.0.0.1:$nginx_port/$f" "$nginx_pid")
+		nr+=("$r") nc+=("$c")
+	done
+	hm=$(printf '%s\n' "${hr[@]}" | median) nm=$(printf '%s\n' "${nr[@]}" | median)
+	hcm=$(printf '%s\n' "${hc[@]}" | median) ncm=$(printf '%s\n' "${nc[@]}" | median)
+	printf '%-8s %12s %12s %9s %14s %14s %9s\n' "$f" "$hm" "$nm" \
+		"$(awk -v a="$hm" -v b="$nm" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" "$hcm" "$ncm" \
+		"$(awk -v a="$ncm" -v b="$hcm" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+	echo "  rounds req/s: hop ${hr[*]} | nginx ${nr[*]}" >&2
+	echo "  rounds CPU us/req: hop ${hc[*]} | nginx ${nc[*]}" >&2
+done

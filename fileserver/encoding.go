@@ -1,0 +1,258 @@
+package fileserver
+
+import (
+	"io"
+	"sync"
+
+	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// coding is a content coding (RFC 9110 §8.4.1).
+type coding uint8
+
+const (
+	codingIdentity coding = iota
+	codingGzip
+	codingZstd
+	codingBr
+	numCodings
+)
+
+// String returns the coding's name as sent in Content-Encoding.
+func (c coding) String() string {
+	switch c {
+	case codingGzip:
+		return "gzip"
+	case codingZstd:
+		return "zstd"
+	case codingBr:
+		return "br"
+	}
+	return "identity"
+}
+
+// ext returns the file name suffix of a precompressed sibling in this coding.
+func (c coding) ext() string {
+	switch c {
+	case codingGzip:
+		return ".gz"
+	case codingZstd:
+		return ".zst"
+	case codingBr:
+		return ".br"
+	}
+	return ""
+}
+
+// Codings in the server's order of preference, for ties in the client's q-values.
+var (
+	precompressedCodings = []coding{codingBr, codingZstd, codingGzip}
+	onTheFlyCodings      = []coding{codingZstd, codingGzip}
+)
+
+// acceptEncoding is a parsed Accept-Encoding: a q-value in thousandths per coding.
+type acceptEncoding struct {
+	qv      [numCodings]int16
+	listed  [numCodings]bool
+	star    int16
+	hasStar bool
+}
+
+// parseAcceptEncoding reads every Accept-Encoding field of h. Without one, only
+// identity is acceptable.
+func parseAcceptEncoding(h *wire.Header) acceptEncoding {
+	var a acceptEncoding
+	h.Values("Accept-Encoding", func(v []byte) {
+		wire.ForEachToken(v, func(tok []byte) bool {
+			name, params := tok, []byte(nil)
+			for i, c := range tok {
+				if c == ';' {
+					name, params = tok[:i], tok[i+1:]
+					break
+				}
+			}
+			name = trimOWS(name)
+			q, ok := parseQ(params)
+			if !ok {
+				return true
+			}
+			switch {
+			case wire.EqualFold(name, "gzip"), wire.EqualFold(name, "x-gzip"):
+				a.set(codingGzip, q)
+			case wire.EqualFold(name, "zstd"):
+				a.set(codingZstd, q)
+			case wire.EqualFold(name, "br"):
+				a.set(codingBr, q)
+			case wire.EqualFold(name, "identity"):
+				a.set(codingIdentity, q)
+			case len(name) == 1 && name[0] == '*':
+				a.star, a.hasStar = q, true
+			}
+			return true
+		})
+	})
+	return a
+}
+
+func (a *acceptEncoding) set(c coding, q int16) {
+	if !a.listed[c] || q > a.qv[c] {
+		a.qv[c] = q
+	}
+	a.listed[c] = true
+}
+
+// q returns the client's q-value for c in thousandths (0: not acceptable).
+func (a *acceptEncoding) q(c coding) int16 {
+	if a.listed[c] {
+		return a.qv[c]
+	}
+	if a.hasStar {
+		return a.star
+	}
+	if c == codingIdentity {
+		return 1000
+	}
+	return 0
+}
+
+// any reports whether any compressed coding is acceptable.
+func (a *acceptEncoding) any() bool {
+	return a.q(codingGzip) > 0 || a.q(codingZstd) > 0 || a.q(codingBr) > 0
+}
+
+// best returns the acceptable coding of cands with the highest q-value (ties go to the
+// earlier), or codingIdentity when none is acceptable or identity is preferred.
+func (a *acceptEncoding) best(cands []coding) coding {
+	best, bq := codingIdentity, int16(0)
+	for _, c := range cands {
+		if q := a.q(c); q > bq {
+			best, bq = c, q
+		}
+	}
+	// Identity is acceptable by default, but only an explicit q-value (its own or the
+	// wildcard's) makes it preferred over a coding the client listed.
+	if best != codingIdentity && (a.listed[codingIdentity] || a.hasStar) && a.q(codingIdentity) > bq {
+		return codingIdentity
+	}
+	return best
+}
+
+// parseQ reads the q parameter from the parameters after a coding ("q=0.5"), in
+// thousandths; 1000 when absent. ok is false for a malformed q-value.
+func parseQ(params []byte) (int16, bool) {
+	for len(params) > 0 {
+		var p []byte
+		p, params = params, nil
+		for i, c := range p {
+			if c == ';' {
+				p, params = p[:i], p[i+1:]
+				break
+			}
+		}
+		p = trimOWS(p)
+		if len(p) < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=' {
+			continue
+		}
+		v := p[2:]
+		if len(v) == 0 || len(v) > 5 || (v[0] != '0' && v[0] != '1') {
+			return 0, false
+		}
+		q := int16(v[0]-'0') * 1000
+		if len(v) > 1 {
+			if v[1] != '.' {
+				return 0, false
+			}
+			scale := int16(100)
+			for _, c := range v[2:] {
+				if c < '0' || c > '9' {
+					return 0, false
+				}
+				q += int16(c-'0') * scale
+				scale /= 10
+			}
+		}
+		if q > 1000 {
+			return 0, false
+		}
+		return q, true
+	}
+	return 1000, true
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// gzipLevel trades ratio for speed the way servers usually do for dynamic compression.
+const gzipLevel = 5
+
+var (
+	gzipPool = sync.Pool{New: func() any {
+		zw, _ := gzip.NewWriterLevel(io.Discard, gzipLevel)
+		return zw
+	}}
+	zstdPool = sync.Pool{New: func() any {
+		// One goroutine (synchronous streaming) and a 1 MiB window, far inside the
+		// 8 MiB browsers accept for HTTP zstd (RFC 9659).
+		ze, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+		return ze
+	}}
+)
+
+// compressTo writes src to dst compressed with c (gzip or zstd).
+func compressTo(dst io.Writer, c coding, src io.Reader) error {
+	var enc io.WriteCloser
+	switch c {
+	case codingGzip:
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(dst)
+		defer func() { zw.Reset(io.Discard); gzipPool.Put(zw) }()
+		enc = zw
+	case codingZstd:
+		ze := zstdPool.Get().(*zstd.Encoder)
+		ze.Reset(dst)
+		defer func() { ze.Reset(nil); zstdPool.Put(ze) }()
+		enc = ze
+	default:
+		_, err := io.Copy(dst, src)
+		return err
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := enc.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return enc.Close()
+}
+
+// compress sends src as the body compressed with c. The length is unknown: the server
+// sends a small result with Content-Length and a large one chunked. When reading or
+// writing fails midway the handler aborts, so the connection is closed and the client
+// never takes a truncated stream for a complete one.
+func (h *Handler) compress(w io.Writer, c coding, src io.Reader) {
+	if err := compressTo(w, c, src); err != nil {
+		panic(server.ErrAbortHandler)
+	}
+}

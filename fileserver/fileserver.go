@@ -1,0 +1,397 @@
+package fileserver
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
+)
+
+// Defaults for the zero-valued fields of Options.
+const (
+	// DefaultCompressMinSize is the smallest body compressed on the fly: below it the
+	// framing and CPU cost more than the bytes saved.
+	DefaultCompressMinSize = 1024
+	// DefaultMaxListing bounds the entries read for a directory listing.
+	DefaultMaxListing = 10000
+	// MaxRanges is the most ranges served from one Range field; a request asking for
+	// more gets the whole file.
+	MaxRanges = 32
+)
+
+// smallBody is the size up to which a body is read into the response buffer rather
+// than sent with sendfile: for small files one write beats a write plus a sendfile.
+const smallBody = 16 << 10
+
+// Options configure a Handler. The zero value serves index.html and listings, hides
+// dotfiles, refuses symbolic links that leave the root and compresses text.
+type Options struct {
+	// Index lists the file names tried, in order, for a directory; nil means
+	// {"index.html"}. An empty non-nil slice disables index files.
+	Index []string
+	// DisableListing answers 404 for a directory without an index file instead of
+	// listing it.
+	DisableListing bool
+	// ShowDotfiles serves and lists files and directories whose name starts with '.'.
+	ShowDotfiles bool
+	// FollowSymlinks lets symbolic links point outside the root. Paths themselves can
+	// never leave the root.
+	FollowSymlinks bool
+	// CacheControl, when set, is sent as the Cache-Control field of file responses
+	// (and their 304s), e.g. "public, max-age=3600".
+	CacheControl string
+	// DisableCompression turns off both precompressed siblings and on-the-fly
+	// compression.
+	DisableCompression bool
+	// CompressMinSize is the smallest file compressed on the fly (default
+	// DefaultCompressMinSize); precompressed siblings are used at any size.
+	CompressMinSize int64
+	// MaxListing bounds the entries of a listing (default DefaultMaxListing); a larger
+	// directory is listed partially and says so.
+	MaxListing int
+}
+
+// Handler serves files from a root directory. It is safe for concurrent use; create it
+// with New and release it with Close.
+type Handler struct {
+	opts    Options
+	dir     string   // absolute root directory
+	root    *os.Root // confines every open to dir (portable path)
+	rootDir *os.File // dir itself, whose descriptor the Linux fast path opens beneath
+	rootFD  int      // rootDir's descriptor, -1 without one
+	// portable disables the platform's fast open path (tests run both).
+	portable bool
+}
+
+// New returns a Handler serving the directory dir.
+func New(dir string, opts Options) (*Handler, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, &fs.PathError{Op: "serve", Path: abs, Err: syscall.ENOTDIR}
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{dir: abs, root: root, rootFD: -1}
+	if d, err := os.Open(abs); err == nil {
+		h.rootDir, h.rootFD = d, int(d.Fd())
+	}
+	if opts.Index == nil {
+		opts.Index = []string{"index.html"}
+	}
+	if opts.CompressMinSize <= 0 {
+		opts.CompressMinSize = DefaultCompressMinSize
+	}
+	if opts.MaxListing <= 0 {
+		opts.MaxListing = DefaultMaxListing
+	}
+	h.opts = opts
+	return h, nil
+}
+
+// Dir returns the absolute path of the directory served.
+func (h *Handler) Dir() string { return h.dir }
+
+// Close releases the root directory.
+func (h *Handler) Close() error {
+	if h.rootDir != nil {
+		h.rootDir.Close()
+	}
+	return h.root.Close()
+}
+
+// ServeHOP serves one request.
+func (h *Handler) ServeHOP(w *server.ResponseWriter, r *server.Request) {
+	switch {
+	case r.IsMethod("GET"), r.IsMethod("HEAD"):
+	case r.IsMethod("OPTIONS"):
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		w.WriteHeader(204)
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		writeError(w, 405)
+		return
+	}
+	p, status := cleanPath(r.Path())
+	if status != 0 {
+		writeError(w, status)
+		return
+	}
+	if !h.opts.ShowDotfiles && p.hasDotSegment() {
+		writeError(w, 404)
+		return
+	}
+	f, err := h.open(p.rel)
+	if err != nil {
+		writeError(w, errStatus(err))
+		return
+	}
+	defer f.Close()
+	if f.dir {
+		if !p.slash {
+			redirectToDir(w, r, p)
+			return
+		}
+		for _, name := range h.opts.Index {
+			idx, err := h.open(path.Join(p.rel, name))
+			if err != nil {
+				continue
+			}
+			if !idx.dir {
+				defer idx.Close()
+				h.serveFile(w, r, idx)
+				return
+			}
+			idx.Close()
+		}
+		if h.opts.DisableListing {
+			writeError(w, 404)
+			return
+		}
+		h.serveListing(w, r, f, p)
+		return
+	}
+	if p.slash {
+		writeError(w, 404) // a file named as a directory
+		return
+	}
+	h.serveFile(w, r, f)
+}
+
+// errStatus maps an open error to the status answered.
+func errStatus(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR),
+		errors.Is(err, syscall.ENAMETOOLONG):
+		return 404
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, errNotServable),
+		errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EXDEV), isEscape(err):
+		return 403
+	}
+	return 500
+}
+
+// isEscape reports whether err is os.Root refusing a path or link that leaves the root
+// (the sentinel is not exported).
+func isEscape(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Err != nil && strings.Contains(pe.Err.Error(), "escapes")
+}
+
+// reqPath is a decoded, cleaned request path.
+type reqPath struct {
+	rel   string // slash-separated, relative to the root; "." for the root itself
+	slash bool   // the request path ended with '/'
+}
+
+// hasDotSegment reports whether any segment of the path starts with '.'.
+func (p reqPath) hasDotSegment() bool {
+	if p.rel == "." {
+		return false
+	}
+	return p.rel[0] == '.' || strings.Contains(p.rel, "/.")
+}
+
+// cleanPath percent-decodes the request path once and cleans it. It answers 400 for a
+// path that is not absolute, a malformed escape or a NUL byte, and 403 for a ".."
+// segment (before or after decoding): clients remove dot-segments before sending, so
+// one that arrives is an attempt to climb out of the root.
+func cleanPath(raw []byte) (reqPath, int) {
+	if len(raw) == 0 || raw[0] != '/' {
+		return reqPath{}, 400
+	}
+	if cleanAlready(raw) {
+		if len(raw) == 1 {
+			return reqPath{rel: ".", slash: true}, 0
+		}
+		p := reqPath{slash: raw[len(raw)-1] == '/'}
+		if p.slash {
+			raw = raw[:len(raw)-1]
+		}
+		p.rel = string(raw[1:])
+		return p, 0
+	}
+	dec := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c == '%' {
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return reqPath{}, 400
+			}
+			c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
+			i += 2
+		}
+		if c == 0 {
+			return reqPath{}, 400
+		}
+		dec = append(dec, c)
+	}
+	p := reqPath{slash: dec[len(dec)-1] == '/'}
+	segs := make([]string, 0, 8)
+	for s := range strings.SplitSeq(string(dec), "/") {
+		switch s {
+		case "", ".":
+		case "..":
+			return reqPath{}, 403
+		default:
+			segs = append(segs, s)
+		}
+	}
+	if len(segs) == 0 {
+		p.rel, p.slash = ".", true
+	} else {
+		p.rel = strings.Join(segs, "/")
+	}
+	return p, 0
+}
+
+// cleanAlready reports whether an absolute path needs neither decoding nor cleaning:
+// no escapes, no empty segment and no segment starting with '.'.
+func cleanAlready(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '%', 0:
+			return false
+		case '/':
+			if i+1 < len(raw) && (raw[i+1] == '/' || raw[i+1] == '.') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// escapePath returns the URL path of a cleaned relative path, each segment escaped.
+func escapePath(rel string, dir bool) string {
+	if rel == "." {
+		return "/"
+	}
+	var b strings.Builder
+	for s := range strings.SplitSeq(rel, "/") {
+		b.WriteByte('/')
+		b.WriteString(url.PathEscape(s))
+	}
+	if dir {
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// redirectToDir answers 301 to the directory's path with a trailing slash. The
+// Location is rebuilt from the cleaned path, so it can never become a
+// protocol-relative URL to another host.
+func redirectToDir(w *server.ResponseWriter, r *server.Request, p reqPath) {
+	loc := escapePath(p.rel, true)
+	if q := r.Query(); q != nil && wire.ValidFieldValue(q) {
+		loc += "?" + string(q)
+	}
+	w.Header().Set("Location", loc)
+	writeError(w, 301)
+}
+
+// writeError answers code with a short plain-text body.
+func writeError(w *server.ResponseWriter, code int) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	b := make([]byte, 0, 40)
+	b = appendInt(b, int64(code))
+	b = append(b, ' ')
+	b = append(b, wire.StatusText(code)...)
+	b = append(b, '\n')
+	w.Write(b)
+}
+
+// bufPool holds buffers for small bodies and copies.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// sendSection writes n bytes of f from offset off as (part of) the body. Up to
+// smallBody bytes are read into the response buffer. A larger section sends its first
+// smallBody bytes the same way, so that they leave in one write with the head (the
+// head alone would be a small segment of its own, costing the client a wake-up per
+// response: what nginx avoids with tcp_nopush), and hands the rest to ReadFrom: as the
+// bare file when it runs to the end of the file (sendfile on plain TCP), through a
+// LimitedReader otherwise, because sendfile sees through only one LimitedReader and
+// ReadFrom adds its own.
+func sendSection(w *server.ResponseWriter, o *file, off, n, size int64) error {
+	head := min(n, smallBody)
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:head]
+	m, err := o.ReadAt(buf, off)
+	if m < len(buf) {
+		bufPool.Put(bp)
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF // the file shrank
+		}
+		return err
+	}
+	_, err = w.Write(buf)
+	bufPool.Put(bp)
+	if err != nil || head == n {
+		return err
+	}
+	off, n = off+head, n-head
+	f := o.File()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	var src io.Reader = f
+	if off+n != size {
+		src = &io.LimitedReader{R: f, N: n}
+	}
+	_, err = w.ReadFrom(src)
+	return err
+}
+
+// httpTime formats t as an IMF-fixdate.
+func appendHTTPTime(b []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
+}
+
+func appendInt(b []byte, n int64) []byte {
+	if n == 0 {
+		return append(b, '0')
+	}
+	var tmp [20]byte
+	i := len(tmp)
+	for n > 0 {
+		i--
+		tmp[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, tmp[i:]...)
+}

@@ -1,0 +1,113 @@
+package fileserver
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// file is an open regular file or directory. On Linux it is usually a bare descriptor
+// (one openat2, one fstat, no *os.File, no poller registration): small files are read
+// with pread and closed without ever becoming an *os.File. File converts it when a
+// body goes out by sendfile or a directory is listed.
+type file struct {
+	fd   int      // the descriptor while f is nil, else -1
+	f    *os.File // set by File, or by the portable open
+	name string   // path relative to the root, for *os.File names
+	size int64
+	mod  time.Time
+	dir  bool
+	h    *Handler
+}
+
+// ReadAt reads len(p) bytes at off (io.ReaderAt).
+func (o *file) ReadAt(p []byte, off int64) (int, error) {
+	if o.f != nil {
+		return o.f.ReadAt(p, off)
+	}
+	n := 0
+	for n < len(p) {
+		m, err := preadFD(o.fd, p[n:], off+int64(n))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &fs.PathError{Op: "pread", Path: o.name, Err: err}
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// File returns the file as an *os.File, which then owns the descriptor.
+func (o *file) File() *os.File {
+	if o.f == nil {
+		o.f = os.NewFile(uintptr(o.fd), filepath.Join(o.h.dir, o.name))
+		o.fd = -1
+	}
+	return o.f
+}
+
+// Close closes the file.
+func (o *file) Close() error {
+	if o.f != nil {
+		return o.f.Close()
+	}
+	if o.fd >= 0 {
+		err := closeFD(o.fd)
+		o.fd = -1
+		return err
+	}
+	return nil
+}
+
+var errNotServable = errors.New("fileserver: not a regular file or directory")
+
+// open opens rel (a cleaned, slash-separated path relative to the root) without
+// blocking on FIFOs; anything but a regular file or a directory is refused. Unless
+// FollowSymlinks is set, neither the path nor any symbolic link on it may leave the
+// root: the kernel enforces it (openat2 RESOLVE_BENEATH) where it can, os.Root
+// elsewhere.
+func (h *Handler) open(rel string) (*file, error) {
+	if !h.portable {
+		if o, ok, err := h.openFast(rel); ok {
+			return o, err
+		}
+	}
+	var f *os.File
+	var err error
+	if h.opts.FollowSymlinks {
+		f, err = os.OpenFile(filepath.Join(h.dir, filepath.FromSlash(rel)), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	} else {
+		f, err = h.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if m := fi.Mode(); !m.IsRegular() && !m.IsDir() {
+		f.Close()
+		return nil, errNotServable
+	}
+	return &file{fd: -1, f: f, name: rel, size: fi.Size(), mod: fi.ModTime(), dir: fi.IsDir(), h: h}, nil
+}
+
+// stat reports the metadata of rel as open would see it (following symbolic links
+// that stay inside the root, or any with FollowSymlinks).
+func (h *Handler) stat(rel string) (fs.FileInfo, error) {
+	if h.opts.FollowSymlinks {
+		return os.Stat(filepath.Join(h.dir, filepath.FromSlash(rel)))
+	}
+	return h.root.Stat(rel)
+}
