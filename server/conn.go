@@ -51,6 +51,7 @@ type conn struct {
 	inHandler    bool      // the handler is running (a context watch may start)
 	woke         bool      // resumed from parking: input is ready, read before parking again
 	idle         *idleConn // parking record, allocated at the first park
+	rio          rawIO     // raw socket I/O (Linux, plain TCP)
 
 	watch struct {
 		active bool
@@ -66,6 +67,7 @@ var connPool = sync.Pool{New: func() any { return new(conn) }}
 func newConn(s *Server, nc net.Conn) *conn {
 	c := getConn(s)
 	c.nc = nc
+	c.rio.setup(nc)
 	c.id = s.nextID.Add(1)
 	return c
 }
@@ -116,6 +118,7 @@ func (c *conn) recycle() {
 		c.w.scratch = nil
 	}
 	c.srv, c.nc, c.tlsState, c.idle = nil, nil, nil, nil
+	c.rio.rc, c.rio.ready = nil, false
 	c.rpos, c.rend, c.floor, c.nreq = 0, 0, 0, 0
 	c.wbuf = c.wbuf[:0]
 	c.headDeadline, c.lastRD, c.lastWD = time.Time{}, time.Time{}, time.Time{}
@@ -192,7 +195,7 @@ func (c *conn) fill() int {
 		}
 		if c.woke {
 			c.woke = false
-		} else if c.srv.parker != nil && c.parkable() {
+		} else if c.srv.parker.Load() != nil && c.parkable() {
 			if r := c.idleWait(); r != fillFallback {
 				return r
 			}
@@ -212,7 +215,7 @@ func (c *conn) fill() int {
 			return fillClose
 		}
 	}
-	n, err := c.nc.Read(c.rbuf[c.rend:])
+	n, err := c.read(c.rbuf[c.rend:])
 	if empty && !c.state.CompareAndSwap(stateIdle, stateActive) {
 		// Shutdown woke us. Serve what arrived (its response will close), else end.
 		c.state.Store(stateActive)
@@ -296,7 +299,7 @@ func (c *conn) flush() bool {
 		return !c.dead
 	}
 	c.setWriteDeadline()
-	_, err := c.nc.Write(c.wbuf)
+	_, err := c.write(c.wbuf)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		c.dead = true

@@ -89,7 +89,7 @@ func (s *Server) startParker() {
 			Classes: 2,
 		})
 		if err == nil {
-			s.parker = p
+			s.parker.Store(p)
 		}
 	})
 }
@@ -121,7 +121,7 @@ func (c *conn) idleWait() int {
 		if s.closing.Load() {
 			return fillClose
 		}
-		n, err := c.nc.Read(c.rbuf[c.rend:])
+		n, err := c.read(c.rbuf[c.rend:])
 		if !c.state.CompareAndSwap(stateIdle, stateActive) {
 			c.state.Store(stateActive)
 			c.lastRD = time.Time{}
@@ -143,7 +143,7 @@ func (c *conn) idleWait() int {
 		// deadline in the past returns buffered plaintext at once, or times out.
 		c.nc.SetReadDeadline(aLongTimeAgo)
 		c.lastRD = time.Time{}
-		n, err := c.nc.Read(c.rbuf[c.rend:])
+		n, err := c.read(c.rbuf[c.rend:])
 		if n > 0 {
 			c.rend += n
 			return fillOK
@@ -186,14 +186,14 @@ func (c *conn) park(class int, remaining time.Duration) bool {
 	ic.nc, ic.id, ic.nreq, ic.tlsState = c.nc, c.id, c.nreq, c.tlsState
 	if s.shouldDetach(c) {
 		if fd, err := dupCloexec(ic.fd); err == nil {
-			s.parker.Forget(ic.fd) // it may still be registered from an earlier park
-			c.nc.Close()           // closes the original descriptor only; the socket stays open
+			s.parker.Load().Forget(ic.fd) // it may still be registered from an earlier park
+			c.nc.Close()                  // closes the original descriptor only; the socket stays open
 			ic.nc, ic.fd, ic.detached = nil, fd, true
 			c.idle = nil // the next park of this connection gets a fresh record
 		}
 	}
 	s.deactivate(c)
-	if err := s.parker.Park(&ic.Entry, ic.fd, class, clock.Now().Add(remaining)); err != nil {
+	if err := s.parker.Load().Park(&ic.Entry, ic.fd, class, clock.Now().Add(remaining)); err != nil {
 		if ic.detached {
 			// The net.Conn is already closed: end the connection here.
 			syscall.Close(ic.fd)
@@ -220,14 +220,14 @@ func (s *Server) shouldDetach(c *conn) bool {
 		return false
 	}
 	_, plain := c.nc.(*net.TCPConn)
-	return plain && s.parker.Len() >= above
+	return plain && s.parker.Load().Len() >= above
 }
 
 // resume gives a woken connection a goroutine and a state again.
 func (s *Server) resume(ic *idleConn) {
 	reattached := ic.detached
 	if ic.detached {
-		s.parker.Forget(ic.fd)
+		s.parker.Load().Forget(ic.fd)
 		nc, err := attachFD(ic.fd)
 		if err != nil {
 			s.connWG.Done()
@@ -237,6 +237,7 @@ func (s *Server) resume(ic *idleConn) {
 	}
 	c := getConn(s)
 	c.nc, c.id, c.nreq, c.tlsState, c.idle = ic.nc, ic.id, ic.nreq, ic.tlsState, ic
+	c.rio.setup(c.nc)
 	if reattached {
 		c.idle = nil // a new descriptor: the next park makes a new record
 	}

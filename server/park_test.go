@@ -45,10 +45,10 @@ func startParkServer(t *testing.T, cfg func(*Server)) (*Server, string) {
 }
 
 func parked(s *Server) int {
-	if s.parker == nil {
+	if s.parker.Load() == nil {
 		return -1
 	}
-	return s.parker.Len()
+	return s.parker.Load().Len()
 }
 
 func TestParkedConnectionServesPipelinedBurstInOrder(t *testing.T) {
@@ -296,7 +296,7 @@ func emfileChild(t *testing.T) {
 
 func detachedCount(s *Server) int {
 	n := 0
-	s.parker.CloseAll(func(e *park.Entry) {
+	s.parker.Load().CloseAll(func(e *park.Entry) {
 		if e.Value.(*idleConn).detached {
 			n++
 		}

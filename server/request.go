@@ -245,7 +245,7 @@ func (b *body) readLength(p []byte) (int, error) {
 	} else {
 		c.setReadTimeout(c.srv.bodyTimeout())
 		var err error
-		n, err = c.nc.Read(p)
+		n, err = c.read(p)
 		if n == 0 && err != nil {
 			return 0, bodyReadError(err)
 		}
@@ -294,7 +294,7 @@ func (b *body) readChunked(p []byte) (int, error) {
 			return 0, wire.ErrInvalidChunk
 		}
 		c.setReadTimeout(c.srv.bodyTimeout())
-		n, err := c.nc.Read(c.rbuf[c.rend:])
+		n, err := c.read(c.rbuf[c.rend:])
 		if n == 0 && err != nil {
 			return 0, bodyReadError(err)
 		}

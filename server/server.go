@@ -111,7 +111,7 @@ type Server struct {
 	nextID    atomic.Uint64
 	active    atomic.Int64 // connections holding a goroutine
 	parkOnce  sync.Once
-	parker    *park.Parker
+	parker    atomic.Pointer[park.Parker]
 }
 
 func durOr(v, d time.Duration) time.Duration {
@@ -328,13 +328,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		s.closeIdle()
-		if s.parker != nil {
-			s.parker.CloseAll(s.closeParked)
+		if s.parker.Load() != nil {
+			s.parker.Load().CloseAll(s.closeParked)
 		}
 		select {
 		case <-done:
-			if s.parker != nil {
-				s.parker.Close(s.closeParked)
+			if s.parker.Load() != nil {
+				s.parker.Load().Close(s.closeParked)
 			}
 			return nil
 		case <-ctx.Done():
@@ -368,8 +368,8 @@ func (s *Server) Close() error {
 	for c := range s.conns {
 		c.nc.Close()
 	}
-	if s.parker != nil {
-		go s.parker.Close(s.closeParked)
+	if s.parker.Load() != nil {
+		go s.parker.Load().Close(s.closeParked)
 	}
 	return nil
 }
