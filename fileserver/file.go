@@ -88,7 +88,7 @@ func (h *Handler) serveFile(w *server.ResponseWriter, r *server.Request, f *file
 				wire.Add(hd, "Content-Range", rg.contentRange(nil, rep.size))
 				w.WriteHeader(206)
 				w.SetContentLength(rg.length)
-				sendSection(w, rep.f, rg.start, rg.length, rep.size)
+				sendSection(w, rep.f, rg.start, rg.length)
 				return
 			}
 			sendMultipart(w, rep.f, rep.size, ctype, ranges)
@@ -97,7 +97,7 @@ func (h *Handler) serveFile(w *server.ResponseWriter, r *server.Request, f *file
 	}
 	w.SetContentLength(rep.size)
 	if get {
-		sendSection(w, rep.f, 0, rep.size, rep.size)
+		sendSection(w, rep.f, 0, rep.size)
 	}
 }
 

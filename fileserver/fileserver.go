@@ -343,11 +343,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // smallBody bytes are read into the response buffer. A larger section sends its first
 // smallBody bytes the same way, so that they leave in one write with the head (the
 // head alone would be a small segment of its own, costing the client a wake-up per
-// response: what nginx avoids with tcp_nopush), and hands the rest to ReadFrom: as the
-// bare file when it runs to the end of the file (sendfile on plain TCP), through a
-// LimitedReader otherwise, because sendfile sees through only one LimitedReader and
-// ReadFrom adds its own.
-func sendSection(w *server.ResponseWriter, o *file, off, n, size int64) error {
+// response: what nginx avoids with tcp_nopush), and hands the rest to ReadFrom as a
+// LimitedReader of the file, which the server sends with sendfile on plain TCP.
+func sendSection(w *server.ResponseWriter, o *file, off, n int64) error {
 	head := min(n, smallBody)
 	bp := bufPool.Get().(*[]byte)
 	buf := (*bp)[:head]
@@ -369,11 +367,7 @@ func sendSection(w *server.ResponseWriter, o *file, off, n, size int64) error {
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return err
 	}
-	var src io.Reader = f
-	if off+n != size {
-		src = &io.LimitedReader{R: f, N: n}
-	}
-	_, err = w.ReadFrom(src)
+	_, err = w.ReadFrom(&io.LimitedReader{R: f, N: n})
 	return err
 }
 

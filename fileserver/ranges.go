@@ -160,7 +160,7 @@ func sendMultipart(w *server.ResponseWriter, f *file, size int64, ctype string, 
 		if _, err := w.Write(heads[i]); err != nil {
 			return
 		}
-		if err := sendSection(w, f, rg.start, rg.length, size); err != nil {
+		if err := sendSection(w, f, rg.start, rg.length); err != nil {
 			return
 		}
 	}

@@ -119,3 +119,17 @@ func (c *conn) write(p []byte) (int, error) {
 	}
 	return r.n, err
 }
+
+// setCork turns TCP_CORK on or off: while on, the kernel sends only full segments, so a
+// head written before a sendfile leaves together with the file's first bytes.
+func setCork(tc *net.TCPConn, on bool) {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, v) })
+}

@@ -345,44 +345,57 @@ func (w *ResponseWriter) resetForError(code int) {
 }
 
 // ReadFrom copies src into the body. When the connection is plain TCP, the length was
-// declared with SetContentLength and src is an *os.File (or an io.LimitedReader of
-// one), the head is flushed and the file is sent with sendfile, without copying
-// through user space.
+// declared with SetContentLength and src is an *os.File (or an *io.LimitedReader of
+// one), the file is sent with sendfile, without copying through user space; the head
+// is corked together with the start of the file so they leave in full segments. A
+// LimitedReader's N is reduced by what was sent.
 func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 	c := w.c
 	tc, isTCP := c.nc.(*net.TCPConn)
-	if isTCP && w.length >= 0 && !w.noBody && bodyAllowed(w.status) && isFile(src) {
+	f, limit := fileOf(src)
+	if isTCP && f != nil && w.length >= 0 && !w.noBody && bodyAllowed(w.status) {
 		if !w.committed {
 			if err := w.commit(); err != nil {
 				return 0, err
 			}
 		}
+		n := w.length - w.written
+		if limit >= 0 && limit < n {
+			n = limit
+		}
+		setCork(tc, true)
 		if !c.flush() {
 			return 0, errConnDead
 		}
-		remaining := w.length - w.written
 		// Allow the write timeout per 16 MiB so large files over slow links can finish.
-		c.nc.SetWriteDeadline(clock.Now().Add(c.srv.writeTimeout() * time.Duration(1+remaining>>24)))
+		c.nc.SetWriteDeadline(clock.Now().Add(c.srv.writeTimeout() * time.Duration(1+n>>24)))
 		c.lastWD = time.Time{}
-		n, err := tc.ReadFrom(io.LimitReader(src, remaining))
-		w.written += n
+		sent, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n})
+		setCork(tc, false)
+		w.written += sent
+		if lr, ok := src.(*io.LimitedReader); ok {
+			lr.N -= sent
+		}
 		if err != nil {
 			c.dead = true
 		}
-		return n, err
+		return sent, err
 	}
 	return io.Copy(writerOnly{w}, src)
 }
 
-func isFile(r io.Reader) bool {
-	switch v := r.(type) {
+// fileOf returns the file behind src (an *os.File or an *io.LimitedReader of one) and
+// the limit (-1 for none).
+func fileOf(src io.Reader) (*os.File, int64) {
+	switch v := src.(type) {
 	case *os.File:
-		return true
+		return v, -1
 	case *io.LimitedReader:
-		_, ok := v.R.(*os.File)
-		return ok
+		if f, ok := v.R.(*os.File); ok {
+			return f, v.N
+		}
 	}
-	return false
+	return nil, -1
 }
 
 // writerOnly hides ReadFrom so io.Copy does not recurse.
