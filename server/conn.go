@@ -187,8 +187,7 @@ func (c *conn) fill() int {
 	if len(c.wbuf) > 0 && !c.flush() {
 		return fillClose
 	}
-	empty := c.rpos == c.rend
-	if empty {
+	if c.rpos == c.rend {
 		c.rpos, c.rend = 0, 0
 		if c.srv.closing.Load() {
 			return fillClose
@@ -200,38 +199,50 @@ func (c *conn) fill() int {
 				return r
 			}
 		}
-		c.setReadTimeout(c.srv.idleTimeout())
-		c.state.Store(stateIdle)
-		if c.srv.closing.Load() {
+		if n, ok, _ := c.readIdle(c.srv.idleTimeout()); !ok || n == 0 {
 			return fillClose
 		}
-	} else {
-		if c.headDeadline.IsZero() {
-			c.headDeadline = clock.Now().Add(c.srv.headerTimeout())
-		}
-		c.setReadDeadlineWithin(c.headDeadline, 0)
-		if !c.makeRoom(c.srv.Limits.MaxHead()) {
-			c.fail(431, "header section too large")
-			return fillClose
-		}
+		return fillOK
+	}
+	if c.headDeadline.IsZero() {
+		c.headDeadline = clock.Now().Add(c.srv.headerTimeout())
+	}
+	c.setReadDeadlineWithin(c.headDeadline, 0)
+	if !c.makeRoom(c.srv.Limits.MaxHead()) {
+		c.fail(431, "header section too large")
+		return fillClose
 	}
 	n, err := c.read(c.rbuf[c.rend:])
-	if empty && !c.state.CompareAndSwap(stateIdle, stateActive) {
-		// Shutdown woke us. Serve what arrived (its response will close), else end.
-		c.state.Store(stateActive)
-		c.lastRD = time.Time{}
-		if n == 0 {
-			return fillClose
-		}
-	}
 	if n > 0 {
 		c.rend += n
 		return fillOK
 	}
-	if !empty && isTimeout(err) {
+	if isTimeout(err) {
 		c.fail(408, "request head not received in time")
 	}
 	return fillClose
+}
+
+// readIdle waits up to timeout for the first bytes of the next request on an idle
+// connection, in a state Shutdown can interrupt (closeIdle). It appends what it read
+// to rbuf and reports false when the server is shutting down and nothing arrived.
+func (c *conn) readIdle(timeout time.Duration) (n int, ok bool, err error) {
+	c.setReadTimeout(timeout)
+	c.state.Store(stateIdle)
+	if c.srv.closing.Load() {
+		return 0, false, nil
+	}
+	n, err = c.read(c.rbuf[c.rend:])
+	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+		// Shutdown woke us. Serve what arrived (its response will close), else end.
+		c.state.Store(stateActive)
+		c.lastRD = time.Time{}
+		if n == 0 {
+			return 0, false, err
+		}
+	}
+	c.rend += n
+	return n, true, err
 }
 
 // makeRoom ensures free space at the end of rbuf, moving unconsumed input down to

@@ -115,22 +115,11 @@ func (c *conn) idleWait() int {
 	idle := s.idleTimeout()
 	class := classParkedAtOnce
 	if grace := s.parkAfter(); grace > 0 && s.active.Load() <= s.parkGraceConns() {
-		wait := min(grace, idle)
-		c.setReadTimeout(wait)
-		c.state.Store(stateIdle)
-		if s.closing.Load() {
+		n, ok, err := c.readIdle(min(grace, idle))
+		if !ok {
 			return fillClose
 		}
-		n, err := c.read(c.rbuf[c.rend:])
-		if !c.state.CompareAndSwap(stateIdle, stateActive) {
-			c.state.Store(stateActive)
-			c.lastRD = time.Time{}
-			if n == 0 {
-				return fillClose
-			}
-		}
 		if n > 0 {
-			c.rend += n
 			return fillOK
 		}
 		if !isTimeout(err) || grace >= idle {
