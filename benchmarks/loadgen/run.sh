@@ -96,7 +96,7 @@ timed() {
 run_wrk() {
   local args=(-t1 -c"$CONNS" -d"${DUR}s")
   case $1 in
-    pipelined) args+=(-s "$here/pipeline.lua") ;;
+    pipelined) args+=(-s "$here/../pipeline.lua") ;;
     close) args+=(-H "Connection: close") ;;
   esac
   local cpu
