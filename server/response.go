@@ -36,6 +36,7 @@ type ResponseWriter struct {
 	body   []byte
 
 	committed bool
+	overrun   bool // a buffered write went past the declared length
 	chunked   bool
 	noBody    bool // HEAD request or a status without body
 	written   int64
@@ -55,13 +56,15 @@ func (w *ResponseWriter) begin(c *conn, req *Request, keep bool) {
 	w.status = 200
 	w.length = -1
 	w.body = w.body[:0]
-	w.committed, w.chunked = false, false
+	w.committed, w.chunked, w.overrun = false, false, false
 	w.noBody = req.IsMethod("HEAD")
 	w.written = 0
 	w.keepAlive = keep
 }
 
-// Header returns the response fields to set before the head is committed. Connection,
+// Header returns the response fields to set before the head is committed. Fields whose
+// name is not a token or whose value holds CR, LF or another control character are
+// dropped when the head is written (no response splitting). Connection,
 // Content-Length, Transfer-Encoding and Keep-Alive are managed by the server: a
 // Connection: close set here closes the connection after the response, and a
 // Content-Length set here is taken as SetContentLength.
@@ -103,6 +106,10 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 		return 0, ErrBodyNotAllowed
 	}
 	if !w.committed {
+		if w.length >= 0 && int64(len(w.body)+len(p)) > w.length {
+			w.overrun = true // the response becomes a 500: its framing cannot be met
+			return 0, ErrContentLength
+		}
 		if len(w.body)+len(p) <= w.bufferLimit() {
 			w.body = append(w.body, p...)
 			return len(p), nil
@@ -116,7 +123,8 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 
 // WriteString appends s to the body.
 func (w *ResponseWriter) WriteString(s string) (int, error) {
-	if !w.committed && bodyAllowed(w.status) && len(w.body)+len(s) <= w.bufferLimit() {
+	if !w.committed && bodyAllowed(w.status) && len(w.body)+len(s) <= w.bufferLimit() &&
+		(w.length < 0 || int64(len(w.body)+len(s)) <= w.length) {
 		w.body = append(w.body, s...)
 		return len(s), nil
 	}
@@ -219,12 +227,12 @@ func (w *ResponseWriter) finish() bool {
 	if !w.committed {
 		w.applyHeaderControls()
 		n := int64(len(w.body))
-		if w.length >= 0 && w.length != n && !(w.noBody && n == 0) {
-			if n > w.length {
+		if w.length >= 0 && w.length != n && !(w.noBody && n == 0) || w.overrun {
+			if n > w.length || w.overrun {
 				// The handler declared less than it wrote: send what was declared
 				// would corrupt the stream; answer 500 instead.
 				w.resetForError(500)
-				w.keepAlive = false
+				w.keepAlive, w.overrun = false, false
 				return w.finish()
 			}
 			// Declared more than written: framing cannot be met; close after sending.
@@ -304,7 +312,7 @@ func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 		b = append(b, "Connection: close\r\n"...)
 	} else if w.req.Minor == 0 {
 		b = append(b, "Connection: keep-alive\r\nKeep-Alive: timeout="...)
-		b = strconv.AppendInt(b, int64(s.idleTimeout()/1e9), 10)
+		b = strconv.AppendInt(b, int64((s.idleTimeout()+time.Second-1)/time.Second), 10) // whole seconds, rounded up
 		if max := s.maxRequests(); max > 0 {
 			b = append(b, ", max="...)
 			b = strconv.AppendInt(b, int64(max-w.c.nreq), 10)
@@ -313,7 +321,8 @@ func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 	}
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
-		if managedField(name) {
+		if managedField(name) || !wire.IsToken(name) || !wire.ValidFieldValue(value) {
+			// A CR or LF in a handler's field would split the response: drop the field.
 			continue
 		}
 		b = wire.AppendField(b, name, value)

@@ -68,6 +68,9 @@ func (p *Parser) Reset() {
 // request line is tolerated (and counted in the head length). A line whose first bytes
 // are already invalid, or which already exceeds a limit, fails before its LF arrives.
 func (p *Parser) ParseRequest(buf []byte, r *Request) (int, error) {
+	if p.scan > len(buf) {
+		p.Reset() // the caller passed less than last time: start over rather than panic
+	}
 	if p.state == stateStart && p.pos == 0 {
 		r.Header.fields = r.Header.fields[:0]
 		r.Header.arena, r.Header.borrowed = nil, false
@@ -95,6 +98,9 @@ func (p *Parser) ParseRequest(buf []byte, r *Request) (int, error) {
 // answers (HEAD and CONNECT change the framing). Results as for ParseRequest; one empty
 // line before the status line is tolerated too (a stray CRLF after a previous body).
 func (p *Parser) ParseResponse(buf []byte, r *Response, method []byte) (int, error) {
+	if p.scan > len(buf) {
+		p.Reset() // the caller passed less than last time: start over rather than panic
+	}
 	if p.state == stateStart && p.pos == 0 {
 		r.Header.fields = r.Header.fields[:0]
 		r.Header.arena, r.Header.borrowed = nil, false
