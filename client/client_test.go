@@ -140,15 +140,18 @@ func TestHTTP10Request(t *testing.T) {
 	if v := resp.Header.Get("Keep-Alive"); !bytes.Contains(v, []byte("timeout=")) {
 		t.Errorf("Keep-Alive = %q", v)
 	}
-	if fmt.Sprint(got) != "[1.0 keep-alive 1.0 keep-alive]" {
-		t.Errorf("server saw %v", got)
+	mu.Lock()
+	seen := fmt.Sprint(got)
+	mu.Unlock()
+	if seen != "[1.0 keep-alive 1.0 keep-alive]" {
+		t.Errorf("server saw %v", seen)
 	}
 }
 
 // serveScript runs a raw server whose connections answer requests with the given
 // responses, one per request, in order across connections; "CLOSE" closes the
 // connection instead of answering.
-func serveScript(t *testing.T, responses ...string) (string, *[]*testRequest) {
+func serveScript(t *testing.T, responses ...string) (string, func() []*testRequest) {
 	var mu sync.Mutex
 	var reqs []*testRequest
 	next := 0
@@ -178,7 +181,11 @@ func serveScript(t *testing.T, responses ...string) (string, *[]*testRequest) {
 			c.Write([]byte(resp))
 		}
 	})
-	return url, &reqs
+	return url, func() []*testRequest {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*testRequest(nil), reqs...)
+	}
 }
 
 func TestResponseFraming(t *testing.T) {
@@ -261,8 +268,8 @@ func TestTruncatedBody(t *testing.T) {
 				t.Fatalf("err = %v, want ErrTruncated", err)
 			}
 			// Not retried: the server saw the request once; the connection is gone.
-			if len(*reqs) != 2 {
-				t.Errorf("server saw %d requests, want 2", len(*reqs))
+			if n := len(reqs()); n != 2 {
+				t.Errorf("server saw %d requests, want 2", n)
 			}
 			resp3 := get(t, cl, url+"/3")
 			if resp3.Reused || resp3.ConnID != 2 || string(resp3.Body) != "three" {
@@ -1074,8 +1081,11 @@ func TestTraceEvents(t *testing.T) {
 		"getconn", "gotconn #1 reused=true local=true remote=" + remote,
 		"head GET /b HTTP/1.1", "wrote", "firstbyte", "gothead HTTP/1.1 200 OK", "done 200 7 kept=true",
 	}
-	if strings.Join(events, "\n") != strings.Join(want, "\n") {
-		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
+	mu.Lock()
+	joined := strings.Join(events, "\n")
+	mu.Unlock()
+	if joined != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", joined, strings.Join(want, "\n"))
 	}
 }
 
