@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/hop-http/hop/wire"
@@ -46,7 +47,10 @@ func (a httpAdapter) ServeHOP(w *ResponseWriter, r *Request) {
 	rw.WriteHeader(200)
 }
 
-// toHTTPRequest builds a net/http request from the hop view; strings are copied.
+// toHTTPRequest builds a net/http request from the hop view. Strings are copied, but
+// in bulk: all field values share one string and one []string backing array, common
+// methods and field names are interned, and the remote address is formatted once per
+// connection.
 func toHTTPRequest(r *Request) (*http.Request, error) {
 	target := string(r.Target)
 	var u *url.URL
@@ -59,22 +63,48 @@ func toHTTPRequest(r *Request) (*http.Request, error) {
 			return nil, err
 		}
 	}
-	hdr := make(http.Header, r.Header.Len())
-	for i := 0; i < r.Header.Len(); i++ {
-		n, v := r.Header.At(i)
-		key := textproto.CanonicalMIMEHeaderKey(string(n))
-		hdr[key] = append(hdr[key], string(v))
+	n := r.Header.Len()
+	size := 0
+	for i := 0; i < n; i++ {
+		_, v := r.Header.At(i)
+		size += len(v)
 	}
-	delete(hdr, "Host")
-	hr := &http.Request{
-		Method:     string(r.Method),
+	var sb strings.Builder
+	sb.Grow(size)
+	for i := 0; i < n; i++ {
+		_, v := r.Header.At(i)
+		sb.Write(v)
+	}
+	all := sb.String()
+	vals := make([]string, n)
+	hdr := make(http.Header, n)
+	host := ""
+	off := 0
+	for i := 0; i < n; i++ {
+		name, v := r.Header.At(i)
+		val := all[off : off+len(v)]
+		off += len(v)
+		key := canonicalKey(name)
+		if key == "Host" {
+			host = val
+			continue
+		}
+		if old, ok := hdr[key]; ok {
+			hdr[key] = append(old, val)
+			continue
+		}
+		vals[i] = val
+		hdr[key] = vals[i : i+1 : i+1]
+	}
+	hr := http.Request{
+		Method:     internMethod(r.Method),
 		URL:        u,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: int(r.Minor),
 		Header:     hdr,
-		Host:       string(r.Host),
-		RemoteAddr: r.RemoteAddr().String(),
+		Host:       host,
+		RemoteAddr: r.c.remoteString(),
 		RequestURI: target,
 		TLS:        r.TLS(),
 		Close:      !r.KeepAlive,
@@ -97,6 +127,39 @@ func toHTTPRequest(r *Request) (*http.Request, error) {
 		hr.Body = bodyCloser{&r.body}
 	}
 	return hr.WithContext(r.Context()), nil
+}
+
+var methods = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"}
+
+// internMethod returns m as a string, without allocating for the standard methods.
+func internMethod(m []byte) string {
+	for _, s := range methods {
+		if string(m) == s {
+			return s
+		}
+	}
+	return string(m)
+}
+
+// commonKeys are canonical names of frequent request fields, returned without
+// allocating.
+var commonKeys = [...]string{
+	"Host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language", "Connection",
+	"Content-Length", "Content-Type", "Cookie", "Referer", "Cache-Control", "Authorization",
+	"Origin", "Range", "If-None-Match", "If-Modified-Since", "Upgrade-Insecure-Requests",
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Requested-With", "Pragma", "Priority",
+	"Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-User", "Dnt", "Te",
+	"Expect", "Transfer-Encoding", "Idempotency-Key", "Traceparent",
+}
+
+// canonicalKey returns the canonical MIME form of a field name.
+func canonicalKey(name []byte) string {
+	for _, k := range commonKeys {
+		if len(k) == len(name) && wire.EqualFold(name, k) {
+			return k
+		}
+	}
+	return textproto.CanonicalMIMEHeaderKey(string(name))
 }
 
 type bodyCloser struct{ io.Reader }

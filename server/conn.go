@@ -52,6 +52,7 @@ type conn struct {
 	woke         bool      // resumed from parking: input is ready, read before parking again
 	idle         *idleConn // parking record, allocated at the first park
 	rio          rawIO     // raw socket I/O (Linux, plain TCP)
+	remoteStr    string    // RemoteAddr().String(), formatted once (net/http adapter)
 
 	watch struct {
 		active bool
@@ -118,6 +119,7 @@ func (c *conn) recycle() {
 		c.w.scratch = nil
 	}
 	c.srv, c.nc, c.tlsState, c.idle = nil, nil, nil, nil
+	c.remoteStr = ""
 	c.rio.rc, c.rio.ready = nil, false
 	c.rpos, c.rend, c.floor, c.nreq = 0, 0, 0, 0
 	c.wbuf = c.wbuf[:0]
@@ -517,3 +519,11 @@ func (c *conn) stopWatch() {
 }
 
 var _ io.Reader = (*body)(nil)
+
+// remoteString returns the peer's address as a string, formatted once per connection.
+func (c *conn) remoteString() string {
+	if c.remoteStr == "" {
+		c.remoteStr = c.nc.RemoteAddr().String()
+	}
+	return c.remoteStr
+}
