@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -47,4 +48,27 @@ func readResponses(t *testing.T, br *bufio.Reader, n int) []string {
 		bodies = append(bodies, string(body))
 	}
 	return bodies
+}
+
+// serveTest starts a server with handler h (and optional settings) on 127.0.0.1 and
+// returns a connection to it with a 10 s deadline.
+func serveTest(t *testing.T, h HandlerFunc, cfg func(*Server)) net.Conn {
+	t.Helper()
+	s := &Server{Handler: h}
+	if cfg != nil {
+		cfg(s)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
 }

@@ -3,33 +3,19 @@ package server
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Fields with CR/LF in a handler's header are dropped, so a value taken from a request
 // cannot inject a field or a second response.
 func TestResponseSplittingFieldsDropped(t *testing.T) {
-	s := &Server{Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
+	c := serveTest(t, func(w *ResponseWriter, r *Request) {
 		w.Header().Set("X-Echo", "a\r\nSet-Cookie: evil=1")
 		w.Header().Set("Bad Name", "x")
 		w.Header().Set("X-Ok", "fine")
 		w.WriteString("ok")
-	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	defer s.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	}, nil)
 	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(c)
 	var head strings.Builder
@@ -52,26 +38,15 @@ func TestResponseSplittingFieldsDropped(t *testing.T) {
 	}
 }
 
+// A buffered write past SetContentLength fails, and the response becomes a 500.
 func TestSetContentLengthOverrunWhileBuffered(t *testing.T) {
 	errc := make(chan error, 1)
-	s := &Server{Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
+	c := serveTest(t, func(w *ResponseWriter, r *Request) {
 		w.SetContentLength(3)
 		w.WriteString("abc")
 		_, err := w.Write([]byte("d"))
 		errc <- err
-	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	defer s.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	}, nil)
 	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(c)
 	if line, _ := br.ReadString('\n'); !strings.HasPrefix(line, "HTTP/1.1 500") {

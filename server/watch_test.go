@@ -3,31 +3,17 @@ package server
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Regression: a handler that calls Context() and leaves the body unread must not let
 // the post-handler drain start a background read that steals the next request's bytes.
 func TestContextWatchDoesNotStealNextRequest(t *testing.T) {
-	s := &Server{Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
+	c := serveTest(t, func(w *ResponseWriter, r *Request) {
 		_ = r.Context()
 		w.Write(r.Method)
-	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	defer s.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	}, nil)
 	br := bufio.NewReader(c)
 	body := strings.Repeat("p", 1201)
 	for i := 0; i < 100; i++ {

@@ -64,3 +64,15 @@ func CertificateFor(hosts []string, validity time.Duration) (tls.Certificate, er
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
+
+// Pool returns a certificate pool that trusts cert's leaf, for clients in tests and
+// development tools.
+func Pool(cert tls.Certificate) (*x509.CertPool, error) {
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return pool, nil
+}
