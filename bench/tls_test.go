@@ -2,32 +2,17 @@ package bench
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"strings"
 	"testing"
 
-	"github.com/hop-http/hop/internal/selfsigned"
+	"github.com/hop-http/hop/internal/testcert"
 
 	"github.com/hop-http/hop/server"
 )
 
-// selfSigned returns a certificate for 127.0.0.1 (internal/selfsigned) and a pool
-// that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	cert, err := selfsigned.Certificate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := selfsigned.Pool(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, pool
-}
-
 func TestTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
+	tc := testcert.New(t)
+	cert, pool := tc.TLS, tc.Pool
 	url := startServer(t, hello, func(s *server.Server) {
 		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 	})

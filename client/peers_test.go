@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/internal/testcert"
 )
 
 // freePort returns a loopback port that was free a moment ago.
@@ -63,8 +65,8 @@ type nginxPeer struct {
 func startNginx(t *testing.T, extra string) *nginxPeer {
 	bin := requirePeer(t, "nginx", "/usr/sbin/nginx")
 	dir := t.TempDir()
-	tc := selfSigned(t)
-	for name, data := range map[string][]byte{"cert.pem": tc.certPEM, "key.pem": tc.keyPEM} {
+	tc := testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1")
+	for name, data := range map[string][]byte{"cert.pem": tc.CertPEM, "key.pem": tc.KeyPEM} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -243,10 +245,10 @@ func TestNginxPipeline(t *testing.T) {
 // SNI, ALPN, reuse (from nginx's log) and session resumption.
 func TestNginxTLS(t *testing.T) {
 	ng := startNginx(t, "")
-	tc := selfSigned(t)
+	tc := testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1")
 	var handshakes []string
 	cl := newClient(t, &Client{
-		TLSConfig: &tls.Config{RootCAs: tc.pool},
+		TLSConfig: &tls.Config{RootCAs: tc.Pool},
 		Resolve:   map[string][]netip.Addr{"hop.test:" + strconv.Itoa(ng.httpsPort): {netip.MustParseAddr("127.0.0.1")}},
 		Trace: &Trace{TLSDone: func(s *tls.ConnectionState, err error) {
 			if err != nil {

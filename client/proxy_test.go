@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hop-http/hop/internal/testcert"
 )
 
 // testProxy is a forward proxy built on net/http (an independent peer): absolute-form
@@ -128,7 +130,7 @@ func TestProxyConnectTLS(t *testing.T) {
 	px := startProxy(t)
 	fn, _ := FixedProxy(px.url)
 	var tunnels []string
-	cl := newClient(t, &Client{Proxy: fn, TLSConfig: &tls.Config{RootCAs: selfSigned(t).pool},
+	cl := newClient(t, &Client{Proxy: fn, TLSConfig: &tls.Config{RootCAs: testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1").Pool},
 		Trace: &Trace{ProxyConnect: func(proxy, target string, err error) {
 			if err == nil {
 				tunnels = append(tunnels, target)

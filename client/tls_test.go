@@ -1,16 +1,10 @@
 package client
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/netip"
 	"strings"
@@ -18,64 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testcert"
+
 	"github.com/hop-http/hop/server"
 )
 
-// testCert is a self-signed certificate for localhost, hop.test and the loopback
-// addresses.
-type testCert struct {
-	cert            tls.Certificate
-	pool            *x509.CertPool
-	certPEM, keyPEM []byte
-}
-
-var (
-	certOnce sync.Once
-	certVal  testCert
-)
-
-func selfSigned(t testing.TB) testCert {
-	t.Helper()
-	certOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(1),
-			Subject:               pkix.Name{CommonName: "hop test"},
-			NotBefore:             time.Now().Add(-time.Hour),
-			NotAfter:              time.Now().Add(24 * time.Hour),
-			KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-			ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-			DNSNames:              []string{"localhost", "hop.test"},
-			IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			panic(err)
-		}
-		certVal.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		certVal.keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-		certVal.cert, err = tls.X509KeyPair(certVal.certPEM, certVal.keyPEM)
-		if err != nil {
-			panic(err)
-		}
-		certVal.pool = x509.NewCertPool()
-		certVal.pool.AppendCertsFromPEM(certVal.certPEM)
-	})
-	return certVal
-}
-
 // startHopTLS serves h over TLS and records the SNI and ALPN offers it receives.
 func startHopTLS(t *testing.T, h server.HandlerFunc) (string, func() []string) {
-	tc := selfSigned(t)
+	tc := testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1")
 	var mu sync.Mutex
 	var hellos, states []string
 	t.Cleanup(func() {
@@ -92,7 +36,7 @@ func startHopTLS(t *testing.T, h server.HandlerFunc) (string, func() []string) {
 			mu.Unlock()
 		}
 		s.TLSConfig = &tls.Config{
-			Certificates: []tls.Certificate{tc.cert},
+			Certificates: []tls.Certificate{tc.TLS},
 			GetConfigForClient: func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
 				mu.Lock()
 				hellos = append(hellos, hi.ServerName+" "+strings.Join(hi.SupportedProtos, ","))
@@ -110,14 +54,14 @@ func startHopTLS(t *testing.T, h server.HandlerFunc) (string, func() []string) {
 
 func TestTLS(t *testing.T) {
 	url, hellos := startHopTLS(t, echoConn)
-	tc := selfSigned(t)
+	tc := testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1")
 	port := url[strings.LastIndexByte(url, ':')+1:]
 	named := "https://hop.test:" + port
 	override := map[string][]netip.Addr{"hop.test:" + port: {netip.MustParseAddr("127.0.0.1")}}
 
 	t.Run("verified with given roots, SNI and ALPN", func(t *testing.T) {
 		var states []string
-		cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.pool}, Resolve: override,
+		cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.Pool}, Resolve: override,
 			Trace: &Trace{TLSDone: func(s *tls.ConnectionState, err error) {
 				if err == nil {
 					states = append(states, tls.VersionName(s.Version)+" "+s.NegotiatedProtocol)
@@ -152,7 +96,7 @@ func TestTLS(t *testing.T) {
 	})
 	t.Run("wrong name", func(t *testing.T) {
 		other := "https://other.test:" + port
-		cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.pool},
+		cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.Pool},
 			Resolve: map[string][]netip.Addr{"other.test:" + port: {netip.MustParseAddr("127.0.0.1")}}})
 		var req Request
 		req.SetURL(other + "/")
@@ -169,7 +113,7 @@ func TestTLS(t *testing.T) {
 		}
 	})
 	t.Run("IP address: no SNI, verified against the IP SAN", func(t *testing.T) {
-		cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.pool}})
+		cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.Pool}})
 		if r := get(t, cl, url+"/"); r.Status != 200 {
 			t.Fatal(r.Status)
 		}
@@ -180,7 +124,7 @@ func TestTLS(t *testing.T) {
 	})
 	t.Run("session resumption", func(t *testing.T) {
 		var resumed []bool
-		cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.pool}, Resolve: override,
+		cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.Pool}, Resolve: override,
 			Trace: &Trace{TLSDone: func(s *tls.ConnectionState, err error) {
 				if err == nil {
 					resumed = append(resumed, s.DidResume)
@@ -198,7 +142,7 @@ func TestTLS(t *testing.T) {
 		if fmt.Sprint(resumed) != "[false true true]" {
 			t.Errorf("resumed %v, want [false true true]", resumed)
 		}
-		cl2 := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.pool}, Resolve: override,
+		cl2 := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.Pool}, Resolve: override,
 			DisableTLSResumption: true})
 		for i := 0; i < 2; i++ {
 			var req Request
@@ -218,8 +162,8 @@ func TestTLS(t *testing.T) {
 // A TLS server that closes an idle connection sends close_notify and FIN: the client
 // notices before reuse.
 func TestTLSLiveness(t *testing.T) {
-	tc := selfSigned(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{tc.cert}})
+	tc := testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{tc.TLS}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +190,7 @@ func TestTLSLiveness(t *testing.T) {
 	t.Cleanup(func() { ln.Close() })
 	url := "https://" + ln.Addr().String()
 	var retries int
-	cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.pool},
+	cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.Pool},
 		Trace: &Trace{Retry: func(int, error) { retries++ }}})
 	get(t, cl, url+"/")
 	<-closed

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -12,30 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hop-http/hop/internal/selfsigned"
+	"github.com/hop-http/hop/internal/testcert"
 
 	"github.com/hop-http/hop/server"
 )
 
-// selfSigned returns a certificate for 127.0.0.1 (internal/selfsigned) and a pool
-// that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	cert, err := selfsigned.Certificate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := selfsigned.Pool(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, pool
-}
-
 // TestTLS: ALPN negotiates http/1.1, requests see the TLS state, the connection is
 // kept alive across requests and closed cleanly (close_notify, then EOF).
 func TestTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
+	tc := testcert.New(t)
+	cert, pool := tc.TLS, tc.Pool
 	ts := startServer(t, &server.Server{
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
 		Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
@@ -92,7 +77,8 @@ func TestTLS(t *testing.T) {
 
 // TestTLSWithNetHTTPClient: net/http's client reuses one TLS connection.
 func TestTLSWithNetHTTPClient(t *testing.T) {
-	cert, pool := selfSigned(t)
+	tc := testcert.New(t)
+	cert, pool := tc.TLS, tc.Pool
 	var opened atomic.Int64
 	ts := startServer(t, &server.Server{
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
@@ -127,7 +113,8 @@ func TestTLSWithNetHTTPClient(t *testing.T) {
 // TestTLSHandshakeFailure: a client that does not speak TLS is dropped without
 // affecting the server.
 func TestTLSHandshakeFailure(t *testing.T) {
-	cert, pool := selfSigned(t)
+	tc := testcert.New(t)
+	cert, pool := tc.TLS, tc.Pool
 	ts := startServer(t, &server.Server{
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
 		Handler:   textHandler,
@@ -149,7 +136,8 @@ func TestTLSHandshakeFailure(t *testing.T) {
 // TestTLSContextWatch: a handler that watches its context over TLS does not lose the
 // pipelined request that arrives meanwhile, and notices the client leaving.
 func TestTLSContextWatch(t *testing.T) {
-	cert, pool := selfSigned(t)
+	tc := testcert.New(t)
+	cert, pool := tc.TLS, tc.Pool
 	canceled := make(chan struct{}, 1)
 	started := make(chan struct{}, 1)
 	ts := startServer(t, &server.Server{
@@ -201,7 +189,8 @@ func TestTLSContextWatch(t *testing.T) {
 // that arrives split across TLS records while the connection is idle, and is closed
 // by IdleTimeout.
 func TestTLSIdleModes(t *testing.T) {
-	cert, pool := selfSigned(t)
+	tc := testcert.New(t)
+	cert, pool := tc.TLS, tc.Pool
 	for _, mode := range idleModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel() // sleep-bound: the modes wait side by side

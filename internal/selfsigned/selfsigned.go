@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"time"
@@ -68,11 +70,29 @@ func CertificateFor(hosts []string, validity time.Duration) (tls.Certificate, er
 // Pool returns a certificate pool that trusts cert's leaf, for clients in tests and
 // development tools.
 func Pool(cert tls.Certificate) (*x509.CertPool, error) {
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		return nil, err
+	leaf := cert.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, err
+		}
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return pool, nil
+}
+
+// PEM encodes cert's leaf and its ECDSA private key, for programs that read files
+// (nginx, curl --cacert).
+func PEM(cert tls.Certificate) (certPEM, keyPEM []byte, err error) {
+	key, ok := cert.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, nil, errors.New("selfsigned: not an ECDSA key")
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
 }
