@@ -52,7 +52,10 @@ type Response struct {
 
 	Framing       Framing // how the body is delimited, given the request method
 	ContentLength int64   // body length when Framing is FramingLength, else 0
-	KeepAlive     bool    // the connection may be reused after the body
+	// DeclaredLength is the Content-Length the server sent, even when the response has
+	// no body (HEAD, 304); -1 when absent.
+	DeclaredLength int64
+	KeepAlive      bool // the connection may be reused after the body
 	// KeepAliveTimeout and KeepAliveMax come from a Keep-Alive field
 	// (timeout=N, max=M); 0 when absent.
 	KeepAliveTimeout int

@@ -759,6 +759,10 @@ func (p *Parser) finishResponse(buf []byte, r *Response, method []byte) error {
 	r.Reason = buf[p.s1Off : p.s1Off+p.s1Len : p.s1Off+p.s1Len]
 	r.KeepAliveTimeout, r.KeepAliveMax = s.kaTimeout, s.kaMax
 	r.ContentLength = 0
+	r.DeclaredLength = -1
+	if s.clSeen {
+		r.DeclaredLength = s.cl
+	}
 	if p.minor >= 1 {
 		r.KeepAlive = !s.connClose
 	} else {

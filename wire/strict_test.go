@@ -645,3 +645,25 @@ func TestParserReuse(t *testing.T) {
 		t.Errorf("partial header: %d %q", r.Header.Len(), r.Header.Get("Host"))
 	}
 }
+
+func TestResponseDeclaredLength(t *testing.T) {
+	for _, tt := range []struct {
+		raw    string
+		method string
+		want   int64
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD", 5},
+		{"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n", "GET", 7},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", "GET", 5},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "GET", -1},
+	} {
+		var p Parser
+		var r Response
+		if _, err := p.ParseResponse([]byte(tt.raw), &r, []byte(tt.method)); err != nil {
+			t.Fatalf("%q: %v", tt.raw, err)
+		}
+		if r.DeclaredLength != tt.want {
+			t.Errorf("%q (%s): DeclaredLength %d, want %d", tt.raw, tt.method, r.DeclaredLength, tt.want)
+		}
+	}
+}
