@@ -85,6 +85,7 @@ func getConn(s *Server) *conn {
 		c.rbuf = make([]byte, size)
 	}
 	c.rbuf = c.rbuf[:cap(c.rbuf)]
+	c.parser.Limits = s.Limits // the pool is shared by every server
 	c.state.Store(stateActive)
 	return c
 }
@@ -120,7 +121,7 @@ func (c *conn) recycle() {
 	}
 	c.srv, c.nc, c.tlsState, c.idle = nil, nil, nil, nil
 	c.remoteStr = ""
-	c.rio.rc, c.rio.ready = nil, false
+	c.rio.release()
 	c.rpos, c.rend, c.floor, c.nreq = 0, 0, 0, 0
 	c.wbuf = c.wbuf[:0]
 	c.headDeadline, c.lastRD, c.lastWD = time.Time{}, time.Time{}, time.Time{}

@@ -2,11 +2,10 @@ package server
 
 import (
 	"crypto/tls"
-	"github.com/hop-http/hop/internal/clock"
 	"net"
-	"os"
-	"syscall"
 	"time"
+
+	"github.com/hop-http/hop/internal/clock"
 
 	"github.com/hop-http/hop/internal/park"
 )
@@ -185,7 +184,7 @@ func (c *conn) park(class int, remaining time.Duration) bool {
 	if err := s.parker.Load().Park(&ic.Entry, ic.fd, class, clock.Now().Add(remaining)); err != nil {
 		if ic.detached {
 			// The net.Conn is already closed: end the connection here.
-			syscall.Close(ic.fd)
+			closeFD(ic.fd)
 			s.connWG.Done()
 			c.recycle()
 			return true
@@ -239,7 +238,7 @@ func (s *Server) resume(ic *idleConn) {
 func (s *Server) closeParked(e *park.Entry) {
 	ic := e.Value.(*idleConn)
 	if ic.detached {
-		syscall.Close(ic.fd)
+		closeFD(ic.fd)
 		s.connWG.Done()
 		return
 	}
@@ -248,25 +247,4 @@ func (s *Server) closeParked(e *park.Entry) {
 		s.ConnState(ic.nc, false)
 	}
 	s.connWG.Done()
-}
-
-// dupCloexec duplicates fd with close-on-exec set.
-func dupCloexec(fd int) (int, error) {
-	nfd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(nfd), nil
-}
-
-// attachFD turns a detached descriptor back into a net.Conn (which owns a new
-// duplicate) and closes fd.
-func attachFD(fd int) (net.Conn, error) {
-	// A blocking descriptor keeps os.NewFile from registering it with the poller;
-	// net.FileConn's duplicate is made non-blocking again.
-	syscall.SetNonblock(fd, false)
-	f := os.NewFile(uintptr(fd), "tcp")
-	nc, err := net.FileConn(f)
-	f.Close()
-	return nc, err
 }

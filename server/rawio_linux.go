@@ -90,6 +90,9 @@ func (r *rawIO) writeAll(fd uintptr) bool {
 	return true
 }
 
+// release forgets the connection.
+func (r *rawIO) release() { r.rc, r.ready = nil, false }
+
 // read reads into p like net.Conn.Read.
 func (c *conn) read(p []byte) (int, error) {
 	r := &c.rio

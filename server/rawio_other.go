@@ -8,6 +8,7 @@ import "net"
 type rawIO struct{}
 
 func (r *rawIO) setup(net.Conn) {}
+func (r *rawIO) release()       {}
 
 func (c *conn) read(p []byte) (int, error)  { return c.nc.Read(p) }
 func (c *conn) write(p []byte) (int, error) { return c.nc.Write(p) }

@@ -44,16 +44,9 @@ func (r *Request) begin(c *conn) {
 	b.total = 0
 	b.pending = nil
 	b.remaining = r.ContentLength
-	switch r.Framing {
-	case wire.FramingNone:
-		b.eof = true
-	case wire.FramingChunked:
-		b.eof = false
-		b.dec.Limits = c.srv.Limits
-		b.dec.Reset()
-	default:
-		b.eof = false
-	}
+	b.dec.Limits = c.srv.Limits
+	b.dec.Reset() // also empties the trailer of the previous request
+	b.eof = r.Framing == wire.FramingNone
 }
 
 // Path returns the path of the request target (without the query), for origin-form

@@ -71,8 +71,10 @@ func (w *ResponseWriter) begin(c *conn, req *Request, keep bool) {
 func (w *ResponseWriter) Header() *wire.Header { return &w.header }
 
 // WriteHeader sets the status code (default 200). It does not commit the head.
+// Informational codes (1xx) cannot be a final status and are ignored, like codes
+// outside 200-999; 100 Continue is sent by the server itself when the body is read.
 func (w *ResponseWriter) WriteHeader(code int) {
-	if !w.committed && code >= 100 && code <= 999 {
+	if !w.committed && code >= 200 && code <= 999 {
 		w.status = code
 	}
 }
