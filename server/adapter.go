@@ -186,13 +186,8 @@ func (rw *httpResponseWriter) WriteHeader(code int) {
 	rw.wroteHeader = true
 	h := rw.w.Header()
 	for k, vs := range rw.header {
-		if !wire.IsToken(k) {
-			continue
-		}
 		for _, v := range vs {
-			if wire.ValidFieldValue(v) {
-				h.Add(k, v)
-			}
+			h.Add(k, v) // invalid names and values are dropped when the head is written
 		}
 	}
 	rw.w.WriteHeader(code)

@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/tls"
 	"errors"
-	"github.com/hop-http/hop/internal/clock"
 	"io"
 	"net"
 	"os"
@@ -11,7 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hop-http/hop/internal/httpdate"
+	"github.com/hop-http/hop/internal/clock"
+
 	"github.com/hop-http/hop/wire"
 )
 
@@ -429,9 +429,8 @@ func (c *conn) fail(status int, msg string) {
 		return
 	}
 	b := wire.AppendStatusLine(c.wbuf, 1, status, "")
-	b = append(b, "Date: "...)
-	b = append(b, httpdate.Now()...)
-	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
+	b = appendServerDate(b, c.srv, true, true)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
 	b = wire.AppendIntField(b, "Content-Length", int64(len(msg)+1))
 	b = append(b, "\r\n"...)
 	b = append(b, msg...)
@@ -518,8 +517,6 @@ func (c *conn) stopWatch() {
 		c.dead = true
 	}
 }
-
-var _ io.Reader = (*body)(nil)
 
 // remoteString returns the peer's address as a string, formatted once per connection.
 func (c *conn) remoteString() string {

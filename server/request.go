@@ -163,6 +163,8 @@ func (r *Request) ConnRequests() int { return r.c.nreq }
 // TLS returns the TLS state of the connection, or nil for plain TCP.
 func (r *Request) TLS() *tls.ConnectionState { return r.c.tlsState }
 
+var _ io.Reader = (*body)(nil)
+
 // body reads a request body from the connection's buffer and socket.
 type body struct {
 	r         *Request

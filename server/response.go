@@ -2,12 +2,13 @@ package server
 
 import (
 	"errors"
-	"github.com/hop-http/hop/internal/clock"
 	"io"
 	"net"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/hop-http/hop/internal/clock"
 
 	"github.com/hop-http/hop/internal/httpdate"
 	"github.com/hop-http/hop/wire"
@@ -36,6 +37,8 @@ type ResponseWriter struct {
 	body   []byte
 
 	committed bool
+	hasServer bool // the handler set Server (found by applyHeaderControls)
+	hasDate   bool // the handler set Date
 	overrun   bool // a buffered write went past the declared length
 	chunked   bool
 	noBody    bool // HEAD request or a status without body
@@ -266,20 +269,26 @@ func (w *ResponseWriter) applyHeaderControls() {
 	if w.c.srv.closing.Load() {
 		w.keepAlive = false // shutting down: this is the connection's last response
 	}
+	w.hasServer, w.hasDate = false, false
 	h := &w.header
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
-		switch len(name) {
-		case 10:
-			if wire.EqualFold(name, "connection") && h.HasToken("connection", "close") {
-				w.keepAlive = false
-			}
-		case 14:
-			if wire.EqualFold(name, "content-length") && w.length < 0 {
-				if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && n >= 0 {
-					w.length = n
+		switch {
+		case wire.EqualFold(name, "connection"):
+			wire.ForEachToken(value, func(t []byte) bool {
+				if wire.EqualFold(t, "close") {
+					w.keepAlive = false
 				}
+				return true
+			})
+		case wire.EqualFold(name, "content-length"):
+			if n, ok := wire.ParseContentLength(value); ok && w.length < 0 {
+				w.length = n
 			}
+		case wire.EqualFold(name, "server"):
+			w.hasServer = true
+		case wire.EqualFold(name, "date"):
+			w.hasDate = true
 		}
 	}
 }
@@ -289,20 +298,7 @@ func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 	s := w.c.srv
 	b = wire.AppendStatusLine(b, 1, w.status, "")
 	h := &w.header
-	if s.Name != "-" && !h.Has("Server") {
-		b = append(b, "Server: "...)
-		if s.Name == "" {
-			b = append(b, "hop"...)
-		} else {
-			b = append(b, s.Name...)
-		}
-		b = append(b, '\r', '\n')
-	}
-	if !h.Has("Date") {
-		b = append(b, "Date: "...)
-		b = append(b, httpdate.Now()...)
-		b = append(b, '\r', '\n')
-	}
+	b = appendServerDate(b, s, !w.hasServer, !w.hasDate)
 	if bodyAllowed(w.status) {
 		if w.chunked {
 			b = append(b, "Transfer-Encoding: chunked\r\n"...)
@@ -413,3 +409,23 @@ func fileOf(src io.Reader) (*os.File, int64) {
 type writerOnly struct{ w *ResponseWriter }
 
 func (o writerOnly) Write(p []byte) (int, error) { return o.w.Write(p) }
+
+// appendServerDate appends the Server field (unless the server's Name is "-") and the
+// cached Date field, each when asked.
+func appendServerDate(b []byte, s *Server, server, date bool) []byte {
+	if server && s.Name != "-" {
+		b = append(b, "Server: "...)
+		if s.Name == "" {
+			b = append(b, "hop"...)
+		} else {
+			b = append(b, s.Name...)
+		}
+		b = append(b, '\r', '\n')
+	}
+	if date {
+		b = append(b, "Date: "...)
+		b = append(b, httpdate.Now()...)
+		b = append(b, '\r', '\n')
+	}
+	return b
+}

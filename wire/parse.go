@@ -45,8 +45,7 @@ type semantics struct {
 	te                          bool
 	teLastChunked               bool
 	teChunkedCount              int
-	teOther                     bool
-	teUnknown                   bool
+	teOther                     bool // a coding other than chunked (not supported)
 	hostCount                   int
 	hostOff, hostLen            int
 	connClose, connKA, connUpgr bool
@@ -68,59 +67,55 @@ func (p *Parser) Reset() {
 // request line is tolerated (and counted in the head length). A line whose first bytes
 // are already invalid, or which already exceeds a limit, fails before its LF arrives.
 func (p *Parser) ParseRequest(buf []byte, r *Request) (int, error) {
-	if p.scan > len(buf) {
-		p.Reset() // the caller passed less than last time: start over rather than panic
+	end, err := p.head(buf, &r.Header, true)
+	if err == nil {
+		err = p.finishRequest(buf[:end], r)
 	}
-	if p.state == stateStart && p.pos == 0 {
-		r.Header.fields = r.Header.fields[:0]
-		r.Header.arena, r.Header.borrowed = nil, false
-	}
-	end, err := p.parse(buf, &r.Header, true)
-	if err != nil {
-		if err == ErrNeedMore {
-			r.Header.setArena(buf) // keep the fields parsed so far readable
-		} else {
-			p.Reset()
-			r.Header.fields = r.Header.fields[:0]
-		}
-		return 0, err
-	}
-	err = p.finishRequest(buf[:end], r)
-	p.Reset()
-	if err != nil {
-		return 0, err
-	}
-	r.HeadLen = end
-	return end, nil
+	return p.done(end, err, &r.HeadLen)
 }
 
 // ParseResponse parses a response head from buf; method is the method of the request it
 // answers (HEAD and CONNECT change the framing). Results as for ParseRequest; one empty
 // line before the status line is tolerated too (a stray CRLF after a previous body).
 func (p *Parser) ParseResponse(buf []byte, r *Response, method []byte) (int, error) {
+	end, err := p.head(buf, &r.Header, false)
+	if err == nil {
+		err = p.finishResponse(buf[:end], r, method)
+	}
+	return p.done(end, err, &r.HeadLen)
+}
+
+// head runs the line parser for either role and keeps h consistent: the fields parsed
+// so far stay readable while the head is incomplete, and h is empty after an error.
+func (p *Parser) head(buf []byte, h *Header, request bool) (int, error) {
 	if p.scan > len(buf) {
 		p.Reset() // the caller passed less than last time: start over rather than panic
 	}
 	if p.state == stateStart && p.pos == 0 {
-		r.Header.fields = r.Header.fields[:0]
-		r.Header.arena, r.Header.borrowed = nil, false
+		h.fields = h.fields[:0]
+		h.arena, h.borrowed = nil, false
 	}
-	end, err := p.parse(buf, &r.Header, false)
-	if err != nil {
-		if err == ErrNeedMore {
-			r.Header.setArena(buf) // keep the fields parsed so far readable
-		} else {
-			p.Reset()
-			r.Header.fields = r.Header.fields[:0]
-		}
+	end, err := p.parse(buf, h, request)
+	switch {
+	case err == ErrNeedMore:
+		h.setArena(buf)
+	case err != nil:
+		h.fields = h.fields[:0]
+	}
+	return end, err
+}
+
+// done ends a parse call: on completion or error the parser is ready for the next
+// message.
+func (p *Parser) done(end int, err error, headLen *int) (int, error) {
+	if err == ErrNeedMore {
 		return 0, err
 	}
-	err = p.finishResponse(buf[:end], r, method)
 	p.Reset()
 	if err != nil {
 		return 0, err
 	}
-	r.HeadLen = end
+	*headLen = end
 	return end, nil
 }
 
@@ -328,7 +323,7 @@ func (p *Parser) statusLine(line []byte, off int) error {
 		return ErrInvalidStatusLine
 	}
 	if len(line) < 12 || line[8] != ' ' {
-		if len(line) >= 5 && string(line[:5]) == "HTTP/" && len(line) >= 8 {
+		if len(line) >= 8 {
 			if _, _, err := parseVersion(line[:8]); err != nil {
 				return err
 			}
@@ -592,7 +587,7 @@ func (p *Parser) note(name, value []byte, valOff int, request bool) error {
 		}
 	case 14:
 		if EqualFold(name, "content-length") {
-			n, ok := parseContentLength(value)
+			n, ok := ParseContentLength(value)
 			if !ok {
 				return ErrInvalidContentLength
 			}
@@ -617,9 +612,6 @@ func (p *Parser) note(name, value []byte, valOff int, request bool) error {
 				}
 				s.teLastChunked = false
 				s.teOther = true
-				if !knownCoding(t) {
-					s.teUnknown = true
-				}
 				return true
 			})
 			if err != nil {
@@ -630,13 +622,9 @@ func (p *Parser) note(name, value []byte, valOff int, request bool) error {
 	return nil
 }
 
-func knownCoding(t []byte) bool {
-	return EqualFold(t, "gzip") || EqualFold(t, "x-gzip") || EqualFold(t, "deflate") ||
-		EqualFold(t, "compress") || EqualFold(t, "x-compress")
-}
-
-// parseContentLength accepts 1*DIGIT, or a list of identical such values ("5, 5").
-func parseContentLength(v []byte) (int64, bool) {
+// ParseContentLength parses a Content-Length value as the parser does: 1*DIGIT, or a
+// list of identical such values ("5, 5"); no sign, no spaces inside, no overflow.
+func ParseContentLength(v []byte) (int64, bool) {
 	var first int64 = -1
 	if len(v) == 0 {
 		return 0, false
@@ -780,7 +768,7 @@ func (p *Parser) finishResponse(buf []byte, r *Response, method []byte) error {
 		if s.clSeen {
 			return ErrTEAndCL
 		}
-		if s.teUnknown || s.teOther {
+		if s.teOther {
 			return ErrUnknownTE
 		}
 		if s.teChunkedCount != 1 {
