@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/clock"
-
 	"github.com/hop-http/hop/wire"
 )
 
@@ -179,9 +178,10 @@ func (c *conn) loop() {
 }
 
 const (
-	fillOK     = iota // more input was read
-	fillClose         // the connection ends
-	fillParked        // the connection was parked; the goroutine must return
+	fillOK       = iota // more input was read
+	fillClose           // the connection ends
+	fillParked          // the connection was parked; the goroutine must return
+	fillFallback        // idleWait could not park: read with the goroutine
 )
 
 // fill reads more input for the head being parsed, after writing pending responses.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/clock"
-
 	"github.com/hop-http/hop/internal/park"
 )
 
@@ -37,7 +36,7 @@ const (
 
 // Detaching. A parked connection still holds Go's own socket state: the net.Conn, its
 // netFD with both addresses, and a runtime poll descriptor that lives in memory the
-// runtime never returns to the operating system. When more than DetachAbove
+// runtime never returns to the operating system. When at least DetachAbove
 // connections are parked, a plain TCP connection is detached as it parks: its
 // descriptor is duplicated and the net.Conn closed (the socket stays open through the
 // duplicate), so all that remains is the idleConn record and the kernel's socket. On
@@ -54,8 +53,6 @@ type idleConn struct {
 	nreq     int
 	tlsState *tls.ConnectionState
 }
-
-const fillFallback = 3 // idleWait could not park: read with the goroutine
 
 func (s *Server) parkAfter() time.Duration {
 	if s.ParkAfter < 0 {
@@ -177,6 +174,7 @@ func (c *conn) park(class int, remaining time.Duration) bool {
 			s.parker.Load().Forget(ic.fd) // it may still be registered from an earlier park
 			c.nc.Close()                  // closes the original descriptor only; the socket stays open
 			ic.nc, ic.fd, ic.detached = nil, fd, true
+			s.detaches.Add(1)
 			c.idle = nil // the next park of this connection gets a fresh record
 		}
 	}
@@ -192,8 +190,8 @@ func (c *conn) park(class int, remaining time.Duration) bool {
 		s.activate(c)
 		return false
 	}
-	// From here on the parker owns ic and the socket; c is only recycled.
-	c.idle = nil
+	// From here on the parker owns ic and the socket; c is only recycled (which also
+	// forgets ic).
 	c.recycle()
 	return true
 }

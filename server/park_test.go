@@ -352,34 +352,74 @@ func TestDetachedParkedConnections(t *testing.T) {
 }
 
 func TestDetachedIdleTimeout(t *testing.T) {
-	s, addr := startParkServer(t, func(s *Server) { s.DetachAbove = -1 })
-	_ = s
-	s2, addr2 := startParkServer(t, func(s *Server) { s.DetachAbove = 1; s.IdleTimeout = 500 * time.Millisecond })
-	for _, a := range []string{addr, addr2} {
-		c, err := net.Dial("tcp", a)
+	s, addr := startParkServer(t, func(s *Server) { s.DetachAbove = 1; s.IdleTimeout = 500 * time.Millisecond })
+	request := func() *bufio.Reader {
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
 		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		readResponses(t, bufio.NewReader(c), 1)
+		readResponses(t, br, 1)
+		return br
 	}
-	// Second connection to s2 is the one that detaches (one already parked).
-	c, err := net.Dial("tcp", addr2)
-	if err != nil {
-		t.Fatal(err)
+	request()
+	waitFor(t, "the first connection to park", func() bool { return parked(s) == 1 })
+	if n := s.detaches.Load(); n != 0 {
+		t.Fatalf("%d detached with nothing parked before", n)
 	}
-	defer c.Close()
-	br := bufio.NewReader(c)
-	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	readResponses(t, br, 1)
+	br := request() // parks (before and after its request) with one already parked: detaches
+	waitFor(t, "the second connection to park", func() bool { return parked(s) == 2 })
+	if n := s.detaches.Load(); n < 1 {
+		t.Fatal("the second parked connection was not detached")
+	}
 	start := time.Now()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("detached idle connection not closed: %v", err)
 	}
 	if el := time.Since(start); el > 3*time.Second {
 		t.Fatalf("closed after %v", el)
 	}
-	waitFor(t, "parker empty", func() bool { return parked(s2) == 0 })
+	waitFor(t, "parker empty", func() bool { return parked(s) == 0 })
+}
+
+// With more connections holding goroutines than ParkGraceConns, an idle connection
+// parks at once instead of waiting ParkAfter with its goroutine.
+func TestIdleGraceExhaustedParksAtOnce(t *testing.T) {
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	defer close(release)
+	s, addr := startParkServer(t, func(s *Server) {
+		s.ParkAfter, s.ParkGraceConns = 30*time.Second, 1
+		s.Handler = HandlerFunc(func(w *ResponseWriter, r *Request) {
+			if string(r.Path()) == "/busy" {
+				started <- struct{}{}
+				<-release
+			}
+			w.Write(r.Path())
+		})
+	})
+	busy, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	fmt.Fprint(busy, "GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-started
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i := 0; i < 3; i++ {
+		fmt.Fprintf(c, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		if got := readResponses(t, br, 1)[0]; got != fmt.Sprintf("/%d", i) {
+			t.Fatalf("request %d: %q", i, got)
+		}
+		// Long before ParkAfter (30 s): parked only because the grace is exhausted.
+		waitFor(t, "the connection to park at once", func() bool { return parked(s) == 1 })
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/clock"
-
 	"github.com/hop-http/hop/internal/httpdate"
 	"github.com/hop-http/hop/wire"
 )

@@ -110,6 +110,7 @@ type Server struct {
 	connWG    sync.WaitGroup
 	nextID    atomic.Uint64
 	active    atomic.Int64 // connections holding a goroutine
+	detaches  atomic.Int64 // parked sockets detached from Go's runtime, ever
 	parkOnce  sync.Once
 	parker    atomic.Pointer[park.Parker]
 }

@@ -250,37 +250,3 @@ func TestIdleResume(t *testing.T) {
 		})
 	}
 }
-
-// TestIdleGraceExhausted: when more connections than ParkGraceConns hold a goroutine,
-// idle ones park at once; a parked connection that becomes readable must still be
-// served (here while another connection's handler is busy).
-func TestIdleGraceExhausted(t *testing.T) {
-	started := make(chan struct{}, 1)
-	release := make(chan struct{})
-	defer close(release)
-	ts := startServer(t, &server.Server{ParkGraceConns: 1, Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
-		if string(r.Path()) == "/busy" {
-			started <- struct{}{}
-			select {
-			case <-release:
-			case <-time.After(3 * ioWait):
-			}
-		}
-		w.WriteString("ok " + string(r.Path()))
-	})})
-	busy := dial(t, ts.addr)
-	busy.write(get("/busy"))
-	waitFor(t, started, "the busy handler")
-	c := dial(t, ts.addr)
-	for i := range 3 {
-		c.write(get(fmt.Sprintf("/%d", i)))
-		r, err := c.readResponse("GET")
-		if err != nil {
-			t.Fatalf("request %d on a connection parked at once: %v", i, err)
-		}
-		if string(r.Body) != fmt.Sprintf("ok /%d", i) {
-			t.Fatalf("request %d: %s", i, r)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}

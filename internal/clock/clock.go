@@ -20,7 +20,7 @@ var (
 )
 
 // Now returns the current time, at most Resolution old. Deadlines computed from it may
-// fire up to Resolution early; callers add that to their slack.
+// fire up to Resolution early, far less than any timeout hop uses.
 func Now() time.Time {
 	start.Do(run)
 	return time.Unix(0, now.Load())

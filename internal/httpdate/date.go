@@ -1,11 +1,13 @@
-// Package httpdate owns the cached IMF-fixdate used in Date fields: it is formatted at
-// most once per second and read without locks or allocation.
+// Package httpdate owns the HTTP-date format (RFC 9110 §5.6.7): the cached IMF-fixdate
+// used in Date fields, formatted at most once per second and read without locks or
+// allocation; formatting any time; and parsing the three formats a recipient accepts.
 package httpdate
 
 import (
-	"github.com/hop-http/hop/internal/clock"
 	"sync/atomic"
 	"time"
+
+	"github.com/hop-http/hop/internal/clock"
 )
 
 type stamp struct {
@@ -23,16 +25,34 @@ func Now() []byte {
 	if s != nil && s.unix == now.Unix() {
 		return s.b
 	}
-	ns := &stamp{unix: now.Unix(), b: now.UTC().AppendFormat(make([]byte, 0, 29), time.RFC1123)}
-	// RFC1123 prints "UTC"; HTTP requires "GMT".
-	copy(ns.b[len(ns.b)-3:], "GMT")
+	ns := &stamp{unix: now.Unix(), b: Append(make([]byte, 0, 29), now)}
 	cur.Store(ns)
 	return ns.b
 }
 
-// Append appends t formatted as an HTTP-date.
+// Append appends t formatted as an IMF-fixdate, the HTTP-date senders generate.
 func Append(dst []byte, t time.Time) []byte {
 	dst = t.UTC().AppendFormat(dst, time.RFC1123)
+	// RFC1123 prints "UTC"; HTTP requires "GMT".
 	copy(dst[len(dst)-3:], "GMT")
 	return dst
+}
+
+// Layouts of the three HTTP-date formats, in the order Parse tries them.
+const (
+	imfFixdate  = "Mon, 02 Jan 2006 15:04:05 GMT"  // the preferred format
+	rfc850Date  = "Monday, 02-Jan-06 15:04:05 GMT" // obsolete RFC 850
+	asctimeDate = "Mon Jan _2 15:04:05 2006"       // obsolete ANSI C asctime()
+)
+
+// Parse parses an HTTP-date in any of the three formats a recipient must accept
+// (RFC 9110 §5.6.7). ok is false when v is none of them.
+func Parse(v []byte) (t time.Time, ok bool) {
+	s := string(v)
+	for _, layout := range [...]string{imfFixdate, rfc850Date, asctimeDate} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }

@@ -33,3 +33,28 @@ func BenchmarkNow(b *testing.B) {
 		Now()
 	}
 }
+
+func TestParse(t *testing.T) {
+	want := time.Date(1994, 11, 6, 8, 49, 37, 0, time.UTC)
+	for _, in := range []string{
+		"Sun, 06 Nov 1994 08:49:37 GMT",  // IMF-fixdate
+		"Sunday, 06-Nov-94 08:49:37 GMT", // RFC 850
+		"Sun Nov  6 08:49:37 1994",       // asctime
+	} {
+		got, ok := Parse([]byte(in))
+		if !ok || !got.Equal(want) {
+			t.Errorf("Parse(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	if got, ok := Parse(Append(nil, want)); !ok || !got.Equal(want) {
+		t.Errorf("Parse(Append(t)) = %v, %v", got, ok)
+	}
+	for _, in := range []string{
+		"", "yesterday", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37",
+		"Sun, 06 Nov 1994 08:49:37 GMT ", "1994-11-06T08:49:37Z",
+	} {
+		if got, ok := Parse([]byte(in)); ok {
+			t.Errorf("Parse(%q) = %v, want failure", in, got)
+		}
+	}
+}

@@ -33,9 +33,6 @@ type Entry struct {
 	state      atomic.Int32
 }
 
-// Deadline returns the deadline the entry was parked with.
-func (e *Entry) Deadline() time.Time { return time.Unix(0, e.deadline) }
-
 // queue is a FIFO list of entries sharing one timeout class.
 type queue struct{ head, tail *Entry }
 
@@ -85,7 +82,6 @@ type Parker struct {
 	mu     sync.Mutex
 	table  map[int]*Entry
 	queues []queue
-	count  int
 	closed bool
 	stop   chan struct{}
 	done   sync.WaitGroup
@@ -114,7 +110,7 @@ func New(cfg Config) (*Parker, error) {
 func (p *Parker) Len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.count
+	return len(p.table)
 }
 
 // Park registers fd for one readiness event and records e under deadline in class.
@@ -133,7 +129,6 @@ func (p *Parker) Park(e *Entry, fd int, class int, deadline time.Time) error {
 	e.state.Store(entryParked)
 	p.table[fd] = e
 	p.queues[class].push(e)
-	p.count++
 	p.mu.Unlock()
 	if err := p.ep.arm(fd); err != nil {
 		if p.take(e) {
@@ -159,7 +154,6 @@ func (p *Parker) unlinkLocked(e *Entry) {
 	if p.table[e.fd] == e {
 		delete(p.table, e.fd)
 		p.queues[e.class].remove(e)
-		p.count--
 	}
 }
 
@@ -208,8 +202,8 @@ func (p *Parker) sweepLoop() {
 // number).
 func (p *Parker) Forget(fd int) { p.ep.disarm(fd) }
 
-// Sweep expires, right now, every entry whose deadline is before now (used by tests
-// and by callers that need prompt expiry).
+// Sweep expires, right now, every entry whose deadline is not after now, as the
+// periodic sweep does (tests use it to control time).
 func (p *Parker) Sweep(now time.Time) int {
 	expired := p.collectExpired(now.UnixNano(), nil)
 	for _, e := range expired {

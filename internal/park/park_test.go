@@ -4,7 +4,6 @@ package park
 
 import (
 	"net"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -109,33 +108,33 @@ func TestWakeOnPeerClose(t *testing.T) {
 	}
 }
 
+// Each class has its own queue: an entry with a late deadline at the front of class 0
+// must not hide an earlier deadline parked after it in class 1.
 func TestExpiryOrderPerClass(t *testing.T) {
 	p, woke, expired := newTestParker(t)
 	now := time.Now()
-	var entries []*Entry
-	for i := 0; i < 4; i++ {
+	park := func(v any, class int, d time.Duration) {
 		s, _ := tcpPair(t)
-		e := &Entry{Value: i}
-		class := i % 2
-		if err := p.Park(e, fdOf(t, s), class, now.Add(time.Duration(i)*time.Second)); err != nil {
+		if err := p.Park(&Entry{Value: v}, fdOf(t, s), class, now.Add(d)); err != nil {
 			t.Fatal(err)
 		}
-		entries = append(entries, e)
 	}
-	if n := p.Sweep(now.Add(1500 * time.Millisecond)); n != 2 {
-		t.Fatalf("swept %d, want 2", n)
+	park("late", 0, 10*time.Second)
+	park("early", 1, time.Second)
+	park("later", 1, 3*time.Second)
+	if n := p.Sweep(now.Add(2 * time.Second)); n != 1 {
+		t.Fatalf("swept %d, want 1", n)
 	}
-	got := map[any]bool{}
-	for i := 0; i < 2; i++ {
-		got[(<-expired).Value] = true
-	}
-	if !got[0] || !got[1] {
-		t.Fatalf("expired %v", got)
+	if v := (<-expired).Value; v != "early" {
+		t.Fatalf("expired %v, want the early class-1 entry", v)
 	}
 	if p.Len() != 2 {
 		t.Fatalf("Len = %d", p.Len())
 	}
-	if n := p.CloseAll(func(e *Entry) {}); n != 2 {
+	if n := p.Sweep(now.Add(5 * time.Second)); n != 1 || (<-expired).Value != "later" {
+		t.Fatalf("second sweep expired %d", n)
+	}
+	if n := p.CloseAll(func(e *Entry) {}); n != 1 {
 		t.Fatalf("CloseAll = %d", n)
 	}
 	select {
@@ -173,5 +172,4 @@ func TestWakeAndExpireRace(t *testing.T) {
 			t.Fatalf("entry came back %d times", n)
 		}
 	}
-	_ = syscall.EpollEvent{}
 }

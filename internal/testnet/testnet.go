@@ -1,0 +1,103 @@
+// Package testnet owns the raw loopback servers of hop's tests: a TCP listener that
+// hands every connection to the test's own handler, and a canned server that answers
+// every request head with the same bytes. Tests use them where a real server cannot
+// misbehave on purpose (resets, truncation, malformed heads) or would cost more than
+// the code being measured. It is imported only by _test files.
+package testnet
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"testing"
+)
+
+// Raw listens on 127.0.0.1 and runs handle for every accepted connection, each on its
+// own goroutine; n numbers the connections from 0 in accept order. It returns the
+// listener's address, "127.0.0.1:port". A connection is closed when its handle
+// returns. At cleanup the listener and the connections still open are closed, and Raw
+// waits for every handle to return.
+func Raw(tb testing.TB, handle func(c net.Conn, n int)) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns = map[net.Conn]bool{}
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 0; ; n++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() {
+					mu.Lock()
+					delete(conns, c)
+					mu.Unlock()
+					c.Close()
+				}()
+				handle(c, n)
+			}()
+		}
+	}()
+	tb.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// Canned runs a Raw server that answers every request head (everything up to a blank
+// line) with resp, without parsing and without allocating per request, so that a
+// benchmark or an allocation count measures the client alone. Heads that arrive
+// together (pipelining) are answered together, in one write, in order. Request bodies
+// are not supported: the bytes after a head are taken as the next head. A connection
+// ends when the client closes it or sends a head larger than 64 KiB.
+func Canned(tb testing.TB, resp []byte) string {
+	tb.Helper()
+	resp = bytes.Clone(resp)
+	return Raw(tb, func(c net.Conn, _ int) {
+		buf := make([]byte, 64<<10)
+		out := make([]byte, 0, 64<<10)
+		pending := 0 // bytes of an incomplete head kept at the start of buf
+		for pending < len(buf) {
+			n, err := c.Read(buf[pending:])
+			data := buf[:pending+n]
+			out = out[:0]
+			for {
+				i := bytes.Index(data, []byte("\r\n\r\n"))
+				if i < 0 {
+					break
+				}
+				data = data[i+4:]
+				out = append(out, resp...)
+			}
+			pending = copy(buf, data)
+			if len(out) > 0 {
+				if _, werr := c.Write(out); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+}
