@@ -368,7 +368,8 @@ func TestNoBodyStatuses(t *testing.T) {
 	}
 }
 
-// TestReadFromFile: ReadFrom with a declared length sends a file (sendfile on TCP).
+// TestReadFromFile: ReadFrom with a declared length sends a file exactly. (On plain TCP
+// that is the sendfile path; this test checks the bytes, not which system call sent them.)
 func TestReadFromFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data")
 	content := bytes.Repeat([]byte("0123456789abcdef"), 50000) // 800 KB

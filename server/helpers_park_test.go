@@ -2,12 +2,12 @@ package server
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/wire"
 )
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -21,27 +21,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// readResponses reads n responses with Content-Length bodies and returns the bodies.
+// readResponses reads n responses with Content-Length bodies and returns the bodies;
+// heads are parsed with wire, the codec under test.
 func readResponses(t *testing.T, br *bufio.Reader, n int) []string {
 	t.Helper()
 	var bodies []string
 	for i := 0; i < n; i++ {
-		var length int
-		line, err := br.ReadString('\n')
-		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
-			t.Fatalf("response %d: status line %q, %v", i, line, err)
-		}
+		var head []byte
 		for {
-			line, err = br.ReadString('\n')
+			line, err := br.ReadSlice('\n')
 			if err != nil {
 				t.Fatalf("response %d head: %v", i, err)
 			}
-			if line == "\r\n" {
+			head = append(head, line...)
+			if string(line) == "\r\n" {
 				break
 			}
-			fmt.Sscanf(line, "Content-Length: %d", &length)
 		}
-		body := make([]byte, length)
+		var p wire.Parser
+		var r wire.Response
+		if _, err := p.ParseResponse(head, &r, []byte("GET")); err != nil || r.Status != 200 {
+			t.Fatalf("response %d: status %d, %v\n%s", i, r.Status, err, head)
+		}
+		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(br, body); err != nil {
 			t.Fatal(err)
 		}

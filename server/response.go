@@ -357,6 +357,12 @@ func (w *ResponseWriter) resetForError(code int) {
 // LimitedReader's N is reduced by what was sent.
 func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 	c := w.c
+	if w.noBody && w.length >= 0 {
+		// HEAD with a declared length: the body is never sent, so it is not read either.
+		n := w.length - w.written
+		w.written = w.length
+		return n, nil
+	}
 	tc, isTCP := c.nc.(*net.TCPConn)
 	f, limit := fileOf(src)
 	if isTCP && f != nil && w.length >= 0 && !w.noBody && bodyAllowed(w.status) {

@@ -3,6 +3,8 @@ package server
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -54,5 +56,30 @@ func TestSetContentLengthOverrunWhileBuffered(t *testing.T) {
 	}
 	if err := <-errc; err != ErrContentLength {
 		t.Fatalf("Write past the declared length: %v", err)
+	}
+}
+
+// ReadFrom for a HEAD request with a declared length neither sends nor reads the file.
+func TestReadFromHEADDoesNotReadFile(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(strings.Repeat("x", 100000))
+	f.Seek(0, io.SeekStart)
+	offset := make(chan int64, 1)
+	c := serveTest(t, func(w *ResponseWriter, r *Request) {
+		w.SetContentLength(100000)
+		w.ReadFrom(f)
+		off, _ := f.Seek(0, io.SeekCurrent)
+		offset <- off
+	}, nil)
+	fmt.Fprint(c, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+	head, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(head, "HTTP/1.1 200") {
+		t.Fatalf("%q %v", head, err)
+	}
+	if off := <-offset; off != 0 {
+		t.Fatalf("the file was read (%d bytes) for a HEAD request", off)
 	}
 }
