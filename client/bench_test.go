@@ -1,69 +1,22 @@
 package client
 
 import (
-	"bytes"
 	"io"
-	"net"
 	"net/http"
 	"syscall"
 	"testing"
+
+	"github.com/hop-http/hop/internal/testnet"
 )
 
-// cannedServer answers every request head it reads with the same response, without
-// parsing or allocating, so that benchmarks measure the client alone.
-func cannedServer(tb testing.TB, response string) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	resp := []byte(response)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				out := make([]byte, 0, 64<<10)
-				carry := 0
-				for {
-					n, err := c.Read(buf[carry:])
-					if n == 0 && err != nil {
-						return
-					}
-					data := buf[:carry+n]
-					out = out[:0]
-					for {
-						i := bytes.Index(data, []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						data = data[i+4:]
-						out = append(out, resp...)
-					}
-					carry = copy(buf, data)
-					if len(out) > 0 {
-						if _, err := c.Write(out); err != nil {
-							return
-						}
-					}
-				}
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String() + "/"
-}
-
+// cannedHello is what the canned server (testnet.Canned, which allocates nothing per
+// request) answers, so that benchmarks and allocation counts measure the client alone.
 const cannedHello = "HTTP/1.1 200 OK\r\nServer: canned\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
 
 // BenchmarkClientGet measures the native GET path on a reused connection: it must not
 // allocate.
 func BenchmarkClientGet(b *testing.B) {
-	url := cannedServer(b, cannedHello)
+	url := "http://" + testnet.Canned(b, []byte(cannedHello)) + "/"
 	cl := &Client{}
 	defer cl.Close()
 	var req Request
@@ -90,7 +43,7 @@ func BenchmarkClientGet(b *testing.B) {
 }
 
 func BenchmarkNetHTTPGetCanned(b *testing.B) {
-	url := cannedServer(b, cannedHello)
+	url := "http://" + testnet.Canned(b, []byte(cannedHello)) + "/"
 	hc := &http.Client{}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -109,7 +62,7 @@ func TestGetPathDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	url := cannedServer(t, cannedHello)
+	url := "http://" + testnet.Canned(t, []byte(cannedHello)) + "/"
 	cl := newClient(t, nil)
 	var req Request
 	var resp Response
@@ -126,7 +79,7 @@ func TestGetPathDoesNotAllocate(t *testing.T) {
 		t.Errorf("%.2f allocations per GET, want 0", n)
 	}
 	// Also with a header field and a chunked response.
-	url = cannedServer(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n8\r\n, World!\r\n0\r\n\r\n")
+	url = "http://" + testnet.Canned(t, []byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n8\r\n, World!\r\n0\r\n\r\n")) + "/"
 	req.Header.Set("Accept", "text/plain")
 	run()
 	if n := testing.AllocsPerRun(2000, run); n != 0 {

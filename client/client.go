@@ -154,7 +154,9 @@ type Client struct {
 	closed  atomic.Bool
 	janitor struct {
 		sync.Mutex
-		running bool
+		// running is written with the mutex held and read without it by
+		// startJanitor's fast path, which every pool put takes.
+		running atomic.Bool
 		stop    chan struct{}
 	}
 	sessOnce sync.Once
@@ -405,7 +407,7 @@ func (cl *Client) poolFor(u *URL) (*hostPool, error) {
 	}
 	// Own copies of the key strings: the URL's may point into a larger input.
 	key = originKey{scheme: clone(key.scheme), host: clone(key.host), port: clone(key.port), proxy: key.proxy}
-	p = &hostPool{cl: cl, key: key, origin: key.scheme + "://" + joinHostPort(key.host, key.port)}
+	p = &hostPool{cl: cl, key: key, origin: key.scheme + "://" + net.JoinHostPort(key.host, key.port)}
 	if proxy != nil {
 		pu := *proxy
 		p.proxyURL = &pu
@@ -452,20 +454,15 @@ func unhex(c byte) byte {
 // Stats returns the pool counters summed over all origins.
 func (cl *Client) Stats() Stats {
 	var s Stats
-	for _, o := range cl.OriginStats() {
-		s.add(o.Stats)
+	for _, p := range cl.allPools() {
+		s.add(p.snapshot())
 	}
 	return s
 }
 
 // OriginStats returns the pool counters of each origin, sorted by origin.
 func (cl *Client) OriginStats() []OriginStats {
-	cl.mu.RLock()
-	pools := make([]*hostPool, 0, len(cl.pools))
-	for _, p := range cl.pools {
-		pools = append(pools, p)
-	}
-	cl.mu.RUnlock()
+	pools := cl.allPools()
 	out := make([]OriginStats, 0, len(pools))
 	for _, p := range pools {
 		out = append(out, OriginStats{Origin: p.origin, Stats: p.snapshot()})
@@ -487,9 +484,9 @@ func (cl *Client) Close() error {
 	cl.closed.Store(true)
 	cl.CloseIdleConnections()
 	cl.janitor.Lock()
-	if cl.janitor.running {
+	if cl.janitor.running.Load() {
 		close(cl.janitor.stop)
-		cl.janitor.running = false
+		cl.janitor.running.Store(false)
 	}
 	cl.janitor.Unlock()
 	return nil
@@ -509,12 +506,15 @@ func (cl *Client) allPools() []*hostPool {
 // connections (expired, or closed by the server) and forgets empty pools, and stops
 // by itself when no connection is left.
 func (cl *Client) startJanitor() {
-	cl.janitor.Lock()
-	defer cl.janitor.Unlock()
-	if cl.janitor.running || cl.closed.Load() {
+	if cl.janitor.running.Load() {
 		return
 	}
-	cl.janitor.running = true
+	cl.janitor.Lock()
+	defer cl.janitor.Unlock()
+	if cl.janitor.running.Load() || cl.closed.Load() {
+		return
+	}
+	cl.janitor.running.Store(true)
 	stop := make(chan struct{})
 	cl.janitor.stop = stop
 	interval := cl.idleTimeout() / 4
@@ -546,13 +546,31 @@ func (cl *Client) sweepLoop(stop chan struct{}, interval time.Duration) {
 			if !busy {
 				cl.janitor.Lock()
 				if cl.janitor.stop == stop {
-					cl.janitor.running = false
+					cl.janitor.running.Store(false)
 				}
 				cl.janitor.Unlock()
+				// A connection put back since the sweep found the janitor still
+				// running and left it alone: start a new one for it.
+				if cl.busy() {
+					cl.startJanitor()
+				}
 				return
 			}
 		}
 	}
+}
+
+// busy reports whether any pool holds connections or waiters.
+func (cl *Client) busy() bool {
+	for _, p := range cl.allPools() {
+		p.mu.Lock()
+		b := p.open > 0 || len(p.waiters) > 0
+		p.mu.Unlock()
+		if b {
+			return true
+		}
+	}
+	return false
 }
 
 // forget removes an empty pool that has not been used for a while.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
@@ -155,7 +156,7 @@ func serveScript(t *testing.T, responses ...string) (string, func() []*testReque
 	var mu sync.Mutex
 	var reqs []*testRequest
 	next := 0
-	url := rawServer(t, func(c net.Conn, _ int) {
+	url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
 		rr := &reqReader{c: c}
 		for {
 			r, err := rr.next(nil)
@@ -196,23 +197,26 @@ func TestResponseFraming(t *testing.T) {
 		wantBody  string
 		wantKeep  bool
 		wantTrail string
+		wantLen   int64 // Response.ContentLength
 	}{
-		{name: "content-length", response: okResponse("hello"), wantBody: "hello", wantKeep: true},
+		{name: "content-length", response: okResponse("hello"), wantBody: "hello", wantKeep: true, wantLen: 5},
 		{name: "empty", response: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", wantKeep: true},
 		{name: "chunked", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
 			"5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Sum: 42\r\n\r\n",
-			wantBody: "hello world", wantKeep: true, wantTrail: "42"},
+			wantBody: "hello world", wantKeep: true, wantTrail: "42", wantLen: -1},
 		{name: "close-delimited", response: "HTTP/1.1 200 OK\r\n\r\nuntil the end|CLOSE",
-			wantBody: "until the end"},
-		{name: "HTTP/1.0 close-delimited", response: "HTTP/1.0 200 OK\r\n\r\nold|CLOSE", wantBody: "old"},
+			wantBody: "until the end", wantLen: -1},
+		{name: "HTTP/1.0 close-delimited", response: "HTTP/1.0 200 OK\r\n\r\nold|CLOSE", wantBody: "old", wantLen: -1},
 		{name: "HTTP/1.0 keep-alive", response: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
-			wantBody: "ok", wantKeep: true},
-		{name: "HEAD", method: "HEAD", response: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", wantKeep: true},
+			wantBody: "ok", wantKeep: true, wantLen: 2},
+		{name: "HEAD", method: "HEAD", response: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", wantKeep: true,
+			wantLen: 1000},
+		{name: "HEAD without length", method: "HEAD", response: "HTTP/1.1 200 OK\r\n\r\n", wantKeep: true, wantLen: -1},
 		{name: "204", response: "HTTP/1.1 204 No Content\r\n\r\n", wantKeep: true},
 		{name: "304", response: "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", wantKeep: true},
 		{name: "1xx first", response: "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" +
-			okResponse("final"), wantBody: "final", wantKeep: true},
-		{name: "server close", response: okResponse("bye", "Connection: close"), wantBody: "bye"},
+			okResponse("final"), wantBody: "final", wantKeep: true, wantLen: 5},
+		{name: "server close", response: okResponse("bye", "Connection: close"), wantBody: "bye", wantLen: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,6 +234,9 @@ func TestResponseFraming(t *testing.T) {
 			}
 			if got := string(resp.Trailer.Get("X-Sum")); got != tt.wantTrail {
 				t.Errorf("trailer %q, want %q", got, tt.wantTrail)
+			}
+			if resp.ContentLength != tt.wantLen {
+				t.Errorf("ContentLength %d, want %d", resp.ContentLength, tt.wantLen)
 			}
 			// The second request shows whether the connection was kept.
 			req.Method = ""
@@ -510,7 +517,7 @@ func TestExpectContinue(t *testing.T) {
 	})
 	t.Run("timeout sends the body", func(t *testing.T) {
 		// A server that ignores Expect and just waits for the body.
-		url := rawServer(t, func(c net.Conn, _ int) {
+		url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
 			rr := &reqReader{c: c}
 			r, err := rr.next(nil)
 			if err != nil {
@@ -729,7 +736,7 @@ func TestMaxRequestsAndAge(t *testing.T) {
 // the client must notice before reuse instead of failing or retrying.
 func TestLivenessCheckFIN(t *testing.T) {
 	closed := make(chan struct{}, 10)
-	url := rawServer(t, func(c net.Conn, _ int) {
+	url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
 		rr := &reqReader{c: c}
 		if _, err := rr.next(nil); err != nil {
 			return
@@ -760,7 +767,7 @@ func TestLivenessCheckFIN(t *testing.T) {
 // The server resets idle connections (SO_LINGER 0): the client notices the RST.
 func TestLivenessCheckRST(t *testing.T) {
 	var conns sync.Map
-	url := rawServer(t, func(c net.Conn, n int) {
+	url := "http://" + testnet.Raw(t, func(c net.Conn, n int) {
 		rr := &reqReader{c: c}
 		if _, err := rr.next(nil); err != nil {
 			return
@@ -788,7 +795,7 @@ func TestLivenessCheckRST(t *testing.T) {
 // connection just as a request arrives. It counts requests by method.
 func serveDropSecond(t *testing.T) (string, *sync.Map) {
 	var counts sync.Map
-	url := rawServer(t, func(c net.Conn, _ int) {
+	url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
 		rr := &reqReader{c: c}
 		for i := 0; ; i++ {
 			r, err := rr.next(nil)
@@ -882,7 +889,7 @@ func TestRetryRules(t *testing.T) {
 
 func TestNoRetryOnFreshConnection(t *testing.T) {
 	var n atomic.Int32
-	url := rawServer(t, func(c net.Conn, _ int) {
+	url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
 		rr := &reqReader{c: c}
 		if _, err := rr.next(nil); err == nil {
 			n.Add(1)
@@ -1024,6 +1031,43 @@ func TestRedirects(t *testing.T) {
 			t.Errorf("got %d", r.Status)
 		}
 	})
+}
+
+// A 307 re-sends a streamed body from GetBody in the redirected request; the caller's
+// Request keeps its own reader.
+func TestRedirectStreamedBodyLeavesCallerRequest(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	base := startHop(t, func(w *server.ResponseWriter, r *server.Request) {
+		body, _ := r.ReadBody(1 << 20)
+		mu.Lock()
+		bodies = append(bodies, string(r.Path())+" "+string(body))
+		mu.Unlock()
+		if string(r.Path()) == "/from" {
+			w.Header().Set("Location", "/to")
+			w.WriteHeader(307)
+		}
+	})
+	cl := newClient(t, &Client{MaxRedirects: 1})
+	var req Request
+	req.Method = "POST"
+	req.SetURL(base + "/from")
+	stream := strings.NewReader("data")
+	req.SetBodyStream(stream, 4)
+	req.GetBody = func() (io.Reader, error) { return strings.NewReader("data"), nil }
+	var resp Response
+	if err := cl.Do(&req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := strings.Join(bodies, ", ")
+	mu.Unlock()
+	if resp.Status != 200 || got != "/from data, /to data" {
+		t.Fatalf("status %d, server saw %q", resp.Status, got)
+	}
+	if req.BodyStream() != stream {
+		t.Error("the caller's request body was replaced")
+	}
 }
 
 func TestRedirectCrossOriginDropsCredentials(t *testing.T) {
@@ -1272,7 +1316,7 @@ func TestRequestBodyOwnership(t *testing.T) {
 // closed connection is reused, fails before any response byte, and the GET is retried.
 func TestLivenessCheckMinIdle(t *testing.T) {
 	closed := make(chan struct{}, 10)
-	url := rawServer(t, func(c net.Conn, _ int) {
+	url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
 		rr := &reqReader{c: c}
 		if _, err := rr.next(nil); err != nil {
 			return

@@ -44,6 +44,7 @@ type conn struct {
 	rbuf       []byte // read buffer; unconsumed input is rbuf[rpos:rend]
 	rpos, rend int
 	wbuf       []byte // request heads being written
+	target     []byte // the request-target of the head being serialized
 	sbuf       []byte // copy buffer for streamed request bodies, allocated on first use
 	parser     wire.Parser
 	head       wire.Response
@@ -109,7 +110,6 @@ func (c *conn) begin(ctx context.Context, deadline time.Time, tr *Trace, method 
 	c.reqClose = false
 	c.ctx = ctx
 	c.canceled.Store(false)
-	c.stopCtx = nil
 	if ctx != nil && ctx.Done() != nil {
 		c.stopCtx = context.AfterFunc(ctx, func() {
 			c.canceled.Store(true)
@@ -338,7 +338,7 @@ func (c *conn) headLimit() int { return c.cl.Limits.MaxHead() }
 // length; the head is rbuf[rpos:rpos+n].
 func (c *conn) readHead() (int, error) {
 	for {
-		n, err := c.parser.ParseResponse(c.rbuf[c.rpos:c.rend], &c.head, stringBytes(c.method))
+		n, err := c.parser.ParseResponse(c.rbuf[c.rpos:c.rend], &c.head, unsafeBytes(c.method))
 		if err == nil {
 			return n, nil
 		}
@@ -384,16 +384,12 @@ func (c *conn) readFinalHead() (int, error) {
 			c.rpos += n
 		}
 	}
-	return 0, errors.New("hop/client: too many informational (1xx) responses")
+	return 0, errTooMany1xx
 }
 
-// stringBytes returns the bytes of s without copying (the parser only reads them).
-func stringBytes(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return unsafeBytes(s)
-}
+// errTooMany1xx is returned when more than max1xx informational responses precede the
+// final one.
+var errTooMany1xx = errors.New("hop/client: too many informational (1xx) responses")
 
 // exchange sends req on c and reads the final response head into resp. On success the
 // body is ready to read through resp.stream, and the exchange ends when the body
@@ -401,7 +397,8 @@ func stringBytes(s string) []byte {
 func (c *conn) exchange(req *Request, resp *Response, cur *bodyCursor, absolute bool) error {
 	c.requests++
 	length := req.ContentLength()
-	head, closing := req.appendHead(c.wbuf[:0], absolute, c.pool.proxyAuth, length)
+	c.target = req.appendTarget(c.target[:0], absolute)
+	head, closing := req.appendHead(c.wbuf[:0], c.target, c.pool.proxyAuth, length)
 	c.wbuf = head
 	c.reqClose = closing
 	headLen := len(head)
@@ -482,7 +479,7 @@ func (c *conn) awaitContinue() (final bool, err error) {
 		c.rdSet = time.Time{} // force the next read to set its own deadline
 	}()
 	for {
-		n, err := c.parser.ParseResponse(c.rbuf[c.rpos:c.rend], &c.head, stringBytes(c.method))
+		n, err := c.parser.ParseResponse(c.rbuf[c.rpos:c.rend], &c.head, unsafeBytes(c.method))
 		if err == nil {
 			if c.head.Status == 100 {
 				if c.tr != nil {
@@ -600,9 +597,7 @@ func (c *conn) sendBody(req *Request, cur *bodyCursor) error {
 		n, err := r.Read(c.sbuf)
 		if n > 0 {
 			cur.consumed = true
-			c.wbuf = wire.AppendChunkHeader(c.wbuf[:0], n)
-			c.wbuf = append(c.wbuf, c.sbuf[:n]...)
-			c.wbuf = append(c.wbuf, '\r', '\n')
+			c.wbuf = wire.AppendChunk(c.wbuf[:0], c.sbuf[:n])
 			if werr := c.write(c.wbuf); werr != nil {
 				return writeErr{werr}
 			}
@@ -631,7 +626,7 @@ func (c *conn) fail(op string, err error) error {
 // startBody consumes the final head of length n, copies it into resp and prepares
 // the body reader.
 func (c *conn) startBody(resp *Response, n int) error {
-	resp.setHead(&c.head)
+	resp.setHead(&c.head, c.method == "HEAD")
 	resp.Body = resp.Body[:0]
 	resp.Trailer.Reset()
 	resp.ConnID = c.id
@@ -652,4 +647,5 @@ func (c *conn) peekReadable() bool {
 	return state == peekData
 }
 
+// unsafeBytes returns the bytes of s without copying; they must only be read.
 func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

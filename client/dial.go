@@ -84,7 +84,7 @@ func (p *hostPool) dialConn(ctx context.Context, deadline time.Time, tr *Trace) 
 	if p.proxyURL != nil && p.key.scheme == "https" {
 		err := c.tunnel(dctx, p.key.host, p.key.port)
 		if tr != nil && tr.ProxyConnect != nil {
-			tr.ProxyConnect(c.proxy, joinHostPort(p.key.host, p.key.port), err)
+			tr.ProxyConnect(c.proxy, net.JoinHostPort(p.key.host, p.key.port), err)
 		}
 		if err != nil {
 			nc.Close()
@@ -100,17 +100,10 @@ func (p *hostPool) dialConn(ctx context.Context, deadline time.Time, tr *Trace) 
 	return c, nil
 }
 
-func joinHostPort(host, port string) string {
-	if strings.IndexByte(host, ':') >= 0 {
-		return "[" + host + "]:" + port
-	}
-	return host + ":" + port
-}
-
 // lookup resolves host, honouring Client.Resolve overrides.
 func (cl *Client) lookup(ctx context.Context, host, port string) ([]netip.Addr, string, error) {
 	if cl.Resolve != nil {
-		if a, ok := cl.Resolve[joinHostPort(host, port)]; ok && len(a) > 0 {
+		if a, ok := cl.Resolve[net.JoinHostPort(host, port)]; ok && len(a) > 0 {
 			return a, "override", nil
 		}
 	}
@@ -237,7 +230,7 @@ func (c *conn) tunnel(ctx context.Context, host, port string) error {
 		c.nc.SetDeadline(dl)
 		defer c.nc.SetDeadline(time.Time{})
 	}
-	target := joinHostPort(host, port)
+	target := net.JoinHostPort(host, port)
 	b := wire.AppendRequestLine(c.wbuf[:0], "CONNECT", target, 1)
 	b = wire.AppendField(b, "Host", target)
 	if a := c.pool.proxyAuth; a != "" {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,49 +49,6 @@ func newClient(t testing.TB, c *Client) *Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// rawServer accepts connections on loopback and runs handle for each, in its own
-// goroutine; it returns "http://127.0.0.1:port". Connections are closed when handle
-// returns and at the end of the test.
-func rawServer(t testing.TB, handle func(c net.Conn, n int)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	conns := map[net.Conn]bool{}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func(n int) {
-				defer wg.Done()
-				defer c.Close()
-				handle(c, n)
-			}(i)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return "http://" + ln.Addr().String()
 }
 
 // reqReader reads requests from a raw server connection with wire.Parser.

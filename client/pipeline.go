@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hop-http/hop/wire"
 )
 
 // maxPipelineFailures bounds how many connections in a row may die before a pipeline
@@ -89,6 +91,7 @@ func (cl *Client) pipelineRun(reqs []*Request, resps []*Response, depth int, dea
 		sent := done
 		progress := false
 		var failure error
+		var failOp string // the phase that failed
 		for done < len(reqs) {
 			window := depth
 			if !c.proven {
@@ -102,7 +105,8 @@ func (cl *Client) pipelineRun(reqs []*Request, resps []*Response, depth int, dea
 					r := reqs[k]
 					var closing bool
 					start := len(c.wbuf)
-					c.wbuf, closing = r.appendHead(c.wbuf, p.absolute, p.proxyAuth, r.ContentLength())
+					c.target = r.appendTarget(c.target[:0], p.absolute)
+					c.wbuf, closing = r.appendHead(c.wbuf, c.target, p.proxyAuth, r.ContentLength())
 					heads = append(heads, len(c.wbuf)-start)
 					if r.hasBody {
 						c.wbuf = append(c.wbuf, r.body...)
@@ -136,7 +140,7 @@ func (cl *Client) pipelineRun(reqs []*Request, resps []*Response, depth int, dea
 				}
 				c.requests += lim - sent
 				if werr != nil {
-					failure = werr
+					failure, failOp = werr, "write request"
 					c.end(werr, 0, 0)
 					break
 				}
@@ -150,7 +154,7 @@ func (cl *Client) pipelineRun(reqs []*Request, resps []*Response, depth int, dea
 			c.reqClose = r.Close || r.Header.HasToken("Connection", "close")
 			n, err := c.readFinalHead()
 			if err != nil {
-				failure = err
+				failure, failOp = err, "read response"
 				c.dead = true
 				c.end(err, 0, 0)
 				break
@@ -159,7 +163,7 @@ func (cl *Client) pipelineRun(reqs []*Request, resps []*Response, depth int, dea
 			resp.Reused = reused || progress
 			resp.URL = r.URL
 			if err := resp.stream.readAll(resp, cl.maxBody()); err != nil {
-				failure = err
+				failure, failOp = err, "read body"
 				break
 			}
 			done++
@@ -176,6 +180,12 @@ func (cl *Client) pipelineRun(reqs []*Request, resps []*Response, depth int, dea
 			return nil
 		}
 		p.drop(c)
+		if failure != nil && !connectionDied(failure) {
+			// The server answered, but the answer is unacceptable: sending the request
+			// again would only repeat it (DESIGN: re-send only when the connection dies).
+			return cl.describe(reqs[done], c, reused || progress, &connErr{op: failOp, err: failure},
+				"not re-sent: the server answered")
+		}
 		if failure != nil && progress {
 			failure = nil // the connection died after answering: re-send the rest
 		}
@@ -194,6 +204,21 @@ func (cl *Client) pipelineRun(reqs []*Request, resps []*Response, depth int, dea
 		}
 	}
 	return nil
+}
+
+// connectionDied reports whether a pipelined exchange failed because its connection
+// died (an I/O error, a write failure, a truncated body), so that the requests it did
+// not answer may be re-sent on a new connection. A response that arrived but cannot be
+// accepted (a body over MaxResponseBody, a malformed or oversized head, a 101) is the
+// server's answer: re-sending the request would only repeat it.
+func connectionDied(err error) bool {
+	var we *wire.Error
+	switch {
+	case errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrUnsupportedUpgrade),
+		errors.Is(err, errBufferFull), errors.Is(err, errTooMany1xx), errors.As(err, &we):
+		return false
+	}
+	return true
 }
 
 func traceOf(cl *Client, r *Request) *Trace {

@@ -9,7 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
 )
 
 func pipelineRequests(t *testing.T, base string, n int, tr *Trace) ([]*Request, []*Response) {
@@ -95,7 +97,7 @@ func TestPipelineServerCloses(t *testing.T) {
 func TestPipelineConnectionDies(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
-	url := rawServer(t, func(c net.Conn, n int) {
+	url := "http://" + testnet.Raw(t, func(c net.Conn, n int) {
 		rr := &reqReader{c: c}
 		for i := 0; ; i++ {
 			r, err := rr.next(nil)
@@ -149,7 +151,7 @@ func TestPipelineRefusesNonIdempotent(t *testing.T) {
 }
 
 func TestPipelineGivesUp(t *testing.T) {
-	url := rawServer(t, func(c net.Conn, n int) {
+	url := "http://" + testnet.Raw(t, func(c net.Conn, n int) {
 		rr := &reqReader{c: c}
 		rr.next(nil) // read one request and die
 	})
@@ -182,5 +184,65 @@ func TestPipelineMixedOrigins(t *testing.T) {
 	checkInOrder(t, resps)
 	if s := cl.Stats(); s.NewConns != 2 || s.Reused != 1 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// A response that arrived but cannot be accepted is the server's answer, not a dead
+// connection: the request is not re-sent (DESIGN: pipelines are re-sent only when the
+// connection dies), so the server sees it exactly once.
+func TestPipelineDoesNotResendAnsweredRequest(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string
+		want   func(error) bool
+	}{
+		{"body over MaxResponseBody", okResponse(strings.Repeat("x", 100)),
+			func(err error) bool { return errors.Is(err, ErrBodyTooLarge) }},
+		{"malformed head", "HTTP/1.1 200 OK\r\nBad Field: x\r\nContent-Length: 0\r\n\r\n",
+			func(err error) bool { var we *wire.Error; return errors.As(err, &we) }},
+		{"101", "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+			func(err error) bool { return errors.Is(err, ErrUnsupportedUpgrade) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			hits := map[string]int{}
+			url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
+				rr := &reqReader{c: c}
+				for {
+					r, err := rr.next(nil)
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					hits[r.Target]++
+					mu.Unlock()
+					answer := okResponse("GET " + r.Target + " ")
+					if r.Target == "/p/1" {
+						answer = tt.answer
+					}
+					if _, err := c.Write([]byte(answer)); err != nil {
+						return
+					}
+				}
+			})
+			cl := newClient(t, &Client{MaxResponseBody: 10})
+			reqs, resps := pipelineRequests(t, url, 3, nil)
+			err := cl.DoPipeline(reqs, resps, 3)
+			if !tt.want(err) {
+				t.Fatalf("err = %v", err)
+			}
+			if string(resps[0].Body) != "GET /p/0 " {
+				t.Errorf("response 0: %q", resps[0].Body)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if hits["/p/1"] != 1 {
+				t.Errorf("server saw /p/1 %d times, want 1 (all hits: %v)", hits["/p/1"], hits)
+			}
+			if s := cl.Stats(); s.NewConns != 1 || s.Open != 0 {
+				t.Errorf("stats %+v, want one connection, closed", s)
+			}
+		})
 	}
 }

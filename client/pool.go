@@ -81,15 +81,13 @@ func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, 
 			p.idle[len(p.idle)-1] = nil
 			p.idle = p.idle[:len(p.idle)-1]
 			p.active++
+			p.stats.reused++ // taken back by discard if the connection turns out dead
 			p.mu.Unlock()
 			now := time.Now()
 			if c.expired(now) || !c.usable(now) {
-				p.drop(c)
+				p.discard(c)
 				continue
 			}
-			p.mu.Lock()
-			p.stats.reused++
-			p.mu.Unlock()
 			return c, true, now.Sub(c.lastUsed), nil
 		}
 		if p.open < max || fresh && len(p.idle) > 0 {
@@ -141,7 +139,7 @@ func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, 
 				c, err = p.dial(ctx, deadline, tr)
 				return c, false, 0, err
 			}
-			c = r.c
+			c = r.c // counted as reused by put
 			if fresh {
 				// A new connection is wanted: close this one and dial in its slot.
 				c.close()
@@ -149,18 +147,16 @@ func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, 
 				p.active--
 				p.dialing++
 				p.stats.closed++
+				p.stats.reused--
 				p.mu.Unlock()
 				c, err = p.dial(ctx, deadline, tr)
 				return c, false, 0, err
 			}
 			now := time.Now()
 			if c.expired(now) || !c.usable(now) {
-				p.drop(c)
+				p.discard(c)
 				continue
 			}
-			p.mu.Lock()
-			p.stats.reused++
-			p.mu.Unlock()
 			return c, true, now.Sub(c.lastUsed), nil
 		case <-timer.C:
 			p.abandon(w)
@@ -192,19 +188,21 @@ func (p *hostPool) abandon(w *waiter) {
 	p.mu.Unlock()
 	r := <-w.ch // it was handed something before we could leave the queue
 	waiterPool.Put(w)
+	p.mu.Lock()
 	if r.dial {
-		p.mu.Lock()
 		p.open--
 		p.dialing--
 		p.handOff()
 		p.mu.Unlock()
 		return
 	}
+	p.stats.reused-- // put counted the hand-over, which did not happen
+	p.mu.Unlock()
 	p.put(r.c)
 }
 
-// put returns a healthy connection: to the first waiter, else to the top of the idle
-// stack.
+// put returns a healthy connection: to the first waiter (counted as reused), else to
+// the top of the idle stack.
 func (p *hostPool) put(c *conn) {
 	now := time.Now()
 	c.lastUsed = now
@@ -220,6 +218,7 @@ func (p *hostPool) put(c *conn) {
 		copy(p.waiters, p.waiters[1:])
 		p.waiters[len(p.waiters)-1] = nil
 		p.waiters = p.waiters[:len(p.waiters)-1]
+		p.stats.reused++ // taken back if the waiter cannot use it
 		p.mu.Unlock()
 		w.ch <- waitResult{c: c}
 		return
@@ -246,11 +245,26 @@ func (p *hostPool) put(c *conn) {
 func (p *hostPool) drop(c *conn) {
 	c.close()
 	p.mu.Lock()
+	p.freeSlot()
+	p.mu.Unlock()
+}
+
+// discard is drop for a connection that was counted as reused when it was taken from
+// the pool but turned out expired or closed by the server.
+func (p *hostPool) discard(c *conn) {
+	c.close()
+	p.mu.Lock()
+	p.stats.reused--
+	p.freeSlot()
+	p.mu.Unlock()
+}
+
+// freeSlot accounts for a closed connection that was lent out. p.mu is held.
+func (p *hostPool) freeSlot() {
 	p.active--
 	p.open--
 	p.stats.closed++
 	p.handOff()
-	p.mu.Unlock()
 }
 
 // handOff gives a free slot to the first waiter. p.mu is held.

@@ -72,31 +72,29 @@ func (cl *Client) doRedirects(req *Request, resp *Response, tr *Trace, deadline 
 			next.Fragment = cur.URL.Fragment // RFC 9110 §10.2.2
 		}
 		method, keepBody := redirectMethod(resp.Status, cur.method())
-		if keepBody && cur.hasBody && cur.bodyStream != nil {
-			var cursor bodyCursor
-			cursor.consumed = true
-			if !cur.rewind(&cursor) {
-				// The body cannot be sent again: the redirect is the answer.
-				return nil
+		nr := &Request{
+			Method: method, URL: next, Close: cur.Close, HTTP10: cur.HTTP10,
+			GetBody: cur.GetBody, Timeout: cur.Timeout, Ctx: cur.Ctx, Trace: cur.Trace,
+		}
+		if keepBody {
+			nr.body, nr.bodyStream, nr.bodyLen, nr.hasBody = cur.body, cur.bodyStream, cur.bodyLen, cur.hasBody
+			// A streamed body was read by the request just sent: the new request gets
+			// a fresh copy from GetBody (the caller's keeps its own reader).
+			if nr.hasBody && nr.bodyStream != nil && !nr.rewind(&bodyCursor{consumed: true}) {
+				return nil // the body cannot be sent again: the redirect is the answer
 			}
 		}
 		if tr != nil && tr.Redirect != nil {
 			tr.Redirect(resp.Status, next.String())
 		}
 		resp.Close()
-		nr := &Request{
-			Method: method, URL: next, Close: cur.Close, HTTP10: cur.HTTP10,
-			GetBody: cur.GetBody, Timeout: cur.Timeout, Ctx: cur.Ctx, Trace: cur.Trace,
-		}
 		nr.Header.CopyFrom(&cur.Header)
-		if keepBody {
-			nr.body, nr.bodyStream, nr.bodyLen, nr.hasBody = cur.body, cur.bodyStream, cur.bodyLen, cur.hasBody
-		} else {
+		if !keepBody {
 			for _, f := range contentFields {
 				nr.Header.Del(f)
 			}
 		}
-		if next.Scheme != cur.URL.Scheme || next.Host != cur.URL.Host || next.EffectivePort() != cur.URL.EffectivePort() {
+		if !sameOrigin(&next, &cur.URL) {
 			for _, f := range credentialFields {
 				nr.Header.Del(f)
 			}

@@ -148,26 +148,23 @@ func (r *Request) rewind(cur *bodyCursor) bool {
 	return true
 }
 
-// appendHead serializes the request head (validated before) with the origin-form
-// target, or the absolute form through an HTTP proxy. It returns the head and whether
-// the request asks to close.
-func (r *Request) appendHead(dst []byte, absolute bool, proxyAuth string, length int64) ([]byte, bool) {
+// appendTarget appends the request-target: the origin form, or the absolute form
+// through an HTTP proxy.
+func (r *Request) appendTarget(dst []byte, absolute bool) []byte {
+	if absolute {
+		return r.URL.AppendAbsolute(dst)
+	}
+	return r.URL.AppendRequestURI(dst)
+}
+
+// appendHead serializes the request head (validated before) with the request-target
+// target (see appendTarget). It returns the head and whether the request asks to close.
+func (r *Request) appendHead(dst, target []byte, proxyAuth string, length int64) ([]byte, bool) {
 	minor := uint8(1)
 	if r.HTTP10 {
 		minor = 0
 	}
-	dst = append(dst, r.method()...)
-	dst = append(dst, ' ')
-	if absolute {
-		dst = r.URL.AppendAbsolute(dst)
-	} else {
-		dst = r.URL.AppendRequestURI(dst)
-	}
-	if minor == 0 {
-		dst = append(dst, " HTTP/1.0\r\n"...)
-	} else {
-		dst = append(dst, " HTTP/1.1\r\n"...)
-	}
+	dst = wire.AppendRequestLine(dst, r.method(), target, minor)
 	closing := r.Close
 	h := &r.Header
 	if !h.Has("Host") {

@@ -25,7 +25,9 @@ type Response struct {
 	// Trailer holds the trailer fields of a chunked body, once it has been read.
 	Trailer wire.Header
 	// ContentLength is the declared body length, -1 when not declared (chunked or
-	// close-delimited).
+	// close-delimited). For a response to HEAD it is the Content-Length the server
+	// sent (the length a GET would have had; -1 when absent) although no body
+	// follows; for the other responses without a body (204, 304) it is 0.
 	ContentLength int64
 	// Framing is how the body was delimited.
 	Framing wire.Framing
@@ -69,8 +71,8 @@ func (r *Response) BodyReader() io.Reader { return &r.stream }
 // the body.
 func (r *Response) Close() error { return r.stream.close() }
 
-// setHead copies the parsed head into r.
-func (r *Response) setHead(h *wire.Response) {
+// setHead copies the parsed head into r; head reports a response to HEAD.
+func (r *Response) setHead(h *wire.Response, head bool) {
 	r.Major, r.Minor, r.Status = h.Major, h.Minor, h.Status
 	r.Reason = append(r.Reason[:0], h.Reason...)
 	r.Header.CopyFrom(&h.Header)
@@ -81,6 +83,9 @@ func (r *Response) setHead(h *wire.Response) {
 		r.ContentLength = h.ContentLength
 	case wire.FramingNone:
 		r.ContentLength = 0
+		if head {
+			r.ContentLength = h.DeclaredLength
+		}
 	}
 	r.KeepAlive = h.KeepAlive
 }

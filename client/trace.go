@@ -9,9 +9,10 @@ import (
 
 // Trace receives the events of a request, in the order they happen, like
 // net/http/httptrace. Every field is optional. The callbacks run synchronously on the
-// goroutine doing the request (Happy Eyeballs connection attempts may report from
-// their own goroutines, one at a time), so they must be quick; slices they receive are
-// valid only during the call.
+// goroutine doing the request, one at a time: Happy Eyeballs dials its addresses on
+// goroutines of their own, but ConnectStart and ConnectDone are reported from the
+// request's goroutine; after DoStream, Done runs on the goroutine that reads or closes
+// the body. They must be quick; slices they receive are valid only during the call.
 //
 // A request with redirects or retries reports the events of every attempt; Redirect
 // and Retry separate them.
@@ -89,17 +90,11 @@ type DoneInfo struct {
 	CloseReason string
 }
 
-func (t *Trace) getConn(origin string) {
-	if t != nil && t.GetConn != nil {
-		t.GetConn(origin)
-	}
-}
-
+// gotConn reports c to GotConn; the caller checks that t and t.GotConn are set (so
+// that no ConnInfo is built for nothing).
 func (t *Trace) gotConn(c *conn, reused bool, idle time.Duration) {
-	if t != nil && t.GotConn != nil {
-		t.GotConn(ConnInfo{ID: c.id, Reused: reused, IdleTime: idle, Requests: c.requests + 1,
-			LocalAddr: c.localAddr, RemoteAddr: c.remoteAddr, TLS: c.tlsState, Proxy: c.proxy})
-	}
+	t.GotConn(ConnInfo{ID: c.id, Reused: reused, IdleTime: idle, Requests: c.requests + 1,
+		LocalAddr: c.localAddr, RemoteAddr: c.remoteAddr, TLS: c.tlsState, Proxy: c.proxy})
 }
 
 func (t *Trace) done(info DoneInfo) {

@@ -101,14 +101,6 @@ func (t *Transport) RoundTrip(hr *http.Request) (*http.Response, error) {
 		k := textproto.CanonicalMIMEHeaderKey(string(n))
 		hresp.Header[k] = append(hresp.Header[k], string(v))
 	}
-	if hr.Method == "HEAD" {
-		hresp.ContentLength = -1
-		if v := resp.Header.Get("Content-Length"); v != nil {
-			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-				hresp.ContentLength = n
-			}
-		}
-	}
 	if resp.Framing == wire.FramingChunked {
 		hresp.TransferEncoding = []string{"chunked"}
 		hresp.Header.Del("Transfer-Encoding")

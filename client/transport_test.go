@@ -153,3 +153,20 @@ func TestTransportCancel(t *testing.T) {
 		t.Fatal("no error after cancel")
 	}
 }
+
+// A response to HEAD declares the length of the body a GET would get (net/http's
+// ContentLength for HEAD), -1 when it declares none.
+func TestTransportHEADContentLength(t *testing.T) {
+	url, _ := serveScript(t, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n")
+	hc := &http.Client{Transport: &Transport{Client: newClient(t, nil)}}
+	for _, want := range []int64{1000, -1} {
+		resp, err := hc.Head(url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.ContentLength != want {
+			t.Errorf("ContentLength %d, want %d", resp.ContentLength, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"net"
 	"net/netip"
 	"strings"
 )
@@ -242,14 +243,8 @@ func (u *URL) EffectivePort() string {
 func (u *URL) Authority() string { return u.authority }
 
 // HostPort returns "host:port" for dialing, with the default port filled in and
-// brackets around IPv6 addresses.
-func (u *URL) HostPort() string {
-	h := u.Host
-	if strings.IndexByte(h, ':') >= 0 {
-		h = "[" + h + "]"
-	}
-	return h + ":" + u.EffectivePort()
-}
+// brackets around IPv6 addresses (net.JoinHostPort).
+func (u *URL) HostPort() string { return net.JoinHostPort(u.Host, u.EffectivePort()) }
 
 // AppendRequestURI appends the origin-form request target: the path and the query.
 func (u *URL) AppendRequestURI(dst []byte) []byte {
@@ -273,8 +268,8 @@ func (u *URL) AppendAbsolute(dst []byte) []byte {
 	return u.AppendRequestURI(dst)
 }
 
-// String returns the URL without userinfo password concerns: scheme, userinfo,
-// authority, path, query and fragment, as parsed.
+// String returns the URL as parsed: scheme, userinfo (password included; see
+// [URL.Redacted] for logs), authority, path, query and fragment.
 func (u *URL) String() string {
 	if u.Scheme == "" {
 		return ""
