@@ -158,6 +158,7 @@ func testTLS(t *testing.T, portable bool) {
 	bodyBytes(tr.data[1000:])(t, rs[1])
 	bodyBytes(tr.data[100000:150001])(t, rs[2])
 	status(206)(t, rs[3])
+	multipartBody(tr.data, [2]int{0, 99}, [2]int{150000, len(tr.data) - 1})(t, rs[3])
 	decoded("zstd", tr.big)(t, rs[4])
 	body(helloBody)(t, rs[5])
 	for _, r := range parseLog(t, buf.String()) {

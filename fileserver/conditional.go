@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"time"
 
+	"github.com/hop-http/hop/internal/httpdate"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
@@ -12,9 +13,10 @@ import (
 // representation's entity tag and modification time in the order of RFC 9110 §13.2.2.
 // It returns 0 to proceed, 304 (Not Modified) or 412 (Precondition Failed). A zero mod
 // means the representation has no modification date, so date conditions are ignored.
+// Only GET and HEAD reach it (ServeHOP answers 405 to the rest), so a matching
+// If-None-Match is always a 304, never the 412 of other methods.
 func preconditions(r *server.Request, etag []byte, mod time.Time) int {
 	h := &r.Header
-	safe := r.IsMethod("GET") || r.IsMethod("HEAD")
 	mod = mod.Truncate(time.Second)
 	// Step 1 and 2: If-Match, else If-Unmodified-Since.
 	if h.Has("If-Match") {
@@ -22,21 +24,18 @@ func preconditions(r *server.Request, etag []byte, mod time.Time) int {
 			return 412
 		}
 	} else if v := singleValue(h, "If-Unmodified-Since"); v != nil && !mod.IsZero() {
-		if t, ok := parseHTTPDate(v); ok && mod.After(t) {
+		if t, ok := httpdate.Parse(v); ok && mod.After(t) {
 			return 412
 		}
 	}
 	// Step 3 and 4: If-None-Match, else If-Modified-Since (GET and HEAD only).
 	if h.Has("If-None-Match") {
 		if matchList(h, "If-None-Match", etag, false) {
-			if safe {
-				return 304
-			}
-			return 412
+			return 304
 		}
-	} else if safe && !mod.IsZero() {
+	} else if !mod.IsZero() {
 		if v := singleValue(h, "If-Modified-Since"); v != nil {
-			if t, ok := parseHTTPDate(v); ok && !mod.After(t) {
+			if t, ok := httpdate.Parse(v); ok && !mod.After(t) {
 				return 304
 			}
 		}
@@ -54,13 +53,13 @@ func ifRange(r *server.Request, etag []byte, mod time.Time) bool {
 	}
 	if len(v) > 0 && (v[0] == '"' || bytes.HasPrefix(v, []byte("W/"))) {
 		weak, opaque, rest, ok := nextETag(v)
-		if !ok || len(bytes.TrimSpace(rest)) != 0 {
+		if !ok || len(trimOWS(rest)) != 0 {
 			return false
 		}
 		ew, eo, _, _ := nextETag(etag)
 		return !weak && !ew && bytes.Equal(opaque, eo)
 	}
-	t, ok := parseHTTPDate(v)
+	t, ok := httpdate.Parse(v)
 	return ok && !mod.IsZero() && mod.Truncate(time.Second).Equal(t)
 }
 
@@ -134,19 +133,4 @@ func nextETag(v []byte) (weak bool, opaque, rest []byte, ok bool) {
 		}
 	}
 	return false, nil, nil, false
-}
-
-// parseHTTPDate parses an HTTP-date in any of the three formats of RFC 9110 §5.6.7.
-func parseHTTPDate(v []byte) (time.Time, bool) {
-	s := string(v)
-	for _, layout := range [...]string{
-		"Mon, 02 Jan 2006 15:04:05 GMT",  // IMF-fixdate
-		"Monday, 02-Jan-06 15:04:05 GMT", // obsolete RFC 850
-		"Mon Jan _2 15:04:05 2006",       // obsolete asctime
-	} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }

@@ -30,11 +30,14 @@
 //     Responses for compressible types always carry Vary: Accept-Encoding, the
 //     identity ones included. A Range request gets the identity representation (or a
 //     precompressed one, whose bytes are stable) so that ranges stay meaningful.
-//   - HEAD, and zero-copy bodies: a whole file, or a range that runs to its end, is
-//     handed to ResponseWriter.ReadFrom as an *os.File, which the server sends with
-//     sendfile on plain TCP. Small files (up to 16 KiB) are read with one pread into
-//     the response buffer instead, without ever becoming an *os.File: one write per
-//     response, and responses to pipelined requests batch into one write.
+//   - HEAD, and zero-copy bodies: every section sent (the whole file, a single range, or
+//     one part of a multipart body) larger than 16 KiB is handed whole to
+//     ResponseWriter.ReadFrom as an io.LimitedReader of the *os.File, which the server
+//     sends with sendfile on plain TCP, the head corked together with the start of the
+//     file so that both leave in full segments. Sections of up to 16 KiB are read with
+//     one pread into the response buffer instead, without the file ever becoming an
+//     *os.File: one write per response, and responses to pipelined requests batch into
+//     one write.
 //
 // AccessLog wraps any handler with a log/slog access log whose records name the
 // connection (its id and the request's number on it), so that keep-alive reuse and the

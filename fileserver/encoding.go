@@ -1,6 +1,7 @@
 package fileserver
 
 import (
+	"errors"
 	"io"
 	"sync"
 
@@ -123,21 +124,43 @@ func (a *acceptEncoding) any() bool {
 	return a.q(codingGzip) > 0 || a.q(codingZstd) > 0 || a.q(codingBr) > 0
 }
 
-// best returns the acceptable coding of cands with the highest q-value (ties go to the
-// earlier), or codingIdentity when none is acceptable or identity is preferred.
-func (a *acceptEncoding) best(cands []coding) coding {
-	best, bq := codingIdentity, int16(0)
+// preferred appends to dst the codings of cands the client would rather have than
+// identity, most preferred first (ties keep cands' order). A coding qualifies with a
+// q-value above 0 that is not below identity's; identity is acceptable by default, but
+// only an explicit q-value (its own or the wildcard's) ranks it against the codings, so
+// "identity, gzip;q=0.5" rules gzip out while a plain "gzip" does not. This is the one
+// rule for both precompressed siblings and on-the-fly compression.
+func (a *acceptEncoding) preferred(dst []coding, cands []coding) []coding {
+	qi := int16(0)
+	if a.listed[codingIdentity] || a.hasStar {
+		qi = a.q(codingIdentity)
+	}
+	start := len(dst)
 	for _, c := range cands {
-		if q := a.q(c); q > bq {
-			best, bq = c, q
+		q := a.q(c)
+		if q <= 0 || q < qi {
+			continue
 		}
+		// Insertion sort by descending q-value; stable, so ties keep cands' order.
+		i := len(dst)
+		dst = append(dst, c)
+		for i > start && a.q(dst[i-1]) < q {
+			dst[i] = dst[i-1]
+			i--
+		}
+		dst[i] = c
 	}
-	// Identity is acceptable by default, but only an explicit q-value (its own or the
-	// wildcard's) makes it preferred over a coding the client listed.
-	if best != codingIdentity && (a.listed[codingIdentity] || a.hasStar) && a.q(codingIdentity) > bq {
-		return codingIdentity
+	return dst
+}
+
+// best returns the coding of cands the client prefers (see preferred), or
+// codingIdentity when none is preferred to identity.
+func (a *acceptEncoding) best(cands []coding) coding {
+	var buf [numCodings]coding
+	if p := a.preferred(buf[:0], cands); len(p) > 0 {
+		return p[0]
 	}
-	return best
+	return codingIdentity
 }
 
 // parseQ reads the q parameter from the parameters after a coding ("q=0.5"), in
@@ -182,6 +205,8 @@ func parseQ(params []byte) (int16, bool) {
 	return 1000, true
 }
 
+// trimOWS removes optional whitespace (SP / HTAB) from both ends of b: the package's
+// one copy, wire keeping its own unexported.
 func trimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
@@ -224,8 +249,7 @@ func compressTo(dst io.Writer, c coding, src io.Reader) error {
 		defer func() { ze.Reset(nil); zstdPool.Put(ze) }()
 		enc = ze
 	default:
-		_, err := io.Copy(dst, src)
-		return err
+		return errors.New("fileserver: no encoder for " + c.String())
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -251,7 +275,7 @@ func compressTo(dst io.Writer, c coding, src io.Reader) error {
 // sends a small result with Content-Length and a large one chunked. When reading or
 // writing fails midway the handler aborts, so the connection is closed and the client
 // never takes a truncated stream for a complete one.
-func (h *Handler) compress(w io.Writer, c coding, src io.Reader) {
+func compress(w io.Writer, c coding, src io.Reader) {
 	if err := compressTo(w, c, src); err != nil {
 		panic(server.ErrAbortHandler)
 	}

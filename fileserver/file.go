@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hop-http/hop/internal/httpdate"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
@@ -31,7 +32,7 @@ func (h *Handler) serveFile(w *server.ResponseWriter, r *server.Request, f *file
 		hd.Set("Vary", "Accept-Encoding")
 		accept := parseAcceptEncoding(&r.Header)
 		if accept.any() {
-			if sib, c := h.precompressed(rel, accept); sib != nil {
+			if sib, c := h.precompressed(rel, &accept); sib != nil {
 				defer sib.Close()
 				rep = representation{f: sib, size: sib.size, mod: sib.mod, encoding: c}
 			} else if !hasRange && rep.size >= h.opts.CompressMinSize {
@@ -46,13 +47,10 @@ func (h *Handler) serveFile(w *server.ResponseWriter, r *server.Request, f *file
 	var etagBuf [64]byte
 	etag := makeETag(etagBuf[:0], rep.mod, rep.size, rep.encoding, rep.onTheFly)
 	wire.Add(hd, "ETag", etag)
-	lm := appendHTTPTime(make([]byte, 0, 29), rep.mod)
+	lm := httpdate.Append(make([]byte, 0, 29), rep.mod)
 	wire.Add(hd, "Last-Modified", lm)
 	if h.opts.CacheControl != "" {
 		hd.Set("Cache-Control", h.opts.CacheControl)
-	}
-	if rep.encoding != codingIdentity {
-		hd.Set("Content-Encoding", rep.encoding.String())
 	}
 	if !rep.onTheFly {
 		hd.Set("Accept-Ranges", "bytes")
@@ -67,37 +65,44 @@ func (h *Handler) serveFile(w *server.ResponseWriter, r *server.Request, f *file
 		return
 	}
 
-	if rep.onTheFly {
-		if get {
-			h.compress(w, rep.encoding, io.NewSectionReader(rep.f, 0, rep.size))
-		}
-		return
-	}
-
+	// A Range request is never compressed on the fly (hasRange rules it out above).
+	var ranges []byteRange
 	if hasRange && ifRange(r, etag, rep.mod) {
-		ranges, res := parseRange(r.Header.Get("Range"), rep.size)
-		switch res {
+		var res rangeResult
+		switch ranges, res = parseRange(r.Header.Get("Range"), rep.size); res {
 		case rangeUnsatisfiable:
 			b := append([]byte("bytes */"), strconv.FormatInt(rep.size, 10)...)
 			wire.Add(hd, "Content-Range", b)
 			writeError(w, 416)
 			return
-		case rangeOK:
-			if len(ranges) == 1 {
-				rg := ranges[0]
-				wire.Add(hd, "Content-Range", rg.contentRange(nil, rep.size))
-				w.WriteHeader(206)
-				w.SetContentLength(rg.length)
-				sendSection(w, rep.f, rg.start, rg.length)
-				return
-			}
-			sendMultipart(w, rep.f, rep.size, ctype, ranges)
-			return
+		case rangeIgnore:
+			ranges = nil // the whole representation
 		}
 	}
-	w.SetContentLength(rep.size)
-	if get {
-		sendSection(w, rep.f, 0, rep.size)
+
+	// Content-Encoding labels the representation, so it is set only now that the
+	// representation (or part of it) goes out: the 304, 412 and 416 carry none.
+	if rep.encoding != codingIdentity {
+		hd.Set("Content-Encoding", rep.encoding.String())
+	}
+	switch {
+	case rep.onTheFly:
+		if get {
+			compress(w, rep.encoding, io.NewSectionReader(rep.f, 0, rep.size))
+		}
+	case len(ranges) == 1:
+		rg := ranges[0]
+		wire.Add(hd, "Content-Range", rg.contentRange(nil, rep.size))
+		w.WriteHeader(206)
+		w.SetContentLength(rg.length)
+		sendSection(w, rep.f, rg.start, rg.length)
+	case len(ranges) > 1:
+		sendMultipart(w, rep.f, rep.size, ctype, ranges)
+	default:
+		w.SetContentLength(rep.size)
+		if get {
+			sendSection(w, rep.f, 0, rep.size)
+		}
 	}
 }
 
@@ -106,33 +111,16 @@ func (h *Handler) serveFile(w *server.ResponseWriter, r *server.Request, f *file
 func notModified(w *server.ResponseWriter) {
 	hd := w.Header()
 	hd.Del("Content-Type")
-	hd.Del("Content-Encoding")
 	hd.Del("Accept-Ranges")
 	w.WriteHeader(304)
 }
 
-// precompressed finds the best sibling (rel.br, rel.zst, rel.gz) whose coding the
-// client accepts. It returns nil when there is none.
-func (h *Handler) precompressed(rel string, accept acceptEncoding) (*file, coding) {
-	var cands [3]coding
-	n := 0
-	for _, c := range precompressedCodings {
-		if accept.q(c) > 0 {
-			cands[n] = c
-			n++
-		}
-	}
-	// Try the client's most preferred first; ties keep the server's order.
-	for n > 0 {
-		bi := 0
-		for i := 1; i < n; i++ {
-			if accept.q(cands[i]) > accept.q(cands[bi]) {
-				bi = i
-			}
-		}
-		c := cands[bi]
-		copy(cands[bi:], cands[bi+1:n])
-		n--
+// precompressed opens the sibling (rel.br, rel.zst, rel.gz) of the most preferred
+// coding the client prefers to identity that exists, the same choice best makes for
+// on-the-fly codings. It returns nil when there is none.
+func (h *Handler) precompressed(rel string, accept *acceptEncoding) (*file, coding) {
+	var buf [numCodings]coding
+	for _, c := range accept.preferred(buf[:0], precompressedCodings) {
 		f, err := h.open(rel + c.ext())
 		if err != nil {
 			continue

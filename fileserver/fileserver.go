@@ -8,10 +8,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
@@ -29,8 +29,9 @@ const (
 	MaxRanges = 32
 )
 
-// smallBody is the size up to which a body is read into the response buffer rather
-// than sent with sendfile: for small files one write beats a write plus a sendfile.
+// smallBody is the size up to which a body (or a part of one) is read into the
+// response buffer rather than sent with sendfile: one write beats a write plus a
+// sendfile.
 const smallBody = 16 << 10
 
 // Options configure a Handler. The zero value serves index.html and listings, hides
@@ -329,7 +330,7 @@ func writeError(w *server.ResponseWriter, code int) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	b := make([]byte, 0, 40)
-	b = appendInt(b, int64(code))
+	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
 	b = append(b, wire.StatusText(code)...)
 	b = append(b, '\n')
@@ -339,53 +340,43 @@ func writeError(w *server.ResponseWriter, code int) {
 // bufPool holds buffers for small bodies and copies.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// sendSection writes n bytes of f from offset off as (part of) the body. Up to
-// smallBody bytes are read into the response buffer. A larger section sends its first
-// smallBody bytes the same way, so that they leave in one write with the head (the
-// head alone would be a small segment of its own, costing the client a wake-up per
-// response: what nginx avoids with tcp_nopush), and hands the rest to ReadFrom as a
-// LimitedReader of the file, which the server sends with sendfile on plain TCP.
+// sendSection writes n bytes of o from offset off as (part of) a body whose length was
+// declared with SetContentLength. A section of up to smallBody bytes is read with one
+// pread into the response buffer: it leaves in the same write as the head, and the
+// responses to pipelined requests batch into one write. A larger one is handed whole to
+// ReadFrom as a LimitedReader of the *os.File, which on plain TCP the server sends with
+// sendfile, the head corked together with the start of the file so that both leave in
+// full segments (what nginx gets from tcp_nopush); elsewhere (TLS) ReadFrom copies.
 func sendSection(w *server.ResponseWriter, o *file, off, n int64) error {
-	head := min(n, smallBody)
-	bp := bufPool.Get().(*[]byte)
-	buf := (*bp)[:head]
-	m, err := o.ReadAt(buf, off)
-	if m < len(buf) {
-		bufPool.Put(bp)
-		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF // the file shrank
+	if n <= smallBody {
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		buf := (*bp)[:n]
+		m, err := o.ReadAt(buf, off)
+		if m < len(buf) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF // the file shrank
+			}
+			return err
 		}
+		_, err = w.Write(buf)
 		return err
 	}
-	_, err = w.Write(buf)
-	bufPool.Put(bp)
-	if err != nil || head == n {
-		return err
-	}
-	off, n = off+head, n-head
 	f := o.File()
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return err
+	// sendfile and read start at the descriptor's offset: 0 after the open (pread does
+	// not move it), else where the previous section (of a multipart body) ended.
+	if o.pos != off {
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			o.pos = -1
+			return err
+		}
+		o.pos = off
 	}
-	_, err = w.ReadFrom(&io.LimitedReader{R: f, N: n})
+	lr := &io.LimitedReader{R: f, N: n}
+	_, err := w.ReadFrom(lr)
+	o.pos = off + n - lr.N
+	if err == nil && lr.N > 0 {
+		err = io.ErrUnexpectedEOF // the file shrank
+	}
 	return err
-}
-
-// httpTime formats t as an IMF-fixdate.
-func appendHTTPTime(b []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
-}
-
-func appendInt(b []byte, n int64) []byte {
-	if n == 0 {
-		return append(b, '0')
-	}
-	var tmp [20]byte
-	i := len(tmp)
-	for n > 0 {
-		i--
-		tmp[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return append(b, tmp[i:]...)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/wire"
 )
 
 // check is one expectation on a response.
@@ -95,6 +97,58 @@ func decoded(enc string, want []byte) check {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("decoded %s body of %d bytes differs from the %d expected", enc, len(got), len(want))
+		}
+	}
+}
+
+// plainError checks an error answer: its status, and a plain-text body readable as it
+// is, not labelled with any content coding.
+func plainError(code int) check {
+	return func(t *testing.T, r rawResponse) {
+		t.Helper()
+		status(code)(t, r)
+		header("Content-Encoding", "")(t, r)
+		header("Content-Type", "text/plain; charset=utf-8")(t, r)
+		body(strconv.Itoa(code)+" "+wire.StatusText(code)+"\n")(t, r)
+	}
+}
+
+// multipartBody checks a multipart/byteranges body against data: one part per span
+// (first and last byte, inclusive), in order, each with its Content-Range and bytes,
+// and nothing after the last.
+func multipartBody(data []byte, spans ...[2]int) check {
+	return func(t *testing.T, r rawResponse) {
+		t.Helper()
+		if cl := r.Header.Get("Content-Length"); cl != strconv.Itoa(len(r.body)) {
+			t.Errorf("Content-Length %s for a body of %d", cl, len(r.body))
+		}
+		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != "multipart/byteranges" {
+			t.Errorf("Content-Type %q: %v", r.Header.Get("Content-Type"), err)
+			return
+		}
+		mr := multipart.NewReader(bytes.NewReader(r.body), params["boundary"])
+		for i, sp := range spans {
+			p, err := mr.NextPart()
+			if err != nil {
+				t.Errorf("part %d: %v", i, err)
+				return
+			}
+			wantCR := "bytes " + strconv.Itoa(sp[0]) + "-" + strconv.Itoa(sp[1]) + "/" + strconv.Itoa(len(data))
+			if cr := p.Header.Get("Content-Range"); cr != wantCR {
+				t.Errorf("part %d Content-Range %q, want %q", i, cr, wantCR)
+			}
+			b, err := io.ReadAll(p)
+			if err != nil {
+				t.Errorf("part %d: %v", i, err)
+				return
+			}
+			if !bytes.Equal(b, data[sp[0]:sp[1]+1]) {
+				t.Errorf("part %d: %d bytes differ from the file's %d", i, len(b), sp[1]-sp[0]+1)
+			}
+		}
+		if _, err := mr.NextPart(); err != io.EOF {
+			t.Errorf("after the last part: %v, want EOF", err)
 		}
 	}
 }
@@ -319,9 +373,16 @@ func testRanges(t *testing.T, portable bool) {
 		{name: "malformed ignored", target: "/hello.txt", headers: []string{"Range: bytes=abc"},
 			checks: []check{status(200), body(helloBody)}},
 		{name: "reversed ignored", target: "/hello.txt", headers: []string{"Range: bytes=5-1"},
-			checks: []check{status(200)}},
+			checks: []check{status(200), body(helloBody), header("Content-Range", "")}},
 		{name: "other unit ignored", target: "/hello.txt", headers: []string{"Range: items=0-1"},
-			checks: []check{status(200)}},
+			checks: []check{status(200), body(helloBody), header("Content-Range", "")}},
+		{name: "end past int64 is the end", target: "/hello.txt", headers: []string{"Range: bytes=7-99999999999999999999"},
+			checks: []check{status(206), body("world\n"), header("Content-Range", "bytes 7-12/13")}},
+		{name: "large end past int64", target: "/data.bin", headers: []string{"Range: bytes=1000-99999999999999999999"},
+			checks: []check{status(206), bodyBytes(tr.data[1000:]),
+				header("Content-Range", "bytes 1000-"+strconv.Itoa(n-1)+"/"+strconv.Itoa(n))}},
+		{name: "start past int64 unsatisfiable", target: "/hello.txt", headers: []string{"Range: bytes=99999999999999999999-"},
+			checks: []check{plainError(416), header("Content-Range", "bytes */13")}},
 		{name: "overlap abuse ignored", target: "/hello.txt", headers: []string{"Range: bytes=0-,0-,0-"},
 			checks: []check{status(200), body(helloBody)}},
 		{name: "too many ranges ignored", target: "/data.bin",
@@ -336,6 +397,13 @@ func testRanges(t *testing.T, portable bool) {
 			checks: []check{status(206), bodyBytes(tr.data[100000:150001])}},
 		{name: "small middle", target: "/data.bin", headers: []string{"Range: bytes=5000-5999"},
 			checks: []check{status(206), bodyBytes(tr.data[5000:6000])}},
+		// smallBody (16 KiB) is the largest section read into the response buffer.
+		{name: "largest buffered section", target: "/data.bin", headers: []string{"Range: bytes=7-16390"},
+			checks: []check{status(206), bodyBytes(tr.data[7:16391]), header("Content-Length", "16384")}},
+		{name: "smallest sendfile section", target: "/data.bin", headers: []string{"Range: bytes=7-16391"},
+			checks: []check{status(206), bodyBytes(tr.data[7:16392]), header("Content-Length", "16385")}},
+		{name: "multipart large parts out of order", target: "/data.bin", headers: []string{"Range: bytes=150000-,0-40000,100-199"},
+			checks: []check{status(206), multipartBody(tr.data, [2]int{150000, n - 1}, [2]int{0, 40000}, [2]int{100, 199})}},
 		{name: "range on compressible text stays identity", target: "/big.txt",
 			headers: []string{"Range: bytes=0-99", "Accept-Encoding: gzip, zstd"},
 			checks:  []check{status(206), bodyBytes(tr.big[:100]), header("Content-Encoding", ""), header("Vary", "Accept-Encoding")}},
@@ -356,6 +424,8 @@ func TestMultipartRanges(t *testing.T) {
 		{"two small", "bytes=0-9,20-29", []part{{0, 9}, {20, 29}}},
 		{"small and large", "bytes=-100,0-40000", []part{{len(tr.data) - 100, len(tr.data) - 1}, {0, 40000}}},
 		{"large tail and middle", "bytes=150000-,20000-60000", []part{{150000, len(tr.data) - 1}, {20000, 60000}}},
+		// The second part starts at offset 0 where the first left the descriptor.
+		{"large tail then start", "bytes=150000-,0-60000", []part{{150000, len(tr.data) - 1}, {0, 60000}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := get(t, addr, "GET", "/data.bin", "Range: "+tc.rng)
@@ -409,11 +479,16 @@ func TestCompression(t *testing.T) {
 		{name: "q-values", target: "/big.txt", headers: []string{"Accept-Encoding: zstd;q=0.5, gzip"},
 			checks: []check{header("Content-Encoding", "gzip"), decoded("gzip", tr.big)}},
 		{name: "refused coding", target: "/big.txt", headers: []string{"Accept-Encoding: zstd;q=0, gzip;q=0.1"},
-			checks: []check{header("Content-Encoding", "gzip")}},
+			checks: []check{header("Content-Encoding", "gzip"), decoded("gzip", tr.big)}},
 		{name: "star", target: "/big.txt", headers: []string{"Accept-Encoding: *"},
-			checks: []check{header("Content-Encoding", "zstd")}},
+			checks: []check{header("Content-Encoding", "zstd"), decoded("zstd", tr.big)}},
 		{name: "identity preferred", target: "/big.txt", headers: []string{"Accept-Encoding: identity, gzip;q=0.5"},
 			checks: []check{header("Content-Encoding", ""), bodyBytes(tr.big)}},
+		{name: "identity preferred to precompressed", target: "/style.css", headers: []string{"Accept-Encoding: identity, gzip;q=0.5"},
+			checks: []check{header("Content-Encoding", ""), bodyBytes(tr.css), header("Vary", "Accept-Encoding")}},
+		{name: "identity preferred to some precompressed", target: "/style.css",
+			headers: []string{"Accept-Encoding: identity;q=0.5, gzip;q=0.4, zstd"},
+			checks:  []check{header("Content-Encoding", "zstd"), decoded("zstd", tr.css)}},
 		{name: "no accept-encoding still varies", target: "/big.txt",
 			checks: []check{header("Content-Encoding", ""), header("Vary", "Accept-Encoding"), bodyBytes(tr.big)}},
 		{name: "br only: no encoder", target: "/big.txt", headers: []string{"Accept-Encoding: br"},
@@ -434,13 +509,26 @@ func TestCompression(t *testing.T) {
 			checks: []check{header("Content-Encoding", "gzip"), decoded("gzip", tr.css),
 				header("Content-Length", strconv.Itoa(len(gzipBytes(t, tr.css))))}},
 		{name: "precompressed by q", target: "/style.css", headers: []string{"Accept-Encoding: br;q=0.2, gzip"},
-			checks: []check{header("Content-Encoding", "gzip")}},
+			checks: []check{header("Content-Encoding", "gzip"), decoded("gzip", tr.css)}},
 		{name: "precompressed identity", target: "/style.css",
 			checks: []check{header("Content-Encoding", ""), bodyBytes(tr.css)}},
 		{name: "precompressed range", target: "/style.css", headers: []string{"Accept-Encoding: gzip", "Range: bytes=0-1"},
 			checks: []check{status(206), header("Content-Encoding", "gzip"), body("\x1f\x8b")}},
 		{name: "sibling asked directly", target: "/style.css.gz",
 			checks: []check{header("Content-Type", "application/gzip"), header("Content-Encoding", "")}},
+		// Error answers are plain text whatever coding was negotiated: only the
+		// representation itself is labelled with its coding.
+		{name: "412 on the fly", target: "/big.txt", headers: []string{"Accept-Encoding: gzip", `If-Match: "x"`},
+			checks: []check{plainError(412), header("Vary", "Accept-Encoding")}},
+		{name: "412 precompressed", target: "/style.css", headers: []string{"Accept-Encoding: gzip", `If-Match: "x"`},
+			checks: []check{plainError(412), header("Vary", "Accept-Encoding")}},
+		{name: "412 by date precompressed", target: "/style.css",
+			headers: []string{"Accept-Encoding: br", "If-Unmodified-Since: Mon, 01 Jan 2001 00:00:00 GMT"},
+			checks:  []check{plainError(412)}},
+		{name: "416 precompressed br", target: "/style.css", headers: []string{"Accept-Encoding: br", "Range: bytes=100000-"},
+			checks: []check{plainError(416), header("Content-Range", "bytes */"+strconv.Itoa(len(brotliStored(tr.css))))}},
+		{name: "304 precompressed", target: "/style.css", headers: []string{"Accept-Encoding: gzip", "If-None-Match: *"},
+			checks: []check{status(304), body(""), header("Content-Encoding", ""), hasHeader("ETag")}},
 	})
 
 	t.Run("etags differ per coding and revalidate", func(t *testing.T) {
@@ -567,6 +655,7 @@ func TestKeepAlive(t *testing.T) {
 	body(helloBody)(t, rs[1])
 	bodyBytes(tr.data[100:])(t, rs[2])
 	status(206)(t, rs[3])
+	multipartBody(tr.data, [2]int{0, 1}, [2]int{100000, len(tr.data) - 1})(t, rs[3])
 	body("")(t, rs[4])
 	decoded("gzip", tr.big)(t, rs[5])
 	status(404)(t, rs[6])

@@ -173,7 +173,7 @@ func (h *Handler) serveListing(w *server.ResponseWriter, r *server.Request, dir 
 	if enc != codingIdentity {
 		hd.Set("Content-Encoding", enc.String())
 		if r.IsMethod("GET") {
-			h.compress(w, enc, bytes.NewReader(body))
+			compress(w, enc, bytes.NewReader(body))
 		}
 		return
 	}

@@ -22,6 +22,7 @@ type file struct {
 	mod  time.Time
 	dir  bool
 	h    *Handler
+	pos  int64 // the descriptor's file offset as sendSection left it; -1: unknown
 }
 
 // ReadAt reads len(p) bytes at off (io.ReaderAt).

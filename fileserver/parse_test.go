@@ -73,7 +73,19 @@ func TestParseRange(t *testing.T) {
 		{"bytes=-", 10, nil, rangeIgnore},
 		{"bytes=+1-2", 10, nil, rangeIgnore},
 		{"bytes=1-2-3", 10, nil, rangeIgnore},
-		{"bytes=99999999999999999999-", 10, nil, rangeIgnore},
+		// Positions past an int64 are well-formed (RFC 9110 §14.1.2): a last-pos past
+		// the end is the end, a first-pos past it unsatisfiable, a suffix the whole.
+		{"bytes=0-99999999999999999999", 10, []byteRange{{0, 10}}, rangeOK},
+		{"bytes=3-99999999999999999999999999999999999999", 10, []byteRange{{3, 7}}, rangeOK},
+		{"bytes=0-9223372036854775807", 10, []byteRange{{0, 10}}, rangeOK},
+		{"bytes=0-9223372036854775808", 10, []byteRange{{0, 10}}, rangeOK},
+		{"bytes=-99999999999999999999", 10, []byteRange{{0, 10}}, rangeOK},
+		{"bytes=99999999999999999999-", 10, nil, rangeUnsatisfiable},
+		{"bytes=99999999999999999999-99999999999999999999", 10, nil, rangeUnsatisfiable},
+		{"bytes=99999999999999999999-5", 10, nil, rangeIgnore},
+		{"bytes=0-1x", 10, nil, rangeIgnore},
+		{"bytes=\t1-2\t,\t", 10, []byteRange{{1, 2}}, rangeOK},
+		{"BYTES=1-2", 10, []byteRange{{1, 2}}, rangeOK},
 		{"items=0-1", 10, nil, rangeIgnore},
 		{"bytes 0-1", 10, nil, rangeIgnore},
 		{"bytes=0-5,3-9", 10, []byteRange{{0, 6}, {3, 7}}, rangeIgnore}, // 13 bytes of 10: overlap abuse
@@ -89,24 +101,33 @@ func TestAcceptEncoding(t *testing.T) {
 	for _, tc := range []struct {
 		in      string
 		onFly   coding
-		precomp []coding // acceptable precompressed codings with q > 0
+		precomp []coding // precompressed codings preferred to identity, best first
 	}{
 		{"", codingIdentity, nil},
 		{"gzip", codingGzip, []coding{codingGzip}},
 		{"GZIP", codingGzip, []coding{codingGzip}},
 		{"x-gzip", codingGzip, []coding{codingGzip}},
 		{"gzip, deflate, br, zstd", codingZstd, []coding{codingBr, codingZstd, codingGzip}},
-		{"gzip;q=1.0, zstd;q=0.9", codingGzip, []coding{codingZstd, codingGzip}},
+		{"gzip;q=1.0, zstd;q=0.9", codingGzip, []coding{codingGzip, codingZstd}},
 		{"zstd;q=0", codingIdentity, nil},
 		{"*", codingZstd, []coding{codingBr, codingZstd, codingGzip}},
 		{"*;q=0", codingIdentity, nil},
 		{"*, gzip;q=0", codingZstd, []coding{codingBr, codingZstd}},
-		{"identity;q=1, gzip;q=0.5", codingIdentity, []coding{codingGzip}},
+		// An explicit identity preference rules out the codings it outranks, for
+		// siblings as for on-the-fly compression.
+		{"identity;q=1, gzip;q=0.5", codingIdentity, nil},
+		{"identity, gzip;q=0.5", codingIdentity, nil},
+		{"identity;q=0.5, br, gzip;q=0.3", codingIdentity, []coding{codingBr}},
+		{"identity;q=0.5, gzip;q=0.5", codingGzip, []coding{codingGzip}}, // a tie goes to the coding
+		{"identity;q=0, gzip;q=0.1", codingGzip, []coding{codingGzip}},
+		{"*;q=0.5, gzip", codingGzip, []coding{codingGzip, codingBr, codingZstd}},
+		{"*;q=0.5, identity;q=0.8, br", codingIdentity, []coding{codingBr}},
 		{"gzip;q=0.001", codingGzip, []coding{codingGzip}},
 		{"gzip;q=2", codingIdentity, nil},
 		{"gzip;q=abc", codingIdentity, nil},
-		{"gzip;level=1;q=0.5, zstd;q=0.4", codingGzip, []coding{codingZstd, codingGzip}},
+		{"gzip;level=1;q=0.5, zstd;q=0.4", codingGzip, []coding{codingGzip, codingZstd}},
 		{"br", codingIdentity, []coding{codingBr}},
+		{"br;q=0.2, gzip", codingGzip, []coding{codingGzip, codingBr}},
 	} {
 		var h wire.Header
 		if tc.in != "" {
@@ -116,14 +137,8 @@ func TestAcceptEncoding(t *testing.T) {
 		if got := a.best(onTheFlyCodings); got != tc.onFly {
 			t.Errorf("%q: on the fly %v, want %v", tc.in, got, tc.onFly)
 		}
-		var acc []coding
-		for _, c := range precompressedCodings {
-			if a.q(c) > 0 {
-				acc = append(acc, c)
-			}
-		}
-		if !reflect.DeepEqual(acc, tc.precomp) {
-			t.Errorf("%q: acceptable %v, want %v", tc.in, acc, tc.precomp)
+		if got := a.preferred(nil, precompressedCodings); !reflect.DeepEqual(got, tc.precomp) {
+			t.Errorf("%q: precompressed %v, want %v", tc.in, got, tc.precomp)
 		}
 	}
 }

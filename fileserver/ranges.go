@@ -2,10 +2,12 @@ package fileserver
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"strconv"
 
 	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
 )
 
 // byteRange is a satisfiable range of a representation: length bytes from start.
@@ -32,33 +34,28 @@ const (
 // parseRange parses a Range field value for a representation of size bytes
 // (RFC 9110 §14.1.2). Unsatisfiable ranges in a set are dropped; the others are kept
 // in the order asked. A set of more than MaxRanges, or whose ranges add up to more than
-// the representation (overlaps), is ignored.
+// the representation (overlaps), is ignored. A position too large for an int64 is
+// valid syntax: as a last-pos it means the end of the representation, as a first-pos
+// a range past it, as a suffix-length the whole of it.
 func parseRange(v []byte, size int64) ([]byteRange, rangeResult) {
 	const unit = "bytes="
-	if len(v) < len(unit) || !bytes.EqualFold(v[:len(unit)], []byte(unit)) {
+	if len(v) < len(unit) || !wire.EqualFold(v[:len(unit)], unit) {
 		return nil, rangeIgnore
 	}
-	v = v[len(unit):]
 	var out []byteRange
 	var total int64
 	specs := 0
-	for len(v) > 0 {
-		var spec []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			spec, v = v[:i], v[i+1:]
-		} else {
-			spec, v = v, nil
-		}
-		spec = bytes.Trim(spec, " \t")
-		if len(spec) == 0 {
-			continue // empty list elements are allowed
-		}
+	res := rangeOK
+	// Empty list elements are allowed, and skipped by ForEachToken.
+	wire.ForEachToken(v[len(unit):], func(spec []byte) bool {
 		if specs++; specs > MaxRanges {
-			return nil, rangeIgnore
+			res = rangeIgnore
+			return false
 		}
 		dash := bytes.IndexByte(spec, '-')
 		if dash < 0 {
-			return nil, rangeIgnore
+			res = rangeIgnore
+			return false
 		}
 		first, last := spec[:dash], spec[dash+1:]
 		var rg byteRange
@@ -66,53 +63,53 @@ func parseRange(v []byte, size int64) ([]byteRange, rangeResult) {
 			// suffix-range: the last n bytes
 			n, ok := parseDigits(last)
 			if !ok {
-				return nil, rangeIgnore
+				res = rangeIgnore
+				return false
 			}
 			if n == 0 || size == 0 {
-				continue // unsatisfiable
+				return true // unsatisfiable
 			}
-			if n > size {
-				n = size
-			}
+			n = min(n, size)
 			rg = byteRange{size - n, n}
 		} else {
 			a, ok := parseDigits(first)
 			if !ok {
-				return nil, rangeIgnore
+				res = rangeIgnore
+				return false
 			}
 			end := size - 1
 			if len(last) > 0 {
 				b, ok := parseDigits(last)
 				if !ok || b < a {
-					return nil, rangeIgnore
+					res = rangeIgnore
+					return false
 				}
-				if b < end {
-					end = b
-				}
+				end = min(end, b) // a last-pos past the end means the end
 			}
 			if a >= size {
-				continue // unsatisfiable
+				return true // unsatisfiable
 			}
 			rg = byteRange{a, end - a + 1}
 		}
 		total += rg.length
 		out = append(out, rg)
-	}
-	if specs == 0 {
+		return true
+	})
+	switch {
+	case res != rangeOK || specs == 0:
 		return nil, rangeIgnore
-	}
-	if len(out) == 0 {
+	case len(out) == 0:
 		return nil, rangeUnsatisfiable
-	}
-	if len(out) > 1 && total > size {
+	case len(out) > 1 && total > size:
 		return nil, rangeIgnore
 	}
 	return out, rangeOK
 }
 
-// parseDigits parses a non-empty run of decimal digits that fits an int64.
+// parseDigits parses a non-empty run of decimal digits. A number too large for an int64
+// saturates to math.MaxInt64: it is still a well-formed position, only past any file.
 func parseDigits(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
+	if len(b) == 0 {
 		return 0, false
 	}
 	var n int64
@@ -120,7 +117,12 @@ func parseDigits(b []byte) (int64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			n = math.MaxInt64
+			continue
+		}
+		n = n*10 + d
 	}
 	return n, true
 }
