@@ -1,45 +1,16 @@
 package bench
 
 import (
-	"bytes"
-	"net"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/internal/testnet"
 )
 
+// cannedResponse is what the canned server (testnet.Canned, which allocates nothing
+// per request) answers, so that the engine's own allocations can be counted.
 const cannedResponse = "HTTP/1.1 200 OK\r\nServer: canned\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
-
-// startCanned runs a raw server that answers every request head with a canned
-// response and allocates nothing per request, so that the engine's own allocations
-// can be counted.
-func startCanned(t testing.TB) string {
-	return startRaw(t, func(c *net.TCPConn) {
-		buf := make([]byte, 64<<10)
-		out := make([]byte, 0, 64<<10)
-		pending := 0 // bytes of an incomplete head kept at the start of buf
-		for {
-			n, err := c.Read(buf[pending:])
-			if n == 0 || err != nil {
-				return
-			}
-			data := buf[:pending+n]
-			out = out[:0]
-			for {
-				i := bytes.Index(data, []byte("\r\n\r\n"))
-				if i < 0 {
-					break
-				}
-				data = data[i+4:]
-				out = append(out, cannedResponse...)
-			}
-			pending = copy(buf, data)
-			if _, err := c.Write(out); err != nil {
-				return
-			}
-		}
-	})
-}
 
 // TestNoAllocsPerRequest runs the real engine against the canned server and checks
 // that the whole process allocates (almost) nothing per request: what remains is the
@@ -48,7 +19,7 @@ func TestNoAllocsPerRequest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	url := startCanned(t)
+	url := "http://" + testnet.Canned(t, []byte(cannedResponse)) + "/"
 	for _, depth := range []int{1, 16} {
 		const n = 20000
 		cfg := Config{URL: url, Connections: 4, Pipeline: depth, Requests: n}
@@ -105,7 +76,7 @@ func TestProcessNoAllocs(t *testing.T) {
 }
 
 func BenchmarkEngine(b *testing.B) {
-	url := startCanned(b)
+	url := "http://" + testnet.Canned(b, []byte(cannedResponse)) + "/"
 	for _, depth := range []int{1, 16} {
 		b.Run(map[int]string{1: "keep-alive", 16: "pipelined-16"}[depth], func(b *testing.B) {
 			b.ReportAllocs()

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -199,6 +201,21 @@ func TestErrorsCounted(t *testing.T) {
 				io.Copy(io.Discard, c)
 			})
 		}, func(e Errors) bool { return e.Protocol > 0 && e.Protocol == e.Total() }, "protocol errors only"},
+		{"head too large", func(t *testing.T) string {
+			// A head that never ends: the parser's limits (or, failing them, the
+			// largest read buffer) make it a protocol error.
+			return startRaw(t, func(c *net.TCPConn) {
+				readHead(c, make([]byte, 64<<10))
+				io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+				line := "X-Filler: " + strings.Repeat("x", 1000) + "\r\n"
+				for i := 0; i < 2*maxBuffer/len(line); i++ {
+					if _, err := io.WriteString(c, line); err != nil {
+						return
+					}
+				}
+				io.Copy(io.Discard, c)
+			})
+		}, func(e Errors) bool { return e.Protocol > 0 && e.Protocol == e.Total() }, "protocol errors only"},
 		{"status", func(t *testing.T) string {
 			return startServer(t, func(w *server.ResponseWriter, r *server.Request) { w.WriteHeader(503) }, nil)
 		}, func(e Errors) bool { return e.Status > 0 && e.Status == e.Total() }, "status errors only"},
@@ -223,6 +240,18 @@ func TestErrorsCounted(t *testing.T) {
 			if tt.name == "status" && res.StatusClasses[5] != res.Requests {
 				t.Errorf("5xx = %d of %d", res.StatusClasses[5], res.Requests)
 			}
+			// The first error of each kind that occurred is kept, and only those.
+			counts := map[string]int64{"connect": res.Errors.Connect, "read": res.Errors.Read,
+				"write": res.Errors.Write, "timeout": res.Errors.Timeout, "status": res.Errors.Status,
+				"protocol": res.Errors.Protocol}
+			for k, n := range counts {
+				if err := res.FirstErrors[k]; (n > 0) != (err != nil) || err != nil && err.Error() == "" {
+					t.Errorf("%s: %d errors, first error %v", k, n, err)
+				}
+			}
+			if len(res.FirstErrors) > len(counts) {
+				t.Errorf("first errors %v", res.FirstErrors)
+			}
 			// The JSON report carries the same counts.
 			var rep map[string]any
 			b, _ := json.Marshal(res.Report())
@@ -233,11 +262,23 @@ func TestErrorsCounted(t *testing.T) {
 				t.Errorf("JSON errors = %v, want %d", got, res.Errors.Total())
 			}
 			kinds := rep["errors_by_kind"].(map[string]any)
-			for k, v := range map[string]int64{"connect": res.Errors.Connect, "read": res.Errors.Read,
-				"write": res.Errors.Write, "timeout": res.Errors.Timeout, "status": res.Errors.Status,
-				"protocol": res.Errors.Protocol} {
+			first, _ := rep["first_errors"].(map[string]any)
+			for k, v := range counts {
 				if int64(kinds[k].(float64)) != v {
 					t.Errorf("errors_by_kind.%s = %v, want %d", k, kinds[k], v)
+				}
+				if msg, _ := first[k].(string); (v > 0) != (msg != "") {
+					t.Errorf("first_errors.%s = %q with %d errors", k, msg, v)
+				}
+			}
+			if want, ok := map[string][2]string{
+				"status":         {"status", "status 503"},
+				"timeout":        {"timeout", "no progress for 200ms"},
+				"refused":        {"connect", "refused"},
+				"truncated body": {"read", "closed before the response was complete"},
+			}[tt.name]; ok {
+				if msg, _ := first[want[0]].(string); !strings.Contains(msg, want[1]) {
+					t.Errorf("first_errors.%s = %q, want it to mention %q", want[0], msg, want[1])
 				}
 			}
 		})
@@ -245,10 +286,30 @@ func TestErrorsCounted(t *testing.T) {
 }
 
 func TestRequestsBudgetCountsFailures(t *testing.T) {
-	// -n bounds a run against a dead server too: failed attempts use up the budget.
-	res := run(t, Config{URL: freeURL(t), Connections: 2, Requests: 5})
-	if res.Errors.Connect < 5 || res.Requests != 0 {
-		t.Fatalf("connect errors %d, requests %d", res.Errors.Connect, res.Requests)
+	// -n bounds a run against a dead server too: each failed attempt uses up one
+	// request of the budget, claimed before dialling, so that concurrent workers
+	// make exactly as many attempts as the budget holds.
+	for _, conns := range []int{1, 2, 8} {
+		res := run(t, Config{URL: freeURL(t), Connections: conns, Requests: 5})
+		if res.Errors.Connect != 5 || res.Errors.Total() != 5 || res.Requests != 0 {
+			t.Fatalf("%d connections: connect errors %d (total %d), requests %d; want 5, 5, 0",
+				conns, res.Errors.Connect, res.Errors.Total(), res.Requests)
+		}
+		// The cause is kept and reported.
+		err := res.FirstErrors["connect"]
+		if err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("first connect error %v, want connection refused", err)
+		}
+		if got := res.Report().FirstErrors["connect"]; !strings.Contains(got, "refused") {
+			t.Errorf("JSON first_errors.connect = %q", got)
+		}
+		var text bytes.Buffer
+		res.WriteText(&text)
+		if !strings.Contains(text.String(), "errors        5 (connect 5,") ||
+			!strings.Contains(text.String(), "\n    first connect error: ") ||
+			!strings.Contains(text.String(), "refused") {
+			t.Errorf("text report:\n%s", text.String())
+		}
 	}
 }
 
@@ -321,10 +382,24 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Run(context.Background(), tt.cfg); err == nil {
-				t.Errorf("Run(%+v) = nil error", tt.cfg)
+			_, err := Run(context.Background(), tt.cfg)
+			if !errors.Is(err, ErrConfig) {
+				t.Errorf("Run(%+v) = %v, want an ErrConfig", tt.cfg, err)
+			}
+			if err != nil && strings.HasPrefix(err.Error(), "bench: bench:") {
+				t.Errorf("error %q", err)
+			}
+			if _, err := Compare(context.Background(), tt.cfg); !errors.Is(err, ErrConfig) &&
+				tt.name != "close pipelined" { // Compare runs close itself
+				t.Errorf("Compare(%+v) = %v, want an ErrConfig", tt.cfg, err)
 			}
 		})
+	}
+	// A host that cannot be resolved is a failure to run, not a configuration error.
+	// (.onion names are never sent to DNS.)
+	_, err := Run(context.Background(), Config{URL: "http://hop-bench-test.onion/", Requests: 1})
+	if err == nil || errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "no such host") {
+		t.Errorf("unresolvable host: %v", err)
 	}
 }
 
@@ -374,6 +449,7 @@ func TestReportJSONContract(t *testing.T) {
 			t.Errorf("JSON lacks %q: %s", k, b)
 		}
 	}
+	checkReportUnits(t, m)
 	lat := m["latency_ms"].(map[string]any)
 	for _, k := range []string{"p50", "p90", "p99", "p999", "max"} {
 		if v, ok := lat[k].(float64); !ok || v <= 0 {
@@ -382,6 +458,9 @@ func TestReportJSONContract(t *testing.T) {
 	}
 	if m["requests"].(float64) != 50 {
 		t.Errorf("requests = %v", m["requests"])
+	}
+	if _, ok := m["first_errors"]; ok {
+		t.Errorf("first_errors in a run without errors: %s", b)
 	}
 	var text bytes.Buffer
 	res.WriteText(&text)
@@ -392,10 +471,31 @@ func TestReportJSONContract(t *testing.T) {
 	}
 }
 
+// checkReportUnits checks the units and the consistency of a JSON report: the rate
+// is requests per second of duration_s, and the latency percentiles are in order.
+func checkReportUnits(t *testing.T, m map[string]any) {
+	t.Helper()
+	reqs, _ := m["requests"].(float64)
+	dur, _ := m["duration_s"].(float64)
+	rps, _ := m["requests_per_sec"].(float64)
+	if dur <= 0 || reqs > 0 && math.Abs(rps*dur-reqs) > 0.05*reqs {
+		t.Errorf("requests_per_sec %v × duration_s %v = %v, want requests %v (±5%%)", rps, dur, rps*dur, reqs)
+	}
+	lat, _ := m["latency_ms"].(map[string]any)
+	prev, prevName := 0.0, "0"
+	for _, k := range []string{"p50", "p90", "p99", "p999", "max"} {
+		v, _ := lat[k].(float64)
+		if v < prev {
+			t.Errorf("latency_ms.%s = %v < %s = %v", k, v, prevName, prev)
+		}
+		prev, prevName = v, k
+	}
+}
+
 func TestProgress(t *testing.T) {
 	url := startServer(t, hello, nil)
 	calls := make(chan Progress, 100)
-	run(t, Config{URL: url, Connections: 2, Duration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond,
+	run(t, Config{URL: url, Connections: 2, Duration: 500 * time.Millisecond, Warmup: 300 * time.Millisecond,
 		ProgressInterval: 50 * time.Millisecond, Progress: func(p Progress) {
 			select {
 			case calls <- p:
@@ -403,12 +503,21 @@ func TestProgress(t *testing.T) {
 			}
 		}})
 	close(calls)
-	n, last := 0, Progress{}
+	n, last, warm := 0, Progress{}, 0
 	for p := range calls {
 		n++
 		last = p
+		if p.Warmup {
+			warm++
+			if p.Elapsed >= 300*time.Millisecond {
+				t.Errorf("warm-up report after the warm-up: %+v", p)
+			}
+		}
 	}
-	if n < 2 || last.Requests == 0 || last.Label != "keep-alive" {
+	if n < 2 || last.Requests == 0 || last.Label != "keep-alive" || last.Warmup {
 		t.Errorf("%d progress calls, last %+v", n, last)
+	}
+	if warm == 0 {
+		t.Errorf("no progress report during the warm-up (%d calls)", n)
 	}
 }

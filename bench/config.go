@@ -26,6 +26,31 @@ const (
 	MaxConnections = 1 << 20
 )
 
+// ErrConfig is matched (errors.Is) by every error [Run] and [Compare] return because
+// the configuration is invalid, as opposed to a failure to run it (the host cannot be
+// resolved).
+var ErrConfig = errors.New("bench: invalid configuration")
+
+// configError is an invalid configuration: its message, and what caused it.
+type configError struct {
+	msg   string
+	cause error
+}
+
+func configErrorf(format string, a ...any) error {
+	err := fmt.Errorf(format, a...)
+	return &configError{msg: err.Error(), cause: errors.Unwrap(err)}
+}
+
+func (e *configError) Error() string { return "bench: " + e.msg }
+
+func (e *configError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrConfig}
+	}
+	return []error{ErrConfig, e.cause}
+}
+
 // Config describes one load run. The zero value plus a URL is a valid configuration:
 // 10 keep-alive connections for 10 seconds.
 type Config struct {
@@ -93,7 +118,7 @@ type target struct {
 func parseTarget(raw string) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return target{}, fmt.Errorf("bench: bad URL: %w", err)
+		return target{}, configErrorf("bad URL: %w", err)
 	}
 	var t target
 	t.scheme = strings.ToLower(u.Scheme)
@@ -103,11 +128,11 @@ func parseTarget(raw string) (target, error) {
 	case "https":
 		t.port = "443"
 	default:
-		return target{}, fmt.Errorf("bench: URL %q: scheme must be http or https", raw)
+		return target{}, configErrorf("URL %q: scheme must be http or https", raw)
 	}
 	t.host = u.Hostname()
 	if t.host == "" {
-		return target{}, fmt.Errorf("bench: URL %q has no host", raw)
+		return target{}, configErrorf("URL %q has no host", raw)
 	}
 	if p := u.Port(); p != "" {
 		t.port = p
@@ -129,19 +154,19 @@ func (c Config) validate() (Config, error) {
 		c.Connections = DefaultConnections
 	}
 	if c.Connections < 0 || c.Connections > MaxConnections {
-		return c, fmt.Errorf("bench: connections must be between 1 and %d", MaxConnections)
+		return c, configErrorf("connections must be between 1 and %d", MaxConnections)
 	}
 	if c.Pipeline == 0 {
 		c.Pipeline = DefaultPipeline
 	}
 	if c.Pipeline < 0 || c.Pipeline > MaxPipeline {
-		return c, fmt.Errorf("bench: pipeline must be between 1 and %d", MaxPipeline)
+		return c, configErrorf("pipeline must be between 1 and %d", MaxPipeline)
 	}
 	if c.Close && c.Pipeline > 1 {
-		return c, errors.New("bench: close (a new connection per request) cannot be pipelined")
+		return c, configErrorf("close (a new connection per request) cannot be pipelined")
 	}
 	if c.Requests < 0 || c.Duration < 0 || c.Warmup < 0 || c.Rate < 0 || c.Timeout < 0 {
-		return c, errors.New("bench: requests, duration, warm-up, rate and timeout must not be negative")
+		return c, configErrorf("requests, duration, warm-up, rate and timeout must not be negative")
 	}
 	if c.Duration == 0 && c.Requests == 0 {
 		c.Duration = DefaultDuration
@@ -153,15 +178,15 @@ func (c Config) validate() (Config, error) {
 		c.Method = "GET"
 	}
 	if !wire.IsToken([]byte(c.Method)) {
-		return c, fmt.Errorf("bench: invalid method %q", c.Method)
+		return c, configErrorf("invalid method %q", c.Method)
 	}
 	for _, f := range c.Header {
 		if !wire.IsToken([]byte(f[0])) || !wire.ValidFieldValue(f[1]) {
-			return c, fmt.Errorf("bench: invalid header field %q: %q", f[0], f[1])
+			return c, configErrorf("invalid header field %q: %q", f[0], f[1])
 		}
 		switch strings.ToLower(f[0]) {
 		case "content-length", "transfer-encoding":
-			return c, fmt.Errorf("bench: %s is set by the engine from the body", f[0])
+			return c, configErrorf("%s is set by the engine from the body", f[0])
 		}
 	}
 	if c.ProgressInterval <= 0 {

@@ -58,8 +58,11 @@
 // Errors are counted by kind ([Errors]): connect, read (including a connection
 // closed or reset before a response was complete), write, timeout, status
 // (responses with a status of 400 or more; these also count as requests) and
-// protocol (a malformed response). After an error the connection is closed and a
-// new one is opened, after a short back-off when errors repeat.
+// protocol (a malformed response); the first error of each kind is kept with its
+// cause ([Result.FirstErrors]), so that a report says why, not only how often. After an
+// error the connection is closed and a new one is opened, after a short back-off when
+// errors repeat. With a request budget (Requests), a failed connection attempt uses up
+// one request of it, so that a run against a dead server ends too.
 //
 // [Compare] runs close, keep-alive, pipelined and parallel back to back and counts
 // the sockets left in TIME_WAIT after the close run ([CountTimeWait]).

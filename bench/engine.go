@@ -295,6 +295,7 @@ func (e *engine) result(end int64) *Result {
 		Uncorrected:       hdrhistogram.New(1, histMax, histDigits),
 		GOMAXPROCS:        runtime.GOMAXPROCS(0),
 	}
+	var first [numKinds]*worker // the worker with the earliest error of each kind
 	for _, w := range e.workers {
 		w.flush()
 		r.Requests += w.live.requests.Load()
@@ -302,6 +303,19 @@ func (e *engine) result(end int64) *Result {
 		r.Errors.add(&w.errs)
 		for i := range r.StatusClasses {
 			r.StatusClasses[i] += w.classes[i]
+		}
+		for k, err := range w.firstErr {
+			if err != nil && (first[k] == nil || w.firstAt[k] < first[k].firstAt[k]) {
+				first[k] = w
+			}
+		}
+	}
+	for k, w := range first {
+		if w != nil {
+			if r.FirstErrors == nil {
+				r.FirstErrors = make(map[string]error)
+			}
+			r.FirstErrors[kindNames[k]] = w.firstErr[k]
 		}
 	}
 	for i := 0; i < cap(e.hists); i++ {

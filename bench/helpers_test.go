@@ -3,10 +3,10 @@ package bench
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 )
 
@@ -41,54 +41,11 @@ func hello(w *server.ResponseWriter, r *server.Request) {
 	w.WriteString("Hello, World!")
 }
 
-// startRaw runs a raw TCP server on 127.0.0.1 that hands every accepted connection to
-// handle (on its own goroutine) and returns its base URL. Connections are closed
-// when handle returns and at cleanup.
+// startRaw runs a testnet.Raw server that hands every accepted connection to handle
+// (on its own goroutine) and returns its base URL.
 func startRaw(t testing.TB, handle func(c *net.TCPConn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns = map[net.Conn]bool{}
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() {
-					mu.Lock()
-					delete(conns, c)
-					mu.Unlock()
-					c.Close()
-				}()
-				handle(c.(*net.TCPConn))
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return "http://" + ln.Addr().String() + "/"
+	return "http://" + testnet.Raw(t, func(c net.Conn, _ int) { handle(c.(*net.TCPConn)) }) + "/"
 }
 
 // readHead reads from c until the end of a request head ("\r\n\r\n") and returns

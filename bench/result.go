@@ -10,14 +10,15 @@ import (
 )
 
 // Errors counts failures by kind. A connection that fails is closed and replaced; the
-// requests that were in flight on it are abandoned and the failure counts once.
+// requests that were in flight on it are abandoned and the failure counts once. It is
+// also the JSON form (errors_by_kind) of the counts.
 type Errors struct {
-	Connect  int64 // dial (or TLS handshake) failed
-	Read     int64 // the connection failed or closed before a response was complete
-	Write    int64 // writing a request failed
-	Timeout  int64 // no progress for Config.Timeout
-	Status   int64 // a response with status 400 or more (also counted as a request)
-	Protocol int64 // a malformed or unexpected response
+	Connect  int64 `json:"connect"`  // dial (or TLS handshake) failed
+	Read     int64 `json:"read"`     // the connection failed or closed before a response was complete
+	Write    int64 `json:"write"`    // writing a request failed
+	Timeout  int64 `json:"timeout"`  // no progress for Config.Timeout
+	Status   int64 `json:"status"`   // a response with status 400 or more (also counted as a request)
+	Protocol int64 `json:"protocol"` // a malformed or unexpected response
 }
 
 // Total returns the sum of all kinds.
@@ -47,6 +48,10 @@ type Result struct {
 	Duration          time.Duration // measured time
 	Errors            Errors
 	ConnectionsOpened int64
+	// FirstErrors holds the cause of the first counted error of each kind, keyed by
+	// the kind's name in the JSON report (connect, read, write, timeout, status,
+	// protocol); kinds without errors are absent, and it is nil without errors.
+	FirstErrors map[string]error
 	// StatusClasses counts responses by status class: index 2 is 2xx, and so on.
 	StatusClasses [6]int64
 
@@ -92,16 +97,6 @@ func PercentilesOf(h *hdrhistogram.Histogram) Percentiles {
 	}
 }
 
-// ErrorsByKind is the JSON form of Errors.
-type ErrorsByKind struct {
-	Connect  int64 `json:"connect"`
-	Read     int64 `json:"read"`
-	Write    int64 `json:"write"`
-	Timeout  int64 `json:"timeout"`
-	Status   int64 `json:"status"`
-	Protocol int64 `json:"protocol"`
-}
-
 // Report is the JSON object "hop bench --json" prints. The fields requests,
 // duration_s, requests_per_sec, errors, connections_opened and latency_ms are a public
 // contract.
@@ -118,12 +113,15 @@ type Report struct {
 	Bytes             int64         `json:"bytes"`
 	BytesPerSec       float64       `json:"bytes_per_sec"`
 	Errors            int64         `json:"errors"`
-	ErrorsByKind      ErrorsByKind  `json:"errors_by_kind"`
+	ErrorsByKind      Errors        `json:"errors_by_kind"`
 	ConnectionsOpened int64         `json:"connections_opened"`
 	Status            StatusClasses `json:"status"`
 	LatencyMS         Percentiles   `json:"latency_ms"`
 	// LatencyUncorrectedMS is present with Rate: latency from the actual send.
 	LatencyUncorrectedMS *Percentiles `json:"latency_uncorrected_ms,omitempty"`
+	// FirstErrors is the message of the first error of each kind that occurred (see
+	// Result.FirstErrors); absent without errors.
+	FirstErrors map[string]string `json:"first_errors,omitempty"`
 }
 
 // StatusClasses counts responses by status class in JSON.
@@ -161,13 +159,19 @@ func (r *Result) Report() Report {
 		Bytes:             r.Bytes,
 		BytesPerSec:       r.BytesPerSec(),
 		Errors:            r.Errors.Total(),
-		ErrorsByKind:      ErrorsByKind(r.Errors),
+		ErrorsByKind:      r.Errors,
 		ConnectionsOpened: r.ConnectionsOpened,
 		Status: StatusClasses{
 			S1xx: r.StatusClasses[1], S2xx: r.StatusClasses[2], S3xx: r.StatusClasses[3],
 			S4xx: r.StatusClasses[4], S5xx: r.StatusClasses[5],
 		},
 		LatencyMS: PercentilesOf(r.Latency),
+	}
+	if len(r.FirstErrors) > 0 {
+		rep.FirstErrors = make(map[string]string, len(r.FirstErrors))
+		for k, err := range r.FirstErrors {
+			rep.FirstErrors[k] = err.Error()
+		}
 	}
 	if r.Config.Rate > 0 {
 		u := PercentilesOf(r.Uncorrected)
@@ -201,6 +205,11 @@ func (r *Result) WriteText(w io.Writer) error {
 	e := r.Errors
 	fmt.Fprintf(&b, "  errors        %d (connect %d, read %d, write %d, timeout %d, status %d, protocol %d)\n",
 		e.Total(), e.Connect, e.Read, e.Write, e.Timeout, e.Status, e.Protocol)
+	for _, kind := range kindNames {
+		if err := r.FirstErrors[kind]; err != nil {
+			fmt.Fprintf(&b, "    first %s error: %v\n", kind, err)
+		}
+	}
 	fmt.Fprintf(&b, "  status        2xx %d, 3xx %d, 4xx %d, 5xx %d\n",
 		r.StatusClasses[2], r.StatusClasses[3], r.StatusClasses[4], r.StatusClasses[5])
 	fmt.Fprintf(&b, "  connections   %d opened\n", r.ConnectionsOpened)

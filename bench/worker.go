@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -30,6 +31,7 @@ var (
 	errUpgrade     = errors.New("bench: unexpected 101 Switching Protocols")
 	errUnsolicited = errors.New("bench: response without a request")
 	errHeadTooBig  = errors.New("bench: response head larger than the read buffer limit")
+	errClosed      = errors.New("bench: connection closed before the response was complete")
 )
 
 // errKind classifies a failure; see Errors.
@@ -40,8 +42,13 @@ const (
 	kindRead
 	kindWrite
 	kindTimeout
+	kindStatus
 	kindProtocol
+	numKinds
 )
+
+// kindNames are the names of the kinds in the JSON report and Result.FirstErrors.
+var kindNames = [numKinds]string{"connect", "read", "write", "timeout", "status", "protocol"}
 
 // slot is one request in flight: when it was meant to be sent (the schedule slot
 // with Rate, else the send time) and when it was sent, in engine nanoseconds.
@@ -88,10 +95,12 @@ type worker struct {
 	usamples [sampleBatch]int64
 	ns       int
 
-	bytes   int64
-	errs    Errors
-	classes [6]int64
-	live    struct {
+	bytes    int64
+	errs     Errors
+	firstErr [numKinds]error // the first measured error of each kind
+	firstAt  [numKinds]int64 // when it happened, in engine nanoseconds
+	classes  [6]int64
+	live     struct {
 		requests atomic.Int64
 		errors   atomic.Int64
 	}
@@ -152,13 +161,26 @@ func (w *worker) sleep(until int64) bool {
 	}
 }
 
+// connect opens a new connection. A connection opened for new requests (nothing in
+// flight, nothing to send again) first claims one request of the budget, so that with
+// Requests a failed attempt uses one up and concurrent workers cannot overshoot it; the
+// claim is given back once the connection is open, for send to take.
 func (w *worker) connect() bool {
 	e := w.e
 	start := e.now()
+	claimed := 0
+	if e.limited && w.n == 0 && w.resend == 0 && e.measured(start) {
+		if claimed = e.claim(1, start); claimed == 0 {
+			return false
+		}
+	}
 	c, err := e.dial()
 	if err != nil {
-		w.fail(kindConnect, start)
+		w.fail(kindConnect, start, err)
 		return false
+	}
+	if claimed > 0 {
+		e.budget.Add(int64(claimed))
 	}
 	e.opened.Add(1)
 	w.mu.Lock()
@@ -290,7 +312,7 @@ func (w *worker) send() bool {
 	}
 	w.setWriteDeadline(now)
 	if err := w.write(e.batch[:k*len(e.req)]); err != nil {
-		w.fail(kindWrite, now)
+		w.fail(kindWrite, now, err)
 		return false
 	}
 	w.lastProgress = now
@@ -324,7 +346,7 @@ func (w *worker) receive() {
 	}
 	w.setReadDeadline(at, w.pacing)
 	if !w.makeRoom() {
-		w.fail(kindProtocol, e.now())
+		w.fail(kindProtocol, e.now(), errHeadTooBig)
 		return
 	}
 	n, err := w.read(w.buf[w.w:])
@@ -336,7 +358,7 @@ func (w *worker) receive() {
 			w.bytes += int64(n)
 		}
 		if perr := w.process(now); perr != nil {
-			w.fail(kindProtocol, now)
+			w.fail(kindProtocol, now, perr)
 			return
 		}
 		if w.closeAfter {
@@ -359,7 +381,7 @@ func (w *worker) readFailed(err error, now int64) {
 		if w.pacing && now < w.lastProgress+int64(e.cfg.Timeout) {
 			return // a schedule slot came: go and send
 		}
-		w.fail(kindTimeout, now)
+		w.fail(kindTimeout, now, fmt.Errorf("no progress for %v: %w", e.cfg.Timeout, err))
 		return
 	}
 	if err == io.EOF {
@@ -374,13 +396,15 @@ func (w *worker) readFailed(err error, now int64) {
 			w.closeConn()
 			return
 		}
+		err = errClosed
 	}
-	w.fail(kindRead, now)
+	w.fail(kindRead, now, err)
 }
 
 // fail counts an error, abandons the requests in flight and closes the connection,
-// pausing when errors repeat. Errors caused by the end of the run are not counted.
-func (w *worker) fail(kind errKind, now int64) {
+// pausing when errors repeat. Errors caused by the end of the run are not counted. err
+// is the cause, kept when it is the first measured error of its kind.
+func (w *worker) fail(kind errKind, now int64, err error) {
 	e := w.e
 	w.closeConn()
 	w.n, w.head, w.resend = 0, 0, 0
@@ -388,12 +412,10 @@ func (w *worker) fail(kind errKind, now int64) {
 		return
 	}
 	if e.measured(now) {
+		w.record(kind, now, err)
 		switch kind {
 		case kindConnect:
-			w.errs.Connect++
-			if e.limited {
-				e.budget.Add(-1) // a failed attempt uses up a request
-			}
+			w.errs.Connect++ // with Requests, connect claimed the request it used up
 		case kindRead:
 			w.errs.Read++
 		case kindWrite:
@@ -417,6 +439,19 @@ func (w *worker) fail(kind errKind, now int64) {
 		}
 		w.sleep(e.now() + int64(d))
 	}
+}
+
+// record keeps err as the first error of its kind, unless one was kept already. Bare
+// system call errors of the raw I/O path get the operation as context.
+func (w *worker) record(kind errKind, now int64, err error) {
+	if w.firstErr[kind] != nil || err == nil {
+		return
+	}
+	var op *net.OpError
+	if (kind == kindRead || kind == kindWrite) && !errors.As(err, &op) && err != errClosed {
+		err = fmt.Errorf("%s: %w", kindNames[kind], err)
+	}
+	w.firstErr[kind], w.firstAt[kind] = err, now
 }
 
 // makeRoom makes free space at the end of the read buffer. It reports false when an
@@ -461,10 +496,7 @@ func (w *worker) process(now int64) error {
 			}
 			n, err := w.parser.ParseResponse(w.buf[w.r:w.w], &w.resp, w.e.method)
 			if err == wire.ErrNeedMore {
-				if w.r == 0 && w.w == len(w.buf) && len(w.buf) >= maxBuffer {
-					return errHeadTooBig
-				}
-				return nil
+				return nil // a head that fills the largest buffer fails in makeRoom
 			}
 			if err != nil {
 				return err
@@ -537,6 +569,9 @@ func (w *worker) complete(now int64) {
 	if w.status >= 400 {
 		w.errs.Status++
 		w.live.errors.Add(1)
+		if w.firstErr[kindStatus] == nil {
+			w.record(kindStatus, now, fmt.Errorf("status %d", w.status))
+		}
 	}
 	w.live.requests.Add(1)
 	w.samples[w.ns] = now - s.intended

@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -162,7 +163,7 @@ func BenchmarkLoopback(b *testing.B) {
 				if _, err := nc.Write(request); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := readFull(nc, buf); err != nil {
+				if _, err := io.ReadFull(nc, buf); err != nil {
 					b.Fatal(err)
 				}
 				if !bytes.HasSuffix(buf, []byte(servers.Body)) {
@@ -171,19 +172,6 @@ func BenchmarkLoopback(b *testing.B) {
 			}
 		})
 	}
-}
-
-// readFull is io.ReadFull without the interface conversion cost showing up per op.
-func readFull(nc net.Conn, p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		m, err := nc.Read(p[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // TestMemServers checks that the in-memory drivers used by the benchmarks produce

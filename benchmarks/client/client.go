@@ -8,7 +8,7 @@
 // run.sh pins nginx to one core (SERVER_CPU) and the benchmark process to the other
 // (CLIENT_CPU) with GOMAXPROCS=1, and prints the ratios:
 //
-//	benchmarks/client/run.sh                     # COUNT=5 BENCHTIME=2s CONNS="1 50"
+//	benchmarks/client/run.sh                     # ROUNDS=5 BENCHTIME=2s CONNS="1 50"
 //
 // Without run.sh, "go test -bench . ./client/" runs the same benchmarks unpinned. The
 // benchmarks skip when nginx is not installed.
@@ -22,9 +22,11 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/hop-http/hop/benchmarks/servers"
 )
 
-// Nginx is an nginx process serving "Hello, World!" on a loopback port.
+// Nginx is an nginx process serving servers.Body ("Hello, World!") on a loopback port.
 type Nginx struct {
 	Addr string // host:port
 	dir  string
@@ -64,11 +66,11 @@ http {
     listen %[2]s;
     location / {
       default_type text/plain;
-      return 200 "Hello, World!";
+      return 200 "%[3]s";
     }
   }
 }
-`, dir, addr)
+`, dir, addr, servers.Body)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err

@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/benchmarks/servers"
 	hop "github.com/hop-http/hop/client"
 	"github.com/valyala/fasthttp"
 )
-
-const hello = "Hello, World!"
 
 var (
 	nginxOnce sync.Once
@@ -81,14 +80,31 @@ func runClients(b *testing.B, c int, newLoop func() func() error) {
 	loops := make([]func() error, c)
 	for i := range loops {
 		loops[i] = newLoop()
-		if err := loops[i](); err != nil { // warm up: open the connection
+	}
+	// Warm up with c calls at once, so that the client opens its connections before
+	// the timer starts (one call after the other would reuse a single connection).
+	warm := make([]error, c)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, loop := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			warm[i] = loop()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range warm {
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := CPUTime()
-	start := time.Now()
+	began := time.Now()
 	var next sync.WaitGroup
 	var failed error
 	var mu sync.Mutex
@@ -112,7 +128,7 @@ func runClients(b *testing.B, c int, newLoop func() func() error) {
 		}(loops[i], n)
 	}
 	next.Wait()
-	elapsed := time.Since(start)
+	elapsed := time.Since(began)
 	cpu := CPUTime() - cpu0
 	b.StopTimer()
 	if failed != nil {
@@ -123,10 +139,46 @@ func runClients(b *testing.B, c int, newLoop func() func() error) {
 }
 
 func check(status int, body []byte) error {
-	if status != 200 || string(body) != hello {
+	if status != 200 || string(body) != servers.Body {
 		return fmt.Errorf("got %d %q", status, body)
 	}
 	return nil
+}
+
+// hopLoop makes loops of GET requests to url with hop's native client, each reusing
+// its own Request and Response.
+func hopLoop(cl *hop.Client, url string) func() func() error {
+	return func() func() error {
+		var req hop.Request
+		var resp hop.Response
+		return func() error {
+			if err := req.SetURL(url); err != nil {
+				return err
+			}
+			if err := cl.Do(&req, &resp); err != nil {
+				return err
+			}
+			return check(resp.Status, resp.Body)
+		}
+	}
+}
+
+// stdLoop makes loops of GET requests to url with a net/http client (whatever its
+// transport), each reading the body into its own buffer.
+func stdLoop(hc *http.Client, url string) func() func() error {
+	return func() func() error {
+		buf := make([]byte, 64)
+		return func() error {
+			resp, err := hc.Get(url)
+			if err != nil {
+				return err
+			}
+			n, _ := io.ReadFull(resp.Body, buf[:len(servers.Body)])
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return check(resp.StatusCode, buf[:n])
+		}
+	}
 }
 
 // BenchmarkGet compares the clients on GET requests to nginx, with 1 and 50
@@ -138,38 +190,14 @@ func BenchmarkGet(b *testing.B) {
 		b.Run("hop/conns="+strconv.Itoa(c), func(b *testing.B) {
 			cl := &hop.Client{MaxConnsPerHost: c}
 			defer cl.Close()
-			runClients(b, c, func() func() error {
-				var req hop.Request
-				var resp hop.Response
-				return func() error {
-					if err := req.SetURL(url); err != nil {
-						return err
-					}
-					if err := cl.Do(&req, &resp); err != nil {
-						return err
-					}
-					return check(resp.Status, resp.Body)
-				}
-			})
+			runClients(b, c, hopLoop(cl, url))
 		})
 		b.Run("hop-nocheck/conns="+strconv.Itoa(c), func(b *testing.B) {
 			// The liveness check skipped for connections idle less than a millisecond:
 			// what the check costs.
 			cl := &hop.Client{MaxConnsPerHost: c, LivenessCheckMinIdle: time.Millisecond}
 			defer cl.Close()
-			runClients(b, c, func() func() error {
-				var req hop.Request
-				var resp hop.Response
-				return func() error {
-					if err := req.SetURL(url); err != nil {
-						return err
-					}
-					if err := cl.Do(&req, &resp); err != nil {
-						return err
-					}
-					return check(resp.Status, resp.Body)
-				}
-			})
+			runClients(b, c, hopLoop(cl, url))
 		})
 		b.Run("fasthttp/conns="+strconv.Itoa(c), func(b *testing.B) {
 			hc := &fasthttp.HostClient{Addr: addr, MaxConns: c}
@@ -189,38 +217,12 @@ func BenchmarkGet(b *testing.B) {
 		b.Run("nethttp/conns="+strconv.Itoa(c), func(b *testing.B) {
 			tr := &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}
 			defer tr.CloseIdleConnections()
-			hc := &http.Client{Transport: tr}
-			runClients(b, c, func() func() error {
-				buf := make([]byte, 64)
-				return func() error {
-					resp, err := hc.Get(url)
-					if err != nil {
-						return err
-					}
-					n, _ := io.ReadFull(resp.Body, buf[:len(hello)])
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					return check(resp.StatusCode, buf[:n])
-				}
-			})
+			runClients(b, c, stdLoop(&http.Client{Transport: tr}, url))
 		})
 		b.Run("hop-roundtripper/conns="+strconv.Itoa(c), func(b *testing.B) {
 			cl := &hop.Client{MaxConnsPerHost: c}
 			defer cl.Close()
-			hc := &http.Client{Transport: &hop.Transport{Client: cl}}
-			runClients(b, c, func() func() error {
-				buf := make([]byte, 64)
-				return func() error {
-					resp, err := hc.Get(url)
-					if err != nil {
-						return err
-					}
-					n, _ := io.ReadFull(resp.Body, buf[:len(hello)])
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					return check(resp.StatusCode, buf[:n])
-				}
-			})
+			runClients(b, c, stdLoop(&http.Client{Transport: &hop.Transport{Client: cl}}, url))
 		})
 	}
 }

@@ -96,9 +96,6 @@ func Open(ctx context.Context, opts Options, n int) (*Conns, error) {
 	return cs, nil
 }
 
-// Len returns the number of connections.
-func (cs *Conns) Len() int { return len(cs.conns) }
-
 // RoundTrip sends one more request on every connection and returns how many answered
 // correctly, with the first failure.
 func (cs *Conns) RoundTrip(ctx context.Context) (ok int, err error) {

@@ -159,4 +159,5 @@ if grep -q '"errors":[1-9]' "$tmp/hop.log" 2>/dev/null || grep -q 'Socket errors
   echo "note: errors were reported:"
   grep -h 'Socket errors' "$tmp/wrk.log" || true
   grep -o '"errors_by_kind":{[^}]*}' "$tmp/hop.log" | sort | uniq -c || true
+  grep -o '"first_errors":{[^}]*}' "$tmp/hop.log" | sort | uniq -c || true
 fi

@@ -43,10 +43,11 @@ const (
 // Impls lists the implementations the throughput tables compare, in table order.
 var Impls = []string{Hop, HopAdapter, FastHTTP, NetHTTP}
 
-// IdleImpls lists the implementations the idle-connection table compares.
+// IdleImpls lists the implementations the idle-connection table compares: Impls plus
+// HopNoPark. It is also every name New accepts.
 var IdleImpls = []string{Hop, HopNoPark, HopAdapter, FastHTTP, NetHTTP}
 
-// ErrUnknownImpl is returned by New for a name not in Impls.
+// ErrUnknownImpl is returned by New for a name not in IdleImpls.
 var ErrUnknownImpl = errors.New("servers: unknown implementation")
 
 var (

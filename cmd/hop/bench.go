@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,36 +19,13 @@ func init() { commands["bench"] = cmdBench }
 
 // cmdBench is "hop bench [flags] URL".
 func cmdBench(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signalContext()
 	defer stop()
 	var progress io.Writer
-	if bench.IsTerminal(os.Stderr) {
+	if isTerminal(os.Stderr) {
 		progress = os.Stderr
 	}
 	return runBench(ctx, args, os.Stdout, os.Stderr, progress)
-}
-
-// benchDuration is a flag.Value for durations that also accepts plain seconds ("10").
-type benchDuration struct{ d *time.Duration }
-
-func (b benchDuration) String() string {
-	if b.d == nil {
-		return "0s"
-	}
-	return b.d.String()
-}
-
-func (b benchDuration) Set(s string) error {
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		*b.d = time.Duration(n * float64(time.Second))
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return errors.New("want a duration such as 10s, 500ms or 2m")
-	}
-	*b.d = d
-	return nil
 }
 
 // benchHeaders collects repeated -H flags.
@@ -85,7 +60,8 @@ and connections opened. Modes: keep-alive (default), --pipeline N, --close.
   parallel    c persistent connections with P in flight on each
 and shows the sockets left in TIME_WAIT after the close run.
 
-Exit status: 0, or 1 when no request completed, 2 on bad usage.
+Exit status: 0; 1 when no request completed or the run could not start (the host
+cannot be resolved); 2 on bad usage or an invalid configuration.
 
 flags:
 `
@@ -112,35 +88,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 		insecure bool
 	)
 	fs.IntVar(&cfg.Connections, "c", bench.DefaultConnections, "connections (with --close: requests in flight, each on a new connection)")
-	fs.Var(benchDuration{&duration}, "d", "measured duration (default 10s, or until -n requests when -n is set)")
+	fs.Var(durationFlag{&duration}, "d", "measured duration (default 10s, or until -n requests when -n is set)")
 	fs.Int64Var(&cfg.Requests, "n", 0, "stop after this many requests")
 	fs.IntVar(&cfg.Pipeline, "pipeline", 1, "requests in flight on each connection")
 	fs.BoolVar(&cfg.Close, "close", false, "a new TCP connection per request (Connection: close)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "fixed rate in requests/s over all connections, latency corrected for coordinated omission")
 	fs.BoolVar(&compare, "compare", false, "run close, keep-alive, pipelined and parallel back to back and compare them")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the text report")
-	fs.Var(benchDuration{&warmup}, "warmup", "run this long before measuring")
-	fs.Var(benchDuration{&timeout}, "timeout", "fail a request after this long without progress")
+	fs.Var(durationFlag{&warmup}, "warmup", "run this long before measuring")
+	fs.Var(durationFlag{&timeout}, "timeout", "fail a request after this long without progress")
 	fs.StringVar(&cfg.Method, "m", "GET", "request method")
 	fs.Var(&headers, "H", `request header "Name: value" (repeatable)`)
 	fs.StringVar(&body, "body", "", "request body")
 	fs.StringVar(&bodyFile, "body-file", "", "read the request body from this file")
 	fs.BoolVar(&insecure, "k", false, "https: do not verify the server certificate")
 
-	// Flags may come before or after the URL.
-	var urls []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
+	urls, err := parseInterspersed(fs, args) // flags may come before or after the URL
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		urls = append(urls, fs.Arg(0))
-		args = fs.Args()[1:]
+		return 2
 	}
 	if len(urls) != 1 {
 		fmt.Fprintln(stderr, "hop bench: want exactly one URL")
@@ -190,8 +158,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 		cmp, err := bench.Compare(ctx, cfg)
 		clearProgress()
 		if err != nil {
-			fmt.Fprintln(stderr, "hop bench:", err)
-			return 2
+			return benchFailed(stderr, err)
 		}
 		if asJSON {
 			benchJSON(stdout, cmp.Report())
@@ -209,8 +176,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 	res, err := bench.Run(ctx, cfg)
 	clearProgress()
 	if err != nil {
-		fmt.Fprintln(stderr, "hop bench:", err)
-		return 2
+		return benchFailed(stderr, err)
 	}
 	if asJSON {
 		benchJSON(stdout, res.Report())
@@ -221,6 +187,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 		return 1
 	}
 	return 0
+}
+
+// benchFailed reports an error of bench.Run or bench.Compare and returns the exit
+// status: 2 for an invalid configuration (a usage error), 1 for a failure to run it
+// (the host cannot be resolved).
+func benchFailed(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "hop bench:", strings.TrimPrefix(err.Error(), "bench: "))
+	if errors.Is(err, bench.ErrConfig) {
+		return 2
+	}
+	return 1
 }
 
 func benchJSON(w io.Writer, v any) {

@@ -4,8 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
+	"io"
+	"math"
 	"net"
+	"os"
+	"os/exec"
+	"regexp"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,6 +87,7 @@ func TestBenchJSON(t *testing.T) {
 					t.Errorf("no latency_ms.%s in %s", k, out)
 				}
 			}
+			checkReportUnits(t, m)
 			if m["mode"] != tt.mode || m["errors"].(float64) != 0 {
 				t.Errorf("mode %v errors %v", m["mode"], m["errors"])
 			}
@@ -94,6 +103,27 @@ func TestBenchJSON(t *testing.T) {
 				t.Errorf("stderr: %q", errs)
 			}
 		})
+	}
+}
+
+// checkReportUnits checks the units and the consistency of a JSON report: the rate
+// is requests per second of duration_s, and the latency percentiles are in order.
+func checkReportUnits(t *testing.T, m map[string]any) {
+	t.Helper()
+	reqs, _ := m["requests"].(float64)
+	dur, _ := m["duration_s"].(float64)
+	rps, _ := m["requests_per_sec"].(float64)
+	if dur <= 0 || reqs > 0 && math.Abs(rps*dur-reqs) > 0.05*reqs {
+		t.Errorf("requests_per_sec %v × duration_s %v = %v, want requests %v (±5%%)", rps, dur, rps*dur, reqs)
+	}
+	lat, _ := m["latency_ms"].(map[string]any)
+	prev, prevName := 0.0, "0"
+	for _, k := range []string{"p50", "p90", "p99", "p999", "max"} {
+		v, _ := lat[k].(float64)
+		if v < prev {
+			t.Errorf("latency_ms.%s = %v < %s = %v", k, v, prevName, prev)
+		}
+		prev, prevName = v, k
 	}
 }
 
@@ -161,14 +191,152 @@ func TestBenchFailures(t *testing.T) {
 	ln.Close()
 	code, out, _ := benchRun(t, nil, "-n", "3", "--json", dead)
 	var m struct {
-		Errors int64            `json:"errors"`
-		Kinds  map[string]int64 `json:"errors_by_kind"`
+		Errors int64             `json:"errors"`
+		Kinds  map[string]int64  `json:"errors_by_kind"`
+		First  map[string]string `json:"first_errors"`
 	}
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatalf("%v: %q", err, out)
 	}
-	if code != 1 || m.Errors < 3 || m.Kinds["connect"] != m.Errors {
+	if code != 1 || m.Errors != 3 || m.Kinds["connect"] != m.Errors {
 		t.Errorf("exit %d, %s", code, out)
+	}
+	if len(m.First) != 1 || !strings.Contains(m.First["connect"], "refused") {
+		t.Errorf("first_errors %v, want a connect error saying refused", m.First)
+	}
+	code, out, _ = benchRun(t, nil, "-n", "3", dead)
+	if code != 1 || !regexp.MustCompile(`\n  errors +3 \(connect 3,.*\n    first connect error: .*refused\n`).MatchString(out) {
+		t.Errorf("exit %d, report:\n%s", code, out)
+	}
+}
+
+// TestBenchRunFailure: a run that cannot start (the host does not resolve) is a
+// failure (1), not a usage error (2), and the message has one prefix.
+func TestBenchRunFailure(t *testing.T) {
+	for _, args := range [][]string{{"-n", "1"}, {"--compare", "-n", "1"}} {
+		code, out, errs := benchRun(t, nil, append(args, "http://hop-bench-test.onion/")...)
+		if code != 1 || out != "" || !strings.HasPrefix(errs, "hop bench: resolve: lookup hop-bench-test.onion") ||
+			strings.Count(errs, "bench:") != 1 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+}
+
+// TestBenchHelperProcess is not a test: TestBenchSignal runs the test binary as
+// `hop bench` through it.
+func TestBenchHelperProcess(t *testing.T) {
+	if os.Getenv("HOP_BENCH_HELPER") != "1" {
+		return
+	}
+	os.Exit(cmdBench(strings.Split(os.Getenv("HOP_BENCH_ARGS"), "\n")))
+}
+
+// TestBenchSignal runs hop bench as a process, stops it with SIGTERM or SIGINT long
+// before its duration is over, and expects the report of the run so far.
+func TestBenchSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			var seen atomic.Int64
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := &server.Server{Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+				seen.Add(1)
+				w.WriteString("Hello, World!")
+			})}
+			done := make(chan struct{})
+			go func() { defer close(done); srv.Serve(ln) }()
+			t.Cleanup(func() { srv.Close(); <-done })
+
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBenchHelperProcess$")
+			cmd.Env = append(os.Environ(), "HOP_BENCH_HELPER=1",
+				"HOP_BENCH_ARGS="+strings.Join([]string{"-c", "2", "-d", "30s", "--json", "http://" + ln.Addr().String() + "/"}, "\n"))
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// The load has started (so the signal handler is in place): stop it.
+			for seen.Load() < 100 {
+				if ctx.Err() != nil {
+					t.Fatal("no load arrived")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			start := time.Now()
+			cmd.Process.Signal(sig)
+			err = cmd.Wait()
+			if err != nil {
+				t.Fatalf("hop bench after %v: %v\nstderr %s", sig, err, stderr.String())
+			}
+			if el := time.Since(start); el > 20*time.Second {
+				t.Errorf("hop bench took %v to stop", el)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(stdout.Bytes(), &m); err != nil {
+				t.Fatalf("no report after %v: %v: %q (stderr %q)", sig, err, stdout.String(), stderr.String())
+			}
+			if r, _ := m["requests"].(float64); r < 100 {
+				t.Errorf("requests %v, want at least 100", m["requests"])
+			}
+			if d, _ := m["duration_s"].(float64); d <= 0 || d >= 30 {
+				t.Errorf("duration_s %v: the run was not cut short", m["duration_s"])
+			}
+			checkReportUnits(t, m)
+		})
+	}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	tests := []struct {
+		args []string
+		pos  string
+		n    int
+		v    bool
+	}{
+		{[]string{"a", "-n", "3", "b"}, "a,b", 3, false},
+		{[]string{"-v", "a", "b", "-n=2"}, "a,b", 2, true},
+		{[]string{"a", "--", "-v", "b"}, "a,-v,b", 0, false},
+		{[]string{"-n", "1", "--", "-n"}, "-n", 1, false},
+		{nil, "", 0, false},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		n := fs.Int("n", 0, "")
+		v := fs.Bool("v", false, "")
+		pos, err := parseInterspersed(fs, tt.args)
+		if err != nil || strings.Join(pos, ",") != tt.pos || *n != tt.n || *v != tt.v {
+			t.Errorf("%q: %q %d %v %v", tt.args, pos, *n, *v, err)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if _, err := parseInterspersed(fs, []string{"a", "-x"}); err == nil {
+		t.Error("unknown flag after a positional argument accepted")
+	}
+}
+
+func TestDurationFlag(t *testing.T) {
+	for in, want := range map[string]time.Duration{"5": 5 * time.Second, "0.5": 500 * time.Millisecond,
+		"2m": 2 * time.Minute, "150ms": 150 * time.Millisecond} {
+		var d time.Duration
+		if err := (durationFlag{&d}).Set(in); err != nil || d != want {
+			t.Errorf("Set(%q) = %v, %v; want %v", in, d, err, want)
+		}
+		// hop get --timeout and hop bench -d read the same way.
+		o, err := getParseFlags([]string{"--timeout", in, "--connect-timeout", in, "http://x/"}, io.Discard)
+		if err != nil || o.timeout != want || o.connectTimeout != want {
+			t.Errorf("hop get --timeout %s: %+v, %v", in, o, err)
+		}
+	}
+	for _, in := range []string{"soon", "NaN", "1e300", "Inf"} {
+		var d time.Duration
+		if err := (durationFlag{&d}).Set(in); err == nil {
+			t.Errorf("Set(%q) accepted: %v", in, d)
+		}
 	}
 }
 
@@ -185,6 +353,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"close pipelined", []string{"--close", "--pipeline", "4", "http://127.0.0.1:1/"}},
 		{"compare close", []string{"--compare", "--close", "http://127.0.0.1:1/"}},
 		{"bad scheme", []string{"ftp://127.0.0.1/"}},
+		{"too many connections", []string{"-c", "-1", "http://127.0.0.1:1/"}},
+		{"pipeline too deep", []string{"--pipeline", "100000", "http://127.0.0.1:1/"}},
 		{"body and file", []string{"--body", "x", "--body-file", "/dev/null", "http://127.0.0.1:1/"}},
 	}
 	for _, tt := range tests {

@@ -14,12 +14,12 @@ import (
 	"math"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hop-http/hop/bench"
 	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/wire"
 )
@@ -28,7 +28,7 @@ func init() { commands["get"] = cmdGet }
 
 // cmdGet is "hop get": fetch URLs, showing connections, heads and timing.
 func cmdGet(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signalContext()
 	defer stop()
 	return runGet(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }
@@ -60,7 +60,7 @@ connections; the bodies go to stdout. Flags may come before or after the URLs.
   --cacert FILE      trust the PEM certificates in FILE (instead of the system roots)
   --proxy URL        use this HTTP proxy (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY;
                      --proxy '' for none)
-  --timeout D        limit each request to D (e.g. 5s; default none)
+  --timeout D        limit each request to D (e.g. 5s, or 5 for seconds; default none)
   --connect-timeout D  limit resolution and connection set-up (default 10s)
   -A, --user-agent S user agent (default hop/1)
 
@@ -96,8 +96,8 @@ func (p *getPipeline) Set(s string) error {
 		p.depth = 0
 	default:
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1024 {
-			return errors.New("want a depth from 1 to 1024")
+		if err != nil || n < 1 || n > bench.MaxPipeline {
+			return fmt.Errorf("want a depth from 1 to %d", bench.MaxPipeline)
 		}
 		p.depth = n
 	}
@@ -142,24 +142,16 @@ func getParseFlags(args []string, stderr io.Writer) (*getOptions, error) {
 	fs.BoolVar(&o.insecure, "insecure", false, "")
 	fs.StringVar(&o.cacert, "cacert", "", "")
 	fs.Var(&o.proxy, "proxy", "")
-	fs.DurationVar(&o.timeout, "timeout", 0, "")
-	fs.DurationVar(&o.connectTimeout, "connect-timeout", 0, "")
+	fs.Var(durationFlag{&o.timeout}, "timeout", "")
+	fs.Var(durationFlag{&o.connectTimeout}, "connect-timeout", "")
 	fs.StringVar(&o.userAgent, "A", "hop/1", "")
 	fs.StringVar(&o.userAgent, "user-agent", "hop/1", "")
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stderr, getUsage)
-			}
-			return nil, err
+	var err error
+	if o.urls, err = parseInterspersed(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, getUsage)
 		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		o.urls = append(o.urls, rest[0])
-		rest = rest[1:]
+		return nil, err
 	}
 	if len(o.urls) == 0 {
 		return nil, errors.New("no URL given")
@@ -594,14 +586,23 @@ func (g *getter) emitAfter(r *getResult, jout io.Writer, stderr io.Writer) {
 	}
 }
 
-// writeHead prints a response head as received (fields in order).
+// writeHead prints a response head as received: the reason phrase as the server sent
+// it (even when empty), the fields in order.
 func writeHead(w io.Writer, resp *client.Response) {
-	fmt.Fprintf(w, "HTTP/%d.%d %d %s\r\n", resp.Major, resp.Minor, resp.Status, resp.Reason)
-	for i := 0; i < resp.Header.Len(); i++ {
-		n, v := resp.Header.At(i)
-		fmt.Fprintf(w, "%s: %s\r\n", n, v)
+	w.Write(appendHead(nil, resp))
+}
+
+func appendHead(b []byte, resp *client.Response) []byte {
+	if len(resp.Reason) > 0 {
+		b = wire.AppendStatusLine(b, resp.Minor, resp.Status, string(resp.Reason))
+	} else {
+		// AppendStatusLine puts the standard phrase in place of an empty one: give it
+		// a placeholder and take it out again, keeping the space before it.
+		b = wire.AppendStatusLine(b, resp.Minor, resp.Status, "-")
+		b = append(b[:len(b)-len("-\r\n")], "\r\n"...)
 	}
-	io.WriteString(w, "\r\n")
+	b = wire.AppendHeader(b, &resp.Header)
+	return append(b, "\r\n"...)
 }
 
 // getJSON is the --json object (a public contract: see DESIGN.md).

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,6 +253,8 @@ func TestGetConnectionModes(t *testing.T) {
 	if got := conns("--close"); !equalIDs(got, 1, 2, 3, 4) {
 		t.Errorf("--close: conns %v", got)
 	}
+	// One connection each; TestGetPipelineSends and TestGetParallelOverlaps check that
+	// the requests really are pipelined and run at once.
 	if got := conns("--pipeline"); !equalIDs(got, 1, 1, 1, 1) {
 		t.Errorf("--pipeline: conns %v", got)
 	}
@@ -264,6 +269,178 @@ func TestGetConnectionModes(t *testing.T) {
 	if code != 0 || out != "GET /1 HTTP/1.1 ua=hop/1 x= ct= body=\nGET /2 HTTP/1.1 ua=hop/1 x= ct= body=\n"+
 		"GET /3 HTTP/1.1 ua=hop/1 x= ct= body=\nGET /4 HTTP/1.1 ua=hop/1 x= ct= body=\n" {
 		t.Errorf("--parallel output %q", out)
+	}
+}
+
+// pipelineServer answers GET requests on raw connections and records, for each
+// connection, the largest number of requests that had arrived unanswered when it
+// answered. It holds an answer while only one request is waiting, until a second one
+// arrives or hold passes: a client that waits for each response before sending the
+// next request shows 1, a pipelining one more.
+func pipelineServer(t *testing.T, hold time.Duration) (url string, maxWaiting func() []int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var peaks []int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				var buf []byte
+				tmp := make([]byte, 4096)
+				peak := 0
+				defer func() {
+					mu.Lock()
+					peaks = append(peaks, peak)
+					mu.Unlock()
+				}()
+				holding := false
+				for {
+					n, err := c.Read(tmp)
+					buf = append(buf, tmp[:n]...)
+					heads := bytes.Count(buf, []byte("\r\n\r\n"))
+					timedOut := errors.Is(err, os.ErrDeadlineExceeded)
+					if err != nil && !timedOut {
+						return
+					}
+					if heads == 1 && !timedOut {
+						if !holding {
+							holding = true
+							c.SetReadDeadline(time.Now().Add(hold))
+						}
+						continue
+					}
+					if heads == 0 {
+						continue
+					}
+					holding = false
+					c.SetReadDeadline(time.Time{})
+					peak = max(peak, heads)
+					var out []byte
+					for i := 0; i < heads; i++ {
+						end := bytes.Index(buf, []byte("\r\n\r\n"))
+						line, _, _ := bytes.Cut(buf[:end], []byte("\r\n"))
+						body := string(line) + "\n"
+						out = fmt.Appendf(out, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+						buf = buf[end+4:]
+					}
+					if _, err := c.Write(out); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	closed := false
+	stop := func() {
+		if !closed {
+			closed = true
+			ln.Close()
+			wg.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String(), func() []int {
+		stop() // the client has closed its connections: wait for their records
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]int(nil), peaks...)
+	}
+}
+
+// TestGetPipelineSends checks that --pipeline really pipelines: once the first
+// response showed a persistent connection, requests go out before the responses to
+// the previous ones came back, on the same connection.
+func TestGetPipelineSends(t *testing.T) {
+	tests := []struct {
+		args []string
+		want func(peaks []int) bool
+	}{
+		{nil, func(p []int) bool { return len(p) == 1 && p[0] == 1 }}, // serial: the control
+		{[]string{"--pipeline"}, func(p []int) bool { return len(p) == 1 && p[0] >= 2 }},
+		{[]string{"--pipeline=2"}, func(p []int) bool { return len(p) == 1 && p[0] == 2 }},
+	}
+	for _, tt := range tests {
+		base, peaks := pipelineServer(t, 200*time.Millisecond)
+		urls := []string{base + "/1", base + "/2", base + "/3", base + "/4"}
+		code, out, errOut := getRun(t, append(tt.args, urls...)...)
+		if code != 0 || out != "GET /1 HTTP/1.1\nGET /2 HTTP/1.1\nGET /3 HTTP/1.1\nGET /4 HTTP/1.1\n" {
+			t.Errorf("hop get %q: exit %d, stdout %q, stderr %s", tt.args, code, out, errOut)
+		}
+		if p := peaks(); !tt.want(p) {
+			t.Errorf("hop get %q: most requests waiting for an answer, per connection: %v", tt.args, p)
+		}
+	}
+}
+
+// TestGetParallelOverlaps checks that --parallel really runs requests at once: the
+// server sees more than one in flight.
+func TestGetParallelOverlaps(t *testing.T) {
+	var inFlight, peak atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &server.Server{Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		n := inFlight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(50 * time.Millisecond)
+		inFlight.Add(-1)
+		w.WriteString(string(r.Target) + "\n")
+	})}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	base := "http://" + ln.Addr().String()
+	for _, args := range [][]string{{"--parallel", "4"}, nil} {
+		peak.Store(0)
+		code, out, errOut := getRun(t, append(args, base+"/1", base+"/2", base+"/3", base+"/4")...)
+		if code != 0 || out != "/1\n/2\n/3\n/4\n" {
+			t.Errorf("hop get %q: exit %d, stdout %q, stderr %s", args, code, out, errOut)
+		}
+		if p := peak.Load(); args != nil && p < 2 || args == nil && p != 1 {
+			t.Errorf("hop get %q: at most %d requests in flight", args, p)
+		}
+	}
+}
+
+// TestGetIncludeHead checks that -i prints the status line as received: the reason
+// phrase the server sent, an empty one kept empty, the version of the response.
+func TestGetIncludeHead(t *testing.T) {
+	for _, status := range []string{"HTTP/1.1 200 OK", "HTTP/1.1 200 Fine Thanks", "HTTP/1.1 200 ",
+		"HTTP/1.0 404 ", "HTTP/1.1 299 Custom"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			c.Read(make([]byte, 4096))
+			io.WriteString(c, status+"\r\nX-A: 1\r\nx-b:  two \r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		}()
+		code, out, errOut := getRun(t, "-i", "http://"+ln.Addr().String()+"/")
+		ln.Close()
+		want := status + "\r\nX-A: 1\r\nx-b: two\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+		if code != 0 || out != want {
+			t.Errorf("%q: exit %d\nstdout %q\nwant   %q\nstderr %s", status, code, out, want, errOut)
+		}
 	}
 }
 

@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hop-http/hop/fileserver"
@@ -24,7 +22,7 @@ func init() { commands["serve"] = cmdServe }
 
 // cmdServe runs `hop serve` until SIGINT or SIGTERM, then shuts down gracefully.
 func cmdServe(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	return runServe(ctx, args, os.Stdout, os.Stderr, nil)
 }

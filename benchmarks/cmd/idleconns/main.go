@@ -5,7 +5,7 @@
 // reads VmRSS again, prints (after - before) / N, and checks that every connection
 // still answers a second request.
 //
-//	idleconns [-impl hop,hop-adapter,fasthttp,nethttp] [-n 10000] [-settle 5s]
+//	idleconns [-impl hop,hop-nopark,hop-adapter,fasthttp,nethttp] [-n 10000] [-settle 5s]
 //	          [-server path/to/plainserver] [-cpu 0] [-sources 0]
 //
 // Connections are spread over the loopback source addresses 127.0.0.1, 127.0.0.2, ...

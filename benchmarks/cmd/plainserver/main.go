@@ -2,7 +2,7 @@
 // implementations the benchmarks compare, so that they can be loaded one at a time
 // under identical conditions.
 //
-//	plainserver -impl hop|hop-adapter|fasthttp|nethttp [-addr 127.0.0.1:8080]
+//	plainserver -impl hop|hop-adapter|hop-nopark|fasthttp|nethttp [-addr 127.0.0.1:8080]
 //
 // It raises its open-file limit to the hard limit, prints "listening on ADDR" to
 // stderr once it accepts connections, and shuts down on SIGINT or SIGTERM. Pin it

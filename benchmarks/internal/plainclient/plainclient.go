@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/hop-http/hop/benchmarks/servers"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -22,11 +23,15 @@ func Request(host string, close bool) []byte {
 	if close {
 		conn = "close"
 	}
-	return []byte("GET /plaintext HTTP/1.1\r\n" +
-		"Host: " + host + "\r\n" +
-		"Accept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7\r\n" +
-		"Connection: " + conn + "\r\n\r\n")
+	b := wire.AppendRequestLine(nil, "GET", "/plaintext", 1)
+	b = wire.AppendField(b, "Host", host)
+	b = wire.AppendField(b, "Accept", accept)
+	b = wire.AppendField(b, "Connection", conn)
+	return append(b, '\r', '\n')
 }
+
+// accept is the Accept field of TechEmpower's plaintext request.
+const accept = "text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7"
 
 // Response is one parsed response. Head, Body and the header's slices point into the
 // buffer given to Reader and are valid until the next Read.
@@ -141,11 +146,8 @@ func (rd *Reader) fill() error {
 	return err
 }
 
-// Body is the plaintext response body.
-const Body = "Hello, World!"
-
 // Check reports whether resp is a correct plaintext answer by the TechEmpower rules:
-// status 200, body "Hello, World!", Content-Type: text/plain, Content-Length: 13, a
+// status 200, body servers.Body, Content-Type: text/plain, Content-Length: 13, a
 // Server field and a valid Date field; and, when keepAlive is set, that the connection
 // stays open.
 func Check(resp *Response, keepAlive bool) error {
@@ -153,12 +155,12 @@ func Check(resp *Response, keepAlive bool) error {
 	switch {
 	case resp.Status != 200:
 		return fmt.Errorf("status %d, want 200", resp.Status)
-	case !bytes.Equal(resp.Body, []byte(Body)):
-		return fmt.Errorf("body %q, want %q", resp.Body, Body)
-	case string(h.Get("Content-Type")) != "text/plain":
-		return fmt.Errorf("Content-Type %q, want text/plain", h.Get("Content-Type"))
-	case string(h.Get("Content-Length")) != strconv.Itoa(len(Body)):
-		return fmt.Errorf("Content-Length %q, want %d", h.Get("Content-Length"), len(Body))
+	case !bytes.Equal(resp.Body, []byte(servers.Body)):
+		return fmt.Errorf("body %q, want %q", resp.Body, servers.Body)
+	case string(h.Get("Content-Type")) != servers.ContentType:
+		return fmt.Errorf("Content-Type %q, want %s", h.Get("Content-Type"), servers.ContentType)
+	case string(h.Get("Content-Length")) != strconv.Itoa(len(servers.Body)):
+		return fmt.Errorf("Content-Length %q, want %d", h.Get("Content-Length"), len(servers.Body))
 	case len(h.Get("Server")) == 0:
 		return errors.New("no Server field")
 	case resp.KeepAlive != keepAlive:

@@ -1,7 +1,6 @@
 package plainclient
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -90,10 +89,11 @@ func TestCheck(t *testing.T) {
 }
 
 func TestRequest(t *testing.T) {
-	if r := Request("h", false); !bytes.Contains(r, []byte("Connection: keep-alive\r\n")) || !bytes.HasSuffix(r, []byte("\r\n\r\n")) {
+	const accept = "Accept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7\r\n"
+	if r := string(Request("h", false)); r != "GET /plaintext HTTP/1.1\r\nHost: h\r\n"+accept+"Connection: keep-alive\r\n\r\n" {
 		t.Errorf("keep-alive request %q", r)
 	}
-	if r := Request("h", true); !bytes.Contains(r, []byte("Connection: close\r\n")) {
+	if r := string(Request("h:1", true)); r != "GET /plaintext HTTP/1.1\r\nHost: h:1\r\n"+accept+"Connection: close\r\n\r\n" {
 		t.Errorf("close request %q", r)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package bench
+package main
 
 import (
 	"os"
@@ -8,8 +8,8 @@ import (
 	"unsafe"
 )
 
-// IsTerminal reports whether f is a terminal (progress lines are written only then).
-func IsTerminal(f *os.File) bool {
+// isTerminal reports whether f is a terminal (progress lines are written only then).
+func isTerminal(f *os.File) bool {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return false

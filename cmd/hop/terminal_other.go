@@ -1,12 +1,12 @@
 //go:build !linux
 
-package bench
+package main
 
 import "os"
 
-// IsTerminal reports whether f is a terminal (progress lines are written only then).
+// isTerminal reports whether f is a terminal (progress lines are written only then).
 // Outside Linux it checks for a character device, which /dev/null also is.
-func IsTerminal(f *os.File) bool {
+func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
