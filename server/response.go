@@ -272,22 +272,26 @@ func (w *ResponseWriter) applyHeaderControls() {
 	h := &w.header
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
-		switch {
-		case wire.EqualFold(name, "connection"):
-			wire.ForEachToken(value, func(t []byte) bool {
-				if wire.EqualFold(t, "close") {
-					w.keepAlive = false
-				}
-				return true
-			})
-		case wire.EqualFold(name, "content-length"):
-			if n, ok := wire.ParseContentLength(value); ok && w.length < 0 {
-				w.length = n
+		switch len(name) { // one length test per field before any name comparison
+		case 4:
+			w.hasDate = w.hasDate || wire.EqualFold(name, "date")
+		case 6:
+			w.hasServer = w.hasServer || wire.EqualFold(name, "server")
+		case 10:
+			if wire.EqualFold(name, "connection") {
+				wire.ForEachToken(value, func(t []byte) bool {
+					if wire.EqualFold(t, "close") {
+						w.keepAlive = false
+					}
+					return true
+				})
 			}
-		case wire.EqualFold(name, "server"):
-			w.hasServer = true
-		case wire.EqualFold(name, "date"):
-			w.hasDate = true
+		case 14:
+			if w.length < 0 && wire.EqualFold(name, "content-length") {
+				if n, ok := wire.ParseContentLength(value); ok {
+					w.length = n
+				}
+			}
 		}
 	}
 }
