@@ -92,14 +92,18 @@ func (e *engine) claim(k int, now int64) int {
 	if !e.limited || !e.measured(now) {
 		return k
 	}
-	v := e.budget.Add(int64(-k))
-	if v >= 0 {
-		return k
+	// Never drive the budget below zero: a claim that is given back (connect) must
+	// restore exactly what it took.
+	for {
+		cur := e.budget.Load()
+		if cur <= 0 {
+			return 0
+		}
+		take := min(int64(k), cur)
+		if e.budget.CompareAndSwap(cur, cur-take) {
+			return int(take)
+		}
 	}
-	if got := int64(k) + v; got > 0 {
-		return int(got)
-	}
-	return 0
 }
 
 func (e *engine) budgetLeft() bool { return !e.limited || e.budget.Load() > 0 }
