@@ -6,4 +6,5 @@ require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/klauspost/compress v1.20.3
 	golang.org/x/net v0.62.0
+	golang.org/x/sys v0.49.0
 )

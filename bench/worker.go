@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hop-http/hop/internal/rawio"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -64,7 +65,7 @@ type worker struct {
 
 	mu   sync.Mutex
 	conn net.Conn
-	raw  rawIO // raw system calls on conn (plain TCP on Linux)
+	raw  rawio.Conn // raw system calls on conn (plain TCP on Linux)
 
 	buf        []byte
 	r, w       int // unparsed input is buf[r:w]
@@ -185,7 +186,7 @@ func (w *worker) connect() bool {
 	e.opened.Add(1)
 	w.mu.Lock()
 	w.conn = c
-	w.raw.attach(c)
+	w.raw.Attach(c)
 	if e.stopped.Load() {
 		c.SetDeadline(aLongTimeAgo)
 	}
@@ -204,7 +205,7 @@ func (w *worker) closeConn() {
 	w.mu.Lock()
 	w.conn.Close()
 	w.conn = nil
-	w.raw.detach()
+	w.raw.Detach()
 	w.mu.Unlock()
 	w.r, w.w = 0, 0
 	w.inBody, w.closeAfter = false, false
@@ -320,17 +321,19 @@ func (w *worker) send() bool {
 }
 
 func (w *worker) read(p []byte) (int, error) {
-	if w.raw.attached {
-		return w.raw.read(p)
+	if w.raw.Attached() {
+		return w.raw.Read(p)
 	}
 	return w.conn.Read(p)
 }
 
 func (w *worker) write(p []byte) error {
-	if w.raw.attached {
-		return w.raw.write(p)
+	var err error
+	if w.raw.Attached() {
+		_, err = w.raw.Write(p)
+	} else {
+		_, err = w.conn.Write(p)
 	}
-	_, err := w.conn.Write(p)
 	return err
 }
 

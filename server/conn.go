@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/clock"
+	"github.com/hop-http/hop/internal/rawio"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -43,12 +44,14 @@ type conn struct {
 	lastRD       time.Time     // read deadline last set (zero: none or unknown)
 	lastWD       time.Time     // write deadline last set
 	tlsState     *tls.ConnectionState
-	dead         bool      // the peer is gone or the stream is unusable
-	inHandler    bool      // the handler is running (a context watch may start)
-	woke         bool      // resumed from parking: input is ready, read before parking again
-	idle         *idleConn // parking record, allocated at the first park
-	rio          rawIO     // raw socket I/O (Linux, plain TCP)
-	remoteStr    string    // RemoteAddr().String(), formatted once (net/http adapter)
+	dead         bool        // the peer is gone or the stream is unusable
+	inHandler    bool        // the handler is running (a context watch may start)
+	woke         bool        // resumed from parking: input is ready, read before parking again
+	idle         *idleConn   // parking record, allocated at the first park
+	rio          rawio.Conn  // raw socket I/O (Linux, plain TCP)
+	bufs         net.Buffers // writeBuffers without raw I/O, over iov
+	iov          [3][]byte
+	remoteStr    string // RemoteAddr().String(), formatted once (net/http adapter)
 
 	watch struct {
 		active bool
@@ -64,7 +67,7 @@ var connPool = sync.Pool{New: func() any { return new(conn) }}
 func newConn(s *Server, nc net.Conn) *conn {
 	c := getConn(s)
 	c.nc = nc
-	c.rio.setup(nc)
+	c.rio.Attach(nc)
 	c.id = s.nextID.Add(1)
 	if s.ConnState != nil {
 		_, isTLS := nc.(*tls.Conn)
@@ -120,7 +123,7 @@ func (c *conn) recycle() {
 	c.srv, c.nc, c.tlsState, c.idle, c.info = nil, nil, nil, nil, nil
 	c.remoteStr = ""
 	c.takenOver = false
-	c.rio.release()
+	c.rio.Detach()
 	c.rpos, c.rend, c.floor, c.nreq = 0, 0, 0, 0
 	c.wbuf = c.wbuf[:0]
 	c.headDeadline, c.lastRD, c.lastWD = time.Time{}, time.Time{}, time.Time{}
@@ -355,22 +358,6 @@ func (c *conn) writeFailed() {
 		c.dead = true
 		c.srv.stats.writeErrs.Add(1)
 	}
-}
-
-// writeBuffers writes the pending output followed by p in one writev where possible.
-func (c *conn) writeBuffers(p ...[]byte) error {
-	c.setWriteDeadline()
-	bufs := make(net.Buffers, 0, 1+len(p))
-	if len(c.wbuf) > 0 {
-		bufs = append(bufs, c.wbuf)
-	}
-	bufs = append(bufs, p...)
-	_, err := bufs.WriteTo(c.nc)
-	c.wbuf = c.wbuf[:0]
-	if err != nil {
-		c.writeFailed()
-	}
-	return err
 }
 
 // handle dispatches one parsed request whose head is n bytes and decides what

@@ -230,7 +230,7 @@ func (s *Server) resume(ic *idleConn) {
 	c := getConn(s)
 	c.nc, c.id, c.nreq, c.tlsState, c.idle = ic.nc, ic.id, ic.nreq, ic.tlsState, ic
 	c.info, c.told = ic.info, StateParked
-	c.rio.setup(c.nc)
+	c.rio.Attach(c.nc)
 	if reattached {
 		c.idle = nil // a new descriptor: the next park makes a new record
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hop-http/hop/internal/clock"
 	"github.com/hop-http/hop/internal/httpdate"
+	"github.com/hop-http/hop/internal/rawio"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -280,13 +281,11 @@ func (w *ResponseWriter) stream(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
-	var err error
+	var tail []byte
 	if w.chunked {
-		err = c.writeBuffers(p, crlf)
-	} else {
-		err = c.writeBuffers(p)
+		tail = crlf
 	}
-	if err != nil {
+	if err := c.writeBuffers(p, tail); err != nil {
 		return 0, errConnDead
 	}
 	return len(p), nil
@@ -552,7 +551,7 @@ func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 		if limit >= 0 && limit < n {
 			n = limit
 		}
-		setCork(tc, true)
+		rawio.SetCork(tc, true)
 		if !c.flush() {
 			return 0, errConnDead
 		}
@@ -560,7 +559,7 @@ func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 		c.nc.SetWriteDeadline(clock.Now().Add(c.srv.writeTimeout() * time.Duration(1+n>>24)))
 		c.lastWD = time.Time{}
 		sent, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n})
-		setCork(tc, false)
+		rawio.SetCork(tc, false)
 		w.written += sent
 		if lr, ok := src.(*io.LimitedReader); ok {
 			lr.N -= sent
