@@ -33,6 +33,7 @@ func (c *conn) writeBuffers(p, tail []byte) error {
 		clear(c.iov[:])
 	}
 	c.wbuf = c.wbuf[:0]
+	c.w.sent = c.w.committed
 	if err != nil {
 		c.writeFailed()
 	}

@@ -27,6 +27,38 @@
 // keeps a final 4xx from being destroyed by a TCP reset when the client is still
 // sending.
 //
+// # Strict whatever the handler does
+//
+// Every malformed request gets its status (400, 408, 413, 414, 417, 431, 501, 505,
+// from the *wire.Error the codec returns) and a graceful close, also when the
+// handler never reads the body: after the handler returns, the server drains the body
+// it left (up to MaxBodyDrain) before the response leaves, and a malformed body (bad
+// chunk sizes, extensions, data not followed by CRLF, a bad trailer) or one that
+// stops arriving replaces a response that has not left yet with the 400 (or 408). A
+// response already written in part cannot be taken back: the connection then closes
+// after it. A body larger than MaxBodyDrain is not read to its end: its response
+// carries Connection: close. The responses to earlier pipelined requests are not
+// affected. A request whose client waits for 100 Continue the handler never sent
+// has its body left unread and the connection closed after the response.
+//
+// Two rules need the server rather than the codec: a CONNECT whose handler does not
+// take the connection over gets 501 (see below), and a WebSocket upgrade asking for a
+// Sec-WebSocket-Version other than 13 (the only version RFC 6455 defines) gets 426
+// with Sec-WebSocket-Version: 13 before any handler runs; a WebSocket request without
+// the field is the handler's to refuse. Request trailers never hold fields that must
+// not be trailers (Content-Length, Transfer-Encoding, Host and the others of RFC 9110
+// §6.5.1): they are dropped, so merging a trailer into the header cannot smuggle them.
+//
+// # Settings
+//
+// Every numeric Server field follows one rule: zero means the documented default, a
+// negative value means none — no timeout (IdleTimeout, ReadHeaderTimeout,
+// BodyReadTimeout, WriteTimeout), no limit (MaxRequestsPerConn, MaxRequestBody), no
+// allowance (MaxBodyDrain: nothing is drained; LingerTimeout, LingerBytes: no
+// lingering close; ResponseBuffer: every write streams; ParkAfter, ParkGraceConns: no
+// grace before parking; ReadBufferSize: the smallest buffer, 512 bytes) and never for
+// a threshold (DetachAbove). Limits follows wire's rule for wire.Limits.
+//
 // Idle connections: after ParkAfter without input (at once when more than
 // ParkGraceConns connections hold a goroutine), an idle connection is parked in an
 // epoll set (package internal/park): its goroutine returns and its buffers and parser

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hop-http/hop/internal/clock"
 	"github.com/hop-http/hop/internal/httpdate"
 	"github.com/hop-http/hop/internal/rawio"
 	"github.com/hop-http/hop/wire"
@@ -38,6 +37,8 @@ type ResponseWriter struct {
 	body    []byte
 
 	committed bool
+	sent      bool // bytes of the committed response were written to the connection
+	headAt    int  // where the committed head starts in the connection's pending output
 	statusSet bool // WriteHeader set the status
 	hasServer bool // the handler set Server (found by applyHeaderControls)
 	hasDate   bool // the handler set Date
@@ -67,7 +68,7 @@ func (w *ResponseWriter) begin(c *conn, req *Request, keep bool) {
 	w.status = 200
 	w.length = -1
 	w.body = w.body[:0]
-	w.committed, w.chunked, w.overrun, w.statusSet, w.switching = false, false, false, false, false
+	w.committed, w.sent, w.chunked, w.overrun, w.statusSet, w.switching = false, false, false, false, false, false
 	w.noBody = req.IsMethod("HEAD")
 	w.written = 0
 	w.keepAlive = keep
@@ -191,12 +192,7 @@ func (w *ResponseWriter) WriteString(s string) (int, error) {
 	return w.Write([]byte(s))
 }
 
-func (w *ResponseWriter) bufferLimit() int {
-	if n := w.c.srv.ResponseBuffer; n > 0 {
-		return n
-	}
-	return DefaultResponseBuffer
-}
+func (w *ResponseWriter) bufferLimit() int { return w.c.srv.responseBuffer() }
 
 // Flush commits the head if needed and writes everything buffered to the connection.
 func (w *ResponseWriter) Flush() error {
@@ -243,6 +239,7 @@ func (w *ResponseWriter) commit() error {
 		}
 	}
 	c := w.c
+	w.headAt = len(c.wbuf)
 	c.wbuf = w.appendHead(c.wbuf, w.length)
 	w.committed = true
 	body := w.body
@@ -490,30 +487,6 @@ func (w *ResponseWriter) appendTrailerNames(b []byte) []byte {
 	return b
 }
 
-func sendableTrailer(name, value []byte) bool {
-	return wire.IsToken(name) && wire.ValidFieldValue(value) && !forbiddenTrailer(name)
-}
-
-// forbiddenTrailer reports fields that must not be sent as trailers (RFC 9110 §6.5.1):
-// framing, routing, connection management, authentication, content format and
-// response control.
-func forbiddenTrailer(name []byte) bool {
-	for _, f := range forbiddenTrailers {
-		if len(f) == len(name) && wire.EqualFold(name, f) {
-			return true
-		}
-	}
-	return false
-}
-
-var forbiddenTrailers = [...]string{
-	"content-length", "transfer-encoding", "host", "trailer", "te", "connection",
-	"keep-alive", "proxy-connection", "upgrade", "content-type", "content-encoding",
-	"content-range", "cache-control", "expires", "location", "retry-after", "vary",
-	"age", "date", "www-authenticate", "proxy-authenticate", "authorization",
-	"proxy-authorization", "set-cookie", "expect", "range",
-}
-
 // resetForError discards an uncommitted response and replaces it with a plain error.
 func (w *ResponseWriter) resetForError(code int) {
 	w.header.Reset()
@@ -556,8 +529,8 @@ func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 			return 0, errConnDead
 		}
 		// Allow the write timeout per 16 MiB so large files over slow links can finish.
-		c.nc.SetWriteDeadline(clock.Now().Add(c.srv.writeTimeout() * time.Duration(1+n>>24)))
-		c.lastWD = time.Time{}
+		c.nc.SetWriteDeadline(after(c.srv.writeTimeout() * time.Duration(1+n>>24)))
+		c.wd.Forget()
 		sent, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n})
 		rawio.SetCork(tc, false)
 		w.written += sent
