@@ -39,7 +39,8 @@
 //     *os.File: one write per response, and responses to pipelined requests batch into
 //     one write.
 //
-// AccessLog wraps any handler with a log/slog access log whose records name the
-// connection (its id and the request's number on it), so that keep-alive reuse and the
-// number of connections a client opened can be read off the log.
+// server.AccessLog wraps the Handler (or any other) with a log/slog access log whose
+// records name the connection (its id and the request's number on it), so that
+// keep-alive reuse and the number of connections a client opened can be read off the
+// log.
 package fileserver
