@@ -2,14 +2,10 @@ package server
 
 import (
 	"errors"
-	"io"
-	"net"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/hop-http/hop/internal/httpdate"
-	"github.com/hop-http/hop/internal/rawio"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -498,71 +494,6 @@ func (w *ResponseWriter) resetForError(code int) {
 	w.body = append(w.body, wire.StatusText(code)...)
 	w.body = append(w.body, '\n')
 }
-
-// ReadFrom copies src into the body. When the connection is plain TCP, the length was
-// declared with SetContentLength and src is an *os.File (or an *io.LimitedReader of
-// one), the file is sent with sendfile, without copying through user space; the head
-// is corked together with the start of the file so they leave in full segments. A
-// LimitedReader's N is reduced by what was sent.
-func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
-	c := w.c
-	if w.noBody && w.length >= 0 {
-		// HEAD with a declared length: the body is never sent, so it is not read either.
-		n := w.length - w.written
-		w.written = w.length
-		return n, nil
-	}
-	tc, isTCP := c.nc.(*net.TCPConn)
-	f, limit := fileOf(src)
-	if isTCP && f != nil && w.length >= 0 && !w.noBody && bodyAllowed(w.status) {
-		if !w.committed {
-			if err := w.commit(); err != nil {
-				return 0, err
-			}
-		}
-		n := w.length - w.written
-		if limit >= 0 && limit < n {
-			n = limit
-		}
-		rawio.SetCork(tc, true)
-		if !c.flush() {
-			return 0, errConnDead
-		}
-		// Allow the write timeout per 16 MiB so large files over slow links can finish.
-		c.nc.SetWriteDeadline(after(c.srv.writeTimeout() * time.Duration(1+n>>24)))
-		c.wd.Forget()
-		sent, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n})
-		rawio.SetCork(tc, false)
-		w.written += sent
-		if lr, ok := src.(*io.LimitedReader); ok {
-			lr.N -= sent
-		}
-		if err != nil {
-			c.writeFailed()
-		}
-		return sent, err
-	}
-	return io.Copy(writerOnly{w}, src)
-}
-
-// fileOf returns the file behind src (an *os.File or an *io.LimitedReader of one) and
-// the limit (-1 for none).
-func fileOf(src io.Reader) (*os.File, int64) {
-	switch v := src.(type) {
-	case *os.File:
-		return v, -1
-	case *io.LimitedReader:
-		if f, ok := v.R.(*os.File); ok {
-			return f, v.N
-		}
-	}
-	return nil, -1
-}
-
-// writerOnly hides ReadFrom so io.Copy does not recurse.
-type writerOnly struct{ w *ResponseWriter }
-
-func (o writerOnly) Write(p []byte) (int, error) { return o.w.Write(p) }
 
 // appendServerDate appends the Server field (unless the server's Name is "-") and the
 // cached Date field, each when asked.
