@@ -66,7 +66,7 @@ func getRun(t *testing.T, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	code := runGet(ctx, args, strings.NewReader("from stdin"), &stdout, &stderr)
+	code := runGet(ctx, args, getIO{stdin: strings.NewReader("from stdin"), stdout: &stdout, stderr: &stderr})
 	return code, stdout.String(), stderr.String()
 }
 
@@ -465,7 +465,7 @@ func TestGetResolveAndTLS(t *testing.T) {
 	resolve := "get.test:" + port + ":127.0.0.1"
 
 	code, _, errOut := getRun(t, "--resolve", resolve, url)
-	if code != 1 || !strings.Contains(errOut, "certificate") {
+	if code != 60 || !strings.Contains(errOut, "certificate") { // curl's CURLE_PEER_FAILED_VERIFICATION
 		t.Errorf("untrusted certificate: exit %d, stderr %q", code, errOut)
 	}
 	code, out, errOut := getRun(t, "-k", "-v", "--resolve", resolve, url)
@@ -543,8 +543,8 @@ func TestGetErrors(t *testing.T) {
 		{[]string{"--resolve", "bad", "http://x/"}, 2, "HOST:PORT:ADDR"},
 		{[]string{"--nope", "http://x/"}, 2, "flag provided but not defined"},
 		{[]string{"ftp://example.com/"}, 1, "unsupported scheme \"ftp\""},
-		{[]string{"http://exa mple.com/"}, 1, "invalid character"},
-		{[]string{dead}, 1, "connect"},
+		{[]string{"http://exa mple.com/"}, 3, "invalid character"},
+		{[]string{dead}, 7, "connect"},
 		{[]string{"-d", "@/nonexistent/file", dead}, 2, "no such file"},
 	}
 	for _, tt := range tests {
@@ -554,7 +554,7 @@ func TestGetErrors(t *testing.T) {
 		}
 	}
 	code, out, _ := getRun(t, "--json", dead)
-	if code != 1 {
+	if code != 7 {
 		t.Errorf("exit %d", code)
 	}
 	if j := getParseJSON(t, out); len(j) != 1 || j[0].Status != 0 || !strings.Contains(j[0].Error, "connect") {
