@@ -46,6 +46,9 @@ type transferInfo struct {
 	// per request of the chain: whether the phase was counted already
 	lookedUp, connected, tlsDone, preDone, firstByte bool
 	attempts                                         int
+	// connectedAt is when TCP connected; curl counts it only once the connection is
+	// complete (after TLS), so a failed handshake reports no connect time.
+	connectedAt time.Time
 
 	numConnects   int
 	sizeHeader    int64
@@ -64,12 +67,15 @@ func newTransferInfo() *transferInfo {
 }
 
 // add adds the time since the current request began to *phase, once per request.
-func (t *transferInfo) add(phase *time.Duration, done *bool) {
+func (t *transferInfo) add(phase *time.Duration, done *bool) { t.addAt(phase, done, time.Now()) }
+
+// addAt adds the time from the current request's start to at.
+func (t *transferInfo) addAt(phase *time.Duration, done *bool, at time.Time) {
 	if *done {
 		return
 	}
 	*done = true
-	d := time.Since(t.hopStart)
+	d := at.Sub(t.hopStart)
 	if d < time.Microsecond {
 		d = time.Microsecond
 	}
@@ -111,7 +117,7 @@ func (t *transferInfo) trace(next *client.Trace, keepHeads bool) *client.Trace {
 	tr.ConnectDone = func(a netip.AddrPort, err error) {
 		if err == nil {
 			locked(func() {
-				t.add(&t.connect, &t.connected)
+				t.connectedAt = time.Now()
 				t.numConnects++
 				t.remote = a
 				t.scheme = "HTTP"
@@ -137,7 +143,10 @@ func (t *transferInfo) trace(next *client.Trace, keepHeads bool) *client.Trace {
 	}
 	tr.TLSDone = func(s *tls.ConnectionState, err error) {
 		if err == nil {
-			locked(func() { t.add(&t.appconnect, &t.tlsDone) })
+			locked(func() {
+				t.addAt(&t.connect, &t.connected, t.connectedAt)
+				t.add(&t.appconnect, &t.tlsDone)
+			})
 		}
 		if next.TLSDone != nil {
 			next.TLSDone(s, err)
@@ -147,6 +156,8 @@ func (t *transferInfo) trace(next *client.Trace, keepHeads bool) *client.Trace {
 		locked(func() {
 			if i.Reused {
 				t.add(&t.namelookup, &t.lookedUp)
+			} else if !t.connectedAt.IsZero() {
+				t.addAt(&t.connect, &t.connected, t.connectedAt) // plain TCP: complete now
 			}
 			if a, ok := addrPort(i.RemoteAddr); ok {
 				t.remote = a
@@ -503,9 +514,10 @@ var writeOutVars = map[string]writeOutVar{
 	"time_total":         func(r *getResult, w io.Writer) { writeSeconds(w, r.info.end.Sub(r.info.start)) },
 	"url":                func(r *getResult, w io.Writer) { io.WriteString(w, r.given) },
 	"url_effective": func(r *getResult, w io.Writer) {
-		if r.resp != nil && r.resp.URL.Host != "" {
+		switch {
+		case r.resp != nil && r.resp.URL.Host != "":
 			io.WriteString(w, r.resp.URL.String())
-		} else {
+		case r.attempted:
 			io.WriteString(w, r.url)
 		}
 	},

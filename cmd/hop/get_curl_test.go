@@ -127,7 +127,7 @@ func TestWriteOut(t *testing.T) {
 	}
 	// A request without response: 000, empty strings and zeros, as curl.
 	stdout.Reset()
-	r = &getResult{given: "http://h/", url: "http://h/", info: &transferInfo{}, code: 7, dest: &output{}}
+	r = &getResult{given: "http://h/", url: "http://h/", attempted: true, info: &transferInfo{}, code: 7, dest: &output{}}
 	writeOut([]byte("%{http_code}|%{remote_ip}|%{remote_port}|%{content_type}|%{http_version}|%{num_headers}|%{url_effective}|%{filename_effective}"),
 		r, &stdout, &stderr)
 	if want := "000||0||0|0|http://h/|"; stdout.String() != want {

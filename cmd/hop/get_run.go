@@ -24,14 +24,16 @@ type getResult struct {
 	url     string // the URL as fetched (parsed), for the reports
 	method  string
 	proxied bool
-	resp    *client.Response
-	timings client.Timings
-	info    *transferInfo
-	bytes   int64 // body bytes received (before any content decoding)
-	err     error
-	code    int // curl's exit code for err, 0 on success
-	dest    *output
-	events  bytes.Buffer // -v lines, when they are not written at once
+	// attempted says the request was tried (not refused before, as -O without a name)
+	attempted bool
+	resp      *client.Response
+	timings   client.Timings
+	info      *transferInfo
+	bytes     int64 // body bytes received (before any content decoding)
+	err       error
+	code      int // curl's exit code for err, 0 on success
+	dest      *output
+	events    bytes.Buffer // -v lines, when they are not written at once
 }
 
 // status is the final status, 0 when no response arrived.
@@ -172,7 +174,10 @@ func (g *getter) newResult(n int, raw string, stdout io.Writer) *getResult {
 	if r.dest, err = g.destination(n, raw, stdout); err != nil {
 		r.dest = &output{std: io.Discard}
 		r.failed(err)
+		r.info.end = r.info.start // nothing was tried: no time spent, as curl reports
+		return r
 	}
+	r.attempted = true
 	return r
 }
 
@@ -374,12 +379,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // deliver writes the response of r to its destination: the heads with -i or -I, then
 // the body (decoded with --compressed), unless -f turns a status of 400 or more into a
-// failure. body is the body as received.
+// failure (after the heads, as curl). body is the body as received.
 func (g *getter) deliver(r *getResult, body io.Reader, m *meter) error {
 	resp := r.resp
-	if g.o.fail && resp.Status >= 400 {
-		return &httpError{resp.Status}
-	}
 	var dst io.Writer = r.dest
 	if g.o.json && r.dest.isStdout() {
 		dst = io.Discard // the JSON object takes the body's place on stdout
@@ -396,6 +398,9 @@ func (g *getter) deliver(r *getResult, body io.Reader, m *meter) error {
 				return err
 			}
 		}
+	}
+	if g.o.fail && resp.Status >= 400 {
+		return &httpError{resp.Status} // as curl: the heads were written, the body is not
 	}
 	if g.o.head {
 		return nil // -I: the head is the output (a body, after -X GET, is not)
