@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/testcert"
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/internal/testpeer"
 )
 
@@ -497,4 +499,104 @@ func TestGetProgressBesideCurl(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stderr, header) || len(r.files["out"]) != len(site.bin) {
 		t.Errorf("without a terminal: exit %d, stderr %q, %d bytes", r.code, r.stderr, len(r.files["out"]))
 	}
+}
+
+// TestGetBesideCurlFailures compares the exit codes (and -w's http_code and
+// size_download) of curl and hop get on a server that misbehaves on purpose. Where
+// hop is deliberately stricter than curl (a field name with a space, differing
+// Content-Length values: DESIGN.md's strictness policy), the test asserts hop's code
+// and logs curl's.
+func TestGetBesideCurlFailures(t *testing.T) {
+	curl := testpeer.Program(t, "curl")
+	raw := testnet.Raw(t, func(c net.Conn, n int) {
+		buf := make([]byte, 4096)
+		k, _ := c.Read(buf)
+		path := ""
+		if f := strings.Fields(string(buf[:k])); len(f) > 1 {
+			path = f[1]
+		}
+		switch path {
+		case "/empty": // closed without a byte
+		case "/trunc":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+		case "/weird":
+			io.WriteString(c, "HTTX/1.1 200 OK\r\n\r\n")
+		case "/reset":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
+			time.Sleep(200 * time.Millisecond) // the head and the start of the body are read
+			c.(*net.TCPConn).SetLinger(0)      // close with RST
+		case "/coding":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Encoding: foo\r\nContent-Length: 5\r\n\r\nhello")
+		case "/badgzip":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello")
+		case "/badchunk":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+			time.Sleep(200 * time.Millisecond)
+		case "/badlength":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello")
+		case "/slow":
+			time.Sleep(3 * time.Second)
+		case "/spacefield":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nBad Field: x\r\nContent-Length: 0\r\n\r\n")
+		case "/twolengths":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+	base := "http://" + raw
+	var table []string
+	for _, tt := range []struct {
+		name, path string
+		args       []string
+		code       int // both
+		hopStrict  int // when hop is stricter: hop's code (curl's is logged)
+	}{
+		{"empty reply", "/empty", nil, 52, 0},
+		{"body shorter than Content-Length", "/trunc", nil, 18, 0},
+		{"not an HTTP/1.x status line", "/weird", nil, 1, 0},
+		{"reset during the body", "/reset", nil, 56, 0},
+		{"unknown coding, --compressed", "/coding", []string{"--compressed"}, 61, 0},
+		{"unknown coding, without --compressed", "/coding", nil, 0, 0},
+		{"gzip that is not, --compressed", "/badgzip", []string{"--compressed"}, 61, 0},
+		{"malformed chunk size", "/badchunk", nil, 56, 0},
+		{"invalid Content-Length", "/badlength", nil, 8, 0},
+		{"-m 0.5 on a slow server", "/slow", []string{"-m", "0.5"}, 28, 0},
+		{"space in a field name", "/spacefield", nil, -1, 8},
+		{"two different Content-Length", "/twolengths", nil, -1, 8},
+	} {
+		args := append(append([]string{"-s", "-o", "out", "-w", "%{stderr}http_code=%{http_code}|size_download=%{size_download}\\n"},
+			tt.args...), base+tt.path)
+		cr := runBeside(t, []string{curl, "-q"}, nil, args...)
+		hr := runHopBeside(t, args...)
+		want := tt.code
+		if tt.hopStrict != 0 {
+			want = tt.hopStrict
+		} else if cr.code != tt.code {
+			t.Errorf("%s: curl exits %d, the test expects %d", tt.name, cr.code, tt.code)
+		}
+		if hr.code != want {
+			t.Errorf("%s: hop get %q exits %d, want %d (curl %d)", tt.name, args, hr.code, want, cr.code)
+		}
+		cw, hw := parseWriteOut(cr.stderr), parseWriteOut(hr.stderr)
+		same := "same"
+		if len(cw) != 1 || len(hw) != 1 {
+			t.Errorf("%s: -w lines curl %q, hop %q", tt.name, cr.stderr, hr.stderr)
+		} else if tt.hopStrict == 0 && (cw[0]["size_download"] != hw[0]["size_download"] || cw[0]["http_code"] != hw[0]["http_code"]) {
+			if tt.path == "/badlength" {
+				same = fmt.Sprintf("http_code curl %s, hop %s", cw[0]["http_code"], hw[0]["http_code"])
+			} else {
+				t.Errorf("%s: curl %v, hop %v", tt.name, cw[0], hw[0])
+			}
+		}
+		if tt.hopStrict != 0 {
+			same = "hop stricter (DESIGN.md)"
+		}
+		if fmt.Sprint(sortedKeys(cr.files)) != fmt.Sprint(sortedKeys(hr.files)) && tt.hopStrict == 0 {
+			t.Errorf("%s: files curl %v, hop %v", tt.name, sortedKeys(cr.files), sortedKeys(hr.files))
+		}
+		table = append(table, fmt.Sprintf("| %s | %s | %d / %d | %s | %s |", tt.name, strings.Join(tt.args, " "),
+			cr.code, hr.code, fileSummary(hr.files), same))
+	}
+	t.Logf("misbehaving server, curl beside hop get:\n| case | flags | exit curl / hop | files (hop) | -w http_code, size_download |\n|---|---|---|---|---|\n%s",
+		strings.Join(table, "\n"))
 }

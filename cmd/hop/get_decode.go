@@ -24,11 +24,11 @@ const maxCodings = 5
 
 // decodeBody returns a reader of the body r decoded per the Content-Encoding fields of
 // h, the last coding applied first undone. Without Content-Encoding (or with identity
-// only) it returns r. An unknown coding is an error; so is a body that does not
-// decode (as the body is read). The returned close function releases decoders.
+// only) it returns r. Too many codings are an error at once; an unknown coding, or a
+// body that does not decode, fails as the body is read. The returned close function
+// releases decoders.
 func decodeBody(h *wire.Header, r io.Reader) (io.Reader, func(), error) {
 	var codings []string
-	var bad error
 	h.Values("Content-Encoding", func(v []byte) {
 		wire.ForEachToken(v, func(tok []byte) bool {
 			c := strings.ToLower(string(tok))
@@ -47,7 +47,7 @@ func decodeBody(h *wire.Header, r io.Reader) (io.Reader, func(), error) {
 			c()
 		}
 	}
-	for i := len(codings) - 1; i >= 0 && bad == nil; i-- {
+	for i := len(codings) - 1; i >= 0; i-- {
 		switch codings[i] {
 		case "gzip", "x-gzip":
 			r = &lazyDecoder{src: r, open: func(src io.Reader) (io.Reader, error) { return gzip.NewReader(src) }}
@@ -66,14 +66,34 @@ func decodeBody(h *wire.Header, r io.Reader) (io.Reader, func(), error) {
 				}
 			})
 		default:
-			bad = &decodeError{fmt.Errorf("unsupported content coding %q (hop decodes %s)", codings[i], acceptEncoding)}
+			err := &decodeError{fmt.Errorf("unsupported content coding %q (hop decodes %s)", codings[i], acceptEncoding)}
+			return &unsupportedCoding{src: r, err: err}, closeAll, nil
 		}
 	}
-	if bad != nil {
-		closeAll()
-		return nil, nil, bad
-	}
 	return r, closeAll, nil
+}
+
+// unsupportedCoding fails at the first bytes of a body in a coding hop cannot decode,
+// as curl fails when it gets them: an empty body is no error, and the first read of
+// the body still counts as received.
+type unsupportedCoding struct {
+	src  io.Reader
+	err  error
+	read bool
+}
+
+func (u *unsupportedCoding) Read(p []byte) (int, error) {
+	if !u.read {
+		u.read = true
+		n, err := u.src.Read(p)
+		if n == 0 && err == io.EOF {
+			return 0, io.EOF
+		}
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+	}
+	return 0, u.err
 }
 
 // openDeflate reads HTTP's "deflate": the zlib format (RFC 1950), or, as some servers
