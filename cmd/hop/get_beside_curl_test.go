@@ -305,6 +305,7 @@ func TestGetBesideCurl(t *testing.T) {
 			skipVars: []string{"size_request", "size_download", "size_header", "num_headers"}},
 		{name: "-L, directory redirect", args: with([]string{"-L", "-o", "out"}, "/dir")},
 		{name: "no -L, directory redirect", args: with([]string{"-o", "out"}, "/dir")},
+		{name: "-i -L, every head of the chain", args: with([]string{"-i", "-L", "-o", "out"}, "/dir")},
 		{name: "-d (POST to a file)", args: with([]string{"-d", "x=1", "-o", "out"}, "/a.txt")},
 		{name: "two URLs, -o each", args: func(base string) []string {
 			return []string{"-o", "one", base + "/a.txt", "-o", "two", base + "/big.txt"}

@@ -516,15 +516,18 @@ func TestGetProxy(t *testing.T) {
 	})}
 	go px.Serve(ln)
 	t.Cleanup(func() { px.Close(); fwd.CloseIdleConnections() })
-	code, out, errOut := getRun(t, "--proxy", "http://"+ln.Addr().String(), "-v", "http://far.away.example:81/p")
-	if code != 0 || !strings.HasPrefix(out, "GET /p ") {
-		t.Fatalf("exit %d %q %s", code, out, errOut)
-	}
-	if len(seen) != 1 || seen[0] != "http://far.away.example:81/p" {
-		t.Errorf("proxy saw %q", seen)
-	}
-	if !strings.Contains(errOut, "via proxy http://"+ln.Addr().String()) {
-		t.Errorf("-v does not mention the proxy:\n%s", errOut)
+	for _, flag := range []string{"--proxy", "-x"} { // -x: curl's spelling
+		seen = nil
+		code, out, errOut := getRun(t, flag, "http://"+ln.Addr().String(), "-v", "http://far.away.example:81/p")
+		if code != 0 || !strings.HasPrefix(out, "GET /p ") {
+			t.Fatalf("%s: exit %d %q %s", flag, code, out, errOut)
+		}
+		if len(seen) != 1 || seen[0] != "http://far.away.example:81/p" {
+			t.Errorf("%s: proxy saw %q", flag, seen)
+		}
+		if !strings.Contains(errOut, "via proxy http://"+ln.Addr().String()) {
+			t.Errorf("%s: -v does not mention the proxy:\n%s", flag, errOut)
+		}
 	}
 }
 
@@ -568,5 +571,29 @@ func TestGetErrors(t *testing.T) {
 func TestGetRegistered(t *testing.T) {
 	if commands["get"] == nil {
 		t.Fatal("get is not registered")
+	}
+}
+
+// TestGetWriteOutModes checks that -w reports each request in URL order whatever the
+// mode, and that -i with -L shows every head of the chain, as curl does.
+func TestGetWriteOutModes(t *testing.T) {
+	base := getServer(t, nil)
+	urls := []string{base + "/1", base + "/redirect", base + "/3"}
+	for _, mode := range [][]string{nil, {"--parallel", "3"}, {"--pipeline"}} {
+		args := append(append([]string{"-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+			"-w", `%{urlnum} %{http_code} %{url}\n`}, mode...), urls...)
+		code, out, errOut := getRun(t, args...)
+		want := "0 200 " + urls[0] + "\n1 302 " + urls[1] + "\n2 200 " + urls[2] + "\n"
+		if code != 0 || out != want {
+			t.Errorf("hop get %q: exit %d\n%q\nwant\n%q\n%s", mode, code, out, want, errOut)
+		}
+	}
+	code, out, errOut := getRun(t, "-iL", "-w", "|%{num_redirects} %{size_header}", base+"/redirect")
+	heads, rest, _ := strings.Cut(out, "GET /echo?redirected ")
+	_, wout, _ := strings.Cut(rest, "|")
+	if code != 0 || strings.Count(heads, "HTTP/1.1 ") != 2 || !strings.HasPrefix(heads, "HTTP/1.1 302 Found\r\n") ||
+		!strings.Contains(heads, "\r\nLocation: /echo?redirected\r\n") || !strings.Contains(heads, "\r\n\r\nHTTP/1.1 200 OK\r\n") ||
+		!strings.HasSuffix(heads, "\r\n\r\n") || wout != "1 "+strconv.Itoa(len(heads)) {
+		t.Errorf("-iL: exit %d, -w %q:\n%s\n%s", code, wout, out, errOut)
 	}
 }
