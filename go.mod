@@ -7,3 +7,5 @@ require (
 	github.com/klauspost/compress v1.20.3
 	golang.org/x/net v0.62.0
 )
+
+require github.com/prometheus/client_golang v1.25.0 // indirect
