@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -24,7 +23,6 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/testcert"
-	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/internal/testpeer"
 )
 
@@ -509,41 +507,7 @@ func TestGetProgressBesideCurl(t *testing.T) {
 // and logs curl's.
 func TestGetBesideCurlFailures(t *testing.T) {
 	curl := testpeer.Program(t, "curl")
-	raw := testnet.Raw(t, func(c net.Conn, n int) {
-		buf := make([]byte, 4096)
-		k, _ := c.Read(buf)
-		path := ""
-		if f := strings.Fields(string(buf[:k])); len(f) > 1 {
-			path = f[1]
-		}
-		switch path {
-		case "/empty": // closed without a byte
-		case "/trunc":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
-		case "/weird":
-			io.WriteString(c, "HTTX/1.1 200 OK\r\n\r\n")
-		case "/reset":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
-			time.Sleep(200 * time.Millisecond) // the head and the start of the body are read
-			c.(*net.TCPConn).SetLinger(0)      // close with RST
-		case "/coding":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Encoding: foo\r\nContent-Length: 5\r\n\r\nhello")
-		case "/badgzip":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello")
-		case "/badchunk":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
-			time.Sleep(200 * time.Millisecond)
-		case "/badlength":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello")
-		case "/slow":
-			time.Sleep(3 * time.Second)
-		case "/spacefield":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nBad Field: x\r\nContent-Length: 0\r\n\r\n")
-		case "/twolengths":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
-			time.Sleep(200 * time.Millisecond)
-		}
-	})
+	raw := misbehavingServer(t)
 	base := "http://" + raw
 	var table []string
 	for _, tt := range []struct {

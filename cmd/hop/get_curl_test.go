@@ -396,29 +396,7 @@ func TestGetCurlTiming(t *testing.T) {
 // curl: a raw server misbehaves on purpose. TestGetBesideCurl compares most of them
 // with curl itself.
 func TestGetFailures(t *testing.T) {
-	raw := testnet.Raw(t, func(c net.Conn, n int) {
-		buf := make([]byte, 4096)
-		k, _ := c.Read(buf)
-		path := ""
-		if f := strings.Fields(string(buf[:k])); len(f) > 1 {
-			path = f[1]
-		}
-		switch path {
-		case "/empty":
-		case "/trunc":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
-		case "/weird":
-			io.WriteString(c, "HTTX/1.1 200 OK\r\n\r\n")
-		case "/badfield":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nBad Field: x\r\nContent-Length: 0\r\n\r\n")
-		case "/coding":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Encoding: foo\r\nContent-Length: 5\r\n\r\nhello")
-		case "/badchunk":
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
-		case "/slow":
-			time.Sleep(2 * time.Second)
-		}
-	})
+	raw := misbehavingServer(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String() + "/"
 	ln.Close()
@@ -432,7 +410,7 @@ func TestGetFailures(t *testing.T) {
 		{[]string{base + "/empty"}, exitGotNothing},
 		{[]string{base + "/trunc"}, exitPartialFile},
 		{[]string{base + "/weird"}, exitUnsupportedProtocol},
-		{[]string{base + "/badfield"}, exitWeirdReply},
+		{[]string{base + "/spacefield"}, exitWeirdReply},
 		{[]string{"--compressed", base + "/coding"}, exitBadContentEncoding},
 		{[]string{base + "/coding"}, 0}, // without --compressed the body is passed on as it is
 		{[]string{base + "/badchunk"}, exitRecv},
@@ -458,4 +436,44 @@ func TestGetFailures(t *testing.T) {
 	if code, _, _ := getRun(t, "-s", dead, base+"/empty", base+"/coding"); code != exitGotNothing {
 		t.Errorf("several failures: exit %d, want %d", code, exitGotNothing)
 	}
+}
+
+// misbehavingServer answers each request on a raw connection by its path, breaking
+// the protocol on purpose (see the cases); it returns its address.
+func misbehavingServer(t *testing.T) string {
+	return testnet.Raw(t, func(c net.Conn, n int) {
+		buf := make([]byte, 4096)
+		k, _ := c.Read(buf)
+		path := ""
+		if f := strings.Fields(string(buf[:k])); len(f) > 1 {
+			path = f[1]
+		}
+		switch path {
+		case "/empty": // closed without a byte
+		case "/trunc":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+		case "/weird":
+			io.WriteString(c, "HTTX/1.1 200 OK\r\n\r\n")
+		case "/reset":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
+			time.Sleep(200 * time.Millisecond) // the head and the start of the body are read
+			c.(*net.TCPConn).SetLinger(0)      // close with RST
+		case "/coding":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Encoding: foo\r\nContent-Length: 5\r\n\r\nhello")
+		case "/badgzip":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello")
+		case "/badchunk":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+			time.Sleep(200 * time.Millisecond)
+		case "/badlength":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello")
+		case "/slow":
+			time.Sleep(3 * time.Second)
+		case "/spacefield":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nBad Field: x\r\nContent-Length: 0\r\n\r\n")
+		case "/twolengths":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
 }
