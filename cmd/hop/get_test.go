@@ -588,6 +588,18 @@ func TestGetWriteOutModes(t *testing.T) {
 			t.Errorf("hop get %q: exit %d\n%q\nwant\n%q\n%s", mode, code, out, want, errOut)
 		}
 	}
+	// -w @FILE and -w @- read the format as curl does.
+	format := filepath.Join(t.TempDir(), "format")
+	os.WriteFile(format, []byte(`[%{http_code}]\n`), 0o644)
+	if code, out, _ := getRun(t, "-s", "-o", "/dev/null", "-w", "@"+format, base+"/1"); code != 0 || out != "[200]\n" {
+		t.Errorf("-w @file: exit %d, %q", code, out)
+	}
+	if code, out, _ := getRun(t, "-s", "-o", "/dev/null", "-w", "@-", base+"/1"); code != 0 || out != "from stdin" {
+		t.Errorf("-w @-: exit %d, %q", code, out)
+	}
+	if code, _, errOut := getRun(t, "-w", "@/no/such/format", base+"/1"); code != 2 || !strings.Contains(errOut, "no such file") {
+		t.Errorf("-w @missing: exit %d, %q", code, errOut)
+	}
 	code, out, errOut := getRun(t, "-iL", "-w", "|%{num_redirects} %{size_header}", base+"/redirect")
 	heads, rest, _ := strings.Cut(out, "GET /echo?redirected ")
 	_, wout, _ := strings.Cut(rest, "|")
