@@ -428,24 +428,13 @@ func (w *ResponseWriter) appendFields(b []byte) []byte {
 	h := &w.header
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
-		if managedField(name) || !wire.IsToken(name) || !wire.ValidFieldValue(value) {
+		if wire.IsConnectionManaged(name) || !wire.IsToken(name) || !wire.ValidFieldValue(value) {
+			// A CR or LF in a handler's field would split the response: drop the field.
 			continue
 		}
 		b = wire.AppendField(b, name, value)
 	}
 	return b
-}
-
-func managedField(name []byte) bool {
-	switch len(name) {
-	case 10:
-		return wire.EqualFold(name, "connection") || wire.EqualFold(name, "keep-alive")
-	case 14:
-		return wire.EqualFold(name, "content-length")
-	case 17:
-		return wire.EqualFold(name, "transfer-encoding")
-	}
-	return false
 }
 
 // appendLastChunk appends the last chunk with the trailer fields that may be sent.
