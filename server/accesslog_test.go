@@ -1,10 +1,8 @@
 package server_test
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,40 +10,41 @@ import (
 	"github.com/hop-http/hop/server"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// recordLog is a slog.Handler that keeps every record's attributes.
+type recordLog struct {
+	mu   sync.Mutex
+	recs []map[string]any
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (l *recordLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *recordLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *recordLog) WithGroup(string) slog.Handler            { return l }
+
+func (l *recordLog) Handle(_ context.Context, r slog.Record) error {
+	m := map[string]any{"msg": r.Message}
+	r.Attrs(func(a slog.Attr) bool {
+		m[a.Key] = a.Value.Any()
+		return true
+	})
+	l.mu.Lock()
+	l.recs = append(l.recs, m)
+	l.mu.Unlock()
+	return nil
 }
 
-// records waits until the buffer holds n JSON lines and decodes them.
-func (s *syncBuffer) records(t *testing.T, n int) []map[string]any {
+// records waits until n records were logged and returns them.
+func (l *recordLog) records(t *testing.T, n int) []map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(ioWait)
 	for {
-		s.mu.Lock()
-		text := strings.TrimSpace(s.b.String())
-		s.mu.Unlock()
-		lines := strings.Split(text, "\n")
-		if text != "" && len(lines) >= n {
-			var out []map[string]any
-			for _, l := range lines {
-				var m map[string]any
-				if err := json.Unmarshal([]byte(l), &m); err != nil {
-					t.Fatalf("log line %q: %v", l, err)
-				}
-				out = append(out, m)
-			}
-			return out
+		l.mu.Lock()
+		recs := append([]map[string]any(nil), l.recs...)
+		l.mu.Unlock()
+		if len(recs) >= n {
+			return recs
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("log has %q, want %d records", text, n)
+			t.Fatalf("log has %v, want %d records", recs, n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -55,7 +54,7 @@ func (s *syncBuffer) records(t *testing.T, n int) []map[string]any {
 // logs a handler that panics with the 500 the client gets (the panic goes on to the
 // server, which answers it).
 func TestAccessLog(t *testing.T) {
-	var buf syncBuffer
+	var log recordLog
 	h := server.AccessLog(server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
 		switch string(r.Path()) {
 		case "/panic":
@@ -65,7 +64,7 @@ func TestAccessLog(t *testing.T) {
 		}
 		w.WriteHeader(201)
 		w.WriteString("hello")
-	}), slog.New(slog.NewJSONHandler(&buf, nil)))
+	}), slog.New(&log))
 	ts := startServer(t, &server.Server{Handler: h})
 	c1 := dial(t, ts.addr)
 	c1.roundTrip("GET", get("/a"))
@@ -74,12 +73,13 @@ func TestAccessLog(t *testing.T) {
 	if r := c2.roundTrip("GET", get("/panic")); r.Status != 500 {
 		t.Fatalf("panicking handler: %s", r)
 	}
-	recs := buf.records(t, 3)
+	recs := log.records(t, 3)
 	want := []struct {
-		conn, req      float64
-		target         string
-		status, nbytes float64
-		enc            any
+		conn          uint64
+		req           int64
+		target        string
+		status, bytes int64
+		enc           any
 	}{
 		{1, 1, "/a", 201, 5, nil},
 		{1, 2, "/gz?x=1", 201, 5, "gzip"},
@@ -88,7 +88,7 @@ func TestAccessLog(t *testing.T) {
 	for i, w := range want {
 		r := recs[i]
 		if r["msg"] != "request" || r["conn"] != w.conn || r["req"] != w.req || r["target"] != w.target ||
-			r["status"] != w.status || r["bytes"] != w.nbytes || r["enc"] != w.enc || r["method"] != "GET" ||
+			r["status"] != w.status || r["bytes"] != w.bytes || r["enc"] != w.enc || r["method"] != "GET" ||
 			r["remote"] == "" || r["ms"] == nil {
 			t.Errorf("record %d: %v", i, r)
 		}

@@ -54,6 +54,14 @@ func TestTrailerDoesNotLeakToNextRequest(t *testing.T) {
 	}
 }
 
+// stillServes reads a response, waits, and checks that the connection serves another.
+func stillServes(t *testing.T, c net.Conn, br *bufio.Reader) {
+	readResponses(t, br, 1)
+	time.Sleep(200 * time.Millisecond)
+	fmt.Fprint(c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+	readResponses(t, br, 1)
+}
+
 // One rule for the settings: zero is the documented default, a negative value none.
 // Each row sets one field negative and checks that it means none (where the old
 // reading of a negative duration, a deadline in the past, would close at once).
@@ -70,19 +78,9 @@ func TestNegativeSettingsMeanNone(t *testing.T) {
 		check func(t *testing.T, c net.Conn, br *bufio.Reader)
 	}{
 		{"IdleTimeout: no idle timeout", func(s *Server) { s.IdleTimeout, s.DisablePark = -1, true }, read,
-			"GET / HTTP/1.1\r\nHost: x\r\n\r\n", func(t *testing.T, c net.Conn, br *bufio.Reader) {
-				readResponses(t, br, 1)
-				time.Sleep(200 * time.Millisecond)
-				fmt.Fprint(c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
-				readResponses(t, br, 1)
-			}},
+			"GET / HTTP/1.1\r\nHost: x\r\n\r\n", stillServes},
 		{"IdleTimeout with parking", func(s *Server) { s.IdleTimeout, s.ParkAfter = -1, -1 }, read,
-			"GET / HTTP/1.1\r\nHost: x\r\n\r\n", func(t *testing.T, c net.Conn, br *bufio.Reader) {
-				readResponses(t, br, 1)
-				time.Sleep(200 * time.Millisecond)
-				fmt.Fprint(c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
-				readResponses(t, br, 1)
-			}},
+			"GET / HTTP/1.1\r\nHost: x\r\n\r\n", stillServes},
 		{"ReadHeaderTimeout and BodyReadTimeout: none", func(s *Server) { s.ReadHeaderTimeout, s.BodyReadTimeout = -1, -1 }, read,
 			"POST / HTTP/1.1\r\nHost: x\r\n", func(t *testing.T, c net.Conn, br *bufio.Reader) {
 				time.Sleep(200 * time.Millisecond)
