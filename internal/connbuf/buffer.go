@@ -85,9 +85,11 @@ func (b *Buffer) Room(want, limit int) bool {
 	if b.start == b.end {
 		b.start, b.end = b.floor, b.floor
 	}
-	if len(b.buf)-b.end >= want {
-		return true
-	}
+	return len(b.buf)-b.end >= want || b.room(want, limit)
+}
+
+// room is Room's slow path: compaction, then growth.
+func (b *Buffer) room(want, limit int) bool {
 	if b.start > b.floor {
 		b.end = b.floor + copy(b.buf[b.floor:], b.buf[b.start:b.end])
 		b.start = b.floor
