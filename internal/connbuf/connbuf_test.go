@@ -180,8 +180,15 @@ func TestDeadline(t *testing.T) {
 		t.Fatal("an earlier deadline did not set")
 	}
 	d.Forget()
-	if !d.Move(base, time.Second) || d.At() != base {
+	if !d.Move(base, time.Second) || !d.At().Equal(base) {
 		t.Fatal("Forget did not force the next Move")
+	}
+	// No deadline: set once, then kept until another deadline is asked for.
+	if !d.Move(time.Time{}, time.Second) || d.Move(time.Time{}, time.Second) || !d.At().IsZero() {
+		t.Fatal("a cleared deadline is set again")
+	}
+	if !d.Move(base, time.Second) {
+		t.Fatal("a deadline after none did not set")
 	}
 }
 
