@@ -95,7 +95,12 @@ func roundTrip(t testing.TB, c net.Conn, br *bufio.Reader, raw string) (*http.Re
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
-	method := raw[:strings.IndexByte(raw, ' ')]
+	return readResponse(t, br, raw[:strings.IndexByte(raw, ' ')])
+}
+
+// readResponse reads one response to a request with the given method.
+func readResponse(t testing.TB, br *bufio.Reader, method string) (*http.Response, string) {
+	t.Helper()
 	resp, err := http.ReadResponse(br, &http.Request{Method: method})
 	if err != nil {
 		t.Fatalf("reading the response: %v", err)
@@ -117,9 +122,9 @@ func get(t testing.TB, addr, raw string) (*http.Response, string) {
 
 // recorder is an origin handler that records the heads it receives.
 type recorder struct {
-	mu    sync.Mutex
-	heads []string // request line and fields as received, one "Name: value" per line
-	conns map[uint64]bool
+	mu     sync.Mutex
+	heads  []string // request line and fields as received, one "Name: value" per line
+	conns  map[uint64]bool
 	bodies []string
 	handle func(w *server.ResponseWriter, r *server.Request)
 }
