@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -108,6 +109,13 @@ func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 		rec.kind, rec.err = kind, err
 		if status != 0 {
 			p.answer(w, status, kind, errorText(status))
+			return
+		}
+		// The client's own request body failed. A malformed one is answered by the
+		// server (400, 408, 413); a client that went away gets nothing.
+		var we *wire.Error
+		if !errors.As(err, &we) {
+			panic(server.ErrAbortHandler)
 		}
 		return
 	}

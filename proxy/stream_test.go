@@ -166,3 +166,17 @@ func TestHeadAndNoBodyStatuses(t *testing.T) {
 		t.Errorf("after: %d %q", resp.StatusCode, body)
 	}
 }
+
+// TestMalformedRequestBody: a chunked request body that breaks the framing midway is
+// answered 400 by the server; the upstream exchange is abandoned.
+func TestMalformedRequestBody(t *testing.T) {
+	rc := &recorder{}
+	origin := serve(t, rc)
+	addr, _ := forwardProxy(t, nil)
+	c := dial(t, addr)
+	io.WriteString(c, "POST http://"+origin+"/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+	resp, err := readStatus(bufio.NewReader(c))
+	if err != nil || resp != 400 {
+		t.Errorf("status %d, %v; want 400", resp, err)
+	}
+}
