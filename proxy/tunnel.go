@@ -102,4 +102,3 @@ func closedErr(err error) bool {
 
 type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
-
