@@ -45,7 +45,7 @@ var errorKinds = []string{
 	"connection_timeout", "connection_refused", "destination_unavailable", "tls_protocol_error",
 	"http_response_header_timeout", "http_protocol_error", "connection_terminated",
 	"proxy_internal_error", "upstream_truncated", "client_write_failed", "denied", "auth_required",
-	"loop_detected", "bad_request", "connect_unsupported", "panic", "other",
+	"loop_detected", "bad_request", "connect_unsupported", "takeover_failed", "panic", "other",
 }
 
 // NewMetrics creates the metrics. c, when set, is the upstream client whose pool is

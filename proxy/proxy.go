@@ -46,6 +46,11 @@ type Proxy struct {
 	Auth string
 	// ConnectPorts lists the ports CONNECT may reach; empty means 443 only.
 	ConnectPorts []int
+	// Dial connects CONNECT tunnels to their targets; nil means a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ConnectTimeout bounds that connection set-up (504 past it); 0 means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 	// AccessLog receives one record per request; nil means none.
 	AccessLog *slog.Logger
 	// Metrics, when set, is updated for every request (see [NewMetrics]).
@@ -93,8 +98,7 @@ func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 		return
 	}
 	if r.IsMethod("CONNECT") {
-		rec.kind = "connect_unsupported"
-		p.answer(w, 501, "", "CONNECT tunnels are not available yet")
+		p.connect(w, r, x, &rec)
 		return
 	}
 	if status, msg := p.prepare(w, r, x); status != 0 {
@@ -130,6 +134,9 @@ type record struct {
 	kind     string // error kind, "" on success
 	err      error
 	aborted  bool // the response was cut short (upstream truncation)
+
+	tunnel      bool // CONNECT or upgrade: bytes were relayed
+	tunnelStats TunnelStats
 }
 
 // admit applies the client policy: allowed networks, proxy authentication, loops.
@@ -507,6 +514,9 @@ func (p *Proxy) log(w *server.ResponseWriter, r *server.Request, x *Exchange, re
 		if up.Retries > 0 {
 			attrs = append(attrs, slog.Int("retries", up.Retries))
 		}
+	}
+	if rec.tunnel {
+		attrs = append(attrs, slog.Int64("tunnel_up", rec.tunnelStats.Up), slog.Int64("tunnel_down", rec.tunnelStats.Down))
 	}
 	if rec.kind != "" {
 		attrs = append(attrs, slog.String("error", rec.kind))

@@ -226,14 +226,15 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	tr := &proxy.Transport{Client: upstream, Upstreams: bal, HostHeader: f.hostHeader}
 	metrics := proxy.NewMetrics(upstream, bal)
 	p := &proxy.Proxy{
-		Exchanger:    tr,
-		Reverse:      bal != nil,
-		Name:         name,
-		AllowFrom:    f.allowFrom,
-		Trust:        f.trust,
-		Auth:         f.auth,
-		ConnectPorts: f.ports,
-		Metrics:      metrics,
+		Exchanger:      tr,
+		Reverse:        bal != nil,
+		Name:           name,
+		AllowFrom:      f.allowFrom,
+		Trust:          f.trust,
+		Auth:           f.auth,
+		ConnectPorts:   f.ports,
+		ConnectTimeout: f.upstreamTimeout,
+		Metrics:        metrics,
 	}
 	if logOut != nil {
 		p.AccessLog = newLogger(f.logFormat, logOut)
