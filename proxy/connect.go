@@ -15,11 +15,6 @@ import (
 // Proxy.ConnectTimeout is 0.
 const DefaultConnectTimeout = 10 * time.Second
 
-// takeOverer is the server's ResponseWriter.TakeOver.
-type takeOverer interface {
-	TakeOver() (net.Conn, []byte, error)
-}
-
 // connect serves CONNECT host:port: it connects to the target, answers 200 and relays
 // bytes both ways until both sides are done (see tunnel).
 func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange, rec *record) {
@@ -40,12 +35,6 @@ func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange
 		rec.kind = "denied"
 		w.CloseAfter()
 		p.answer(w, 403, "", "CONNECT to port "+port+" is not allowed (--connect-ports)")
-		return
-	}
-	to, ok := any(w).(takeOverer)
-	if !ok {
-		rec.kind = "connect_unsupported"
-		p.answer(w, 501, "", "CONNECT tunnels need server.ResponseWriter.TakeOver")
 		return
 	}
 	x.Upstream.Name = target
@@ -70,7 +59,7 @@ func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange
 	}
 	x.Upstream.Addr = up.RemoteAddr()
 	w.WriteHeader(200)
-	nc, head, err := to.TakeOver()
+	nc, head, err := w.TakeOver()
 	if err != nil {
 		up.Close()
 		rec.kind, rec.err = "takeover_failed", err

@@ -72,6 +72,10 @@ type Exchange struct {
 	scratch []byte // field values being built
 	copyBuf []byte // response body copy buffer
 	body    responseBody
+	// trailerNames is the upstream's Trailer field (the announced trailer names),
+	// kept when its hop-by-hop fields are removed, so the announcement can be
+	// forwarded with the trailers.
+	trailerNames []byte
 }
 
 // Upstream describes how an exchange reached its upstream.
@@ -109,6 +113,7 @@ func (x *Exchange) release() {
 	x.Upstream = Upstream{}
 	x.body = responseBody{}
 	x.urlBuf, x.upBuf, x.scratch = x.urlBuf[:0], x.upBuf[:0], x.scratch[:0]
+	x.trailerNames = x.trailerNames[:0]
 	exchangePool.Put(x)
 }
 

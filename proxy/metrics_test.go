@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -33,9 +32,11 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	var logBuf syncBuffer
 	bal, _ := NewBalancer(RoundRobin, "http://"+origin)
 	tr := &Transport{Client: testClient(t)}
-	m := NewMetrics(tr.Client, bal)
+	srv := &server.Server{}
+	m := NewMetrics(srv, tr.Client, bal)
 	p := &Proxy{Exchanger: tr, Metrics: m, AccessLog: slog.New(slog.NewJSONHandler(&logBuf, nil))}
-	addr := serveWith(t, &server.Server{Handler: p, ConnState: func(_ net.Conn, open bool) { m.ConnState(open) }})
+	srv.Handler = p
+	addr := serveWith(t, srv)
 	c := dial(t, addr)
 	br := bufio.NewReader(c)
 	for range 4 {

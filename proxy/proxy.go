@@ -85,9 +85,6 @@ func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 	x.In = r
 	x.Client = addrPort(r.RemoteAddr())
 	rec := record{start: start}
-	if p.Metrics != nil {
-		p.Metrics.begin()
-	}
 	defer func() {
 		p.finish(w, r, x, &rec, recover())
 		x.release()
@@ -407,6 +404,11 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 		wire.Add(wh, n, v)
 	}
 	wire.Add(wh, "Via", p.via[min(int(resp.Minor), 1)])
+	if len(x.trailerNames) > 0 && r.Minor >= 1 {
+		// The trailers are forwarded, so is their announcement (the response is then
+		// sent chunked).
+		wire.Add(wh, "Trailer", x.trailerNames)
+	}
 	switch {
 	case resp.Framing == wire.FramingLength:
 		w.SetContentLength(resp.ContentLength)
@@ -431,6 +433,15 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 			}
 		}
 		if err == io.EOF {
+			// The body ended whole: its trailer fields follow it (the server drops
+			// what cannot be sent: to HTTP/1.0 clients, fields forbidden in trailers).
+			if t := &resp.Trailer; t.Len() > 0 {
+				wt := w.Trailer()
+				for i := 0; i < t.Len(); i++ {
+					n, v := t.At(i)
+					wire.Add(wt, n, v)
+				}
+			}
 			return
 		}
 		if err != nil {

@@ -180,3 +180,38 @@ func TestMalformedRequestBody(t *testing.T) {
 		t.Errorf("status %d, %v; want 400", resp, err)
 	}
 }
+
+// TestTrailersForwarded: the trailer of a chunked upstream response reaches the
+// client after the body, announced, whether the body is buffered or streamed.
+func TestTrailersForwarded(t *testing.T) {
+	var o rawOrigin
+	big := strings.Repeat("z", 100000) // beyond the server's response buffer: streamed
+	origin := o.start(t, func(n int, head string) string {
+		body := "5\r\nhello\r\n"
+		if strings.Contains(head, "/big") {
+			body = fmt.Sprintf("%x\r\n%s\r\n", len(big), big)
+		}
+		return "HTTP/1.1 200 OK\r\nTrailer: X-Checksum\r\nTransfer-Encoding: chunked\r\n\r\n" + body +
+			"0\r\nX-Checksum: abc123\r\nContent-Length: 99\r\n\r\n"
+	})
+	addr, _ := forwardProxy(t, nil)
+	for _, path := range []string{"/small", "/big"} {
+		c := dial(t, addr)
+		resp, body := roundTrip(t, c, bufio.NewReader(c), "GET http://"+origin+path+" HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n")
+		if resp.StatusCode != 200 || (path == "/small" && body != "hello") || (path == "/big" && body != big) {
+			t.Fatalf("%s: %d, %d bytes", path, resp.StatusCode, len(body))
+		}
+		if got := resp.Trailer.Get("X-Checksum"); got != "abc123" {
+			t.Errorf("%s: trailer %v, want X-Checksum: abc123", path, resp.Trailer)
+		}
+		if resp.Trailer.Get("Content-Length") != "" {
+			t.Errorf("%s: a Content-Length trailer was forwarded", path)
+		}
+	}
+	// An HTTP/1.0 client gets the body without trailers (it cannot receive them).
+	c := dial(t, addr)
+	resp, body := roundTrip(t, c, bufio.NewReader(c), "GET http://"+origin+"/small HTTP/1.0\r\n\r\n")
+	if resp.StatusCode != 200 || body != "hello" || len(resp.Trailer) != 0 {
+		t.Errorf("HTTP/1.0: %d %q trailer %v", resp.StatusCode, body, resp.Trailer)
+	}
+}

@@ -105,6 +105,14 @@ func (t *Transport) do(x *Exchange, be *backend) error {
 	r := &x.Resp
 	x.Upstream.ConnID, x.Upstream.Reused, x.Upstream.Addr = r.ConnID, r.Reused, r.RemoteAddr
 	x.Upstream.Retries += r.Retries
+	if r.Framing == wire.FramingChunked {
+		r.Header.Values("Trailer", func(v []byte) {
+			if len(x.trailerNames) > 0 {
+				x.trailerNames = append(x.trailerNames, ", "...)
+			}
+			x.trailerNames = append(x.trailerNames, v...)
+		})
+	}
 	wire.RemoveHopByHop(&r.Header)
 	x.body = responseBody{resp: r, b: be}
 	x.Body = &x.body

@@ -224,7 +224,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	}
 	defer upstream.Close()
 	tr := &proxy.Transport{Client: upstream, Upstreams: bal, HostHeader: f.hostHeader}
-	metrics := proxy.NewMetrics(upstream, bal)
+	srv := &server.Server{IdleTimeout: f.idleTimeout, Logger: errLog}
+	metrics := proxy.NewMetrics(srv, upstream, bal)
 	p := &proxy.Proxy{
 		Exchanger:      tr,
 		Reverse:        bal != nil,
@@ -239,12 +240,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	if logOut != nil {
 		p.AccessLog = newLogger(f.logFormat, logOut)
 	}
-	srv := &server.Server{
-		Handler:     p,
-		IdleTimeout: f.idleTimeout,
-		Logger:      errLog,
-		ConnState:   func(_ net.Conn, open bool) { metrics.ConnState(open) },
-	}
+	srv.Handler = p
 
 	var admin *server.Server
 	adminDone := make(chan error, 1)
