@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,6 +59,9 @@ type logRecord struct {
 	UpReused bool    `json:"up_reused"`
 	UpMS     float64 `json:"up_ms"`
 	Error    string  `json:"error"`
+	// tunnels (CONNECT, upgrades)
+	TunnelUp   int64 `json:"tunnel_up"`
+	TunnelDown int64 `json:"tunnel_down"`
 }
 
 // readLog parses the JSON access-log records in file (other lines are skipped).
@@ -114,6 +118,22 @@ func TestProxyCurl(t *testing.T) {
 	if strings.Count(r.stdout, hello) != 2 || strings.Count(r.stdout, "HTTP/1.1 200 OK") != 2 {
 		t.Errorf("curl to the reverse proxy:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
+	// https through a CONNECT tunnel to hop serve with TLS.
+	site := t.TempDir()
+	os.WriteFile(filepath.Join(site, "s.txt"), []byte("over tls\n"), 0o644)
+	tlsOrigin := startHop(t, "hop serve (TLS)", "serve", "--tls-self-signed", "--root", site, "--access-log", "off")
+	_, tlsPort, _ := net.SplitHostPort(tlsOrigin.addr)
+	tunnelLog := filepath.Join(dir, "tunnel.log")
+	tun := startHop(t, "hop proxy (CONNECT)", "proxy", "--connect-ports", tlsPort, "--log-format", "json", "--access-log", tunnelLog)
+	httpsURL := "https://" + tlsOrigin.addr + "/s.txt"
+	r = mustRunPeer(t, dir, curl, "-sS", "-k", "--max-time", "30", "-x", tun.url, httpsURL, httpsURL)
+	if r.stdout != "over tls\nover tls\n" {
+		t.Errorf("curl -x with https (CONNECT): %q\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	if recs := readLog(t, tunnelLog); len(recs) != 1 || recs[0].Method != "CONNECT" || recs[0].Status != 200 || recs[0].TunnelUp == 0 || recs[0].TunnelDown == 0 {
+		t.Errorf("CONNECT log (want one tunnel carrying both requests): %+v", recs)
+	}
+
 	// A refused upstream is a 502 that curl reports with -f as exit 22.
 	dead := startHop(t, "hop proxy (dead upstream)", "proxy", "--upstream", "http://"+freeAddr(t), "--access-log", "off")
 	r = runPeer(t, dir, curl, "-sS", "-f", "--max-time", "30", dead.url+"/")
