@@ -189,7 +189,7 @@ func TestTLSLiveness(t *testing.T) {
 	t.Cleanup(func() { ln.Close() })
 	url := "https://" + ln.Addr().String()
 	var retries int
-	cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.Pool},
+	cl := newClient(t, &Client{TLSConfig: &tls.Config{RootCAs: tc.Pool}, LivenessCheckMinIdle: -1,
 		Trace: &Trace{Retry: func(int, error) { retries++ }}})
 	get(t, cl, url+"/")
 	<-closed
