@@ -8,12 +8,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
 )
 
 // DefaultConnectTimeout bounds the connection set-up of a CONNECT tunnel when
 // Proxy.ConnectTimeout is 0.
 const DefaultConnectTimeout = 10 * time.Second
+
+// defaultDialer connects CONNECT tunnels when Proxy.Dial is nil: hop's resolver, Happy
+// Eyeballs, TCP_NODELAY.
+var defaultDialer = &client.Dialer{Timeout: -1} // the caller's context bounds it
 
 // connect serves CONNECT host:port: it connects to the target, answers 200 and relays
 // bytes both ways until both sides are done (see tunnel).
@@ -46,7 +52,7 @@ func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange
 	defer cancel()
 	dial := p.Dial
 	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
+		dial = defaultDialer.DialContext
 	}
 	start := time.Now()
 	up, err := dial(ctx, "tcp", target)
@@ -84,13 +90,63 @@ func (p *Proxy) connectAllowed(port int) bool {
 // dialStatus maps a failed connection set-up to a status and a Proxy-Status error type.
 func dialStatus(err error) (int, string) {
 	var dnsErr *net.DNSError
+	var de *client.DialError
+	resolving := errors.As(err, &dnsErr) || errors.As(err, &de) && de.Op == "resolve"
 	switch {
-	case isTimeout(err):
+	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		if resolving {
+			return 504, "dns_timeout"
+		}
 		return 504, "connection_timeout"
-	case errors.As(err, &dnsErr):
+	case resolving:
 		return 502, "dns_error"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return 502, "connection_refused"
 	}
 	return 502, "destination_unavailable"
+}
+
+// upgrade completes a 101 Switching Protocols from the upstream: the client gets the
+// 101 with the upstream's Upgrade and end-to-end fields, then the two connections are
+// tunnelled (bytes that came with either head go first).
+func (p *Proxy) upgrade(w *server.ResponseWriter, x *Exchange, rec *record) {
+	sc := x.Resp.SwitchedConn()
+	if sc == nil || !x.In.Upgrade {
+		if sc != nil {
+			sc.Close()
+		}
+		rec.kind = "http_protocol_error"
+		p.answer(w, 502, rec.kind, errorText(502))
+		return
+	}
+	up, early := sc.TakeOver()
+	wh := w.Header()
+	rh := &x.Resp.Header
+	for i := 0; i < rh.Len(); i++ {
+		n, v := rh.At(i)
+		wire.Add(wh, n, v)
+	}
+	wire.Add(wh, "Via", p.via[min(int(x.Resp.Minor), 1)])
+	w.WriteHeader(101)
+	nc, head, err := w.TakeOver()
+	if err != nil {
+		up.Close()
+		rec.kind, rec.err = "takeover_failed", err
+		return
+	}
+	rec.tunnel = true
+	if len(early) > 0 {
+		n, err := nc.Write(early)
+		rec.tunnelStats.Down += int64(n)
+		if err != nil {
+			nc.Close()
+			up.Close()
+			rec.err = err
+			return
+		}
+	}
+	st, err := tunnel(nc, up, head)
+	rec.tunnelStats.Up += st.Up
+	rec.tunnelStats.Down += st.Down
+	rec.err = err
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hop-http/hop/server"
 )
@@ -44,9 +45,18 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	}
 	roundTrip(t, c, br, "GET http://"+dead+"/ HTTP/1.1\r\nHost: x\r\n\r\n")
 
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	out := rec.Body.String()
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	// The client's connection turns idle once the server is back to waiting for the
+	// next request, a moment after the client read the last response.
+	out := scrape()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out, `hop_proxy_client_connections{state="idle"} 1`) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		out = scrape()
+	}
 	for _, want := range []string{
 		`hop_proxy_requests_total{code="2xx"} 4`,
 		`hop_proxy_requests_total{code="5xx"} 1`,

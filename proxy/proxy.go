@@ -15,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
@@ -46,7 +47,8 @@ type Proxy struct {
 	Auth string
 	// ConnectPorts lists the ports CONNECT may reach; empty means 443 only.
 	ConnectPorts []int
-	// Dial connects CONNECT tunnels to their targets; nil means a net.Dialer.
+	// Dial connects CONNECT tunnels to their targets; nil means a client.Dialer
+	// (hop's resolver, Happy Eyeballs).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ConnectTimeout bounds that connection set-up (504 past it); 0 means
 	// DefaultConnectTimeout.
@@ -223,7 +225,7 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 	if err := x.Req.URL.Set(unsafe.String(unsafe.SliceData(u), len(u))); err != nil {
 		return 400, "request target cannot be forwarded"
 	}
-	x.Req.Method = methodString(r.Method)
+	x.Req.Method = client.Method(r.Method)
 
 	// Fields: end-to-end only.
 	h := &x.Req.Header
@@ -232,7 +234,16 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 		n, v := in.At(i)
 		wire.Add(h, n, v)
 	}
+	upgrade := r.Upgrade && r.Minor >= 1
+	if upgrade {
+		// The upgrade is tunnelled: Upgrade goes along (the client adds Connection:
+		// upgrade), everything else hop-by-hop stays here.
+		x.scratch = append(x.scratch[:0], r.Header.Get("Upgrade")...)
+	}
 	wire.RemoveHopByHop(h)
+	if upgrade {
+		wire.Add(h, "Upgrade", x.scratch)
+	}
 	if p.Reverse {
 		if len(t) > 0 && t[0] != '/' {
 			// absolute form: its authority is the host (RFC 9112 §3.2.2)
@@ -270,35 +281,19 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 		x.Req.SetBodyStream(r.Body(), r.ContentLength)
 	case wire.FramingChunked:
 		x.Req.SetBodyStream(r.Body(), -1)
+		x.Req.Trailer = r.Trailer() // filled by the server when the body ends
 	}
+	if r.Expect100 {
+		// 100 Continue is the upstream's to give: relayed from Got1xx.
+		r.DisableAutoContinue()
+	}
+	x.w = w
+	x.Req.Trace = &x.trace
 	return 0, ""
 }
 
 func hasScheme(t []byte) bool {
 	return len(t) > 7 && wire.EqualFold(t[:7], "http://") || len(t) > 8 && wire.EqualFold(t[:8], "https://")
-}
-
-// methodString returns the method as a string without allocating for the common ones.
-func methodString(m []byte) string {
-	switch string(m) {
-	case "GET":
-		return "GET"
-	case "HEAD":
-		return "HEAD"
-	case "POST":
-		return "POST"
-	case "PUT":
-		return "PUT"
-	case "DELETE":
-		return "DELETE"
-	case "OPTIONS":
-		return "OPTIONS"
-	case "PATCH":
-		return "PATCH"
-	case "TRACE":
-		return "TRACE"
-	}
-	return string(m)
 }
 
 // addForwarded adds X-Forwarded-For, -Proto, -Host and Forwarded (RFC 7239). Values
@@ -396,6 +391,10 @@ func (p *Proxy) answerSelf(w *server.ResponseWriter, r *server.Request) {
 // respond streams the upstream response to the client.
 func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange, rec *record) {
 	resp := &x.Resp
+	if resp.Status == 101 {
+		p.upgrade(w, x, rec)
+		return
+	}
 	w.WriteHeader(resp.Status)
 	wh := w.Header()
 	rh := &resp.Header

@@ -113,7 +113,14 @@ func (t *Transport) do(x *Exchange, be *backend) error {
 			x.trailerNames = append(x.trailerNames, v...)
 		})
 	}
-	wire.RemoveHopByHop(&r.Header)
+	if r.Status == 101 {
+		// Switching protocols: Upgrade says to what, and goes to the client.
+		x.scratch = append(x.scratch[:0], r.Header.Get("Upgrade")...)
+		wire.RemoveHopByHop(&r.Header)
+		wire.Add(&r.Header, "Upgrade", x.scratch)
+	} else {
+		wire.RemoveHopByHop(&r.Header)
+	}
 	x.body = responseBody{resp: r, b: be}
 	x.Body = &x.body
 	return nil
