@@ -188,10 +188,15 @@ func (p *Proxy) looped(h *wire.Header) bool {
 	h.Values("Via", func(v []byte) {
 		wire.ForEachToken(v, func(elem []byte) bool {
 			// elem: received-protocol RWS received-by [ RWS comment ]
-			f := bytes.Fields(elem)
-			if len(f) >= 2 && wire.EqualFold(f[1], p.name) {
-				found = true
+			i := bytes.IndexAny(elem, " \t")
+			if i < 0 {
+				return true
 			}
+			by := bytes.TrimLeft(elem[i:], " \t")
+			if j := bytes.IndexAny(by, " \t"); j >= 0 {
+				by = by[:j]
+			}
+			found = wire.EqualFold(by, p.name)
 			return !found
 		})
 	})
@@ -214,7 +219,12 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 		} else {
 			u = append(u, "http://"...)
 		}
-		u = append(u, r.Host...)
+		if len(r.Host) > 0 {
+			u = append(u, r.Host...)
+		} else {
+			// An HTTP/1.0 request without Host: the address it arrived on stands in.
+			u = append(u, r.LocalAddr().String()...)
+		}
 		u = append(u, t...)
 	case hasScheme(t):
 		u = append(u, t...)

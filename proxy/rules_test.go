@@ -401,3 +401,16 @@ func complete(raw string) bool {
 	_, err = io.ReadAll(resp.Body)
 	return err == nil
 }
+
+func TestHTTP10WithoutHostReverse(t *testing.T) {
+	rc := &recorder{}
+	origin := serve(t, rc)
+	addr, _ := reverseProxy(t, nil, "http://"+origin)
+	resp, body := get(t, addr, "GET /old HTTP/1.0\r\n\r\n")
+	if resp.StatusCode != 200 || body != "origin says hi" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if h := fieldLines(rc.last(t), "Host"); len(h) != 1 || h[0] != addr {
+		t.Errorf("Host at the origin %q, want the proxy's address %s", h, addr)
+	}
+}
