@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hop-http/hop/server"
 )
@@ -213,5 +216,62 @@ func TestTrailersForwarded(t *testing.T) {
 	resp, body := roundTrip(t, c, bufio.NewReader(c), "GET http://"+origin+"/small HTTP/1.0\r\n\r\n")
 	if resp.StatusCode != 200 || body != "hello" || len(resp.Trailer) != 0 {
 		t.Errorf("HTTP/1.0: %d %q trailer %v", resp.StatusCode, body, resp.Trailer)
+	}
+}
+
+// TestSlowClientDoesNotStallOthers: a client that stops reading a large response holds
+// only its own connections; other clients are served meanwhile.
+func TestSlowClientDoesNotStallOthers(t *testing.T) {
+	const size = 64 << 20
+	origin := serve(t, server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		if string(r.Path()) != "/big" {
+			w.WriteString("quick")
+			return
+		}
+		w.SetContentLength(size)
+		buf := make([]byte, 64<<10)
+		for n := 0; n < size; n += len(buf) {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+		}
+	}))
+	addr, _ := forwardProxy(t, nil)
+	slow := dial(t, addr)
+	io.WriteString(slow, "GET http://"+origin+"/big HTTP/1.1\r\nHost: x\r\n\r\n")
+	// The slow client reads nothing: its socket buffers and the proxy's fill up.
+	time.Sleep(200 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() {
+		for i := range 20 {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				done <- err
+				return
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "GET http://"+origin+"/q HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				if string(b) != "quick" {
+					err = fmt.Errorf("request %d: %q", i, b)
+				}
+			}
+			c.Close()
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("other clients stalled behind a slow one")
 	}
 }
