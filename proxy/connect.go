@@ -65,6 +65,13 @@ func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange
 	}
 	x.Upstream.Addr = up.RemoteAddr()
 	w.WriteHeader(200)
+	p.relay(w, up, nil, rec)
+}
+
+// relay takes the client's connection over (its response head, set up by the caller,
+// goes out first) and tunnels it with up; early holds bytes the upstream already sent
+// past its own head, which go to the client first.
+func (p *Proxy) relay(w *server.ResponseWriter, up net.Conn, early []byte, rec *record) {
 	nc, head, err := w.TakeOver()
 	if err != nil {
 		up.Close()
@@ -72,7 +79,20 @@ func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange
 		return
 	}
 	rec.tunnel = true
-	rec.tunnelStats, rec.err = tunnel(nc, up, head)
+	if len(early) > 0 {
+		n, err := nc.Write(early)
+		rec.tunnelStats.Down += int64(n)
+		if err != nil {
+			nc.Close()
+			up.Close()
+			rec.err = err
+			return
+		}
+	}
+	st, err := tunnel(nc, up, head)
+	rec.tunnelStats.Up += st.Up
+	rec.tunnelStats.Down += st.Down
+	rec.err = err
 }
 
 func (p *Proxy) connectAllowed(port int) bool {
@@ -128,25 +148,5 @@ func (p *Proxy) upgrade(w *server.ResponseWriter, x *Exchange, rec *record) {
 	}
 	wire.Add(wh, "Via", p.via[min(int(x.Resp.Minor), 1)])
 	w.WriteHeader(101)
-	nc, head, err := w.TakeOver()
-	if err != nil {
-		up.Close()
-		rec.kind, rec.err = "takeover_failed", err
-		return
-	}
-	rec.tunnel = true
-	if len(early) > 0 {
-		n, err := nc.Write(early)
-		rec.tunnelStats.Down += int64(n)
-		if err != nil {
-			nc.Close()
-			up.Close()
-			rec.err = err
-			return
-		}
-	}
-	st, err := tunnel(nc, up, head)
-	rec.tunnelStats.Up += st.Up
-	rec.tunnelStats.Down += st.Down
-	rec.err = err
+	p.relay(w, up, early, rec)
 }

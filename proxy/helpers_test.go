@@ -194,3 +194,15 @@ func readRawHead(t testing.TB, br *bufio.Reader) string {
 	}
 	return b.String()
 }
+
+// proxyFor starts a proxy in mode "forward" or "reverse" in front of origin and returns
+// its address and the request-target that reaches origin's path through it.
+func proxyFor(t testing.TB, mode, origin, path string) (addr, target string) {
+	t.Helper()
+	if mode == "forward" {
+		addr, _ = forwardProxy(t, nil)
+		return addr, "http://" + origin + path
+	}
+	addr, _ = reverseProxy(t, nil, "http://"+origin)
+	return addr, path
+}

@@ -86,14 +86,7 @@ func TestRequestHopByHopRemoved(t *testing.T) {
 	origin := o.start(t, func(int, string) string { return okResponse })
 	for _, mode := range []string{"forward", "reverse"} {
 		t.Run(mode, func(t *testing.T) {
-			var addr, target string
-			if mode == "forward" {
-				addr, _ = forwardProxy(t, nil)
-				target = "http://" + origin + "/x"
-			} else {
-				addr, _ = reverseProxy(t, nil, "http://"+origin)
-				target = "/x"
-			}
+			addr, target := proxyFor(t, mode, origin, "/x")
 			resp, _ := get(t, addr, "GET "+target+" HTTP/1.1\r\nHost: "+origin+"\r\n"+
 				"Connection: keep-alive, X-Secret, x-other\r\nX-Secret: s\r\nX-Other: o\r\n"+
 				"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers, deflate\r\n"+
@@ -319,14 +312,7 @@ func TestConnectionReuse(t *testing.T) {
 			rc.mu.Lock()
 			rc.heads, rc.conns = nil, nil
 			rc.mu.Unlock()
-			var addr, target string
-			if mode == "forward" {
-				addr, _ = forwardProxy(t, nil)
-				target = "http://" + origin + "/"
-			} else {
-				addr, _ = reverseProxy(t, nil, "http://"+origin)
-				target = "/"
-			}
+			addr, target := proxyFor(t, mode, origin, "/")
 			clientConns := map[string]bool{}
 			for i := range 5 {
 				c := dial(t, addr)

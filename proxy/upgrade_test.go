@@ -39,14 +39,7 @@ func TestUpgradeEcho(t *testing.T) {
 	origin := wsOrigin(t)
 	for _, mode := range []string{"forward", "reverse"} {
 		t.Run(mode, func(t *testing.T) {
-			var addr, target string
-			if mode == "forward" {
-				addr, _ = forwardProxy(t, nil)
-				target = "http://" + origin + "/chat"
-			} else {
-				addr, _ = reverseProxy(t, nil, "http://"+origin)
-				target = "/chat"
-			}
+			addr, target := proxyFor(t, mode, origin, "/chat")
 			c := dial(t, addr)
 			br := bufio.NewReader(c)
 			io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n"+
