@@ -134,6 +134,19 @@ func TestProxyCurl(t *testing.T) {
 		t.Errorf("CONNECT log (want one tunnel carrying both requests): %+v", recs)
 	}
 
+	// Proxy authentication: 407 without credentials, 200 with curl's -U.
+	authed := startHop(t, "hop proxy (--auth)", "proxy", "--auth", "alice:pw", "--access-log", "off")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{{nil, "407"}, {[]string{"-U", "alice:wrong"}, "407"}, {[]string{"-U", "alice:pw"}, "200"}} {
+		args := append([]string{"-sS", "--max-time", "30", "-o", "/dev/null", "-w", "%{http_code}", "-x", authed.url}, tc.args...)
+		r = mustRunPeer(t, dir, curl, append(args, s.url+"/")...)
+		if r.stdout != tc.want {
+			t.Errorf("curl %v through --auth: %q, want %s\nstderr:\n%s", tc.args, r.stdout, tc.want, r.stderr)
+		}
+	}
+
 	// A refused upstream is a 502 that curl reports with -f as exit 22.
 	dead := startHop(t, "hop proxy (dead upstream)", "proxy", "--upstream", "http://"+freeAddr(t), "--access-log", "off")
 	r = runPeer(t, dir, curl, "-sS", "-f", "--max-time", "30", dead.url+"/")
