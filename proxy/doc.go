@@ -92,9 +92,12 @@
 //		return nil
 //	}
 //
-// Every field of x.Resp.Header, Cache-Status included, is sent to the client. An
-// Exchange is reused after the request: nothing of it may be kept, and the strings of
-// x.Req.URL point into its storage (copy them with strings.Clone to keep them).
+// Every field of x.Resp.Header, Cache-Status included, is sent to the client. A 101
+// response (an upgrade: x.Resp.SwitchedConn is the upstream connection) and requests
+// with an Upgrade field must pass through untouched, and so must x.Req.Trace, through
+// which the proxy relays 1xx responses. An Exchange is reused after the request:
+// nothing of it may be kept, and the strings of x.Req.URL point into its storage (copy
+// them with strings.Clone to keep them).
 //
 // # Observability
 //
