@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/testnet"
 )
 
 // closedPort returns a loopback address nobody listens on.
@@ -32,11 +33,16 @@ func TestBadGateway(t *testing.T) {
 	})
 	var silent rawOrigin
 	hangup := silent.start(t, func(int, string) string { return "" })
+	reset := testnet.Raw(t, func(c net.Conn, _ int) {
+		readHead(bufio.NewReader(c))
+		c.(*net.TCPConn).SetLinger(0) // close with RST
+	})
 	addr, _ := forwardProxy(t, nil)
 	for _, tc := range []struct{ name, origin, kind string }{
 		{"refused", dead, "connection_refused"},
 		{"smuggling-shaped response", bad, "http_protocol_error"},
 		{"closed without answer", hangup, "connection_terminated"},
+		{"reset", reset, "connection_terminated"},
 	} {
 		resp, body := get(t, addr, "GET http://"+tc.origin+"/ HTTP/1.1\r\nHost: x\r\n\r\n")
 		if resp.StatusCode != 502 || resp.Header.Get("Proxy-Status") != "hop-test; error="+tc.kind {
