@@ -420,15 +420,6 @@ var probeKnownGaps = map[string]string{
 	"MAL-CHUNK-EXT-64K":                gapUnreadChunked,
 	"COMP-METHOD-CONNECT":              gapConnect,
 	"COMP-UPGRADE-INVALID-VER":         gapWebSocketVersion,
-	"MAL-LONG-METHOD":                  "wire: in progress",
-	"COMP-HOST-EMPTY-VALUE":            "wire: in progress",
-	"RFC9112-3.2-FRAGMENT-IN-TARGET":   "wire: in progress",
-	"SMUG-CL-LEADING-ZEROS":            "wire: in progress",
-	"SMUG-CL-DOUBLE-ZERO":              "wire: in progress",
-	"SMUG-CL-LEADING-ZEROS-OCTAL":      "wire: in progress",
-	"MAL-URL-BACKSLASH":                "wire: in progress",
-	"MAL-URL-PERCENT-NULL":             "wire: in progress",
-	"MAL-URL-PERCENT-CRLF":             "wire: in progress",
 }
 
 // Reasons for the known gaps: server work of issue 14 (branch server).

@@ -225,25 +225,29 @@ func TestCharHelpers(t *testing.T) {
 			t.Errorf("ValidFieldValue(%q) = true", s)
 		}
 	}
-	if !bytes.Equal(trimOWS([]byte(" \t a b \t")), []byte("a b")) {
-		t.Error("trimOWS")
+	if !bytes.Equal(TrimOWS([]byte(" \t a b \t")), []byte("a b")) {
+		t.Error("TrimOWS")
 	}
 }
 
-// TestValidValueBytes: the word-at-a-time check agrees with the table for every byte
-// value at every position of words and tails.
-func TestValidValueBytes(t *testing.T) {
-	base := []byte("abcdefghijklmnopqrstuvwxyz0123 \xff\x80~!")
+// TestValueRun: the word-at-a-time scan agrees with the table for every byte value at
+// every position of words and tails.
+func TestValueRun(t *testing.T) {
+	base := []byte("abcdefghijklmnopqrstuvwxyz0123 \xff\x80~!\tx")
 	for n := 0; n <= len(base); n++ {
-		if !validValueBytes(base[:n]) {
-			t.Fatalf("valid prefix %d rejected", n)
+		if got := valueRun(base[:n]); got != n {
+			t.Fatalf("valid prefix %d: run %d", n, got)
 		}
 		for pos := 0; pos < n; pos++ {
 			for c := 0; c < 256; c++ {
 				b := append([]byte(nil), base[:n]...)
 				b[pos] = byte(c)
-				if got, want := validValueBytes(b), valueChar[c]; got != want {
-					t.Fatalf("len %d, byte %#x at %d: %v, want %v", n, c, pos, got, want)
+				want := n
+				if !valueChar[c] {
+					want = pos
+				}
+				if got := valueRun(b); got != want {
+					t.Fatalf("len %d, byte %#x at %d: run %d, want %d", n, c, pos, got, want)
 				}
 			}
 		}
