@@ -7,17 +7,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-// This file runs the llhttp conformance corpus (../shared/conformance in the repository
-// layout; see its README.md) through the Parser and the body framing, the way a
+// This file runs the llhttp conformance corpus (testdata/conformance, a copy of the
+// shared corpus; see its README.md) through the Parser and the body framing, the way a
 // connection would: several pipelined messages in one input, bodies by Content-Length,
 // chunked or connection close. Every case is run in one read, one byte per read, and
-// split in two at every byte boundary; all runs must agree.
+// split in two at every byte boundary; all runs must agree. The corpus is part of the
+// repository, so a missing file is a failure, not a skip.
 //
 // llhttp's verdicts are the reference. Where hop differs on purpose, the case is listed
 // in llhttpDeviations with hop's outcome and the reason, which follows from the
@@ -28,25 +28,14 @@ import (
 // HTTP/1.1 request, that is counted as the documented deviation and the case is run
 // again with the Host check disabled (Parser.hostOptional), and that run is compared.
 
-const corpusFile = "llhttp-strict-cases.jsonl"
+// corpusPath is the corpus; $HOP_CONFORMANCE (the file) replaces it, to try another.
+const corpusPath = "testdata/conformance/llhttp-strict-cases.jsonl"
 
-// findCorpus locates the conformance corpus: $HOP_CONFORMANCE (the file or its
-// directory), then ../../shared/conformance and ../shared/conformance relative to the
-// package directory.
 func findCorpus() string {
-	var tries []string
 	if env := os.Getenv("HOP_CONFORMANCE"); env != "" {
-		tries = append(tries, env, filepath.Join(env, corpusFile))
+		return env
 	}
-	tries = append(tries,
-		filepath.Join("..", "..", "shared", "conformance", corpusFile),
-		filepath.Join("..", "shared", "conformance", corpusFile))
-	for _, p := range tries {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	return ""
+	return corpusPath
 }
 
 type confField struct {
@@ -85,14 +74,9 @@ type confCase struct {
 
 func loadCorpus(t testing.TB) []confCase {
 	t.Helper()
-	path := findCorpus()
-	if path == "" {
-		t.Skipf("conformance corpus %s not found (set HOP_CONFORMANCE, or keep the shared/ "+
-			"directory next to the repository: ../shared/conformance from the repository root)", corpusFile)
-	}
-	cases, err := readCorpus(path)
+	cases, err := readCorpus(findCorpus())
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("conformance corpus: %v", err)
 	}
 	return cases
 }

@@ -123,8 +123,8 @@ func ParseContentLength(v []byte) (int64, bool) {
 	for v != nil {
 		var e []byte
 		e, v = nextListElem(v)
-		n, ok := parseDigits(e)
-		if !ok || len(e) > 1 && e[0] == '0' || first >= 0 && n != first {
+		n, ok := ParseDigits(e)
+		if !ok || n == maxInt64 || len(e) > 1 && e[0] == '0' || first >= 0 && n != first {
 			return 0, false
 		}
 		first = n
@@ -132,9 +132,11 @@ func ParseContentLength(v []byte) (int64, bool) {
 	return first, true
 }
 
-// parseDigits parses 1*DIGIT into a non-negative int64, rejecting overflow.
-func parseDigits(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 19 {
+// ParseDigits parses 1*DIGIT (RFC 5234) into a non-negative int64. A number too large
+// for an int64 is still well-formed: it saturates to math.MaxInt64, and callers that
+// cannot take it refuse that value (a Content-Length of 2⁶³-1 bytes is refused too).
+func ParseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 {
 		return 0, false
 	}
 	var n int64
@@ -143,13 +145,16 @@ func parseDigits(b []byte) (int64, bool) {
 			return 0, false
 		}
 		d := int64(c - '0')
-		if n > (1<<63-1-d)/10 {
-			return 0, false
+		if n > (maxInt64-d)/10 {
+			n = maxInt64
+			continue
 		}
 		n = n*10 + d
 	}
 	return n, true
 }
+
+const maxInt64 = 1<<63 - 1
 
 // parseKeepAlive reads timeout=N and max=M from a Keep-Alive field.
 func parseKeepAlive(v []byte, s *semantics) {
@@ -159,7 +164,7 @@ func parseKeepAlive(v []byte, s *semantics) {
 			return true
 		}
 		k, val := TrimOWS(t[:eq]), TrimOWS(t[eq+1:])
-		n, ok := parseDigits(val)
+		n, ok := ParseDigits(val)
 		if !ok || n > 1<<31-1 {
 			return true
 		}

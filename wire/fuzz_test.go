@@ -10,21 +10,12 @@ import (
 
 // The fuzz targets take the input's first byte(s) as parameters (where to split the
 // input, which request method a response answers) and the rest as the bytes on the
-// wire. Seeds: hand-written messages plus, when present, the conformance corpus.
+// wire. Seeds: hand-written messages plus the conformance corpus.
 
-// corpusSeeds returns the raw inputs of the conformance corpus of one kind, or nothing
-// when the corpus is not available.
-func corpusSeeds(kind string) [][]byte {
-	path := findCorpus()
-	if path == "" {
-		return nil
-	}
-	cases, err := readCorpus(path)
-	if err != nil {
-		return nil
-	}
+// corpusSeeds returns the raw inputs of the conformance corpus of one kind.
+func corpusSeeds(f *testing.F, kind string) [][]byte {
 	var out [][]byte
-	for _, c := range cases {
+	for _, c := range loadCorpus(f) {
 		if c.Kind == kind {
 			out = append(out, c.raw)
 		}
@@ -124,7 +115,7 @@ func FuzzParseRequest(f *testing.F) {
 	for i, s := range seeds {
 		f.Add(append([]byte{byte(i * 7), byte(i)}, s...))
 	}
-	for i, raw := range corpusSeeds("request") {
+	for i, raw := range corpusSeeds(f, "request") {
 		f.Add(append([]byte{byte(i), byte(i)}, raw...))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -213,7 +204,7 @@ func FuzzParseResponse(f *testing.F) {
 	for i, s := range seeds {
 		f.Add(append([]byte{byte(i * 5), byte(i)}, s...))
 	}
-	for i, raw := range corpusSeeds("response") {
+	for i, raw := range corpusSeeds(f, "response") {
 		f.Add(append([]byte{byte(i), 0}, raw...))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -325,7 +316,7 @@ func FuzzChunked(f *testing.F) {
 	for i, s := range seeds {
 		f.Add(append([]byte{byte(i * 3)}, s...))
 	}
-	for i, raw := range append(corpusSeeds("request"), corpusSeeds("response")...) {
+	for i, raw := range append(corpusSeeds(f, "request"), corpusSeeds(f, "response")...) {
 		if j := bytes.Index(raw, []byte("\r\n\r\n")); j >= 0 && bytes.Contains(bytes.ToLower(raw[:j]), []byte("chunked")) {
 			f.Add(append([]byte{byte(i)}, raw[j+4:]...))
 		}

@@ -253,3 +253,33 @@ func TestValueRun(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDigits: 1*DIGIT, saturating past int64; Content-Length refuses what
+// saturates, and leading zeros.
+func TestParseDigits(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int64
+		ok   bool
+		clOK bool
+	}{
+		{"0", 0, true, true},
+		{"5", 5, true, true},
+		{"005", 5, true, false},
+		{"9223372036854775806", 1<<63 - 2, true, true},
+		{"9223372036854775807", 1<<63 - 1, true, false},
+		{"99999999999999999999999", 1<<63 - 1, true, false},
+		{"", 0, false, false},
+		{"+5", 0, false, false},
+		{"5 ", 0, false, true}, // list elements are OWS-trimmed
+		{"0x5", 0, false, false},
+	} {
+		n, ok := ParseDigits([]byte(tt.in))
+		if n != tt.n || ok != tt.ok {
+			t.Errorf("ParseDigits(%q) = %d, %v; want %d, %v", tt.in, n, ok, tt.n, tt.ok)
+		}
+		if _, ok := ParseContentLength([]byte(tt.in)); ok != tt.clOK {
+			t.Errorf("ParseContentLength(%q) ok = %v, want %v", tt.in, ok, tt.clOK)
+		}
+	}
+}
