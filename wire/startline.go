@@ -2,7 +2,7 @@ package wire
 
 // requestLine finishes a request line that the scan accepted (line, CRLF included,
 // starts at offset off of the buffer): the HTTP version (505 for a major version other
-// than 1), then the request-target's form and path (ParseTarget).
+// than 1), then the request-target's form and path (see ParseTarget).
 func (p *Parser) requestLine(line []byte, off int) error {
 	s := &p.line
 	major, minor, err := parseVersion(line[s.version : len(line)-2])
@@ -10,7 +10,7 @@ func (p *Parser) requestLine(line []byte, off int) error {
 		return err
 	}
 	method, target := line[:s.target-1], line[s.target:s.version-1]
-	if p.target, err = ParseTarget(method, target); err != nil {
+	if p.target, err = parseTarget(method, target); err != nil { // the scan checked its characters
 		return err
 	}
 	p.s1Off, p.s1Len = off, len(method)

@@ -62,8 +62,19 @@ type Target struct {
 //   - the path obeys [PathPolicy]: well-formed escapes, no encoded control character,
 //     no backslash raw or encoded. The query is left alone: it is the application's.
 //
-// Every error is a 400: [ErrInvalidTarget], or the escape error of [PathPolicy].
+// The target may hold visible ASCII characters but "#". Every error is a 400:
+// [ErrInvalidTarget], or the escape error of [PathPolicy].
 func ParseTarget(method, target []byte) (Target, error) {
+	for _, c := range target {
+		if !targetChar[c] {
+			return Target{}, ErrInvalidTarget
+		}
+	}
+	return parseTarget(method, target)
+}
+
+// parseTarget is ParseTarget for a target whose characters were already checked.
+func parseTarget(method, target []byte) (Target, error) {
 	var t Target
 	switch {
 	case len(target) == 0:
