@@ -418,7 +418,6 @@ var probeKnownGaps = map[string]string{
 	"SMUG-CHUNK-LF-TERM":               gapUnreadChunked,
 	"SMUG-CHUNK-EXT-LF":                gapUnreadChunked,
 	"MAL-CHUNK-EXT-64K":                gapUnreadChunked,
-	"COMP-METHOD-CONNECT":              gapConnect,
 	"COMP-UPGRADE-INVALID-VER":         gapWebSocketVersion,
 }
 
@@ -426,8 +425,6 @@ var probeKnownGaps = map[string]string{
 const (
 	gapUnreadChunked = "server: the handler did not read the chunked body; the drain after it " +
 		"returns finds the malformed framing, and the unsent 200 must become a 400"
-	gapConnect = "server: a CONNECT the handler does not take over must be answered 405/501 " +
-		"by the server, never a 2xx on a connection that stays HTTP"
 	gapWebSocketVersion = "server: an Upgrade: websocket with an unsupported " +
 		"Sec-WebSocket-Version must be answered 426 (RFC 6455 §4.4)"
 )
