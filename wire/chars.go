@@ -7,7 +7,10 @@ var (
 	targetChar     [256]bool // what a request-target may hold: visible ASCII but "#"
 	unreservedChar [256]bool // ALPHA / DIGIT / "-" / "." / "_" / "~"
 	subDelimChar   [256]bool // "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="
+	regNameChar    [256]bool // unreserved / sub-delims: a registered name without escapes
+	hostFieldChar  [256]bool // regNameChar but ",": a Host field's name without escapes
 	hexDigit       [256]bool // HEXDIG, either case
+	escapeSpecial  [256]bool // what a decoder must look at: "%", "\\", controls
 )
 
 func init() {
@@ -30,6 +33,11 @@ func init() {
 	}
 	for _, c := range "!$&'()*+,;=" {
 		subDelimChar[c] = true
+	}
+	for c := 0; c < 256; c++ {
+		regNameChar[c] = unreservedChar[c] || subDelimChar[c]
+		hostFieldChar[c] = regNameChar[c] && c != ','
+		escapeSpecial[c] = c == '%' || c == '\\' || c < 0x20 || c == 0x7f
 	}
 }
 

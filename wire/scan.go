@@ -92,6 +92,12 @@ func (s *lineScan) requestLine(b []byte, from int, emptyOK bool) (int, error) {
 			}
 			i++
 		case lsVersion:
+			if i == s.version && i+9 <= len(b) && string(b[i:i+5]) == "HTTP/" && b[i+6] == '.' &&
+				b[i+5] >= '0' && b[i+5] <= '9' && b[i+7] >= '0' && b[i+7] <= '9' && b[i+8] == '\r' {
+				i += 9 // the common case, whole
+				s.state, s.crFrom = lsCR, lsVersion
+				continue
+			}
 			c := b[i]
 			switch k := i - s.version; {
 			case c == '\n':
@@ -144,6 +150,12 @@ func versionByte(k int, c byte) bool {
 func (s *lineScan) statusLine(b []byte, from int, emptyOK bool) (int, error) {
 	const proto = "HTTP/"
 	for i := from; i < len(b); i++ {
+		if i >= len(proto) && s.state != lsCR {
+			i += valueRun(b[i:])
+			if i == len(b) {
+				return -1, nil
+			}
+		}
 		c := b[i]
 		switch {
 		case s.state == lsCR:
@@ -177,6 +189,22 @@ func (s *lineScan) statusLine(b []byte, from int, emptyOK bool) (int, error) {
 // empty line ending the section). Results as for requestLine; the empty line has length
 // 2, and a field line's colon is at s.colon.
 func (s *lineScan) fieldLine(b []byte, from int) (int, error) {
+	if from == 0 && s.state == lsName {
+		// The common case, a whole line in b: name, colon, value, CRLF.
+		i := 0
+		for i < len(b) && tokenChar[b[i]] {
+			i++
+		}
+		if i > 0 && i < len(b) && b[i] == ':' {
+			colon := i
+			i++
+			i += valueRun(b[i:])
+			if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+				s.state, s.colon = lsValue, colon
+				return i + 2, nil
+			}
+		}
+	}
 	i := from
 	for i < len(b) {
 		switch s.state {

@@ -10,7 +10,8 @@ func (p *Parser) requestLine(line []byte, off int) error {
 		return err
 	}
 	method, target := line[:s.target-1], line[s.target:s.version-1]
-	if p.target, err = parseTarget(method, target); err != nil { // the scan checked its characters
+	p.target = Target{}
+	if err := parseTarget(method, target, &p.target); err != nil { // the scan checked its characters
 		return err
 	}
 	p.s1Off, p.s1Len = off, len(method)

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"net/netip"
 	"strconv"
 )
@@ -70,59 +71,60 @@ func ParseTarget(method, target []byte) (Target, error) {
 			return Target{}, ErrInvalidTarget
 		}
 	}
-	return parseTarget(method, target)
+	var t Target
+	if err := parseTarget(method, target, &t); err != nil {
+		return Target{}, err
+	}
+	return t, nil
 }
 
-// parseTarget is ParseTarget for a target whose characters were already checked.
-func parseTarget(method, target []byte) (Target, error) {
-	var t Target
+// parseTarget is ParseTarget for a target whose characters were already checked. It
+// fills *t, which the caller has zeroed.
+func parseTarget(method, target []byte, t *Target) error {
 	switch {
 	case len(target) == 0:
-		return t, ErrInvalidTarget
+		return ErrInvalidTarget
+	case target[0] == '/':
+		if string(method) == "CONNECT" {
+			return ErrInvalidTarget
+		}
+		t.Form = FormOrigin
+		t.Path = target
+		if i := bytes.IndexByte(target, '?'); i >= 0 {
+			t.Path, t.Query, t.HasQuery = target[:i], target[i+1:], true
+		}
 	case string(method) == "CONNECT":
 		a, err := ParseAuthority(target)
 		if err != nil || a.HasUserInfo || len(a.Host) == 0 || len(a.Port) == 0 {
-			return t, ErrInvalidTarget
+			return ErrInvalidTarget
 		}
 		t.Form, t.Authority, t.HasAuthority = FormAuthority, a, true
-		return t, nil
-	case target[0] == '/':
-		t.Form = FormOrigin
-		t.Path = target
-		for i, c := range target {
-			if c == '?' {
-				t.Path, t.Query, t.HasQuery = target[:i], target[i+1:], true
-				break
-			}
-		}
+		return nil
 	case len(target) == 1 && target[0] == '*':
 		if string(method) != "OPTIONS" {
-			return t, ErrInvalidTarget
+			return ErrInvalidTarget
 		}
 		t.Form = FormAsterisk
-		return t, nil
+		return nil
 	default:
 		u := SplitURI(target)
 		if !u.HasScheme || u.HasFragment {
-			return t, ErrInvalidTarget
+			return ErrInvalidTarget
 		}
 		web := EqualFold(u.Scheme, "http") || EqualFold(u.Scheme, "https")
 		if u.HasAuthority {
 			a, err := ParseAuthority(u.Authority)
 			if err != nil || a.HasUserInfo || web && len(a.Host) == 0 {
-				return t, ErrInvalidTarget
+				return ErrInvalidTarget
 			}
 			t.Authority, t.HasAuthority = a, true
 		} else if web {
-			return t, ErrInvalidTarget
+			return ErrInvalidTarget
 		}
 		t.Form, t.Scheme = FormAbsolute, u.Scheme
 		t.Path, t.Query, t.HasQuery = u.Path, u.Query, u.HasQuery
 	}
-	if err := checkEscapes(t.Path, PathPolicy); err != nil {
-		return Target{}, err
-	}
-	return t, nil
+	return checkEscapes(t.Path, PathPolicy)
 }
 
 // URIParts is a URI reference split into its five components (RFC 3986 §3, the
@@ -298,7 +300,7 @@ func ParseAuthority[S ~string | ~[]byte](s S) (Authority[S], error) {
 func checkURIChars[S ~string | ~[]byte](s S, colon bool) string {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case unreservedChar[c] || subDelimChar[c] || colon && c == ':':
+		case regNameChar[c] || colon && c == ':':
 		case c == '%':
 			if i+2 >= len(s) || !hexDigit[s[i+1]] || !hexDigit[s[i+2]] {
 				return "malformed percent-encoding"
@@ -349,18 +351,31 @@ func checkIPLiteral[S ~string | ~[]byte](lit S) error {
 
 // validHostField checks a Host field value: uri-host [ ":" port ] (RFC 9110 §7.2), no
 // userinfo, and no comma (a comma means several values were combined into one: a
-// repeated Host). An empty value passes; the parser decides where it may be empty.
+// repeated Host). An empty value passes; the parser decides where it may be empty. A
+// name without escapes and a port take one pass; anything else goes to ParseAuthority.
 func validHostField(v []byte) bool {
-	a, err := ParseAuthority(v)
-	if err != nil || a.HasUserInfo {
+	i := 0
+	for i < len(v) && hostFieldChar[v[i]] {
+		i++
+	}
+	if i < len(v) && v[i] == ':' {
+		if port := v[i+1:]; len(port) <= 5 {
+			n := 0
+			for _, c := range port {
+				if c < '0' || c > '9' {
+					return false
+				}
+				n = n*10 + int(c-'0')
+			}
+			return len(port) == 0 || n >= 1 && n <= 65535
+		}
 		return false
 	}
-	for _, c := range a.Host {
-		if c == ',' {
-			return false
-		}
+	if i == len(v) {
+		return true
 	}
-	return true
+	a, err := ParseAuthority(v)
+	return err == nil && !a.HasUserInfo && bytes.IndexByte(a.Host, ',') < 0
 }
 
 // EscapePolicy says how percent-encoding (RFC 3986 §2.1) is judged and decoded.
@@ -398,7 +413,14 @@ func checkEscapes[S ~string | ~[]byte](s S, policy EscapePolicy) error {
 }
 
 func unescape[S ~string | ~[]byte](dst []byte, s S, pol EscapePolicy, out bool) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for i < len(s) && !escapeSpecial[s[i]] {
+		i++
+	}
+	if out {
+		dst = append(dst, s[:i]...)
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c == '%' {
 			if i+2 >= len(s) || !hexDigit[s[i+1]] || !hexDigit[s[i+2]] {
