@@ -342,6 +342,14 @@ func TestStrictTolerated(t *testing.T) {
 			t.Errorf("%v %+v", err, r)
 		}
 	})
+	t.Run("lower-case and unknown methods are tokens", func(t *testing.T) {
+		for _, m := range []string{"get", "Post", "PURGE", "M-SEARCH", "X!#$%&'*+-.^_`|~"} {
+			r, _, err := parseRequestWhole(Limits{}, m+" / HTTP/1.1\r\nHost: a\r\n\r\n")
+			if err != nil || string(r.Method) != m {
+				t.Errorf("%q: %v %q", m, err, r.Method)
+			}
+		}
+	})
 	t.Run("request-target forms", func(t *testing.T) {
 		for _, in := range []string{
 			"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
