@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -15,24 +14,9 @@ import (
 // TestRejectAtOnce: a request head that is already invalid is answered 400 as soon as
 // the deciding byte is in, without waiting for a line feed. The server's header
 // timeout is a minute and the test waits 20 s at most, so an answer can only come from
-// the byte itself. The handler never reads the body (and is never reached).
+// the byte itself. The handler is the probe's (it is never reached).
 func TestRejectAtOnce(t *testing.T) {
-	srv := &server.Server{
-		ReadHeaderTimeout: time.Minute,
-		Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
-			w.WriteString("OK")
-		}),
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	addr := probeServer(t, &server.Server{ReadHeaderTimeout: time.Minute})
 	for _, tt := range []struct {
 		name, sent string
 		want       *wire.Error
@@ -52,7 +36,7 @@ func TestRejectAtOnce(t *testing.T) {
 		{"a method filling the request line", strings.Repeat("A", wire.DefaultMaxRequestLine), wire.ErrMethodTooLong},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", ln.Addr().String())
+			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}

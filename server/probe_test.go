@@ -231,13 +231,17 @@ func rejectedOrClosed(r probeResult) probeVerdict {
 	return probeFail
 }
 
-// probeServer starts hop's native server with the probe's handler on a loopback port.
-func probeServer(t *testing.T) (addr string) {
+// probeServer starts srv (nil: a default Server) on a loopback port with the probe's
+// handler: 200 "OK" to everything, the body never read.
+func probeServer(t *testing.T, srv *server.Server) (addr string) {
 	t.Helper()
-	srv := &server.Server{Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+	if srv == nil {
+		srv = &server.Server{}
+	}
+	srv.Handler = server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteString("OK")
-	})}
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -368,7 +372,7 @@ func TestHttp11Probe(t *testing.T) {
 			t.Errorf("probeKnownGaps lists %s, which is not a case", id)
 		}
 	}
-	addr := probeServer(t)
+	addr := probeServer(t, nil)
 	host := "localhost:" + addr[strings.LastIndexByte(addr, ':')+1:]
 
 	// The cases run at once, each on its own connection (several wait for the probe's
