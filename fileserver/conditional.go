@@ -53,7 +53,7 @@ func ifRange(r *server.Request, etag []byte, mod time.Time) bool {
 	}
 	if len(v) > 0 && (v[0] == '"' || bytes.HasPrefix(v, []byte("W/"))) {
 		weak, opaque, rest, ok := nextETag(v)
-		if !ok || len(trimOWS(rest)) != 0 {
+		if !ok || len(wire.TrimOWS(rest)) != 0 {
 			return false
 		}
 		ew, eo, _, _ := nextETag(etag)

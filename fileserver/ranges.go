@@ -2,7 +2,6 @@ package fileserver
 
 import (
 	"bytes"
-	"math"
 	"math/rand/v2"
 	"strconv"
 
@@ -61,7 +60,7 @@ func parseRange(v []byte, size int64) ([]byteRange, rangeResult) {
 		var rg byteRange
 		if len(first) == 0 {
 			// suffix-range: the last n bytes
-			n, ok := parseDigits(last)
+			n, ok := wire.ParseDigits(last)
 			if !ok {
 				res = rangeIgnore
 				return false
@@ -72,14 +71,14 @@ func parseRange(v []byte, size int64) ([]byteRange, rangeResult) {
 			n = min(n, size)
 			rg = byteRange{size - n, n}
 		} else {
-			a, ok := parseDigits(first)
+			a, ok := wire.ParseDigits(first)
 			if !ok {
 				res = rangeIgnore
 				return false
 			}
 			end := size - 1
 			if len(last) > 0 {
-				b, ok := parseDigits(last)
+				b, ok := wire.ParseDigits(last)
 				if !ok || b < a {
 					res = rangeIgnore
 					return false
@@ -104,27 +103,6 @@ func parseRange(v []byte, size int64) ([]byteRange, rangeResult) {
 		return nil, rangeIgnore
 	}
 	return out, rangeOK
-}
-
-// parseDigits parses a non-empty run of decimal digits. A number too large for an int64
-// saturates to math.MaxInt64: it is still a well-formed position, only past any file.
-func parseDigits(b []byte) (int64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := int64(c - '0')
-		if n > (math.MaxInt64-d)/10 {
-			n = math.MaxInt64
-			continue
-		}
-		n = n*10 + d
-	}
-	return n, true
 }
 
 // sendMultipart answers 206 with a multipart/byteranges body holding each range of f
