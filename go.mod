@@ -7,3 +7,5 @@ require (
 	github.com/klauspost/compress v1.20.3
 	golang.org/x/net v0.62.0
 )
+
+require github.com/maypok86/otter/v2 v2.4.0 // indirect
