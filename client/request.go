@@ -172,29 +172,11 @@ func (r *Request) appendHead(dst, target []byte, proxyAuth string, length int64)
 	}
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
-		switch len(name) {
-		case 10:
-			if wire.EqualFold(name, "connection") {
-				if containsToken(value, "close") {
-					closing = true
-				}
-				continue
+		if wire.IsConnectionManaged(name) {
+			if wire.EqualFold(name, "connection") && containsToken(value, "close") {
+				closing = true
 			}
-			if wire.EqualFold(name, "keep-alive") {
-				continue
-			}
-		case 14:
-			if wire.EqualFold(name, "content-length") {
-				continue
-			}
-		case 16:
-			if wire.EqualFold(name, "proxy-connection") {
-				continue
-			}
-		case 17:
-			if wire.EqualFold(name, "transfer-encoding") {
-				continue
-			}
+			continue
 		}
 		dst = wire.AppendField(dst, name, value)
 	}
