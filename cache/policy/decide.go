@@ -111,7 +111,8 @@ func evaluate(f *Facts, rd *Request, age time.Duration) Action {
 	if rd.NoCache || f.NoCache {
 		return Validate
 	}
-	if rd.MaxAge != Absent && age > seconds(rd.MaxAge) {
+	// max-age=0 asks for validation, whatever fraction of a second old the response is.
+	if rd.MaxAge != Absent && (age > seconds(rd.MaxAge) || rd.MaxAge == 0) {
 		return Validate
 	}
 	left := f.Lifetime - age
