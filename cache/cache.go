@@ -599,7 +599,7 @@ func (c *Cache) purgeRequest(ctx context.Context, x *proxy.Exchange) error {
 // Stats is a snapshot of the cache's counters.
 type Stats struct {
 	Hits, Misses, StaleServed, Stored, Coalesced, Bypassed, StoreErrors, Purges int64
-	Store                                                                    store.Stats
+	Store                                                                       store.Stats
 }
 
 // Stats returns the cache's counters and its store's.
