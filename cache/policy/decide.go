@@ -62,12 +62,15 @@ func (f *Facts) Age(now time.Time) time.Duration {
 func (f *Facts) TTL(now time.Time) time.Duration { return f.Lifetime - f.Age(now) }
 
 // Keep returns how long a store should keep the response after now: until it is
-// stale and past its stale windows, but at least keepMin when it has a validator (a
-// stale response with a validator saves a body transfer on revalidation).
-func (f *Facts) Keep(now time.Time, keepMin time.Duration) time.Duration {
-	k := f.TTL(now) + max(0, f.StaleWhileRevalidate, f.StaleIfError)
-	if f.Validator {
-		k = max(k, keepMin)
+// stale and past its stale windows, and keepStale longer when it can still be of use
+// stale — it has a validator (revalidation saves the body transfer), or it may be
+// served stale when the origin cannot be reached (not must-revalidate,
+// proxy-revalidate, s-maxage or no-cache).
+func (f *Facts) Keep(now time.Time, keepStale time.Duration) time.Duration {
+	ttl := f.TTL(now)
+	k := ttl + max(0, f.StaleWhileRevalidate, f.StaleIfError)
+	if f.Validator || !f.NoStale && !f.NoCache {
+		k = max(k, ttl+keepStale)
 	}
 	return k
 }
