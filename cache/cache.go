@@ -135,7 +135,7 @@ type scratch struct {
 	resp   wire.Response
 	hdr    wire.Header // a freshened head
 	entry  store.Entry
-	body   storedBody
+	body   directBody
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -151,7 +151,7 @@ func (s *scratch) release() {
 		s.entry.Close()
 		s.entry = nil
 	}
-	s.body = storedBody{}
+	s.body = directBody{}
 	s.hdr.Reset()
 	s.resp.Header.Reset()
 	s.meta = entryMeta{}
@@ -322,14 +322,13 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 	if x.Req.Method == "GET" || x.Req.Method == "HEAD" {
 		status = httpcond.Preconditions(&x.Req.Header, etag, mod)
 	}
-	rangeUnsat := false
 	if status == 0 && r.Status == 200 && x.Req.Header.Has("Range") && httpcond.IfRange(&x.Req.Header, etag, mod) {
 		ranges, res := httpcond.ParseRange(x.Req.Header.Get("Range"), size, 16)
 		switch {
 		case res == httpcond.RangeOK && len(ranges) == 1:
 			status, rg = 206, ranges[0]
 		case res == httpcond.RangeUnsatisfiable:
-			status, rangeUnsat = 416, true
+			status = 416
 		}
 	}
 	for i := 0; i < h.Len(); i++ {
@@ -366,7 +365,6 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 		wire.Add(&r.Header, "Content-Range", s.buf)
 		rg.Length = 0
 	}
-	_ = rangeUnsat
 	s.buf = policy.AppendCacheStatus(s.buf[:0], c.name, cs)
 	wire.Add(&r.Header, "Cache-Status", s.buf)
 	if status != 304 && bodyAllowed(r.Status) {
@@ -385,11 +383,16 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 		s.release()
 		return
 	}
-	s.body = storedBody{s: s, off: rg.Start, end: rg.Start + rg.Length}
-	if be, ok := s.entry.(store.BytesEntry); ok {
-		s.body.bytes = be.Bytes()
+	s.body = directBody{storedBody{s: s, off: rg.Start, end: rg.Start + rg.Length}}
+	switch e := s.entry.(type) {
+	case store.BytesEntry:
+		s.body.bytes = e.Bytes()
+		x.Body = &s.body
+	case store.FileEntry:
+		x.Body = &s.body
+	default:
+		x.Body = &s.body.storedBody
 	}
-	x.Body = &s.body
 }
 
 func bodyAllowed(status int) bool { return status >= 200 && status != 204 && status != 304 }
@@ -461,41 +464,33 @@ func (b *storedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo sends the body to w; for entries in a file it hands w (a server
-// ResponseWriter) a LimitedReader of the file, which the server sends with sendfile.
-func (b *storedBody) WriteTo(w io.Writer) (int64, error) {
-	if fe, ok := b.s.entry.(store.FileEntry); ok {
-		if rf, ok := w.(io.ReaderFrom); ok {
-			f, base := fe.File()
-			if _, err := f.Seek(base+b.off, io.SeekStart); err != nil {
-				return 0, err
-			}
-			n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: b.end - b.off})
-			b.off += n
-			if err == nil && b.off < b.end {
-				err = io.ErrUnexpectedEOF
-			}
-			return n, err
-		}
+// directBody is a storedBody whose entry is in memory or in a file: it writes
+// itself to the ResponseWriter, the bytes in one Write (no copy through the proxy's
+// buffer), the file through ReadFrom (sendfile).
+type directBody struct{ storedBody }
+
+// WriteTo implements io.WriterTo.
+func (b *directBody) WriteTo(w io.Writer) (int64, error) {
+	if b.bytes != nil {
+		n, err := w.Write(b.bytes[b.off:b.end])
+		b.off += int64(n)
+		return int64(n), err
 	}
-	var total int64
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := b.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
+	fe, ok := b.s.entry.(store.FileEntry)
+	rf, ok2 := w.(io.ReaderFrom)
+	if !ok || !ok2 {
+		return io.Copy(w, &b.storedBody)
 	}
+	f, base := fe.File()
+	if _, err := f.Seek(base+b.off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: b.end - b.off})
+	b.off += n
+	if err == nil && b.off < b.end {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 func (b *storedBody) Close() error {

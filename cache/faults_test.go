@@ -14,6 +14,7 @@ import (
 
 	"github.com/hop-http/hop/cache"
 	"github.com/hop-http/hop/cache/store"
+	"github.com/hop-http/hop/cache/store/disk"
 	"github.com/hop-http/hop/cache/store/memory"
 	"github.com/hop-http/hop/server"
 )
@@ -241,5 +242,34 @@ func TestStoreOutage(t *testing.T) {
 	})
 	if n := logs.count("recovered"); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
+	}
+}
+
+// Hits from the disk store go out through the server's ReadFrom (sendfile), whole
+// and as ranges.
+func TestDiskHits(t *testing.T) {
+	st, err := disk.Open(t.TempDir(), disk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := newEnv(t, st)
+	body := strings.Repeat("abcdefghij", 20<<10) // 200 KiB
+	a := answer{status: 200, fields: []string{"Cache-Control: max-age=600"}, body: body}
+	if r := e.do("GET", "/d", a); r.body != body {
+		t.Fatalf("miss: %d bytes", len(r.body))
+	}
+	for range 3 {
+		r := e.do("GET", "/d", a)
+		if r.body != body || !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+			t.Fatalf("hit: %d bytes, Cache-Status %q", len(r.body), r.header.Get("Cache-Status"))
+		}
+	}
+	r := e.do("GET", "/d", a, "Range: bytes=100000-100009")
+	if r.status != 206 || r.body != body[100000:100010] {
+		t.Fatalf("range: %d %q", r.status, r.body)
+	}
+	if e.originCount() != 1 {
+		t.Errorf("origin saw %d requests", e.originCount())
 	}
 }
