@@ -545,6 +545,7 @@ func (c *Cache) unsafe(ctx context.Context, x *proxy.Exchange) error {
 
 // invalidate deletes the entry (or Vary marker) for an absolute URL key text.
 func (c *Cache) invalidate(ctx context.Context, key []byte) bool {
+	c.fl.drop(string(key))
 	if !c.health.usable() {
 		return false
 	}

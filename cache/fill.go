@@ -21,19 +21,52 @@ func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, hea
 	c.m.misses.Add(1)
 	key := string(x.Req.URL.AppendAbsolute(nil))
 	h := &x.Req.Header
-	coalesce := !head && !h.Has("Range") && !h.Has("If-None-Match") && !h.Has("If-Modified-Since")
+	// Requests that ask for an origin answer of their own (no-cache, max-age) or for
+	// something else than the whole response are not coalesced.
+	rd := policy.ParseRequest(h)
+	coalesce := !head && !h.Has("Range") && !h.Has("If-None-Match") && !h.Has("If-Modified-Since") &&
+		!rd.NoCache && rd.MaxAge == policy.Absent
 	if coalesce {
 		f, leader := c.fl.join(key)
 		if !leader {
-			if c.follow(ctx, x, f, key) {
+			switch c.follow(ctx, x, f, key) {
+			case followServed:
 				return nil
+			case followRetry:
+				return c.lookup(ctx, x)
 			}
 			// The leader's answer is of no use here: go upstream alone.
 			return c.fetch(ctx, x, fwd, key, nil, c.now())
 		}
+		// The previous flight for key may have committed between this request's
+		// lookup and its join: look again before going upstream.
+		if c.recheck(ctx, x) {
+			c.fl.retry(key, f)
+			return nil
+		}
 		return c.fetch(ctx, x, fwd, key, f, c.now())
 	}
 	return c.fetch(ctx, x, fwd, key, nil, c.now())
+}
+
+// recheck answers x from the store when a fresh response is there now.
+func (c *Cache) recheck(ctx context.Context, x *proxy.Exchange) bool {
+	s := c.getScratch()
+	s.key = x.Req.URL.AppendAbsolute(s.key[:0])
+	if e, _ := c.find(ctx, s, &x.Req.Header); e == nil {
+		s.release()
+		return false
+	}
+	rd := policy.ParseRequest(&x.Req.Header)
+	action, age := policy.Evaluate(&s.meta.facts, &rd, c.now())
+	if action != policy.Serve {
+		s.release()
+		return false
+	}
+	c.m.misses.Add(-1)
+	c.m.hits.Add(1)
+	c.answer(x, s, &s.resp.Header, age, &policy.CacheStatus{Hit: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true}, false, false)
+	return true
 }
 
 // fetch forwards x and stores the response when it may. f, when set, is the flight
@@ -70,23 +103,10 @@ func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 	} else if r.Framing == wire.FramingNone {
 		size = 0
 	}
-	if reason != policy.Storable || size > c.MaxObject || !c.health.usable() {
-		if f != nil {
-			c.fl.release(key, f)
-		}
-		c.addStatus(x, &cs)
-		return
-	}
 	facts := policy.FactsOf(r.Status, &r.Header, &d, sent, received)
-	if policy.Worthless(&r.Header, &d, facts.Lifetime, facts.InitialAge) {
-		if f != nil {
-			c.fl.release(key, f)
-		}
-		c.addStatus(x, &cs)
-		return
-	}
-	names, ok := policy.AppendVaryNames(nil, &r.Header)
-	if !ok {
+	names, varyOK := policy.AppendVaryNames(nil, &r.Header)
+	if reason != policy.Storable || size > c.MaxObject || !varyOK ||
+		policy.Worthless(&r.Header, &d, facts.Lifetime, facts.InitialAge) {
 		if f != nil {
 			c.fl.release(key, f)
 		}
@@ -98,30 +118,43 @@ func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 		entryKey = append(entryKey, 0)
 		entryKey = policy.AppendSecondaryKey(entryKey, names, reqH)
 	}
-	headBytes := appendHead(nil, r.Status, r.Reason, &r.Header, &d)
-	meta := appendResponseMeta(nil, entryKey, names, sent, &facts, headBytes)
 	ttl := facts.Keep(received, c.KeepStale)
-	w, err := c.Store.Create(ctx, store.KeyOf(entryKey), meta, size, ttl)
-	if err != nil {
-		if !errors.Is(err, store.ErrTooLarge) {
-			c.storeFailed(err)
+	var w store.Writer
+	if c.health.usable() {
+		headBytes := appendHead(nil, r.Status, r.Reason, &r.Header, &d)
+		meta := appendResponseMeta(nil, entryKey, names, sent, &facts, headBytes)
+		var err error
+		if w, err = c.Store.Create(ctx, store.KeyOf(entryKey), meta, size, ttl); err != nil {
+			if !errors.Is(err, store.ErrTooLarge) {
+				c.storeFailed(err)
+			}
+			w = nil
 		}
+	}
+	spool := f != nil && size >= 0 && size <= c.SpoolMax
+	if w == nil && !spool {
+		// Neither stored nor shared with waiting requests.
 		if f != nil {
 			c.fl.release(key, f)
 		}
 		c.addStatus(x, &cs)
 		return
 	}
-	cs.Stored = true
-	cs.TTL, cs.HasTTL = facts.TTL(received), true
+	if w != nil {
+		cs.Stored = true
+		cs.TTL, cs.HasTTL = facts.TTL(received), true
+	}
 	c.addStatus(x, &cs)
-	fb := &fillBody{c: c, up: x.Body, w: w, key: key, ttl: ttl}
-	if len(names) > 0 {
+	fb := &fillBody{c: c, up: x.Body, w: w, key: key, ttl: ttl, size: size,
+		linger: facts.TTL(received) > 2*flightLinger}
+	if len(names) > 0 && w != nil {
 		fb.marker = appendVaryMeta(nil, []byte(key), names)
 	}
 	if f != nil {
 		fb.f = f
-		f.start(c, r, names, entryKey, size, size >= 0 && size <= c.SpoolMax)
+		// Waiting requests read the body as it streams (spool), or from the store once
+		// committed.
+		f.start(c, r, names, entryKey, size, spool)
 	}
 	if x.Body == nil {
 		fb.finish(nil)
@@ -140,11 +173,15 @@ type fillBody struct {
 	key    string
 	marker []byte // Vary marker to store at key after the variant committed
 	ttl    time.Duration
+	linger bool  // keep the finished flight joinable for flightLinger
+	size   int64 // declared length, -1 unknown
+	n      int64 // bytes read so far
 	done   bool
 }
 
 func (b *fillBody) Read(p []byte) (int, error) {
 	n, err := b.up.Read(p)
+	b.n += int64(n)
 	if n > 0 && !b.done {
 		if b.w != nil {
 			if _, werr := b.w.Write(p[:n]); werr != nil {
@@ -159,9 +196,12 @@ func (b *fillBody) Read(p []byte) (int, error) {
 			b.f.write(p[:n])
 		}
 	}
-	if err == io.EOF {
+	switch {
+	case err == io.EOF, err == nil && b.n == b.size:
+		// Complete: at the end of a chunked body, or as soon as the declared length
+		// arrived, so that the entry is visible before the client has the last byte.
 		b.finish(nil)
-	} else if err != nil {
+	case err != nil:
 		b.finish(err)
 	}
 	return n, err
@@ -173,11 +213,11 @@ func (b *fillBody) finish(err error) {
 		return
 	}
 	b.done = true
-	ok := false
+	stored := false
 	if b.w != nil {
 		if err == nil {
 			if cerr := b.w.Commit(); cerr == nil {
-				ok = true
+				stored = true
 				b.c.m.stored.Add(1)
 				if b.marker != nil {
 					b.c.putMarker(b.key, b.marker, b.ttl)
@@ -191,10 +231,21 @@ func (b *fillBody) finish(err error) {
 		b.w = nil
 	}
 	if b.f != nil {
-		b.f.end(ok)
-		b.c.fl.remove(b.key, b.f)
+		b.f.end(err == nil, stored)
+		if err == nil && b.linger {
+			// Requests whose lookup ran just before the commit became visible (a
+			// slow store) still find the finished flight for a moment instead of
+			// starting another one. Invalidation drops it at once (flights.drop).
+			f, key, fl := b.f, b.key, &b.c.fl
+			time.AfterFunc(flightLinger, func() { fl.remove(key, f) })
+		} else {
+			b.c.fl.remove(b.key, b.f)
+		}
 	}
 }
+
+// flightLinger is how long a completed flight stays joinable.
+const flightLinger = time.Second
 
 func (b *fillBody) Close() error {
 	if !b.done {
@@ -385,8 +436,24 @@ func (fs *flights) release(key string, f *flight) {
 		close(f.head)
 	}
 	f.mu.Unlock()
-	f.end(false)
+	f.end(false, false)
 	fs.remove(key, f)
+}
+
+// retry ends a flight whose leader found the response stored after all: the
+// followers look it up again.
+func (fs *flights) retry(key string, f *flight) {
+	f.mu.Lock()
+	f.retry = true
+	f.mu.Unlock()
+	fs.release(key, f)
+}
+
+// drop forgets the flight for key, whatever it is (the key was invalidated).
+func (fs *flights) drop(key string) {
+	fs.mu.Lock()
+	delete(fs.m, key)
+	fs.mu.Unlock()
 }
 
 func (fs *flights) remove(key string, f *flight) {
@@ -435,7 +502,8 @@ type flight struct {
 	spool     []byte
 	ended     bool
 	ok        bool // the body ended complete
-	waiting   int
+	stored    bool // and was committed to the store
+	retry     bool // the leader found the response stored: look it up again
 }
 
 // start publishes the leader's head to the followers.
@@ -466,30 +534,40 @@ func (f *flight) write(p []byte) {
 	f.mu.Unlock()
 }
 
-func (f *flight) end(ok bool) {
+func (f *flight) end(complete, stored bool) {
 	f.mu.Lock()
 	if !f.ended {
-		f.ended, f.ok = true, ok
+		f.ended, f.ok, f.stored = true, complete, stored
 		close(f.done)
 		f.cond.Broadcast()
 	}
 	f.mu.Unlock()
 }
 
-// follow waits for the leader of f and answers x from its response. It reports false
-// when x must go upstream itself.
-func (c *Cache) follow(ctx context.Context, x *proxy.Exchange, f *flight, key string) bool {
+// Outcomes of follow.
+const (
+	followAlone  = iota // go upstream alone
+	followServed        // answered from the leader's response
+	followRetry         // look the request up again
+)
+
+// follow waits for the leader of f and answers x from its response.
+func (c *Cache) follow(ctx context.Context, x *proxy.Exchange, f *flight, key string) int {
 	timer := time.NewTimer(c.CoalesceWait)
 	defer timer.Stop()
 	select {
 	case <-f.head:
 	case <-timer.C:
-		return false
+		return followAlone
 	case <-ctx.Done():
-		return false
+		return followAlone
 	}
 	f.mu.Lock()
-	usable, spooled := f.usable, f.spooled
+	usable, spooled, retry := f.usable, f.spooled, f.retry
+	if retry {
+		f.mu.Unlock()
+		return followRetry
+	}
 	if usable && len(f.varyNames) > 0 {
 		k := append([]byte(key), 0)
 		k = policy.AppendSecondaryKey(k, f.varyNames, &x.Req.Header)
@@ -497,33 +575,33 @@ func (c *Cache) follow(ctx context.Context, x *proxy.Exchange, f *flight, key st
 	}
 	f.mu.Unlock()
 	if !usable {
-		return false
+		return followAlone
 	}
 	if !spooled {
 		// Wait for the commit, then answer from the store.
 		select {
 		case <-f.done:
 		case <-timer.C:
-			return false
+			return followAlone
 		case <-ctx.Done():
-			return false
+			return followAlone
 		}
 		f.mu.Lock()
-		ok := f.ok
+		stored := f.stored
 		f.mu.Unlock()
-		if !ok {
-			return false
+		if !stored {
+			return followAlone
 		}
 		s := c.getScratch()
 		s.key = x.Req.URL.AppendAbsolute(s.key[:0])
 		if e, _ := c.find(ctx, s, &x.Req.Header); e == nil {
 			s.release()
-			return false
+			return followAlone
 		}
 		age := s.meta.facts.Age(c.now())
 		c.m.coalesced.Add(1)
 		c.answer(x, s, &s.resp.Header, age, &policy.CacheStatus{Fwd: policy.FwdURIMiss, Collapsed: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true}, false, false)
-		return true
+		return followServed
 	}
 	c.m.coalesced.Add(1)
 	r := &x.Resp
@@ -543,7 +621,7 @@ func (c *Cache) follow(ctx context.Context, x *proxy.Exchange, f *flight, key st
 	r.Framing, r.ContentLength = wire.FramingLength, size
 	c.addStatus(x, &policy.CacheStatus{Fwd: policy.FwdURIMiss, FwdStatus: f.status, Collapsed: true})
 	x.Body = &spoolBody{f: f, size: size}
-	return true
+	return followServed
 }
 
 // spoolBody reads a leader's body from its flight's spool as it arrives.

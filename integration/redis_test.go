@@ -26,7 +26,7 @@ type redisServer struct {
 // when it is not installed) and stops it at cleanup.
 func startRedis(t *testing.T) *redisServer {
 	t.Helper()
-	r := &redisServer{t: t, bin: peer(t, "redis-server", "/usr/bin/redis-server"), dir: t.TempDir()}
+	r := &redisServer{t: t, bin: peer(t, "redis-server"), dir: t.TempDir()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

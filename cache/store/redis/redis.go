@@ -104,7 +104,12 @@ func Open(o Options) (*Store, error) {
 	ro.WriteTimeout = o.Timeout
 	ro.MaxRetries = -1
 	ro.DialerRetries = 1
-	ro.PoolTimeout = o.Timeout
+	// Waiting for a pooled connection is normal under a burst of requests: allow
+	// longer than a command, and more connections than go-redis's default.
+	ro.PoolTimeout = 4 * o.Timeout
+	if ro.PoolSize == 0 {
+		ro.PoolSize = 64
+	}
 	return &Store{c: goredis.NewClient(ro), o: o}, nil
 }
 
