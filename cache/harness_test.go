@@ -1,10 +1,8 @@
 package cache_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/hop-http/hop/cache/store/memory"
 	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/internal/httpdate"
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/proxy"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
@@ -69,7 +68,7 @@ func newEnv(t *testing.T, st store.Store, configure ...func(c *cache.Cache)) *en
 	t.Helper()
 	e := &env{t: t, clock: &fakeClock{}}
 	e.clock.ns.Store(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano())
-	e.origin = serve(t, server.HandlerFunc(e.serveOrigin))
+	e.origin = testnet.Serve(t, server.HandlerFunc(e.serveOrigin))
 	if st == nil {
 		st = memory.New(memory.Options{MaxBytes: 64 << 20})
 		t.Cleanup(func() { st.Close() })
@@ -91,7 +90,7 @@ func newEnv(t *testing.T, st store.Store, configure ...func(c *cache.Cache)) *en
 		f(e.cache)
 	}
 	t.Cleanup(func() { e.cache.Close() })
-	e.proxy = "http://" + serve(t, &proxy.Proxy{Exchanger: e.cache, Reverse: true, Name: "hop-test"})
+	e.proxy = "http://" + testnet.Serve(t, &proxy.Proxy{Exchanger: e.cache, Reverse: true, Name: "hop-test"})
 	e.hc = &http.Client{
 		Transport:     &http.Transport{DisableCompression: true},
 		Timeout:       20 * time.Second,
@@ -99,24 +98,6 @@ func newEnv(t *testing.T, st store.Store, configure ...func(c *cache.Cache)) *en
 	}
 	t.Cleanup(e.hc.CloseIdleConnections)
 	return e
-}
-
-func serve(t testing.TB, h server.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server.Server{Handler: h, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	done := make(chan struct{})
-	go func() { s.Serve(ln); close(done) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-done
-	})
-	return ln.Addr().String()
 }
 
 // expand replaces {now}, {now+N} and {now-N} with HTTP-dates of the fake clock.

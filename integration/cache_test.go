@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,28 +14,10 @@ import (
 	"github.com/hop-http/hop/cache"
 	"github.com/hop-http/hop/cache/store/redis"
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/proxy"
 	"github.com/hop-http/hop/server"
 )
-
-// serveHop runs h on a hop server on a free loopback port.
-func serveHop(t *testing.T, h server.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server.Server{Handler: h, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	done := make(chan struct{})
-	go func() { s.Serve(ln); close(done) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-done
-	})
-	return ln.Addr().String()
-}
 
 // cachingProxy starts a reverse proxy with a Redis-backed cache in front of origin.
 func cachingProxy(t *testing.T, origin, redisURL string, logger *slog.Logger) (string, *cache.Cache) {
@@ -58,12 +38,12 @@ func cachingProxy(t *testing.T, origin, redisURL string, logger *slog.Logger) (s
 	}
 	c := &cache.Cache{Store: st, Next: &proxy.Transport{Client: cl, Upstreams: bal}, Logger: logger}
 	t.Cleanup(func() { c.Close() })
-	return "http://" + serveHop(t, &proxy.Proxy{Exchanger: c, Reverse: true}), c
+	return "http://" + testnet.Serve(t, &proxy.Proxy{Exchanger: c, Reverse: true}), c
 }
 
 // countingOrigin answers every GET with a cacheable body after delay.
 func countingOrigin(t *testing.T, n *atomic.Int64, delay time.Duration) string {
-	return serveHop(t, server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+	return testnet.Serve(t, server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
 		n.Add(1)
 		time.Sleep(delay)
 		w.Header().Set("Cache-Control", "max-age=600")

@@ -3,6 +3,7 @@ package policy
 import (
 	"time"
 
+	"github.com/hop-http/hop/internal/httpcond"
 	"github.com/hop-http/hop/internal/httpdate"
 	"github.com/hop-http/hop/wire"
 )
@@ -50,22 +51,12 @@ func understoodStatus(code int) bool {
 // Date returns the Date of a response, or received when it has no valid Date
 // (RFC 9110 §6.6.1: a recipient without one uses the time of receipt).
 func Date(h *wire.Header, received time.Time) time.Time {
-	if v := single(h, "Date"); v != nil {
+	if v := httpcond.SingleValue(h, "Date"); v != nil {
 		if t, ok := httpdate.Parse(v); ok {
 			return t
 		}
 	}
 	return received
-}
-
-// single returns the value of a field that occurs exactly once, else nil.
-func single(h *wire.Header, name string) []byte {
-	i := h.Index(name, 0)
-	if i < 0 || h.Index(name, i+1) >= 0 {
-		return nil
-	}
-	_, v := h.At(i)
-	return v
 }
 
 // Lifetime returns the freshness lifetime of a response (RFC 9111 §4.2.1) received
@@ -83,7 +74,7 @@ func Lifetime(status int, h *wire.Header, d *Response, received time.Time) (life
 		return 0, false
 	}
 	if !d.Targeted && h.Has("Expires") {
-		v := single(h, "Expires")
+		v := httpcond.SingleValue(h, "Expires")
 		exp, ok := httpdate.Parse(v)
 		if v == nil || !ok {
 			return 0, false // invalid dates, "0" among them, are in the past
@@ -97,7 +88,7 @@ func Lifetime(status int, h *wire.Header, d *Response, received time.Time) (life
 	if !heuristicStatus(status) && !d.Public {
 		return 0, false
 	}
-	if v := single(h, "Last-Modified"); v != nil {
+	if v := httpcond.SingleValue(h, "Last-Modified"); v != nil {
 		if lm, ok := httpdate.Parse(v); ok {
 			since := Date(h, received).Sub(lm)
 			if since > 0 {

@@ -120,3 +120,24 @@ type Stats struct {
 
 // Reader returns an io.Reader over the whole body of e.
 func Reader(e Entry) io.Reader { return io.NewSectionReader(e, 0, e.Size()) }
+
+// ReadBytesAt is io.ReaderAt over a body held in memory, for backends whose entries
+// are byte slices.
+func ReadBytesAt(b, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errNegativeOffset
+	}
+	if off >= int64(len(b)) {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+var errNegativeOffset = errors.New("hop/cache/store: negative offset")

@@ -7,8 +7,6 @@ package memory
 
 import (
 	"context"
-	"errors"
-	"io"
 	"sync/atomic"
 	"time"
 
@@ -144,7 +142,7 @@ func (e *entry) Bytes() []byte { return e.body }
 
 // ReadAt implements io.ReaderAt.
 func (e *entry) ReadAt(p []byte, off int64) (int, error) {
-	return readAt(e.body, p, off)
+	return store.ReadBytesAt(e.body, p, off)
 }
 
 // Close implements store.Entry; the body stays valid (it is garbage collected).
@@ -204,24 +202,4 @@ func (w *writer) Commit() error {
 func (w *writer) Abort() {
 	w.done = true
 	w.e = entry{}
-}
-
-var errNegativeOffset = errors.New("hop/cache/store/memory: negative offset")
-
-// readAt is io.ReaderAt over b.
-func readAt(b, p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errNegativeOffset
-	}
-	if off >= int64(len(b)) {
-		if len(p) == 0 {
-			return 0, nil
-		}
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }

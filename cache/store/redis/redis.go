@@ -320,17 +320,7 @@ func (e *eagerEntry) Bytes() []byte { return e.body }
 
 // ReadAt implements io.ReaderAt.
 func (e *eagerEntry) ReadAt(p []byte, off int64) (int, error) {
-	if off >= e.r.size {
-		if len(p) == 0 {
-			return 0, nil
-		}
-		return 0, io.EOF
-	}
-	n := copy(p, e.body[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return store.ReadBytesAt(e.body, p, off)
 }
 
 // entry is a large entry read chunk by chunk; it keeps the last chunk read.
