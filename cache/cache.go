@@ -464,6 +464,12 @@ func (b *storedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// smallFile is the largest file body read into memory rather than sent with
+// sendfile.
+const smallFile = 16 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
+
 // directBody is a storedBody whose entry is in memory or in a file: it writes
 // itself to the ResponseWriter, the bytes in one Write (no copy through the proxy's
 // buffer), the file through ReadFrom (sendfile).
@@ -478,8 +484,28 @@ func (b *directBody) WriteTo(w io.Writer) (int64, error) {
 	}
 	fe, ok := b.s.entry.(store.FileEntry)
 	rf, ok2 := w.(io.ReaderFrom)
-	if !ok || !ok2 {
-		return io.Copy(w, &b.storedBody)
+	if !ok || !ok2 || b.end-b.off <= smallFile {
+		// A small body costs less read into memory (one pread) than sent with
+		// sendfile and corking.
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		var total int64
+		for {
+			n, err := b.Read(*bp)
+			if n > 0 {
+				m, werr := w.Write((*bp)[:n])
+				total += int64(m)
+				if werr != nil {
+					return total, werr
+				}
+			}
+			if err == io.EOF {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+		}
 	}
 	f, base := fe.File()
 	if _, err := f.Seek(base+b.off, io.SeekStart); err != nil {
