@@ -141,3 +141,21 @@ func ReadBytesAt(b, p []byte, off int64) (int, error) {
 }
 
 var errNegativeOffset = errors.New("hop/cache/store: negative offset")
+
+// CheckWrite is the guard a backend's Writer.Write starts with, before n more body
+// bytes: ErrClosed after Commit or Abort, the writer's first error err again,
+// ErrIncomplete past the declared size (-1: unknown), ErrTooLarge when metadata
+// and body would pass maxEntry. The writer keeps any error but ErrClosed as its own.
+func CheckWrite(done bool, err error, size, written int64, n, metaLen int, maxEntry int64) error {
+	switch {
+	case done:
+		return ErrClosed
+	case err != nil:
+		return err
+	case size >= 0 && written+int64(n) > size:
+		return ErrIncomplete
+	case int64(metaLen)+written+int64(n) > maxEntry:
+		return ErrTooLarge
+	}
+	return nil
+}

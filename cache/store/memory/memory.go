@@ -159,17 +159,11 @@ type writer struct {
 }
 
 func (w *writer) Write(p []byte) (int, error) {
-	switch {
-	case w.done:
-		return 0, store.ErrClosed
-	case w.err != nil:
-		return 0, w.err
-	case w.size >= 0 && int64(len(w.e.body)+len(p)) > w.size:
-		w.err = store.ErrIncomplete
-		return 0, w.err
-	case int64(len(w.e.meta)+len(w.e.body)+len(p)) > w.s.maxEntry:
-		w.err = store.ErrTooLarge
-		return 0, w.err
+	if err := store.CheckWrite(w.done, w.err, w.size, int64(len(w.e.body)), len(p), len(w.e.meta), w.s.maxEntry); err != nil {
+		if err != store.ErrClosed {
+			w.err = err
+		}
+		return 0, err
 	}
 	w.e.body = append(w.e.body, p...)
 	return len(p), nil

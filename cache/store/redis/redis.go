@@ -393,17 +393,11 @@ type writer struct {
 }
 
 func (w *writer) Write(p []byte) (int, error) {
-	switch {
-	case w.done:
-		return 0, store.ErrClosed
-	case w.err != nil:
-		return 0, w.err
-	case w.size >= 0 && w.n+int64(len(p)) > w.size:
-		w.err = store.ErrIncomplete
-		return 0, w.err
-	case int64(len(w.r.meta))+w.n+int64(len(p)) > w.s.o.MaxEntry:
-		w.err = store.ErrTooLarge
-		return 0, w.err
+	if err := store.CheckWrite(w.done, w.err, w.size, w.n, len(p), len(w.r.meta), w.s.o.MaxEntry); err != nil {
+		if err != store.ErrClosed {
+			w.err = err
+		}
+		return 0, err
 	}
 	written := 0
 	for len(p) > 0 {
