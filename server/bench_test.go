@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/testnet"
+	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -20,14 +21,14 @@ const benchRequest = "GET /plaintext HTTP/1.1\r\n" +
 var benchHello = []byte("Hello, World!")
 
 // benchHandler is the plaintext handler of examples/plaintext.
-var benchHandler = HandlerFunc(func(w *ResponseWriter, r *Request) {
+var benchHandler = server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
 	w.Header().Set("Content-Type", "text/plain")
 	w.Write(benchHello)
 })
 
 // serveMem serves total requests, per at a time, over one in-memory connection and
 // returns it once the server has closed it.
-func serveMem(tb testing.TB, srv *Server, per, total int) *testnet.MemConn {
+func serveMem(tb testing.TB, srv *server.Server, per, total int) *testnet.MemConn {
 	c := testnet.NewMemConn([]byte(benchRequest), per, total, 4096)
 	ln := testnet.NewMemListener(c)
 	served := make(chan error, 1)
@@ -76,7 +77,7 @@ func checkHello(tb testing.TB, out []byte, n int) int {
 func benchmarkMem(b *testing.B, per int) {
 	// Unlimited requests per connection: the default limit would end the connection
 	// (with Connection: close) after 100,000 requests.
-	srv := &Server{Handler: benchHandler, MaxRequestsPerConn: -1}
+	srv := &server.Server{Handler: benchHandler, MaxRequestsPerConn: -1}
 	defer srv.Close()
 	// Warm up: fill the connection pool and the cached Date.
 	checkHello(b, serveMem(b, srv, per, 2*per).Output(), 2*per)
@@ -107,7 +108,7 @@ func BenchmarkServerLoopback(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &Server{Handler: benchHandler, MaxRequestsPerConn: -1}
+	srv := &server.Server{Handler: benchHandler, MaxRequestsPerConn: -1}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	defer func() {
@@ -166,7 +167,7 @@ func BenchmarkServerLoopback(b *testing.B) {
 // the same path is one sendmsg through internal/rawio).
 func BenchmarkServerStream100K(b *testing.B) {
 	big := bytes.Repeat([]byte("s"), 100<<10)
-	srv := &Server{MaxRequestsPerConn: -1, Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
+	srv := &server.Server{MaxRequestsPerConn: -1, Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
 		w.Write(big)
 	})}
 	defer srv.Close()

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -466,7 +465,7 @@ func (c *conn) badWebSocketVersion() bool {
 		return false
 	}
 	v := r.Header.Get("Sec-WebSocket-Version")
-	return v != nil && string(bytes.Trim(v, " \t")) != "13"
+	return v != nil && string(wire.TrimOWS(v)) != "13"
 }
 
 // run calls the handler, turning a panic into a 500 (or a closed connection when the

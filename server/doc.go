@@ -95,9 +95,11 @@
 // take the connection over gets 501 (see above), and a WebSocket upgrade asking for a
 // Sec-WebSocket-Version other than 13 (the only version RFC 6455 defines) gets 426
 // with Sec-WebSocket-Version: 13 before any handler runs; a WebSocket request without
-// the field is the handler's to refuse. Request trailers never hold fields that must
-// not be trailers (Content-Length, Transfer-Encoding, Host and the others of RFC 9110
-// §6.5.1): they are dropped, so merging a trailer into the header cannot smuggle them.
+// the field is the handler's to refuse. Trailers never carry fields that must not be
+// trailers (Content-Length, Transfer-Encoding, Host and the others of RFC 9110 §6.5.1,
+// wire.ProhibitedTrailer): the decoder drops them from request trailers, so merging a
+// trailer into the header cannot smuggle them, and the server does not send them in
+// response trailers.
 //
 // # Settings
 //

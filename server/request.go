@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -48,35 +47,6 @@ func (r *Request) begin(c *conn) {
 	b.chunk.Decoder.Limits = c.srv.Limits
 	b.chunk.Reset() // also empties the trailer of the previous request
 	b.eof = r.Framing == wire.FramingNone
-}
-
-// Path returns the path of the request target (without the query), for origin-form
-// and absolute-form targets; "*" for asterisk-form and the authority for CONNECT.
-func (r *Request) Path() []byte {
-	t := r.Target
-	if len(t) > 0 && t[0] != '/' && !r.IsMethod("CONNECT") && !(len(t) == 1 && t[0] == '*') {
-		// absolute-form: skip scheme://authority
-		if i := bytes.Index(t, []byte("://")); i >= 0 {
-			t = t[i+3:]
-			if j := bytes.IndexByte(t, '/'); j >= 0 {
-				t = t[j:]
-			} else {
-				return []byte("/")
-			}
-		}
-	}
-	if q := bytes.IndexByte(t, '?'); q >= 0 {
-		return t[:q]
-	}
-	return t
-}
-
-// Query returns the query of the request target without the '?', or nil.
-func (r *Request) Query() []byte {
-	if q := bytes.IndexByte(r.Target, '?'); q >= 0 {
-		return r.Target[q+1:]
-	}
-	return nil
 }
 
 // Body returns the request body as a reader. Reading it first sends 100 Continue when
@@ -141,8 +111,9 @@ func (r *Request) ReadBody(max int64) ([]byte, error) {
 
 // Trailer returns the trailer fields of a chunked body once it has been read to the
 // end. Fields that must not be trailers (framing, routing and the others of RFC 9110
-// §6.5.1: Content-Length, Transfer-Encoding, Host, ...) are dropped, so that a
-// handler or proxy that merges the trailer into the header cannot smuggle them in.
+// §6.5.1: Content-Length, Transfer-Encoding, Host, ...; see wire.ProhibitedTrailer)
+// are dropped by the decoder, so that a handler or proxy that merges the trailer into
+// the header cannot smuggle them in.
 func (r *Request) Trailer() *wire.Header { return r.body.chunk.Trailer() }
 
 // Context returns a context that is cancelled when the client goes away (noticed once
@@ -235,9 +206,6 @@ func isWireError(err error) bool {
 
 // bodyDone runs when the body has been read to its end.
 func (b *body) bodyDone() {
-	if t := b.chunk.Trailer(); t.Len() > 0 {
-		dropForbiddenTrailers(t)
-	}
 	if b.r.ctx != nil {
 		b.r.c.startWatch()
 	}

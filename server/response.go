@@ -129,9 +129,9 @@ func (w *ResponseWriter) interim(code int) {
 // announce them gets a Trailer field naming them. Trailers are dropped when they
 // cannot be sent: to an HTTP/1.0 client, after a response committed with
 // Content-Length, for HEAD and bodiless statuses. Fields that must not be trailers
-// (framing, routing, connection management, authentication, content format and
-// response control, RFC 9110 §6.5.1) and fields with invalid names or values are
-// dropped too.
+// (wire.ProhibitedTrailer: framing, routing, connection management, authentication,
+// content format and response control, RFC 9110 §6.5.1) and fields with invalid names
+// or values are dropped too.
 func (w *ResponseWriter) Trailer() *wire.Header { return &w.trailer }
 
 // Status returns the status code set so far.
@@ -447,6 +447,12 @@ func (w *ResponseWriter) appendLastChunk(b []byte) []byte {
 		}
 	}
 	return append(b, '\r', '\n')
+}
+
+// sendableTrailer reports whether a trailer field may go out: a valid field that may
+// be a trailer (wire.ProhibitedTrailer, RFC 9110 §6.5.1).
+func sendableTrailer(name, value []byte) bool {
+	return wire.IsToken(name) && wire.ValidFieldValue(value) && !wire.ProhibitedTrailer(name)
 }
 
 // appendTrailerNames announces the trailer fields that will be sent.
