@@ -1,0 +1,36 @@
+//go:build linux
+
+package lab
+
+// registry lists the experiments in running order: the type-a-URL walk first, the
+// link's own probe last.
+var registry = []Experiment{
+	{
+		Name:  "url",
+		Title: "What happens when you type a URL: DNS, connect, TLS, request, response, close",
+		Claim: "Each step costs about one round trip: the DNS query, the TCP handshake, the TLS 1.3 handshake and the request; closing takes one more.",
+		Hosts: []string{"client", "dns", "web"},
+		run:   runURL,
+	},
+	{
+		Name:  "handshake",
+		Title: "A new connection per request against one persistent connection",
+		Claim: "A new connection costs a handshake round trip before every request (2 RTT per request); a reused one costs 1 RTT.",
+		Hosts: []string{"client", "web"},
+		run:   runHandshake,
+	},
+	{
+		Name:  "half-close",
+		Title: "A server that closes with unread input: reset against lingering close",
+		Claim: "A server that closes while the request body is still arriving makes its kernel send RST, which can destroy the response before the client reads it; shutting down the write side, draining and then closing lets the client read the 413.",
+		Hosts: []string{"client", "web"},
+		run:   runHalfClose,
+	},
+	{
+		Name:  "link",
+		Title: "The link's own probe: RTT, loss and rate as measured against the settings",
+		Claim: "The lab's link delivers the configured RTT, loss and rate.",
+		Hosts: []string{"client", "web"},
+		run:   runLink,
+	},
+}
