@@ -20,6 +20,13 @@ var registry = []Experiment{
 		run:   runHandshake,
 	},
 	{
+		Name:  "slow-start",
+		Title: "Slow start: 1 MB on a new connection against a warm one",
+		Claim: "A new connection starts with a small congestion window (10 segments) that doubles every round trip, so a large response takes several round trips more than on a warm connection.",
+		Hosts: []string{"client", "web"},
+		run:   runSlowStart,
+	},
+	{
 		Name:  "half-close",
 		Title: "A server that closes with unread input: reset against lingering close",
 		Claim: "A server that closes while the request body is still arriving makes its kernel send RST, which can destroy the response before the client reads it; shutting down the write side, draining and then closing lets the client read the 413.",

@@ -31,6 +31,9 @@ type Options struct {
 
 	RTTSet, LossSet, RateSet bool // the field was chosen (so 0 means 0)
 
+	// CongestionControl is the hosts' TCP congestion control ("" means cubic; see
+	// /proc/sys/net/ipv4/tcp_available_congestion_control).
+	CongestionControl string
 	// Seed seeds the link's loss and jitter; 0 picks one at random (reported in the
 	// result's note when loss or jitter is on).
 	Seed uint64
@@ -48,6 +51,7 @@ type Params struct {
 	Rate   int64
 	Jitter time.Duration
 	Seed   uint64
+	CC     string // TCP congestion control
 }
 
 // ParamsJSON is the "params" object of the JSON output.
@@ -56,10 +60,11 @@ type ParamsJSON struct {
 	LossPct  float64 `json:"loss_pct"`
 	RateBps  int64   `json:"rate_bps"`
 	JitterMs float64 `json:"jitter_ms,omitempty"`
+	CC       string  `json:"congestion_control"`
 }
 
 func (p Params) json() ParamsJSON {
-	return ParamsJSON{RTTMs: ms(p.RTT), LossPct: round(p.Loss*100, 4), RateBps: p.Rate, JitterMs: ms(p.Jitter)}
+	return ParamsJSON{RTTMs: ms(p.RTT), LossPct: round(p.Loss*100, 4), RateBps: p.Rate, JitterMs: ms(p.Jitter), CC: p.CC}
 }
 
 func (p Params) link() link.Params {
@@ -218,7 +223,10 @@ func RunAll(ctx context.Context, opt Options) ([]*Result, error) {
 
 // Params returns the settings x runs with under opt.
 func (x Experiment) Params(opt Options) Params {
-	p := Params{RTT: x.RTT, Loss: x.Loss, Rate: x.Rate, Jitter: opt.Jitter, Seed: opt.Seed}
+	p := Params{RTT: x.RTT, Loss: x.Loss, Rate: x.Rate, Jitter: opt.Jitter, Seed: opt.Seed, CC: opt.CongestionControl}
+	if p.CC == "" {
+		p.CC = netlab.DefaultCongestionControl
+	}
 	if p.RTT == 0 {
 		p.RTT = DefaultRTT
 	}
@@ -246,7 +254,7 @@ func (x Experiment) Run(ctx context.Context, opt Options) (*Result, error) {
 	if p.Jitter > p.RTT {
 		return nil, errors.New("lab: jitter larger than the RTT")
 	}
-	l, err := netlab.New(netlab.Config{Hosts: x.Hosts, Link: p.link(), Seed: p.Seed})
+	l, err := netlab.New(netlab.Config{Hosts: x.Hosts, Link: p.link(), Seed: p.Seed, CongestionControl: p.CC})
 	if err != nil {
 		return nil, err
 	}

@@ -41,3 +41,36 @@ func (cp *Capture) ConnsOf(host string) []*Conn {
 	}
 	return out
 }
+
+// Flight is a burst of data segments one side of a connection sent within one round
+// trip.
+type Flight struct {
+	Start, End time.Duration // Sent of the first and last segment
+	Segments   int
+	Bytes      int
+	Retrans    int
+}
+
+// Flights groups the data segments host sent on c, from time from on, into flights: a
+// new flight starts after a pause of at least gap (half an RTT separates the rounds
+// of slow start).
+func (cp *Capture) Flights(c *Conn, host string, from, gap time.Duration) []Flight {
+	var out []Flight
+	for _, i := range c.Records {
+		r := &cp.Records[i]
+		if r.Src != host || r.Len == 0 || r.Sent < from {
+			continue
+		}
+		if len(out) == 0 || r.Sent-out[len(out)-1].End >= gap {
+			out = append(out, Flight{Start: r.Sent})
+		}
+		f := &out[len(out)-1]
+		f.End = r.Sent
+		f.Segments++
+		f.Bytes += r.Len
+		if r.Retrans {
+			f.Retrans++
+		}
+	}
+	return out
+}

@@ -52,6 +52,13 @@ func AddrOf(host string) (netip.Addr, bool) {
 	return a, ok
 }
 
+// DefaultCongestionControl is the congestion control the lab's hosts use unless told
+// otherwise: CUBIC, Linux's usual default, whose slow start is the textbooks' (a new
+// namespace would otherwise inherit the machine's choice, which may be BBR). It is set
+// on every TCP socket made through Host (TCP_CONGESTION; listeners pass it on to the
+// connections they accept).
+const DefaultCongestionControl = "cubic"
+
 // DefaultMaxPackets bounds the packets a Lab records.
 const DefaultMaxPackets = 200_000
 
@@ -63,6 +70,9 @@ type Config struct {
 	Link link.Params
 	// Seed seeds the link's loss and jitter.
 	Seed uint64
+	// CongestionControl is the TCP congestion control of every host
+	// (net.ipv4.tcp_congestion_control); "" means DefaultCongestionControl.
+	CongestionControl string
 	// MaxPackets bounds the recorded packets (0: DefaultMaxPackets; negative: none
 	// are recorded). Packets past the bound are counted, not kept.
 	MaxPackets int
@@ -79,6 +89,7 @@ type Lab struct {
 	origin  netns.NsHandle // the namespace the process started in
 	baseRTT time.Duration
 	params  link.Params
+	cc      string
 
 	capMu    sync.Mutex
 	captured []*link.Packet
@@ -142,6 +153,10 @@ func New(cfg Config) (_ *Lab, err error) {
 	}
 	if l.maxPkts == 0 {
 		l.maxPkts = DefaultMaxPackets
+	}
+	l.cc = cfg.CongestionControl
+	if l.cc == "" {
+		l.cc = DefaultCongestionControl
 	}
 	if err := onLockedThread(func() (err error) { l.origin, err = netns.Get(); return err }); err != nil {
 		return nil, err
@@ -250,6 +265,10 @@ func (l *Lab) addHost(name string, addr netip.Addr) (*Host, int, error) {
 		for _, k := range []string{"net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"} {
 			writeSysctl(k, "1")
 		}
+		// The namespace's default too, where allowed (outside the initial namespace
+		// only algorithms in tcp_allowed_congestion_control may be the default);
+		// every TCP socket made through Host gets it with setsockopt anyway.
+		writeSysctl("net/ipv4/tcp_congestion_control", l.cc)
 		var err error
 		fd, err = openTUN(TUN)
 		return err
@@ -336,6 +355,9 @@ func onLockedThread(fn func() error) error {
 	}()
 	return <-errc
 }
+
+// CongestionControl is the hosts' TCP congestion control.
+func (l *Lab) CongestionControl() string { return l.cc }
 
 // Host returns the host called name, or nil.
 func (l *Lab) Host(name string) *Host { return l.byName[name] }
@@ -478,8 +500,11 @@ func (h *Host) Do(fn func() error) error {
 // Listen listens on the host: addr is ":PORT" (the host's address) or "HOST:PORT".
 func (h *Host) Listen(network, addr string) (net.Listener, error) {
 	var ln net.Listener
+	lc := net.ListenConfig{Control: func(network, _ string, rc syscall.RawConn) error {
+		return h.control(network, rc, nil)
+	}}
 	err := h.Do(func() (err error) {
-		ln, err = net.Listen(network, h.hostPort(addr))
+		ln, err = lc.Listen(context.Background(), network, h.hostPort(addr))
 		return err
 	})
 	return ln, err
@@ -515,20 +540,18 @@ func (h *Host) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 // DialWith is Dial with a function that may set socket options on the descriptor
 // before it connects.
 func (h *Host) DialWith(ctx context.Context, network, addr string, control func(fd uintptr) error) (net.Conn, error) {
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
+	d := net.Dialer{Control: func(network, _ string, rc syscall.RawConn) error {
+		return h.control(network, rc, func(fd uintptr) error {
 			if strings.HasPrefix(network, "tcp") {
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+				if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1); err != nil {
+					return err
+				}
 			}
-			if serr == nil && control != nil {
-				serr = control(fd)
+			if control != nil {
+				return control(fd)
 			}
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		return serr
 	}}
 	switch {
 	case strings.HasPrefix(network, "tcp"):
@@ -542,6 +565,27 @@ func (h *Host) DialWith(ctx context.Context, network, addr string, control func(
 		return err
 	})
 	return c, err
+}
+
+// control sets the lab's options on a new socket: the congestion control on TCP
+// sockets, then more.
+func (h *Host) control(network string, rc syscall.RawConn, more func(fd uintptr) error) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		if strings.HasPrefix(network, "tcp") {
+			if serr = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, h.lab.cc); serr != nil {
+				serr = fmt.Errorf("netlab: congestion control %q: %w", h.lab.cc, serr)
+				return
+			}
+		}
+		if more != nil {
+			serr = more(fd)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 // Sysctl sets a sysctl of the host's namespace; key is a path under /proc/sys, such
