@@ -27,6 +27,13 @@ var registry = []Experiment{
 		run:   runSlowStart,
 	},
 	{
+		Name:  "nagle",
+		Title: "Nagle's algorithm against delayed ACK: a request written in two pieces",
+		Claim: "With Nagle on, the second small write waits for the ACK of the first, which the server delays (40 ms on Linux): the request stalls by a delayed ACK plus a round trip; TCP_NODELAY or one write avoids it.",
+		Hosts: []string{"client", "web"},
+		run:   runNagle,
+	},
+	{
 		Name:  "half-close",
 		Title: "A server that closes with unread input: reset against lingering close",
 		Claim: "A server that closes while the request body is still arriving makes its kernel send RST, which can destroy the response before the client reads it; shutting down the write side, draining and then closing lets the client read the 413.",
