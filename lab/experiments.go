@@ -34,6 +34,13 @@ var registry = []Experiment{
 		run:   runNagle,
 	},
 	{
+		Name:  "time-wait",
+		Title: "TIME_WAIT: a connection per request against keep-alive",
+		Claim: "The side that closes first keeps each connection in TIME_WAIT (60 s on Linux); at a steady rate of new connections they pile up until the client runs out of ports, while keep-alive leaves none.",
+		Hosts: []string{"client", "web"},
+		run:   runTimeWait,
+	},
+	{
 		Name:  "half-close",
 		Title: "A server that closes with unread input: reset against lingering close",
 		Claim: "A server that closes while the request body is still arriving makes its kernel send RST, which can destroy the response before the client reads it; shutting down the write side, draining and then closing lets the client read the 413.",
