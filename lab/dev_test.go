@@ -39,7 +39,7 @@ func TestDev(t *testing.T) {
 	for _, rec := range r.Capture.Records {
 		if os.Getenv("LABPKTS") != "" {
 			at, _ := rec.At("client")
-			t.Logf("%3d %8.3f %s>%s %s %s seq=%d ack=%d win=%d len=%d %s %v", rec.Conn, float64(at)/1e6, rec.Src, rec.Dst, rec.Proto, rec.Flags, rec.Seq, rec.Ack, rec.Win, rec.Len, rec.Info, rec.Fate)
+			t.Logf("%3d %8.3f held=%.3f %s>%s %s %s seq=%d ack=%d win=%d len=%d %s %v", rec.Conn, float64(at)/1e6, float64(rec.Arrived-rec.Sent)/1e6, rec.Src, rec.Dst, rec.Proto, rec.Flags, rec.Seq, rec.Ack, rec.Win, rec.Len, rec.Info, rec.Fate)
 		}
 	}
 }

@@ -41,6 +41,13 @@ var registry = []Experiment{
 		run:   runTimeWait,
 	},
 	{
+		Name:  "page",
+		Title: "A page with six images: serial, parallel, persistent and pipelined connections",
+		Claim: "Serial connections pay a handshake per object; parallel ones overlap them; a persistent connection pays one handshake; pipelining also overlaps the requests.",
+		Hosts: []string{"client", "web"},
+		run:   runPage,
+	},
+	{
 		Name:  "half-close",
 		Title: "A server that closes with unread input: reset against lingering close",
 		Claim: "A server that closes while the request body is still arriving makes its kernel send RST, which can destroy the response before the client reads it; shutting down the write side, draining and then closing lets the client read the 413.",

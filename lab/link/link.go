@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultQueue is how many packets may wait for a rate-limited line (netem's default
@@ -120,6 +122,8 @@ type Link struct {
 	noRoute atomic.Int64
 
 	sched   *scheduler
+	stopFD  int // eventfd, readable once the link is closing
+	procs   int // GOMAXPROCS added for the link's threads
 	started bool
 	closeMu sync.Mutex
 	closed  bool
@@ -130,7 +134,6 @@ type port struct {
 	name string
 	addr netip.Addr
 	fd   int
-	file *os.File
 }
 
 // direction is the state of one (source, destination) pair. Everything but params
@@ -165,7 +168,7 @@ func (l *Link) AddPort(name string, addr netip.Addr, fd int) (int, error) {
 		return 0, fmt.Errorf("link: address %s used twice", addr)
 	}
 	n := len(l.ports)
-	l.ports = append(l.ports, &port{name: name, addr: addr, fd: fd, file: os.NewFile(uintptr(fd), name)})
+	l.ports = append(l.ports, &port{name: name, addr: addr, fd: fd})
 	l.byAddr[addr] = n
 	return n, nil
 }
@@ -197,6 +200,11 @@ func (l *Link) Start(p Params) error {
 		return err
 	}
 	l.sched = sched
+	if l.stopFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		sched.closeFD()
+		return err
+	}
+	l.procs = reserveProcs(len(l.ports) + 1)
 	l.dirs = make([][]*direction, len(l.ports))
 	for s := range l.ports {
 		l.dirs[s] = make([]*direction, len(l.ports))
@@ -269,29 +277,46 @@ func (l *Link) Close() error {
 	l.closed = true
 	if l.sched != nil {
 		l.sched.stop()
+		one := [8]byte{1}
+		unix.Write(l.stopFD, one[:])
+		l.readers.Wait()
+		l.sched.closeFD()
+		unix.Close(l.stopFD)
+		releaseProcs(l.procs)
 	}
 	var first error
 	for _, p := range l.ports {
-		if err := p.file.Close(); err != nil && first == nil {
+		if err := unix.Close(p.fd); err != nil && first == nil {
 			first = err
 		}
-	}
-	l.readers.Wait()
-	if l.sched != nil {
-		l.sched.closeFD()
 	}
 	return first
 }
 
-// read moves the packets of port src until its descriptor is closed.
+// read moves the packets of port src until the link closes. It runs on a thread of
+// its own with a real-time priority (see boostThread) and waits in ppoll(2), so that
+// a packet is taken off the device as soon as the kernel queues it, however busy the
+// machine is.
 func (l *Link) read(src int) {
 	defer l.readers.Done()
+	runtime.LockOSThread() // for good: the thread's priority changed
+	boostThread()
 	p := l.ports[src]
 	buf := make([]byte, MaxPacket)
+	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}, {Fd: int32(l.stopFD), Events: unix.POLLIN}}
 	for {
-		n, err := p.file.Read(buf)
+		n, err := unix.Read(p.fd, buf)
 		now := time.Now()
-		if err != nil {
+		if err == unix.EAGAIN || err == unix.EINTR {
+			if _, err := unix.Ppoll(fds, nil, nil); err != nil && err != unix.EINTR {
+				return
+			}
+			if fds[1].Revents != 0 {
+				return
+			}
+			continue
+		}
+		if err != nil || n <= 0 {
 			return
 		}
 		pkt := &Packet{Src: src, Dst: -1, Data: append([]byte(nil), buf[:n]...), Read: now}
