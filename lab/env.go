@@ -191,9 +191,13 @@ func (e *env) startServer(host string, port int, h server.Handler, configure fun
 	}
 	sc := &serverConns{ch: make(chan net.Conn, 64)}
 	srv := &server.Server{
-		Handler:   h,
-		Logger:    slog.New(slog.DiscardHandler),
-		ConnState: func(c net.Conn, open bool) { if open { sc.add(c) } },
+		Handler: h,
+		Logger:  slog.New(slog.DiscardHandler),
+		ConnState: func(c net.Conn, open bool) {
+			if open {
+				sc.add(c)
+			}
+		},
 	}
 	if configure != nil {
 		configure(srv)

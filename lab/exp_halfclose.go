@@ -42,7 +42,9 @@ type halfCloseOutcome struct {
 	elapsed  time.Duration
 }
 
-func (o halfCloseOutcome) complete() bool { return o.status == 413 && o.got == o.want && o.readErr == nil }
+func (o halfCloseOutcome) complete() bool {
+	return o.status == 413 && o.got == o.want && o.readErr == nil
+}
 
 // runHalfClose sends a request whose body is larger than the server accepts. The
 // server answers 413 at once, with the body still arriving, and closes. An abortive

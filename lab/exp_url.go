@@ -4,8 +4,8 @@ package lab
 
 import (
 	"crypto/tls"
-	"os"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"

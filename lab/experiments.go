@@ -55,6 +55,28 @@ var registry = []Experiment{
 		run:   runHalfClose,
 	},
 	{
+		Name:  "dumb-proxy",
+		Title: "A 1.0-era proxy that forwards Connection: keep-alive blindly",
+		Claim: "A blind proxy passes the client's Connection: keep-alive to the server and the server's back; the client reuses a connection the proxy will never serve again and hangs until a timeout. Proxy-Connection avoids that; a proxy that treats Connection as hop-by-hop fixes it.",
+		Hosts: []string{"client", "proxy", "web"},
+		run:   runDumbProxy,
+	},
+	{
+		Name:  "pipeline-hol",
+		Title: "Head-of-line blocking: a slow response first in a pipeline",
+		Claim: "Pipelined responses come back in request order, so one slow response holds back every response behind it.",
+		Hosts: []string{"client", "web"},
+		run:   runPipelineHOL,
+	},
+	{
+		Name:  "loss",
+		Title: "Packet loss: retransmissions and what they cost",
+		Claim: "Every lost segment is sent again, and each loss halves the sending rate: throughput falls roughly as MSS/RTT · sqrt(3/(2p)) (Mathis et al.).",
+		Hosts: []string{"client", "web"},
+		Loss:  0.02,
+		run:   runLoss,
+	},
+	{
 		Name:  "link",
 		Title: "The link's own probe: RTT, loss and rate as measured against the settings",
 		Claim: "The lab's link delivers the configured RTT, loss and rate.",

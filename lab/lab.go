@@ -88,14 +88,14 @@ type Result struct {
 	Verdict    string             `json:"verdict"`
 	Note       string             `json:"note"`
 
-	Title   string        `json:"-"`
-	Claim   string        `json:"-"` // the textbook's claim being tested
-	P       Params        `json:"-"`
-	Rows    []Row         `json:"-"` // measured beside predicted, in display order
-	Checks  []Check       `json:"-"` // what the verdict is made of
-	Legs    []Leg         `json:"-"` // the parts of the experiment, in time order
-	Plots   []Plot        `json:"-"`
-	Events  []Event       `json:"-"` // annotated moments for the timeline and the diagram
+	Title   string           `json:"-"`
+	Claim   string           `json:"-"` // the textbook's claim being tested
+	P       Params           `json:"-"`
+	Rows    []Row            `json:"-"` // measured beside predicted, in display order
+	Checks  []Check          `json:"-"` // what the verdict is made of
+	Legs    []Leg            `json:"-"` // the parts of the experiment, in time order
+	Plots   []Plot           `json:"-"`
+	Events  []Event          `json:"-"` // annotated moments for the timeline and the diagram
 	Capture *capture.Capture `json:"-"`
 	// Overflow counts packets not recorded (the capture's bound was reached).
 	Overflow int64 `json:"-"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/hop-http/hop/wire"
@@ -28,7 +29,7 @@ type rawResponse struct {
 	KeepAlive bool
 	Head      []byte
 	Body      []byte
-	Declared  int64 // Content-Length, -1 when absent
+	Declared  int64     // Content-Length, -1 when absent
 	FirstByte time.Time // the first byte of the response was read
 	Done      time.Time // the body was complete
 }
@@ -147,3 +148,6 @@ func (rc *rawConn) fill() error {
 	}
 	return err
 }
+
+// isReset reports a connection reset by the peer.
+func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }

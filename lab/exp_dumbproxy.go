@@ -1,0 +1,162 @@
+//go:build linux
+
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hop-http/hop/lab/dumbproxy"
+	"github.com/hop-http/hop/server"
+)
+
+// browserOutcome is what the 1.0-era browser of the dumb-proxy experiment saw for
+// two requests to the same origin through a proxy.
+type browserOutcome struct {
+	first     time.Duration // the first request, connection included
+	keepAlive bool          // the first response said Connection: keep-alive
+	reused    bool          // the second request went on the same connection
+	hung      time.Duration // how long the second request waited for nothing
+	secondOK  bool          // the second request got its response in the end
+	second    time.Duration // from sending the second request to its response (retry included)
+	retried   bool          // it had to be sent again on a new connection
+}
+
+// runDumbProxy sends two HTTP/1.0 requests through a blind-forwarding proxy, first
+// asking for keep-alive with Connection, then with Proxy-Connection.
+func runDumbProxy(e *env) error {
+	rtt := e.rtt()
+	idle := 2 * time.Second
+	if e.short {
+		idle = time.Second
+	}
+	web, prox := e.host("web"), e.host("proxy")
+	if _, _, err := e.startServer("web", 80, webHandler(), func(s *server.Server) { s.IdleTimeout = idle }); err != nil {
+		return err
+	}
+	ln, err := prox.Listen("tcp", ":3128")
+	if err != nil {
+		return err
+	}
+	dp := &dumbproxy.Proxy{Dial: prox.Dial}
+	done := make(chan struct{})
+	go func() { dp.Serve(ln); close(done) }()
+	e.cleanup(func() { ln.Close(); <-done })
+	proxyAddr := ln.Addr().String()
+	target := "http://" + web.Addr.String() + "/"
+
+	var ka, pc browserOutcome
+	if err := e.leg("Connection: keep-alive through the dumb proxy", func() (err error) {
+		ka, err = e.browse(proxyAddr, target, "Connection: keep-alive", idle)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := e.leg("Proxy-Connection: keep-alive through the dumb proxy", func() (err error) {
+		pc, err = e.browse(proxyAddr, target, "Proxy-Connection: keep-alive", idle)
+		return err
+	}); err != nil {
+		return err
+	}
+
+	// Through one proxy a new connection costs the client–proxy handshake, the
+	// request's way to the proxy, the proxy–origin handshake, the exchange with the
+	// origin and the response's way back: 4 RTT.
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	e.measureMs("keepalive_first_ms", "Connection: keep-alive, first request", ka.first, 4*rtt)
+	e.measurePred("keepalive_reused", "Connection: keep-alive, second request on the same connection (1/0)", "", b2f(ka.reused), 1)
+	e.measureMs("keepalive_hung_ms", "Connection: keep-alive, second request waited for nothing", ka.hung, idle)
+	e.measureMs("keepalive_second_ms", "Connection: keep-alive, second request answered after", ka.second, idle+4*rtt)
+	e.measureMs("proxy_connection_first_ms", "Proxy-Connection, first request", pc.first, 4*rtt)
+	e.measurePred("proxy_connection_reused", "Proxy-Connection, second request on the same connection (1/0)", "", b2f(pc.reused), 0)
+	e.measureMs("proxy_connection_second_ms", "Proxy-Connection, second request (a new connection)", pc.second, 4*rtt)
+
+	e.check(ka.keepAlive, "the origin's Connection: keep-alive reached the client through the dumb proxy")
+	e.check(ka.reused && ka.hung >= idle*8/10, "the second request on the kept connection hung for %s (the origin's idle timeout is %s)", fmtMs(ka.hung), fmtMs(idle))
+	e.check(ka.secondOK && ka.retried, "the second request succeeded only when sent again on a new connection")
+	e.check(!pc.keepAlive && !pc.reused, "with Proxy-Connection the origin did not keep the connection, so neither did the client")
+	e.near("Proxy-Connection, second request", pc.second, 4*rtt, tolerance(4*rtt))
+	e.note("the dumb proxy forwarded Connection: keep-alive; the client's second request hung %s until the origin's idle timeout closed the connection; with Proxy-Connection it took %s on a new connection. The same through hop proxy is not measured yet (proxy/ has not landed)",
+		fmtMs(ka.hung), fmtMs(pc.second))
+	return nil
+}
+
+// browse plays a 1.0-era browser behind a proxy: it requests target twice with the
+// keep-alive field hdr, reusing the connection when the response says keep-alive, and
+// sending the request again on a new connection if the kept one ends without an
+// answer. idle is the origin's idle timeout (the second request waits at most that
+// long plus 5 s).
+func (e *env) browse(proxyAddr, target, hdr string, idle time.Duration) (browserOutcome, error) {
+	var out browserOutcome
+	req := []byte("GET " + target + " HTTP/1.0\r\nHost: " + hostOf(target) + "\r\nUser-Agent: Mozilla/3.0 (hop lab)\r\n" + hdr + "\r\n\r\n")
+	exchange := func(rc *rawConn, wait time.Duration) (*rawResponse, error) {
+		rc.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := rc.c.Write(req); err != nil {
+			return nil, err
+		}
+		return rc.read("GET", time.Now().Add(wait))
+	}
+	dial := func() (*rawConn, error) {
+		c, err := e.host("client").Dial(e.ctx, "tcp", proxyAddr)
+		if err != nil {
+			return nil, err
+		}
+		e.cleanup(func() { c.Close() })
+		return newRawConn(c), nil
+	}
+	start := time.Now()
+	rc, err := dial()
+	if err != nil {
+		return out, err
+	}
+	resp, err := exchange(rc, 10*time.Second)
+	if err != nil {
+		return out, fmt.Errorf("first request: %w", err)
+	}
+	out.first = time.Since(start)
+	out.keepAlive = resp.KeepAlive
+	e.event("client", "first response", resp.Done)
+
+	second := time.Now()
+	if resp.KeepAlive {
+		out.reused = true
+		resp, err = exchange(rc, idle+5*time.Second)
+		if err == nil {
+			out.secondOK, out.second = true, time.Since(second)
+			return out, nil
+		}
+		var ne net.Error
+		if !errors.Is(err, errNoResponse) && !isReset(err) && !(errors.As(err, &ne) && ne.Timeout()) {
+			return out, fmt.Errorf("second request: %w", err)
+		}
+		out.hung = time.Since(second)
+		e.event("client", "kept connection ended without a response", time.Now())
+		out.retried = true
+	}
+	rc.c.Close()
+	if rc, err = dial(); err != nil {
+		return out, err
+	}
+	if _, err = exchange(rc, 10*time.Second); err != nil {
+		return out, fmt.Errorf("second request, new connection: %w", err)
+	}
+	out.secondOK, out.second = true, time.Since(second)
+	return out, nil
+}
+
+func hostOf(url string) string {
+	h := url[len("http://"):]
+	for i := 0; i < len(h); i++ {
+		if h[i] == '/' {
+			return h[:i]
+		}
+	}
+	return h
+}

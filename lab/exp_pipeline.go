@@ -1,0 +1,166 @@
+//go:build linux
+
+package lab
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hop-http/hop/client"
+)
+
+// runPipelineHOL sends one slow request followed by four fast ones, pipelined on one
+// connection and then each on a connection of its own, and times each response.
+func runPipelineHOL(e *env) error {
+	rtt := e.rtt()
+	slow := 300 * time.Millisecond
+	if e.short {
+		slow = 150 * time.Millisecond
+	}
+	const fast = 4
+	if _, _, err := e.startServer("web", 80, webHandler(), nil); err != nil {
+		return err
+	}
+	urls := []string{fmt.Sprintf("%s/slow/%d", e.webURL(), slow.Milliseconds())}
+	for i := 1; i <= fast; i++ {
+		urls = append(urls, fmt.Sprintf("%s/bytes/%d", e.webURL(), 100*i))
+	}
+
+	build := func(done []time.Time, mu *sync.Mutex) ([]*client.Request, []*client.Response, error) {
+		reqs := make([]*client.Request, len(urls))
+		resps := make([]*client.Response, len(urls))
+		for i, u := range urls {
+			reqs[i], resps[i] = new(client.Request), new(client.Response)
+			if err := reqs[i].SetURL(u); err != nil {
+				return nil, nil, err
+			}
+			reqs[i].Ctx = e.ctx
+			reqs[i].Trace = &client.Trace{Done: func(client.DoneInfo) {
+				mu.Lock()
+				done[i] = time.Now()
+				mu.Unlock()
+			}}
+		}
+		return reqs, resps, nil
+	}
+	check := func(resps []*client.Response) (map[uint64]bool, error) {
+		conns := map[uint64]bool{}
+		for i, r := range resps {
+			if r.Status != 200 {
+				return nil, fmt.Errorf("%s: status %d", urls[i], r.Status)
+			}
+			conns[r.ConnID] = true
+		}
+		return conns, nil
+	}
+
+	var pipe, par []time.Duration
+	var pipeConns, parConns map[uint64]bool
+	if err := e.leg("pipelined on one connection", func() error {
+		c := e.newClient(nil)
+		if _, _, err := e.get(c, e.webURL()+"/", nil); err != nil { // open it, prove it persistent
+			return err
+		}
+		var mu sync.Mutex
+		done := make([]time.Time, len(urls))
+		reqs, resps, err := build(done, &mu)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := c.DoPipeline(reqs, resps, len(reqs)); err != nil {
+			return err
+		}
+		if pipeConns, err = check(resps); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, t := range done {
+			pipe = append(pipe, t.Sub(start))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := e.leg("a connection each", func() error {
+		c := e.newClient(nil)
+		// Open the connections first (requests overlapping in time need one each), so
+		// that both runs start on open connections.
+		var wg sync.WaitGroup
+		errs := make([]error, len(urls))
+		for i := range urls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, errs[i] = e.get(c, fmt.Sprintf("%s/slow/%d", e.webURL(), (rtt+20*time.Millisecond).Milliseconds()), nil)
+			}()
+		}
+		wg.Wait()
+		if err := firstErr(errs...); err != nil {
+			return err
+		}
+		var mu sync.Mutex
+		done := make([]time.Time, len(urls))
+		reqs, resps, err := build(done, &mu)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		for i := range reqs {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = c.Do(reqs[i], resps[i]) }()
+		}
+		wg.Wait()
+		if err := firstErr(errs...); err != nil {
+			return err
+		}
+		if parConns, err = check(resps); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, t := range done {
+			par = append(par, t.Sub(start))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	pFast, qFast := median(pipe[1:]), median(par[1:])
+	hol := pFast - qFast
+	e.measureMs("pipelined_slow_ms", "pipelined: the slow response", pipe[0], slow+rtt)
+	e.measureMs("pipelined_fast_ms", "pipelined: the fast responses behind it (median)", pFast, slow+rtt)
+	e.measureMs("parallel_slow_ms", "a connection each: the slow response", par[0], slow+rtt)
+	e.measureMs("parallel_fast_ms", "a connection each: the fast responses (median)", qFast, rtt)
+	e.measureMs("hol_delay_ms", "head-of-line delay of the fast responses", hol, slow)
+	e.measure("pipelined_connections", "connections, pipelined", "", float64(len(pipeConns)))
+	e.measure("parallel_connections", "connections, a connection each", "", float64(len(parConns)))
+
+	e.check(len(pipeConns) == 1, "pipelined on %d connection", len(pipeConns))
+	e.check(len(parConns) == len(urls), "a connection each: %d connections for %d requests", len(parConns), len(urls))
+	e.near("pipelined fast responses", pFast, slow+rtt, tolerance(slow+rtt))
+	e.near("separate fast responses", qFast, rtt, tolerance(rtt))
+	e.near("head-of-line delay", hol, slow, tolerance(slow))
+	for i := 1; i < len(pipe); i++ {
+		if pipe[i] < pipe[0] {
+			e.check(false, "pipelined response %d arrived before the slow one", i+1)
+		}
+	}
+	e.note("a %s response first in the pipeline held the %d fast ones until %s; on their own connections they took %s",
+		fmtMs(slow), fast, fmtMs(pFast), fmtMs(qFast))
+
+	labels := []string{"slow"}
+	for i := 1; i <= fast; i++ {
+		labels = append(labels, fmt.Sprintf("fast %d", i))
+	}
+	var py, qy []float64
+	for i := range pipe {
+		py, qy = append(py, ms(pipe[i])), append(qy, ms(par[i]))
+	}
+	e.plot(Plot{Title: "When each response was complete", XLabel: "request", YLabel: "ms after the requests were sent", Kind: "bar",
+		Series: []Series{{Name: "pipelined, one connection", Labels: labels, Y: py}, {Name: "a connection each", Labels: labels, Y: qy}}})
+	return nil
+}
