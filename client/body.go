@@ -185,6 +185,74 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo writes the rest of the body to w (io.Copy uses it): bytes already buffered
+// go from the connection's read buffer, and a length-delimited or close-delimited
+// remainder is read in 32 KiB pieces, so a large body streams with one bounded buffer
+// and backpressure (the connection is read only as fast as w takes it). A body that
+// ends early fails with ErrTruncated. When w fails, the body is left unfinished:
+// Response.Close then drains or closes the connection.
+func (b *bodyReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if b.done {
+			if b.err == io.EOF {
+				return total, nil
+			}
+			return total, b.err
+		}
+		if b.c == nil {
+			return total, nil
+		}
+		c := b.c
+		var s []byte
+		var err error
+		if c.rpos == c.rend && (b.framing == wire.FramingLength && b.remaining > 0 || b.framing == wire.FramingClose) {
+			// Nothing buffered: read a large piece straight into the copy buffer.
+			if c.sbuf == nil {
+				c.sbuf = make([]byte, streamChunk)
+			}
+			q := c.sbuf
+			if b.framing == wire.FramingLength && int64(len(q)) > b.remaining {
+				q = q[:b.remaining]
+			}
+			n, rerr := c.readDirect(q)
+			switch {
+			case n > 0:
+				s = q[:n]
+				if b.framing == wire.FramingLength {
+					b.remaining -= int64(n)
+				}
+			case rerr == io.EOF && b.framing == wire.FramingClose:
+			case rerr != nil:
+				err = b.readErr(rerr)
+			}
+		} else {
+			s, err = b.next(streamChunk)
+		}
+		if err != nil {
+			b.finish(err)
+			return total, err
+		}
+		if len(s) == 0 {
+			b.finish(nil)
+			continue
+		}
+		k, werr := w.Write(s)
+		total += int64(k)
+		b.n += int64(k)
+		if werr == nil && k < len(s) {
+			werr = io.ErrShortWrite
+		}
+		if werr != nil {
+			return total, werr
+		}
+		if b.framing == wire.FramingLength && b.remaining == 0 ||
+			b.framing == wire.FramingChunked && len(b.pending) == 0 && b.chunkEnded() {
+			b.finish(nil)
+		}
+	}
+}
+
 // chunkEnded reports whether the chunked body is complete, decoding the framing that
 // is already buffered (the last chunk and trailer usually arrive with the data).
 func (b *bodyReader) chunkEnded() bool {
@@ -221,9 +289,11 @@ func (b *bodyReader) close() error {
 		b.finish(nil)
 		return nil
 	}
-	dl := time.Now().Add(c.cl.drainTimeout())
-	if c.deadline.IsZero() || dl.Before(c.deadline) {
-		c.deadline = dl
+	if t := c.cl.drainTimeout(); t > 0 {
+		dl := time.Now().Add(t)
+		if c.deadline.IsZero() || dl.Before(c.deadline) {
+			c.deadline = dl
+		}
 	}
 	var drained int64
 	for drained <= limit {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"math"
 	"net"
 	"net/netip"
 	"sort"
@@ -16,7 +17,9 @@ import (
 	"github.com/hop-http/hop/wire"
 )
 
-// Defaults for the Client's zero-valued fields.
+// Defaults for the Client's zero-valued fields. Throughout the package, a zero value
+// means the documented default and a negative value means none: no limit, no
+// timeout, or the feature off, as each field says.
 const (
 	// DefaultMaxConnsPerHost bounds the connections to one origin (open or being
 	// set up). Requests beyond it wait in the origin's queue.
@@ -29,10 +32,12 @@ const (
 	// DefaultIdleTimeout is how long a connection may stay idle in the pool. A
 	// server's Keep-Alive: timeout=N shortens it (see Client.IdleTimeout).
 	DefaultIdleTimeout = 90 * time.Second
-	// DefaultConnectTimeout bounds name resolution plus TCP connection set-up.
+	// DefaultLivenessCheckMinIdle is how long a connection must have been idle before
+	// its reuse is preceded by the liveness check (see Client.LivenessCheckMinIdle).
+	DefaultLivenessCheckMinIdle = 100 * time.Millisecond
+	// DefaultConnectTimeout bounds the set-up of a connection as a whole: name
+	// resolution, TCP connection, the proxy's CONNECT tunnel and the TLS handshake.
 	DefaultConnectTimeout = 10 * time.Second
-	// DefaultTLSHandshakeTimeout bounds the TLS handshake.
-	DefaultTLSHandshakeTimeout = 10 * time.Second
 	// DefaultHappyEyeballsDelay is RFC 8305's recommended Connection Attempt Delay.
 	DefaultHappyEyeballsDelay = 250 * time.Millisecond
 	// DefaultReadTimeout bounds each wait for response bytes.
@@ -60,50 +65,64 @@ const (
 // Client sends HTTP/1.1 requests over pooled connections. The zero value is ready to
 // use; fields must not change after the first request. A Client is safe for
 // concurrent use. Call Close to release its connections.
+//
+// For every numeric field, 0 means the documented default and a negative value means
+// none (no limit, no timeout, or off).
 type Client struct {
 	// MaxConnsPerHost bounds the connections per origin (scheme, host, port, proxy);
-	// 0 means DefaultMaxConnsPerHost.
+	// 0 means DefaultMaxConnsPerHost, negative means no limit.
 	MaxConnsPerHost int
 	// MaxIdleConnsPerHost bounds the idle connections kept per origin; 0 means
-	// MaxConnsPerHost. The least recently used one is closed first.
+	// MaxConnsPerHost, negative means none (every connection is closed after its
+	// exchange). The least recently used one is closed first.
 	MaxIdleConnsPerHost int
 	// MaxWaitersPerHost bounds the requests waiting for a connection per origin; 0
 	// means DefaultMaxWaitersPerHost, negative means no waiting (ErrPoolFull at once).
 	MaxWaitersPerHost int
-	// PoolWaitTimeout bounds the wait for a connection; 0 means the default.
+	// PoolWaitTimeout bounds the wait for a connection; 0 means
+	// DefaultPoolWaitTimeout, negative means no limit but the request's own (Timeout,
+	// context).
 	PoolWaitTimeout time.Duration
-	// IdleTimeout is how long an idle connection is kept; 0 means the default. When
-	// the server announces Keep-Alive: timeout=N, the connection is kept at most N
-	// seconds minus a margin (a quarter of N, at most one second), so the client gives
-	// it up before the server closes it.
+	// IdleTimeout is how long an idle connection is kept; 0 means DefaultIdleTimeout,
+	// negative means no limit. When the server announces Keep-Alive: timeout=N, the
+	// connection is kept at most N seconds minus a margin (a quarter of N, at most one
+	// second), so the client gives it up before the server closes it.
 	IdleTimeout time.Duration
-	// MaxConnAge closes connections older than this when they go idle; 0 means no
-	// limit.
+	// MaxConnAge closes connections older than this when they go idle; 0 or negative
+	// means no limit.
 	MaxConnAge time.Duration
-	// MaxRequestsPerConn closes a connection after this many requests; 0 means no
-	// limit (a server's Keep-Alive: max=M also applies).
+	// MaxRequestsPerConn closes a connection after this many requests; 0 or negative
+	// means no limit (a server's Keep-Alive: max=M also applies).
 	MaxRequestsPerConn int
-	// LivenessCheckMinIdle skips the liveness check (one non-blocking peek system call)
-	// for connections idle for less than this. 0 means every reuse is checked. A close
-	// that such a connection then meets is handled like any other: the request fails
-	// before any response byte, and is retried when that is allowed.
+	// LivenessCheckMinIdle is how long a connection must have been idle before the
+	// liveness check (one non-blocking peek system call) runs as it is reused; 0 means
+	// DefaultLivenessCheckMinIdle (100 ms), negative means every reuse is checked. A
+	// close that an unchecked connection then meets is handled like any other: the
+	// request fails before any response byte, and is retried when that is allowed.
 	LivenessCheckMinIdle time.Duration
 
-	// ConnectTimeout bounds resolution plus connection set-up; 0 means the default.
+	// ConnectTimeout bounds the set-up of a connection as a whole, under one deadline:
+	// resolution, TCP connection (Happy Eyeballs), a proxy's CONNECT tunnel and the
+	// TLS handshake. 0 means DefaultConnectTimeout, negative means no limit but the
+	// request's own.
 	ConnectTimeout time.Duration
 	// HappyEyeballsDelay is the delay before the next address is tried while a
-	// connection attempt is pending (RFC 8305 §5); 0 means 250 ms.
+	// connection attempt is pending (RFC 8305 §5); 0 means 250 ms, negative turns the
+	// race off (the next address is tried only when the previous one failed).
 	HappyEyeballsDelay time.Duration
-	// TLSHandshakeTimeout bounds the TLS handshake; 0 means the default.
-	TLSHandshakeTimeout time.Duration
 	// Timeout bounds each request as a whole (connection, request, response, body);
-	// 0 means none (each read and write is still bounded).
+	// 0 or negative means none (each read and write is still bounded).
 	Timeout time.Duration
-	// ReadTimeout bounds each wait for response bytes; WriteTimeout each write.
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration // each write of the request; 0 means DefaultWriteTimeout
-	// ExpectContinueTimeout is how long to wait for 100 Continue (see
-	// DefaultExpectContinueTimeout).
+	// ReadTimeout bounds each wait for response bytes; 0 means DefaultReadTimeout,
+	// negative means none.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each write of the request; 0 means DefaultWriteTimeout,
+	// negative means none.
+	WriteTimeout time.Duration
+	// ExpectContinueTimeout is how long a request with Expect: 100-continue waits for
+	// the server's answer before sending its body; 0 means
+	// DefaultExpectContinueTimeout, negative means no separate limit (the body waits
+	// for 100 Continue or a final response, within ReadTimeout).
 	ExpectContinueTimeout time.Duration
 
 	// TLSConfig is the base TLS configuration (RootCAs, certificates, versions). SNI
@@ -129,56 +148,79 @@ type Client struct {
 	// no proxy. See ProxyFromEnvironment and FixedProxy.
 	Proxy func(u *URL) (*URL, error)
 
-	// MaxRedirects is how many redirects Do and DoStream follow; 0 means none (the
-	// redirect response is returned).
+	// MaxRedirects is how many redirects Do and DoStream follow; 0 or negative means
+	// none (the redirect response is returned).
 	MaxRedirects int
 	// MaxRetries is how many times a failed idempotent request is re-sent (only when
-	// its reused connection failed before any response byte); 0 means the default,
-	// negative means never.
+	// its reused connection failed before any response byte); 0 means
+	// DefaultMaxRetries, negative means never.
 	MaxRetries int
-	// MaxResponseBody bounds the body Do reads; 0 means the default.
+	// MaxResponseBody bounds the body Do reads; 0 means DefaultMaxResponseBody,
+	// negative means no limit.
 	MaxResponseBody int64
-	// MaxDrain and DrainTimeout bound the reading of an abandoned body.
-	MaxDrain     int64
-	DrainTimeout time.Duration // 0 means DefaultDrainTimeout
-	// ReadBufferSize is the initial read buffer per connection; 0 means the default.
+	// MaxDrain bounds how much of an abandoned body is read to keep its connection;
+	// 0 means DefaultMaxDrain, negative means no limit (DrainTimeout still applies).
+	MaxDrain int64
+	// DrainTimeout bounds that reading; 0 means DefaultDrainTimeout, negative means no
+	// separate limit (ReadTimeout still applies).
+	DrainTimeout time.Duration
+	// ReadBufferSize is the initial read buffer per connection; 0 (or negative: a
+	// connection needs one) means DefaultReadBufferSize.
 	ReadBufferSize int
 	// Limits bound the response heads the client accepts.
 	Limits wire.Limits
 	// Trace receives the events of every request that has no Trace of its own.
 	Trace *Trace
 
-	mu      sync.RWMutex
-	pools   map[originKey]*hostPool
-	nextID  atomic.Uint64
-	closed  atomic.Bool
-	janitor struct {
-		sync.Mutex
-		// running is written with the mutex held and read without it by
-		// startJanitor's fast path, which every pool put takes.
-		running atomic.Bool
-		stop    chan struct{}
-	}
+	mu    sync.RWMutex
+	pools map[originKey]*hostPool
+	// proxyAuthOn records, per proxy URL, that the proxy asked for credentials.
+	proxyAuthOn map[string]*atomic.Bool
+	nextID      atomic.Uint64
+	closed      atomic.Bool
+	janitor     janitor
+
+	dialOnce sync.Once
+	dial     Dialer
 	sessOnce sync.Once
 	sess     tls.ClientSessionCache
 }
 
+// durOr applies the package's rule to a duration: 0 means the default d, negative
+// means none (returned as 0, which callers read as "no deadline").
 func durOr(v, d time.Duration) time.Duration {
-	if v <= 0 {
+	switch {
+	case v == 0:
 		return d
+	case v < 0:
+		return 0
 	}
 	return v
 }
 
+// limitOr is durOr for limits compared against: none is the largest duration.
+func limitOr(v, d time.Duration) time.Duration {
+	if v < 0 {
+		return math.MaxInt64
+	}
+	return durOr(v, d)
+}
+
 func (cl *Client) maxConnsPerHost() int {
-	if cl.MaxConnsPerHost > 0 {
+	switch {
+	case cl.MaxConnsPerHost > 0:
 		return cl.MaxConnsPerHost
+	case cl.MaxConnsPerHost < 0:
+		return math.MaxInt32
 	}
 	return DefaultMaxConnsPerHost
 }
 func (cl *Client) maxIdlePerHost() int {
-	if cl.MaxIdleConnsPerHost > 0 {
+	switch {
+	case cl.MaxIdleConnsPerHost > 0:
 		return cl.MaxIdleConnsPerHost
+	case cl.MaxIdleConnsPerHost < 0:
+		return 0
 	}
 	return cl.maxConnsPerHost()
 }
@@ -194,15 +236,9 @@ func (cl *Client) maxWaiters() int {
 func (cl *Client) poolWaitTimeout() time.Duration {
 	return durOr(cl.PoolWaitTimeout, DefaultPoolWaitTimeout)
 }
-func (cl *Client) idleTimeout() time.Duration { return durOr(cl.IdleTimeout, DefaultIdleTimeout) }
-func (cl *Client) connectTimeout() time.Duration {
-	return durOr(cl.ConnectTimeout, DefaultConnectTimeout)
-}
-func (cl *Client) happyEyeballsDelay() time.Duration {
-	return durOr(cl.HappyEyeballsDelay, DefaultHappyEyeballsDelay)
-}
-func (cl *Client) tlsHandshakeTimeout() time.Duration {
-	return durOr(cl.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+func (cl *Client) idleTimeout() time.Duration { return limitOr(cl.IdleTimeout, DefaultIdleTimeout) }
+func (cl *Client) livenessMinIdle() time.Duration {
+	return durOr(cl.LivenessCheckMinIdle, DefaultLivenessCheckMinIdle)
 }
 func (cl *Client) readTimeout() time.Duration  { return durOr(cl.ReadTimeout, DefaultReadTimeout) }
 func (cl *Client) writeTimeout() time.Duration { return durOr(cl.WriteTimeout, DefaultWriteTimeout) }
@@ -211,14 +247,20 @@ func (cl *Client) expectTimeout() time.Duration {
 }
 func (cl *Client) drainTimeout() time.Duration { return durOr(cl.DrainTimeout, DefaultDrainTimeout) }
 func (cl *Client) maxBody() int64 {
-	if cl.MaxResponseBody > 0 {
+	switch {
+	case cl.MaxResponseBody > 0:
 		return cl.MaxResponseBody
+	case cl.MaxResponseBody < 0:
+		return math.MaxInt64 - 1 // readAll reads one byte past the limit
 	}
 	return DefaultMaxResponseBody
 }
 func (cl *Client) maxDrain() int64 {
-	if cl.MaxDrain > 0 {
+	switch {
+	case cl.MaxDrain > 0:
 		return cl.MaxDrain
+	case cl.MaxDrain < 0:
+		return math.MaxInt64 / 2
 	}
 	return DefaultMaxDrain
 }
@@ -238,6 +280,15 @@ func (cl *Client) readBufferSize() int {
 	return DefaultReadBufferSize
 }
 
+// dialer returns the Dialer made of the Client's fields.
+func (cl *Client) dialer() *Dialer {
+	cl.dialOnce.Do(func() {
+		cl.dial = Dialer{Timeout: cl.ConnectTimeout, HappyEyeballsDelay: cl.HappyEyeballsDelay,
+			Resolver: cl.Resolver, Resolve: cl.Resolve, DialFunc: cl.Dial, DisableNoDelay: cl.DisableNoDelay}
+	})
+	return &cl.dial
+}
+
 func (cl *Client) sessionCache() tls.ClientSessionCache {
 	cl.sessOnce.Do(func() { cl.sess = tls.NewLRUClientSessionCache(256) })
 	return cl.sess
@@ -254,7 +305,8 @@ func (cl *Client) sessionCache() tls.ClientSessionCache {
 // re-sent: its error matches ErrNoResponse, so the caller can decide.
 //
 // Any response, 4xx and 5xx included, is a success; the error reports only failures
-// to get one.
+// to get one. A 101 Switching Protocols (to a request with an Upgrade field) or a 2xx
+// answer to CONNECT hands the connection over: see [Response.SwitchedConn].
 func (cl *Client) Do(req *Request, resp *Response) error { return cl.do(req, resp, false, true) }
 
 // DoStream is Do without reading the body: on success, read it from
@@ -264,6 +316,7 @@ func (cl *Client) DoStream(req *Request, resp *Response) error { return cl.do(re
 
 func (cl *Client) do(req *Request, resp *Response, stream, follow bool) error {
 	resp.Reset()
+	resp.Timings.Start = time.Now()
 	if err := req.validate(); err != nil {
 		return err
 	}
@@ -273,11 +326,11 @@ func (cl *Client) do(req *Request, resp *Response, stream, follow bool) error {
 	}
 	var deadline time.Time
 	timeout := req.Timeout
-	if timeout <= 0 {
+	if timeout == 0 {
 		timeout = cl.Timeout
 	}
 	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
+		deadline = resp.Timings.Start.Add(timeout)
 	}
 	if cl.MaxRedirects <= 0 || !follow {
 		err := cl.send(req, resp, tr, deadline, stream)
@@ -295,43 +348,84 @@ func (r *Request) validate() error {
 	if !wire.IsToken(r.method()) {
 		return errors.New("hop/client: invalid method " + quote(r.method()))
 	}
-	for i := 0; i < r.Header.Len(); i++ {
-		n, v := r.Header.At(i)
+	if !validTarget(r.Target) {
+		return errors.New("hop/client: invalid request-target " + quote(string(r.Target)))
+	}
+	h := r.Fields()
+	for i := 0; i < h.Len(); i++ {
+		n, v := h.At(i)
 		if !wire.IsToken(n) || !wire.ValidFieldValue(v) {
 			return errors.New("hop/client: invalid header field " + quote(string(n)))
 		}
 	}
-	if r.HTTP10 && r.hasBody && r.bodyLen < 0 {
+	if r.HTTP10 && r.hasBody && r.ContentLength() < 0 {
 		return ErrHTTP10Chunked
 	}
 	return nil
 }
 
-// send runs one request (no redirects) with the retry rules.
+// validTarget reports whether a Target may be sent: nil (none), or visible ASCII
+// characters only (no space, control or non-ASCII byte that would split the request
+// line).
+func validTarget(t []byte) bool {
+	if t == nil {
+		return true
+	}
+	if len(t) == 0 {
+		return false
+	}
+	for _, c := range t {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// send runs one request (no redirects) with the retry rules, and the one retry with
+// the proxy's credentials after a 407.
 func (cl *Client) send(req *Request, resp *Response, tr *Trace, deadline time.Time, stream bool) error {
-	p, err := cl.poolFor(&req.URL)
+	p, err := cl.poolFor(&req.URL, req.method() == "CONNECT")
 	if err != nil {
 		return cl.describe(req, nil, false, &connErr{op: "proxy", err: err}, "")
 	}
 	var cur bodyCursor
 	max := cl.maxRetries()
-	for attempt := 0; ; attempt++ {
+	start := resp.Timings.Start
+	authRetried := false
+	for attempt := 0; ; {
 		fresh := attempt > 0 && attempt == max
+		resp.Timings = Timings{Start: start}
 		if tr != nil && tr.GetConn != nil {
 			tr.GetConn(p.origin)
 		}
-		c, reused, idle, err := p.acquire(req.Ctx, deadline, fresh, tr)
+		c, reused, idle, err := p.acquire(req.Ctx, deadline, fresh, tr, &resp.Timings)
 		if err != nil {
 			return cl.describe(req, nil, false, err, "")
 		}
+		resp.Timings.GotConn = time.Now()
 		c.begin(req.Ctx, deadline, tr, req.method())
 		if tr != nil && tr.GotConn != nil {
 			tr.gotConn(c, reused, idle)
 		}
-		err = c.exchange(req, resp, &cur, p.absolute)
+		auth := p.auth()
+		err = c.exchange(req, resp, &cur, p.absolute, auth)
 		if err == nil {
 			resp.Reused = reused
 			resp.Retries = attempt
+			if authRetried {
+				resp.Retries++
+			}
+			if resp.Status == 407 && !authRetried && p.retryWithAuth(auth, req, &resp.Header) && req.rewind(&cur) {
+				// The proxy wants the credentials of its URL: send the request again
+				// with them (once), as every later request will be.
+				authRetried = true
+				resp.stream.close()
+				if tr != nil && tr.Retry != nil {
+					tr.Retry(attempt+1, errProxyAuth)
+				}
+				continue
+			}
 			if stream {
 				return nil
 			}
@@ -353,14 +447,18 @@ func (cl *Client) send(req *Request, resp *Response, tr *Trace, deadline time.Ti
 		case req.Ctx != nil && req.Ctx.Err() != nil:
 		case !deadline.IsZero() && time.Now().After(deadline):
 		default:
+			attempt++
 			if tr != nil && tr.Retry != nil {
-				tr.Retry(attempt+1, err)
+				tr.Retry(attempt, err)
 			}
 			continue
 		}
 		return cl.describe(req, c, reused, err, note)
 	}
 }
+
+// errProxyAuth is what Trace.Retry reports for the retry after a 407.
+var errProxyAuth = errors.New("proxy asked for authentication (407): sending the proxy URL's credentials")
 
 // describe wraps a failure into an *Error.
 func (cl *Client) describe(req *Request, c *conn, reused bool, err error, note string) error {
@@ -371,17 +469,17 @@ func (cl *Client) describe(req *Request, c *conn, reused bool, err error, note s
 	var ce *connErr
 	if errors.As(err, &ce) {
 		e.Op, e.NoResponse, e.Err = ce.op, ce.noResponse && c != nil, ce.err
-	} else if errors.Is(err, ErrPoolTimeout) || errors.Is(err, ErrPoolFull) {
+	} else if errors.Is(err, ErrPoolTimeout) || errors.Is(err, ErrPoolFull) || errors.Is(err, ErrClientClosed) {
 		e.Op = "pool"
 	}
 	return e
 }
 
-// poolFor returns the pool of the URL's origin (and proxy).
-func (cl *Client) poolFor(u *URL) (*hostPool, error) {
+// poolFor returns the pool of the URL's origin (and proxy, unless direct).
+func (cl *Client) poolFor(u *URL, direct bool) (*hostPool, error) {
 	key := originKey{scheme: u.Scheme, host: u.Host, port: u.EffectivePort()}
 	var proxy *URL
-	if cl.Proxy != nil {
+	if cl.Proxy != nil && !direct {
 		pu, err := cl.Proxy(u)
 		if err != nil {
 			return nil, err
@@ -415,6 +513,13 @@ func (cl *Client) poolFor(u *URL) (*hostPool, error) {
 		p.absolute = key.scheme == "http"
 		if pu.User != "" {
 			p.proxyAuth = basicAuth(pu.User)
+		}
+		if cl.proxyAuthOn == nil {
+			cl.proxyAuthOn = make(map[string]*atomic.Bool)
+		}
+		if p.authOn = cl.proxyAuthOn[key.proxy]; p.authOn == nil {
+			p.authOn = new(atomic.Bool)
+			cl.proxyAuthOn[key.proxy] = p.authOn
 		}
 	}
 	cl.pools[key] = p
@@ -478,17 +583,16 @@ func (cl *Client) CloseIdleConnections() {
 	}
 }
 
-// Close closes idle connections and stops the background sweeper; connections in use
-// are closed when their exchange ends, and new requests fail with ErrClientClosed.
+// Close closes idle connections and stops the background sweeper. Requests waiting
+// for a connection (at the per-host limit) fail at once, and so do new requests, with
+// ErrClientClosed; connections in use are closed when their exchange ends.
 func (cl *Client) Close() error {
 	cl.closed.Store(true)
-	cl.CloseIdleConnections()
-	cl.janitor.Lock()
-	if cl.janitor.running.Load() {
-		close(cl.janitor.stop)
-		cl.janitor.running.Store(false)
+	for _, p := range cl.allPools() {
+		p.failWaiters(ErrClientClosed)
 	}
-	cl.janitor.Unlock()
+	cl.CloseIdleConnections()
+	cl.stopJanitor()
 	return nil
 }
 
@@ -500,89 +604,4 @@ func (cl *Client) allPools() []*hostPool {
 		pools = append(pools, p)
 	}
 	return pools
-}
-
-// startJanitor starts the sweeper goroutine if it is not running. It sweeps idle
-// connections (expired, or closed by the server) and forgets empty pools, and stops
-// by itself when no connection is left.
-func (cl *Client) startJanitor() {
-	if cl.janitor.running.Load() {
-		return
-	}
-	cl.janitor.Lock()
-	defer cl.janitor.Unlock()
-	if cl.janitor.running.Load() || cl.closed.Load() {
-		return
-	}
-	cl.janitor.running.Store(true)
-	stop := make(chan struct{})
-	cl.janitor.stop = stop
-	interval := cl.idleTimeout() / 4
-	if interval > time.Second {
-		interval = time.Second
-	}
-	if interval < 10*time.Millisecond {
-		interval = 10 * time.Millisecond
-	}
-	go cl.sweepLoop(stop, interval)
-}
-
-func (cl *Client) sweepLoop(stop chan struct{}, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case now := <-t.C:
-			busy := false
-			for _, p := range cl.allPools() {
-				if p.sweep(now, false) {
-					busy = true
-				} else {
-					cl.forget(p, now)
-				}
-			}
-			if !busy {
-				cl.janitor.Lock()
-				if cl.janitor.stop == stop {
-					cl.janitor.running.Store(false)
-				}
-				cl.janitor.Unlock()
-				// A connection put back since the sweep found the janitor still
-				// running and left it alone: start a new one for it.
-				if cl.busy() {
-					cl.startJanitor()
-				}
-				return
-			}
-		}
-	}
-}
-
-// busy reports whether any pool holds connections or waiters.
-func (cl *Client) busy() bool {
-	for _, p := range cl.allPools() {
-		p.mu.Lock()
-		b := p.open > 0 || len(p.waiters) > 0
-		p.mu.Unlock()
-		if b {
-			return true
-		}
-	}
-	return false
-}
-
-// forget removes an empty pool that has not been used for a while.
-func (cl *Client) forget(p *hostPool, now time.Time) {
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.open == 0 && len(p.waiters) == 0 && now.Sub(p.lastUse) > cl.idleTimeout() && cl.pools[p.key] == p {
-		// A request that already holds p still works; its connection is closed
-		// after use instead of idling in a pool nobody sweeps.
-		p.gone = true
-		delete(cl.pools, p.key)
-	}
 }

@@ -747,7 +747,7 @@ func TestLivenessCheckFIN(t *testing.T) {
 		closed <- struct{}{}
 	})
 	var retries atomic.Int32
-	cl := newClient(t, &Client{Trace: &Trace{Retry: func(int, error) { retries.Add(1) }}})
+	cl := newClient(t, &Client{LivenessCheckMinIdle: -1, Trace: &Trace{Retry: func(int, error) { retries.Add(1) }}})
 	for i := 0; i < 3; i++ {
 		r := get(t, cl, url+"/")
 		if r.Reused {
@@ -778,10 +778,12 @@ func TestLivenessCheckRST(t *testing.T) {
 		conns.Store(n, true)
 	})
 	var retries atomic.Int32
+	// The default threshold: the connection has been idle for longer when it is reused.
 	cl := newClient(t, &Client{Trace: &Trace{Retry: func(int, error) { retries.Add(1) }}})
 	get(t, cl, url+"/")
 	waitFor(t, "the reset", func() bool { _, ok := conns.Load(0); return ok })
 	waitIdleClosed(t, cl)
+	time.Sleep(DefaultLivenessCheckMinIdle)
 	if r := get(t, cl, url+"/"); r.Reused {
 		t.Error("reused a reset connection")
 	}

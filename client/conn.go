@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"io"
 	"net"
 	"sync/atomic"
@@ -65,6 +64,7 @@ type conn struct {
 	// The current exchange.
 	gotByte  bool      // a byte of the current response arrived
 	deadline time.Time // absolute deadline (zero: none)
+	rdLimit  time.Time // a nearer read deadline while waiting for 100 Continue (zero: none)
 	rdSet    time.Time // read deadline in force
 	wdSet    time.Time // write deadline in force
 	canceled atomic.Bool
@@ -72,7 +72,10 @@ type conn struct {
 	ctx      context.Context
 	tr       *Trace
 	reqClose bool // the request asked to close
+	upgrade  bool // the request asked to switch protocols (Upgrade), or is a CONNECT
 	method   string
+	n1xx     int      // informational responses received in this exchange
+	times    *Timings // the Response's timings, filled as the exchange goes (nil: none)
 
 	hold       bool   // a pipeline keeps the connection across exchanges
 	heldReason string // why the last held exchange could not keep the connection
@@ -105,9 +108,13 @@ func (c *conn) begin(ctx context.Context, deadline time.Time, tr *Trace, method 
 	}
 	c.gotByte = false
 	c.deadline = deadline
+	c.rdLimit = time.Time{}
 	c.tr = tr
 	c.method = method
 	c.reqClose = false
+	c.upgrade = false
+	c.n1xx = 0
+	c.times = nil
 	c.ctx = ctx
 	c.canceled.Store(false)
 	if ctx != nil && ctx.Done() != nil {
@@ -151,7 +158,10 @@ func (c *conn) end(err error, status int, n int64) {
 		reason = "MaxRequestsPerConn reached"
 	}
 	tr, id := c.tr, c.id
-	c.tr, c.ctx = nil, nil
+	if c.times != nil {
+		c.times.Done = time.Now()
+	}
+	c.tr, c.ctx, c.times = nil, nil, nil
 	keep := reason == ""
 	if c.hold {
 		// A pipeline owns the connection: it decides what happens next.
@@ -203,34 +213,41 @@ func (c *conn) checkCanceled() error {
 	return nil
 }
 
-// setReadDeadline arms the read deadline for the next read: the exchange deadline or
-// ReadTimeout from now, whichever is first. Without an exchange deadline the timer is
-// moved at most about once a second.
+// setReadDeadline arms the read deadline for the next read: ReadTimeout from now, or
+// the exchange deadline (or the wait for 100 Continue) when that comes first. Without
+// a nearer limit the timer is moved at most about once a second.
 func (c *conn) setReadDeadline() error {
-	now := time.Now()
-	t := now.Add(c.cl.readTimeout())
-	if !c.deadline.IsZero() && c.deadline.Before(t) {
-		t = c.deadline
-	} else if !c.rdSet.IsZero() && !c.rdSet.After(t) && t.Sub(c.rdSet) < time.Second {
-		return c.checkCanceled()
+	limit := c.deadline
+	if !c.rdLimit.IsZero() && (limit.IsZero() || c.rdLimit.Before(limit)) {
+		limit = c.rdLimit
 	}
-	c.rdSet = t
-	if err := c.nc.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return c.checkCanceled()
+	return c.armDeadline(&c.rdSet, c.cl.readTimeout(), limit, c.nc.SetReadDeadline)
 }
 
 func (c *conn) setWriteDeadline() error {
-	now := time.Now()
-	t := now.Add(c.cl.writeTimeout())
-	if !c.deadline.IsZero() && c.deadline.Before(t) {
-		t = c.deadline
-	} else if !c.wdSet.IsZero() && !c.wdSet.After(t) && t.Sub(c.wdSet) < time.Second {
+	return c.armDeadline(&c.wdSet, c.cl.writeTimeout(), c.deadline, c.nc.SetWriteDeadline)
+}
+
+// armDeadline sets a deadline of timeout from now (none when timeout is 0, that is
+// when the Client's timeout is negative), or limit when that comes first; *set is the
+// deadline in force. A deadline that only moves later is set at most once a second.
+func (c *conn) armDeadline(set *time.Time, timeout time.Duration, limit time.Time, apply func(time.Time) error) error {
+	var t time.Time
+	if timeout > 0 {
+		t = time.Now().Add(timeout)
+	}
+	switch {
+	case !limit.IsZero() && (t.IsZero() || limit.Before(t)):
+		t = limit
+	case t.IsZero():
+		if set.IsZero() {
+			return c.checkCanceled()
+		}
+	case !set.IsZero() && !set.After(t) && t.Sub(*set) < time.Second:
 		return c.checkCanceled()
 	}
-	c.wdSet = t
-	if err := c.nc.SetWriteDeadline(t); err != nil {
+	*set = t
+	if err := apply(t); err != nil {
 		return err
 	}
 	return c.checkCanceled()
@@ -279,9 +296,6 @@ func (c *conn) makeRoom(max int) bool {
 	return true
 }
 
-// errBufferFull is returned by fill when a head or framing line exceeds the limit.
-var errBufferFull = errors.New("hop/client: response head or framing line too large")
-
 // fill reads more input into rbuf. It returns an error when nothing could be read.
 func (c *conn) fill(max int) error {
 	if !c.makeRoom(max) {
@@ -295,10 +309,7 @@ func (c *conn) fill(max int) error {
 		if n > 0 {
 			c.rend += n
 			if !c.gotByte {
-				c.gotByte = true
-				if c.tr != nil && c.tr.FirstByte != nil {
-					c.tr.FirstByte()
-				}
+				c.firstByte()
 			}
 			return nil
 		}
@@ -310,6 +321,17 @@ func (c *conn) fill(max int) error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// firstByte records the arrival of the response's first byte.
+func (c *conn) firstByte() {
+	c.gotByte = true
+	if c.times != nil {
+		c.times.FirstByte = time.Now()
+	}
+	if c.tr != nil && c.tr.FirstByte != nil {
+		c.tr.FirstByte()
+	}
 }
 
 // readDirect reads body bytes into p, bypassing rbuf (which must be empty).
@@ -329,322 +351,6 @@ func (c *conn) readDirect(p []byte) (int, error) {
 		}
 	}
 	return 0, io.ErrNoProgress
-}
-
-// headLimit is how large the read buffer may grow while a head is incomplete.
-func (c *conn) headLimit() int { return c.cl.Limits.MaxHead() }
-
-// readHead reads one response head (1xx included) into c.head. It returns the head
-// length; the head is rbuf[rpos:rpos+n].
-func (c *conn) readHead() (int, error) {
-	for {
-		n, err := c.parser.ParseResponse(c.rbuf[c.rpos:c.rend], &c.head, unsafeBytes(c.method))
-		if err == nil {
-			return n, nil
-		}
-		if err != wire.ErrNeedMore {
-			c.parser.Reset()
-			return 0, err
-		}
-		if err := c.fill(c.headLimit()); err != nil {
-			c.parser.Reset()
-			return 0, err
-		}
-	}
-}
-
-// readFinalHead reads heads until a final (non-1xx) one, reporting each to the trace.
-func (c *conn) readFinalHead() (int, error) {
-	if !c.gotByte && c.rpos < c.rend {
-		// The response arrived with an earlier one (pipelining).
-		c.gotByte = true
-		if c.tr != nil && c.tr.FirstByte != nil {
-			c.tr.FirstByte()
-		}
-	}
-	for range max1xx {
-		n, err := c.readHead()
-		if err != nil {
-			return 0, err
-		}
-		if c.tr != nil && c.tr.GotHead != nil {
-			c.tr.GotHead(c.rbuf[c.rpos : c.rpos+n])
-		}
-		switch st := c.head.Status; {
-		case st >= 200:
-			return n, nil
-		case st == 101:
-			return 0, ErrUnsupportedUpgrade
-		case st == 100:
-			if c.tr != nil && c.tr.Got100Continue != nil {
-				c.tr.Got100Continue()
-			}
-			c.rpos += n
-		default:
-			c.rpos += n
-		}
-	}
-	return 0, errTooMany1xx
-}
-
-// errTooMany1xx is returned when more than max1xx informational responses precede the
-// final one.
-var errTooMany1xx = errors.New("hop/client: too many informational (1xx) responses")
-
-// exchange sends req on c and reads the final response head into resp. On success the
-// body is ready to read through resp.stream, and the exchange ends when the body
-// does. On failure the connection is already closed and the error is a *connErr.
-func (c *conn) exchange(req *Request, resp *Response, cur *bodyCursor, absolute bool) error {
-	c.requests++
-	length := req.ContentLength()
-	c.target = req.appendTarget(c.target[:0], absolute)
-	head, closing := req.appendHead(c.wbuf[:0], c.target, c.pool.proxyAuth, length)
-	c.wbuf = head
-	c.reqClose = closing
-	headLen := len(head)
-	tr := c.tr
-
-	expect := req.hasBody && length != 0 && req.Header.HasToken("Expect", "100-continue")
-	sendBody := req.hasBody && length != 0
-	var werr error
-	switch {
-	case !sendBody || expect:
-		werr = c.write(c.wbuf)
-	case req.bodyStream == nil && len(req.body) <= inlineBody:
-		c.wbuf = append(c.wbuf, req.body...)
-		werr = c.write(c.wbuf)
-		sendBody = false
-	default:
-		werr = c.write(c.wbuf)
-	}
-	if werr == nil && tr != nil && tr.WroteHead != nil {
-		tr.WroteHead(c.wbuf[:headLen])
-	}
-	if werr == nil && expect {
-		// Wait for 100 Continue, a final response, or the timeout.
-		final, err := c.awaitContinue()
-		switch {
-		case err != nil:
-			return c.fail("read response", err)
-		case final:
-			// The server answered without wanting the body: it is not sent, so the
-			// connection cannot carry another request.
-			sendBody = false
-			c.dead = true
-		}
-	}
-	if werr == nil && sendBody {
-		werr = c.sendBody(req, cur)
-		if werr != nil && !isWriteErr(werr) {
-			// The caller's body failed: the request cannot be completed.
-			c.dead = true
-			c.end(werr, 0, 0)
-			return &connErr{op: "read request body", err: werr}
-		}
-	}
-	if tr != nil && tr.WroteRequest != nil {
-		tr.WroteRequest(unwrapWrite(werr))
-	}
-	if werr != nil {
-		werr = unwrapWrite(werr)
-		// The server may have answered (say 413) and closed before reading all of the
-		// request: read what it sent before reporting the write error.
-		c.dead = true
-		if c.gotByte || c.rpos < c.rend || c.peekReadable() {
-			if n, err := c.readFinalHead(); err == nil {
-				return c.startBody(resp, n)
-			}
-		}
-		return c.fail("write request", werr)
-	}
-	n, err := c.readFinalHead()
-	if err != nil {
-		return c.fail("read response", err)
-	}
-	return c.startBody(resp, n)
-}
-
-// awaitContinue waits up to ExpectContinueTimeout for the server's answer to
-// Expect: 100-continue. final reports that a final response head is parsed (and left
-// in the buffer for readFinalHead).
-func (c *conn) awaitContinue() (final bool, err error) {
-	wait := c.cl.expectTimeout()
-	t := time.Now().Add(wait)
-	if !c.deadline.IsZero() && c.deadline.Before(t) {
-		t = c.deadline
-	}
-	c.nc.SetReadDeadline(t)
-	c.rdSet = t
-	defer func() {
-		c.rdSet = time.Time{} // force the next read to set its own deadline
-	}()
-	for {
-		n, err := c.parser.ParseResponse(c.rbuf[c.rpos:c.rend], &c.head, unsafeBytes(c.method))
-		if err == nil {
-			if c.head.Status == 100 {
-				if c.tr != nil {
-					if c.tr.GotHead != nil {
-						c.tr.GotHead(c.rbuf[c.rpos : c.rpos+n])
-					}
-					if c.tr.Got100Continue != nil {
-						c.tr.Got100Continue()
-					}
-				}
-				c.rpos += n
-				return false, nil
-			}
-			if c.head.Status < 200 && c.head.Status != 101 {
-				if c.tr != nil && c.tr.GotHead != nil {
-					c.tr.GotHead(c.rbuf[c.rpos : c.rpos+n])
-				}
-				c.rpos += n
-				continue
-			}
-			// A final response (or 101): leave it for readFinalHead, which parses it
-			// again from the start.
-			return true, nil
-		}
-		if err != wire.ErrNeedMore {
-			c.parser.Reset()
-			return false, err
-		}
-		if !c.makeRoom(c.headLimit()) {
-			return false, errBufferFull
-		}
-		rn, rerr := c.nc.Read(c.rbuf[c.rend:])
-		if rn > 0 {
-			c.rend += rn
-			if !c.gotByte {
-				c.gotByte = true
-				if c.tr != nil && c.tr.FirstByte != nil {
-					c.tr.FirstByte()
-				}
-			}
-			continue
-		}
-		if cerr := c.checkCanceled(); cerr != nil {
-			return false, cerr
-		}
-		if isTimeout(rerr) && (c.deadline.IsZero() || time.Now().Before(c.deadline)) {
-			return false, nil // no answer in time: send the body
-		}
-		if rerr == nil {
-			continue
-		}
-		return false, rerr
-	}
-}
-
-// writeErr marks an error of the connection's write side, as opposed to an error of
-// the caller's body reader.
-type writeErr struct{ err error }
-
-func (e writeErr) Error() string { return e.err.Error() }
-func (e writeErr) Unwrap() error { return e.err }
-
-func isWriteErr(err error) bool {
-	var w writeErr
-	return errors.As(err, &w)
-}
-
-func unwrapWrite(err error) error {
-	if w, ok := err.(writeErr); ok {
-		return w.err
-	}
-	return err
-}
-
-// sendBody writes the request body; the head is already written.
-func (c *conn) sendBody(req *Request, cur *bodyCursor) error {
-	if req.bodyStream == nil {
-		if err := c.write(req.body); err != nil {
-			return writeErr{err}
-		}
-		return nil
-	}
-	if c.sbuf == nil {
-		c.sbuf = make([]byte, streamChunk)
-	}
-	r := req.bodyStream
-	if req.bodyLen >= 0 {
-		remaining := req.bodyLen
-		for remaining > 0 {
-			buf := c.sbuf
-			if int64(len(buf)) > remaining {
-				buf = buf[:remaining]
-			}
-			n, err := r.Read(buf)
-			if n > 0 {
-				cur.consumed = true
-				remaining -= int64(n)
-				if werr := c.write(buf[:n]); werr != nil {
-					return writeErr{werr}
-				}
-			}
-			if err == io.EOF {
-				if remaining > 0 {
-					return ErrBodyLength
-				}
-				break
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for {
-		n, err := r.Read(c.sbuf)
-		if n > 0 {
-			cur.consumed = true
-			c.wbuf = wire.AppendChunk(c.wbuf[:0], c.sbuf[:n])
-			if werr := c.write(c.wbuf); werr != nil {
-				return writeErr{werr}
-			}
-		}
-		if err == io.EOF {
-			c.wbuf = wire.AppendLastChunk(c.wbuf[:0], nil)
-			if werr := c.write(c.wbuf); werr != nil {
-				return writeErr{werr}
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// fail closes the connection after a failed exchange and describes the failure.
-func (c *conn) fail(op string, err error) error {
-	noResp := !c.gotByte && !isTimeout(err) && c.checkCanceled() == nil
-	c.dead = true
-	c.end(err, 0, 0)
-	return &connErr{op: op, noResponse: noResp, err: err}
-}
-
-// startBody consumes the final head of length n, copies it into resp and prepares
-// the body reader.
-func (c *conn) startBody(resp *Response, n int) error {
-	resp.setHead(&c.head, c.method == "HEAD")
-	resp.Body = resp.Body[:0]
-	resp.Trailer.Reset()
-	resp.ConnID = c.id
-	resp.LocalAddr, resp.RemoteAddr, resp.TLS = c.localAddr, c.remoteAddr, c.tlsState
-	c.rpos += n
-	b := &resp.stream
-	b.start(c, resp)
-	return nil
-}
-
-// peekReadable reports whether the peer sent something that can be read now (used
-// after a write error, to find an early response).
-func (c *conn) peekReadable() bool {
-	if c.raw == nil {
-		return false
-	}
-	state := c.peekState()
-	return state == peekData
 }
 
 // unsafeBytes returns the bytes of s without copying; they must only be read.

@@ -19,7 +19,12 @@
 // buffer, the response head is parsed in place in the connection's read buffer and
 // its fields are copied into the Response's own storage, and the body is read into
 // resp.Body, which keeps its capacity. [Client.DoStream] leaves the body on the
-// connection, to be read from [Response.BodyReader].
+// connection, to be read from [Response.BodyReader] (which implements io.WriterTo:
+// io.Copy writes from the connection's buffer, with backpressure).
+//
+// Every numeric setting follows one rule: zero means the documented default, a
+// negative value means none (no limit, no timeout, or the feature off; each field
+// says which).
 //
 // # Connections
 //
@@ -39,8 +44,17 @@
 // RST; unsolicited bytes make a plain connection unusable; on TLS connections waiting
 // records go through crypto/tls, which consumes session tickets and reports a
 // close_notify as the end. The check costs one system call per reuse (about 6% of the
-// client's CPU time per request against a local nginx); LivenessCheckMinIdle skips it
-// for connections idle for less than a given time.
+// client's CPU time per request against a local nginx), so it runs only for
+// connections idle for at least LivenessCheckMinIdle (default 100 ms): servers close
+// idle connections after seconds, not milliseconds, and a connection reused within
+// 100 ms is a busy one. A close that an unchecked connection meets is handled by the
+// retry rules below.
+//
+// Connections are made by a [Dialer]: resolution, the race of the addresses, a
+// proxy's CONNECT tunnel and the TLS handshake run under one deadline
+// (ConnectTimeout). The Dialer is exported for packages that need connections
+// without the pool (proxy/, lab/). Close fails the requests waiting for a
+// connection with ErrClientClosed.
 //
 // TCP_NODELAY is on: the client writes a whole request head, with a small body, in
 // one write, so Nagle's algorithm could only delay the last segment by a delayed-ACK
@@ -49,9 +63,15 @@
 // # Exchanges
 //
 // Request bodies are sent with Content-Length, or chunked when their length is
-// unknown (HTTP/1.1 only); Expect: 100-continue waits ExpectContinueTimeout (default
-// 1 s) for the server's answer, and a final response before 100 Continue means the
-// body is not sent and the connection is closed. Responses are framed by
+// unknown or a Trailer is set (HTTP/1.1 only); the trailer fields are read when the
+// body ends, so its producer may fill them. Expect: 100-continue waits
+// ExpectContinueTimeout (default 1 s; negative: until the server answers) for the
+// server's answer, and a final response before 100 Continue means the body is not
+// sent and the connection is closed. Informational responses (100, 103, ...; at most
+// 32 per exchange) go to [Trace.Got1xx] with their fields. A 101 Switching Protocols
+// to a request with an Upgrade field, or a 2xx answer to CONNECT, hands the
+// connection to the caller as a [SwitchedConn] (bytes that came with the head
+// included); a 101 nobody asked for is an error ([ErrUnrequestedUpgrade]). Responses are framed by
 // Content-Length, chunked coding (with trailers) or the closing of the connection
 // (HTTP/1.0 servers and responses without length). A body that ends early is an
 // error ([ErrTruncated]) and its connection is closed, never reused. An unread body
@@ -92,7 +112,24 @@
 //
 // [Client.Proxy] chooses a proxy per URL; [ProxyFromEnvironment] reads HTTP_PROXY,
 // HTTPS_PROXY and NO_PROXY. Plain http requests go to the proxy in absolute form;
-// https requests go through a CONNECT tunnel and TLS inside it.
+// https requests go through a CONNECT tunnel and TLS inside it. When the proxy answers
+// 407 Proxy Authentication Required with a Basic challenge and its URL has
+// credentials (http://user:pass@proxy:3128), the request or tunnel is sent again once
+// with Proxy-Authorization: Basic, and every later one through that proxy carries it
+// from the start. Otherwise the 407 is the answer: the response (for plain http,
+// Proxy-Authenticate in its fields) or a [*ProxyError] matching
+// [ErrProxyAuthRequired] (for CONNECT).
+//
+// # Forwarding
+//
+// A proxy forwards the request its server parsed without copying the head: [Method]
+// turns the parsed method into a string without allocating, Request.Target carries
+// the request-target as received, [Request.UseHeader] sends the parsed fields in
+// place (the client drops Connection, Keep-Alive, Proxy-Connection,
+// Content-Length and Transfer-Encoding and frames the body itself), the body streams
+// through [Request.SetBodyStream] and its trailer through Request.Trailer. The
+// response streams back through DoStream and BodyReader; a truncated one fails with
+// [ErrTruncated] and its connection is never reused.
 //
 // # net/http
 //

@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
+
+	"github.com/hop-http/hop/resolve"
 )
 
 // Sentinel errors. Test for them with errors.Is.
@@ -32,9 +35,13 @@ var (
 	ErrNotIdempotent = errors.New("hop/client: only idempotent requests may be pipelined")
 	// ErrBodyLength: a streamed request body ended before its declared length.
 	ErrBodyLength = errors.New("hop/client: request body shorter than its declared length")
-	// ErrUnsupportedUpgrade: the server switched protocols (101), which hop's client
-	// does not support.
-	ErrUnsupportedUpgrade = errors.New("hop/client: server switched protocols (101), not supported")
+	// ErrUnrequestedUpgrade: the server switched protocols (101) although the request
+	// did not ask to (it had no Upgrade field, or was pipelined).
+	ErrUnrequestedUpgrade = errors.New("hop/client: server switched protocols (101) without being asked to")
+	// ErrProxyAuthRequired: a proxy answered 407 Proxy Authentication Required to a
+	// CONNECT, after the credentials of the proxy URL (if any) were tried. The error is
+	// a *ProxyError holding the proxy's challenges.
+	ErrProxyAuthRequired = errors.New("hop/client: proxy authentication required")
 	// ErrBadALPN: the TLS server chose an application protocol other than http/1.1.
 	ErrBadALPN = errors.New("hop/client: server negotiated an ALPN protocol other than http/1.1")
 	// ErrHTTP10Chunked: a body of unknown length cannot be sent in an HTTP/1.0 request.
@@ -63,7 +70,11 @@ type Error struct {
 
 // Error describes the failure in one line.
 func (e *Error) Error() string {
-	s := "hop/client: " + e.Method + " " + e.URL + ": " + e.Op
+	s := "hop/client: " + e.Method + " " + e.URL
+	var re *resolve.Error
+	if e.Op != "resolve" || !errors.As(e.Err, &re) {
+		s += ": " + e.Op // (a resolve.Error says "resolve NAME" itself)
+	}
 	if e.ConnID != 0 {
 		if e.Reused {
 			s += " on reused conn #"
@@ -92,6 +103,54 @@ func (e *Error) Is(target error) bool { return target == ErrNoResponse && e.NoRe
 
 // Timeout reports whether the cause is a timeout.
 func (e *Error) Timeout() bool { return isTimeout(e.Err) }
+
+// ProxyError is the error of a CONNECT tunnel that a proxy refused: its status and,
+// for 407 Proxy Authentication Required, its challenges. A 407 matches
+// ErrProxyAuthRequired.
+type ProxyError struct {
+	Proxy  string // the proxy URL, password redacted
+	Target string // the tunnel's "host:port"
+	Status int    // the proxy's status code
+	Reason string // its reason phrase
+	// Authenticate holds the values of the Proxy-Authenticate fields: the schemes the
+	// proxy accepts, with their realms.
+	Authenticate []string
+}
+
+// Error says which proxy refused which tunnel, and how.
+func (e *ProxyError) Error() string {
+	s := "proxy " + e.Proxy + " refused CONNECT " + e.Target + ": " + strconv.Itoa(e.Status) + " " + e.Reason
+	if len(e.Authenticate) > 0 {
+		s += " (Proxy-Authenticate: " + strings.Join(e.Authenticate, ", ") + ")"
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrProxyAuthRequired) true for a 407.
+func (e *ProxyError) Is(target error) bool { return target == ErrProxyAuthRequired && e.Status == 407 }
+
+// DialError is the error of a [Dialer]: the phase that failed ("resolve", "connect"
+// or "tls"), the address being dialed and the cause.
+type DialError struct {
+	Op      string // "resolve", "connect" or "tls"
+	Address string // "host:port"
+	Err     error  // the cause; a *resolve.Error when name resolution failed
+}
+
+// Error describes the failure in one line.
+func (e *DialError) Error() string {
+	var re *resolve.Error
+	if errors.As(e.Err, &re) {
+		return e.Err.Error() // "resolve NAME: cause" names the phase and the host
+	}
+	return e.Op + " " + e.Address + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *DialError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the cause is a timeout.
+func (e *DialError) Timeout() bool { return isTimeout(e.Err) }
 
 // connErr is the internal error of a failed exchange, before it is described.
 type connErr struct {

@@ -1,13 +1,17 @@
 package client_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
 )
 
 // helloServer starts hop's server on a loopback port for the examples.
@@ -102,4 +106,166 @@ func ExampleParseURL() {
 	// Output:
 	// ::1 8080 /a%20b?q=1 [::1]:8080
 	// hop/client: cannot fetch "ftp://example.com/": unsupported scheme "ftp" (hop fetches http and https)
+}
+
+// echoUpgradeServer answers every request with 101 Switching Protocols and then
+// echoes what it reads, for the examples.
+func echoUpgradeServer() (string, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				n, _ := c.Read(buf) // the request head (small, one read on loopback)
+				if !strings.Contains(string(buf[:n]), "\r\n\r\n") {
+					return
+				}
+				c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n"))
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), func() { ln.Close() }
+}
+
+// A request with an Upgrade field may switch protocols: after 101 the connection is
+// the caller's.
+func ExampleResponse_SwitchedConn() {
+	base, stop := echoUpgradeServer()
+	defer stop()
+
+	c := &client.Client{}
+	defer c.Close()
+	var req client.Request
+	req.SetURL(base + "/chat")
+	req.Header.Set("Upgrade", "echo") // sent with Connection: upgrade
+	var resp client.Response
+	if err := c.Do(&req, &resp); err != nil {
+		fmt.Println(err)
+		return
+	}
+	conn := resp.SwitchedConn()
+	defer conn.Close()
+	conn.Write([]byte("ping"))
+	buf := make([]byte, 4)
+	io.ReadFull(conn, buf)
+	fmt.Println(resp.Status, string(buf), c.Stats().Open)
+	// Output: 101 ping 0
+}
+
+// Got1xx sees the informational responses before the final one (a proxy forwards
+// them to its client from there).
+func ExampleTrace_got1xx() {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &server.Server{Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		r.ReadBody(1 << 20) // hop's server sends 100 Continue when the handler reads
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+
+	c := &client.Client{}
+	defer c.Close()
+	var req client.Request
+	req.Method = "PUT"
+	req.SetURL(base + "/upload")
+	req.Header.Set("Expect", "100-continue")
+	req.SetBodyString("data")
+	req.Trace = &client.Trace{Got1xx: func(status int, h *wire.Header) error {
+		fmt.Println("got", status)
+		return nil
+	}}
+	var resp client.Response
+	if err := c.Do(&req, &resp); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.Status)
+	// Output:
+	// got 100
+	// 200
+}
+
+// A request parsed by wire (as a proxy's server parses it) is forwarded without
+// copying its head.
+func ExampleRequest_UseHeader() {
+	base, stop := helloServer()
+	defer stop()
+	var upstream client.URL
+	upstream.Set(base)
+
+	var p wire.Parser
+	var in wire.Request
+	p.ParseRequest([]byte("GET /page?x=1 HTTP/1.1\r\nHost: www.example\r\nAccept: */*\r\n\r\n"), &in)
+
+	c := &client.Client{}
+	defer c.Close()
+	var req client.Request
+	req.Method = client.Method(in.Method) // no allocation for standard methods
+	req.URL = upstream                    // the connection
+	req.Target = in.Target                // the request-target, as received
+	req.UseHeader(&in.Header)             // the fields, Host included, not copied
+	var resp client.Response
+	if err := c.Do(&req, &resp); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.Status, string(resp.Body))
+	// Output: 200 Hello, World!
+}
+
+// Trailer fields follow a chunked body; a streamed body's producer may fill them as
+// the body ends.
+func ExampleRequest_trailer() {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &server.Server{Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		body, _ := r.ReadBody(1 << 20)
+		fmt.Fprintf(w, "%s, X-Sum: %s", body, r.Trailer().Get("X-Sum"))
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	c := &client.Client{}
+	defer c.Close()
+	var req client.Request
+	req.Method = "POST"
+	req.SetURL("http://" + ln.Addr().String() + "/")
+	req.SetBodyString("payload")
+	req.Trailer = &wire.Header{}
+	req.Trailer.Add("X-Sum", "42")
+	var resp client.Response
+	if err := c.Do(&req, &resp); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(resp.Body))
+	// Output: payload, X-Sum: 42
+}
+
+// A Dialer opens connections as the Client does (resolve, Happy Eyeballs, TLS) under
+// one deadline; proxy/ and lab/ use it directly.
+func ExampleDialer() {
+	base, stop := helloServer()
+	defer stop()
+
+	d := &client.Dialer{Timeout: 5 * time.Second}
+	var tm client.Timings
+	conn, err := d.Dial(context.Background(), strings.TrimPrefix(base, "http://"), tm.Trace(nil))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	b, _ := io.ReadAll(conn)
+	fmt.Println(strings.HasSuffix(string(b), "Hello, World!"), tm.ConnectDone.After(tm.ConnectStart))
+	// Output: true true
 }

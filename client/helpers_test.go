@@ -3,11 +3,12 @@ package client
 import (
 	"errors"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/internal/testnet"
 
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
@@ -64,6 +65,8 @@ type testRequest struct {
 	Minor          uint8
 	Header         wire.Header
 	Body           []byte
+	Trailer        wire.Header // of a chunked body
+	Chunked        bool
 	KeepAlive      bool
 	Expect100      bool
 }
@@ -100,7 +103,9 @@ func (r *reqReader) next(beforeBody func(*testRequest)) (*testRequest, error) {
 				tr.Body = append([]byte(nil), r.buf[:length]...)
 				r.buf = r.buf[length:]
 			case wire.FramingChunked:
+				tr.Chunked = true
 				var d wire.ChunkedDecoder
+				defer func() { tr.Trailer.CopyFrom(&d.Trailer) }()
 				for !d.Done() {
 					used, data, err := d.Decode(r.buf)
 					if err != nil {
@@ -130,6 +135,31 @@ func (r *reqReader) next(beforeBody func(*testRequest)) (*testRequest, error) {
 			return nil, err
 		}
 		r.buf = append(r.buf, tmp[:k]...)
+	}
+}
+
+// serveRecorded runs a raw server that answers every request with resp and records
+// the requests (heads, bodies and trailers) it read.
+func serveRecorded(t *testing.T, resp string) (string, func() []*testRequest) {
+	var mu sync.Mutex
+	var got []*testRequest
+	url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
+		rr := &reqReader{c: c}
+		for {
+			r, err := rr.next(nil)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got = append(got, r)
+			mu.Unlock()
+			c.Write([]byte(resp))
+		}
+	})
+	return url, func() []*testRequest {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*testRequest(nil), got...)
 	}
 }
 
@@ -168,24 +198,6 @@ func get(t testing.TB, cl *Client, url string) *Response {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	return resp
-}
-
-// requirePeer skips (or fails with HOP_REQUIRE_PEERS=1) when the program is missing.
-func requirePeer(t testing.TB, names ...string) string {
-	t.Helper()
-	for _, name := range names {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-		if _, err := os.Stat(name); err == nil {
-			return name
-		}
-	}
-	if os.Getenv("HOP_REQUIRE_PEERS") == "1" {
-		t.Fatalf("%s not installed (HOP_REQUIRE_PEERS=1)", names[0])
-	}
-	t.Skipf("%s not installed", names[0])
-	return ""
 }
 
 // waitFor polls cond every 5 ms for up to 10 s.

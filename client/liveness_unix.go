@@ -70,7 +70,7 @@ func (c *conn) alive() bool {
 	}
 	for range 4 {
 		c.nc.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
-		c.rdSet = time.Time{}
+		c.rdSet = aLongTimeAgo // a short deadline is in force: the next read sets its own
 		n, err := c.tls.Read(c.peekBuf[:])
 		if n > 0 || err == nil {
 			return false // application data nobody asked for

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/testcert"
+	"github.com/hop-http/hop/internal/testpeer"
 )
 
 // freePort returns a loopback port that was free a moment ago.
@@ -51,6 +53,32 @@ func waitListening(t testing.TB, addr string, exited <-chan struct{}, logf func(
 	}
 }
 
+// runPeer starts cmd (its output into dir/stdout.log), stops it at cleanup, and waits
+// until it listens on every addr; errorLog (in dir) is shown with the output if not.
+func runPeer(t *testing.T, dir, errorLog string, cmd *exec.Cmd, addrs ...string) {
+	t.Helper()
+	out, _ := os.Create(filepath.Join(dir, "stdout.log"))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		out.Close()
+	})
+	logs := func() string {
+		a, _ := os.ReadFile(filepath.Join(dir, "stdout.log"))
+		b, _ := os.ReadFile(filepath.Join(dir, errorLog))
+		return string(a) + string(b)
+	}
+	for _, addr := range addrs {
+		waitListening(t, addr, exited, logs)
+	}
+}
+
 // nginxPeer is an nginx started for one test, logging "$connection
 // $connection_requests $request" for every request.
 type nginxPeer struct {
@@ -63,19 +91,17 @@ type nginxPeer struct {
 // startNginx runs nginx on loopback ports (plain, and TLS with the test certificate
 // for hop.test) with the given extra server directives.
 func startNginx(t *testing.T, extra string) *nginxPeer {
-	bin := requirePeer(t, "nginx", "/usr/sbin/nginx")
-	dir := t.TempDir()
 	tc := testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1")
-	for name, data := range map[string][]byte{"cert.pem": tc.CertPEM, "key.pem": tc.KeyPEM} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
+	ng := testpeer.StartNginx(t, 2, func(dir string, addrs []string) string {
+		for name, data := range map[string][]byte{"cert.pem": tc.CertPEM, "key.pem": tc.KeyPEM} {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	www := filepath.Join(dir, "www")
-	os.MkdirAll(www, 0o755)
-	os.WriteFile(filepath.Join(www, "file.txt"), []byte(strings.Repeat("nginx file\n", 1000)), 0o644)
-	port, tlsPort := freePort(t), freePort(t)
-	conf := fmt.Sprintf(`daemon off;
+		www := filepath.Join(dir, "www")
+		os.MkdirAll(www, 0o755)
+		os.WriteFile(filepath.Join(www, "file.txt"), []byte(strings.Repeat("nginx file\n", 1000)), 0o644)
+		return fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 error_log %[1]s/error.log warn;
@@ -95,8 +121,8 @@ http {
     ssl_session_cache shared:SSL:1m;
     ssl_protocols TLSv1.2 TLSv1.3;
     server {
-        listen 127.0.0.1:%[2]d;
-        listen 127.0.0.1:%[3]d ssl;
+        listen %[2]s;
+        listen %[3]s ssl;
         server_name hop.test;
         ssl_certificate %[1]s/cert.pem;
         ssl_certificate_key %[1]s/key.pem;
@@ -105,34 +131,12 @@ http {
         %[4]s
     }
 }
-`, dir, port, tlsPort, extra)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-	out, _ := os.Create(filepath.Join(dir, "stdout.log"))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		out.Close()
+`, dir, addrs[0], addrs[1], extra)
 	})
-	logs := func() string {
-		a, _ := os.ReadFile(filepath.Join(dir, "stdout.log"))
-		b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		return string(a) + string(b)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	waitListening(t, addr, exited, logs)
-	waitListening(t, "127.0.0.1:"+strconv.Itoa(tlsPort), exited, logs)
-	return &nginxPeer{dir: dir, http: "http://" + addr, https: "https://hop.test:" + strconv.Itoa(tlsPort),
-		httpsPort: tlsPort, accessLogPath: filepath.Join(dir, "access.log")}
+	_, tlsPort, _ := net.SplitHostPort(ng.Addrs[1])
+	port, _ := strconv.Atoi(tlsPort)
+	return &nginxPeer{dir: ng.Dir, http: "http://" + ng.Addrs[0], https: "https://hop.test:" + tlsPort,
+		httpsPort: port, accessLogPath: filepath.Join(ng.Dir, "access.log")}
 }
 
 // accessLog returns the (connection, connection_requests, request line) of each
@@ -319,7 +323,7 @@ srv.serve_forever()
 // python3's http.server speaks HTTP/1.0 and closes after each response; /stream is
 // close-delimited.
 func TestPythonHTTP10(t *testing.T) {
-	py := requirePeer(t, "python3")
+	py := testpeer.Program(t, "python3")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "file.txt"), []byte(strings.Repeat("python\n", 500)), 0o644)
 	script := filepath.Join(dir, "server.py")
@@ -354,5 +358,113 @@ func TestPythonHTTP10(t *testing.T) {
 	}
 	if s := cl.Stats(); s.NewConns != 3 || s.Open != 0 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// squidPeer is a squid forward proxy started for one test, requiring Basic proxy
+// authentication (user alice, password s3cret) through basic_ncsa_auth.
+type squidPeer struct {
+	url       string // http://127.0.0.1:port
+	accessLog string
+}
+
+func startSquid(t *testing.T) *squidPeer {
+	bin := testpeer.Program(t, "squid", "/usr/sbin/squid")
+	htpasswd := testpeer.Program(t, "htpasswd")
+	auth := testpeer.Program(t, "/usr/lib/squid/basic_ncsa_auth")
+	dir := t.TempDir()
+	// Run as root, squid drops to its own user, which must reach the directory.
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o777)
+	}
+	if out, err := exec.Command(htpasswd, "-bc", filepath.Join(dir, "passwd"), "alice", "s3cret").CombinedOutput(); err != nil {
+		t.Fatalf("htpasswd: %v %s", err, out)
+	}
+	os.Chmod(filepath.Join(dir, "passwd"), 0o644)
+	port := freePort(t)
+	conf := fmt.Sprintf(`http_port 127.0.0.1:%[2]d
+pid_filename %[1]s/squid.pid
+cache_log %[1]s/cache.log
+access_log stdio:%[1]s/access.log squid
+netdb_filename none
+pinger_enable off
+cache deny all
+cache_mem 8 MB
+coredump_dir %[1]s
+shutdown_lifetime 0 seconds
+dns_nameservers 127.0.0.1
+auth_param basic program %[3]s %[1]s/passwd
+auth_param basic realm hop-test
+acl authed proxy_auth REQUIRED
+acl CONNECT method CONNECT
+http_access allow authed
+http_access deny all
+`, dir, port, auth)
+	confPath := filepath.Join(dir, "squid.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	runPeer(t, dir, "cache.log", exec.Command(bin, "-N", "-f", confPath), addr)
+	return &squidPeer{url: "http://" + addr, accessLog: filepath.Join(dir, "access.log")}
+}
+
+// statuses returns the "CODE/STATUS METHOD" of each logged request (squid writes the
+// log as requests end; wait for n lines).
+func (s *squidPeer) statuses(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	waitFor(t, "squid's access log", func() bool {
+		b, _ := os.ReadFile(s.accessLog)
+		out = out[:0]
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 8 && !strings.HasPrefix(f[3], "NONE") { // NONE: the readiness probe
+				out = append(out, f[3]+" "+f[5]+" "+f[7]) // TCP_MISS/200 GET alice
+			}
+		}
+		return len(out) >= n
+	})
+	return out
+}
+
+// squid asks for proxy credentials: the client answers the 407 once with those of the
+// proxy URL, for absolute-form requests and for CONNECT tunnels, and later requests
+// carry them from the start. Wrong credentials surface the 407 and its challenge.
+func TestSquidProxyAuth(t *testing.T) {
+	sq := startSquid(t)
+	base := startHop(t, echoConn)
+	tlsURL, _ := startHopTLS(t, echoConn)
+	tc := testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1")
+	fn, err := FixedProxy(strings.Replace(sq.url, "http://", "http://alice:s3cret@", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, &Client{Proxy: fn, TLSConfig: &tls.Config{RootCAs: tc.Pool}})
+	for _, u := range []string{base + "/plain", base + "/again", tlsURL + "/tunnel"} {
+		r := get(t, cl, u)
+		path := u[strings.LastIndexByte(u, '/'):]
+		if r.Status != 200 || string(r.Body) != "GET "+path+" " {
+			t.Fatalf("%s: %d %q", u, r.Status, r.Body)
+		}
+	}
+	cl.CloseIdleConnections() // squid logs a tunnel when it ends
+	got := sq.statuses(t, 4)
+	want := []string{"TCP_DENIED/407 GET -", "TCP_MISS/200 GET alice", "TCP_MISS/200 GET alice", "TCP_TUNNEL/200 CONNECT alice"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("squid logged %q, want %q", got, want)
+	}
+
+	wrong, _ := FixedProxy(strings.Replace(sq.url, "http://", "http://alice:wrong@", 1))
+	cl2 := newClient(t, &Client{Proxy: wrong})
+	r := get(t, cl2, base+"/")
+	if r.Status != 407 || !strings.Contains(string(r.Header.Get("Proxy-Authenticate")), `Basic realm="hop-test"`) {
+		t.Errorf("wrong password: %d %q", r.Status, r.Header.Get("Proxy-Authenticate"))
+	}
+	var req Request
+	req.SetURL(tlsURL + "/")
+	var resp Response
+	if err := cl2.Do(&req, &resp); !errors.Is(err, ErrProxyAuthRequired) {
+		t.Errorf("CONNECT with a wrong password: %v", err)
 	}
 }

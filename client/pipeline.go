@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -44,8 +45,16 @@ func (cl *Client) DoPipeline(reqs []*Request, resps []*Response, depth int) erro
 		if r.hasBody && r.bodyStream != nil {
 			return errors.New("hop/client: pipelined requests need in-memory bodies (SetBody)")
 		}
-		if r.Header.HasToken("Expect", "100-continue") {
+		if r.Fields().HasToken("Expect", "100-continue") {
 			return errors.New("hop/client: Expect: 100-continue cannot be pipelined")
+		}
+		if r.upgrading() {
+			return errors.New("hop/client: a request that may switch protocols (Upgrade) cannot be pipelined")
+		}
+		if r.hasBody && r.Trailer != nil {
+			if err := checkTrailer(r.Trailer); err != nil {
+				return err
+			}
 		}
 	}
 	var deadline time.Time
@@ -69,138 +78,199 @@ func sameOrigin(a, b *URL) bool {
 	return a.Scheme == b.Scheme && a.Host == b.Host && a.EffectivePort() == b.EffectivePort()
 }
 
-// pipelineRun pipelines requests that share an origin.
+// pipeline is one run of pipelined requests to one origin.
+type pipeline struct {
+	cl       *Client
+	p        *hostPool
+	reqs     []*Request
+	resps    []*Response
+	depth    int
+	deadline time.Time
+	ctx      context.Context
+	start    time.Time
+	heads    [][2]int // start and end of each head in the window being written
+	done     int      // responses received
+	failures int      // connections in a row that died without answering
+}
+
+// pipelineRun pipelines requests that share an origin, one connection after another
+// until every request is answered.
 func (cl *Client) pipelineRun(reqs []*Request, resps []*Response, depth int, deadline time.Time) error {
-	p, err := cl.poolFor(&reqs[0].URL)
+	p, err := cl.poolFor(&reqs[0].URL, false)
 	if err != nil {
 		return cl.describe(reqs[0], nil, false, &connErr{op: "proxy", err: err}, "")
 	}
-	ctx := reqs[0].Ctx
-	done := 0 // responses received
-	failures := 0
-	for done < len(reqs) {
-		tr := traceOf(cl, reqs[done])
-		if tr != nil && tr.GetConn != nil {
-			tr.GetConn(p.origin)
+	pl := &pipeline{cl: cl, p: p, reqs: reqs, resps: resps, depth: depth, deadline: deadline,
+		ctx: reqs[0].Ctx, start: time.Now()}
+	for pl.done < len(reqs) {
+		if err := pl.onConnection(); err != nil {
+			return err
 		}
-		c, reused, idle, err := p.acquire(ctx, deadline, failures > 0, tr)
-		if err != nil {
-			return cl.describe(reqs[done], nil, false, err, "")
+	}
+	return nil
+}
+
+// onConnection gets a connection and pipelines the unanswered requests on it, until
+// they are answered or the connection can carry no more. It returns an error when the
+// run must stop.
+func (pl *pipeline) onConnection() error {
+	cl, p := pl.cl, pl.p
+	tr := traceOf(cl, pl.reqs[pl.done])
+	if tr != nil && tr.GetConn != nil {
+		tr.GetConn(p.origin)
+	}
+	var tm Timings
+	c, reused, idle, err := p.acquire(pl.ctx, pl.deadline, pl.failures > 0, tr, &tm)
+	if err != nil {
+		return cl.describe(pl.reqs[pl.done], nil, false, err, "")
+	}
+	tm.Start, tm.GotConn = pl.start, time.Now()
+	c.hold, c.heldReason = true, ""
+	sent := pl.done
+	progress := false
+	var failure error
+	var failOp string // the phase that failed
+	for pl.done < len(pl.reqs) {
+		window := pl.depth
+		if !c.proven {
+			window = 1
 		}
-		c.hold, c.heldReason = true, ""
-		sent := done
-		progress := false
-		var failure error
-		var failOp string // the phase that failed
-		for done < len(reqs) {
-			window := depth
-			if !c.proven {
-				window = 1
-			}
-			// Write the requests of the window that are not yet sent, in one write.
-			if lim := min(done+window, len(reqs)); sent < lim {
-				c.wbuf = c.wbuf[:0]
-				heads := make([]int, 0, lim-sent)
-				for k := sent; k < lim; k++ {
-					r := reqs[k]
-					var closing bool
-					start := len(c.wbuf)
-					c.target = r.appendTarget(c.target[:0], p.absolute)
-					c.wbuf, closing = r.appendHead(c.wbuf, c.target, p.proxyAuth, r.ContentLength())
-					heads = append(heads, len(c.wbuf)-start)
-					if r.hasBody {
-						c.wbuf = append(c.wbuf, r.body...)
-					}
-					if closing {
-						lim = k + 1 // nothing may follow a request that closes
-					}
-				}
-				for k := sent; k < lim; k++ {
-					if t := traceOf(cl, reqs[k]); t != nil && t.GotConn != nil {
-						c.requests += k - sent
-						t.gotConn(c, reused || progress || k > done, idle)
-						c.requests -= k - sent
-					}
-				}
-				c.begin(ctx, deadline, nil, "")
-				werr := c.write(c.wbuf)
-				off := 0
-				for k := sent; k < lim; k++ {
-					t := traceOf(cl, reqs[k])
-					if t != nil && t.WroteHead != nil && werr == nil {
-						t.WroteHead(c.wbuf[off : off+heads[k-sent]])
-					}
-					off += heads[k-sent]
-					if r := reqs[k]; r.hasBody {
-						off += len(r.body)
-					}
-					if t != nil && t.WroteRequest != nil {
-						t.WroteRequest(werr)
-					}
-				}
-				c.requests += lim - sent
-				if werr != nil {
-					failure, failOp = werr, "write request"
-					c.end(werr, 0, 0)
-					break
-				}
-				sent = lim
-			}
-			// Read the response to reqs[done].
-			r, resp := reqs[done], resps[done]
-			tr := traceOf(cl, r)
-			resp.Reset()
-			c.begin(r.Ctx, deadline, tr, r.method())
-			c.reqClose = r.Close || r.Header.HasToken("Connection", "close")
-			n, err := c.readFinalHead()
-			if err != nil {
-				failure, failOp = err, "read response"
-				c.dead = true
-				c.end(err, 0, 0)
+		if lim := min(pl.done+window, len(pl.reqs)); sent < lim {
+			n, werr := pl.writeWindow(c, sent, lim, reused || progress, idle, &tm)
+			if werr != nil {
+				failure, failOp = werr, "write request"
 				break
 			}
-			c.startBody(resp, n)
-			resp.Reused = reused || progress
-			resp.URL = r.URL
-			if err := resp.stream.readAll(resp, cl.maxBody()); err != nil {
-				failure, failOp = err, "read body"
-				break
+			sent = n
+		}
+		if err := pl.readResponse(c, reused || progress); err != nil {
+			failure, failOp = err, "read response"
+			var ce *connErr
+			if errors.As(err, &ce) {
+				failure, failOp = ce.err, ce.op
 			}
-			done++
-			progress = true
-			failures = 0
-			if c.heldReason != "" {
-				break // the connection cannot carry more: re-send the rest
-			}
-			idle = 0
+			break
 		}
-		c.hold = false
-		if done == len(reqs) && c.heldReason == "" && failure == nil {
-			p.put(c)
-			return nil
+		pl.done++
+		progress = true
+		pl.failures = 0
+		if c.heldReason != "" {
+			break // the connection cannot carry more: re-send the rest
 		}
-		p.drop(c)
-		if failure != nil && !connectionDied(failure) {
-			// The server answered, but the answer is unacceptable: sending the request
-			// again would only repeat it (DESIGN: re-send only when the connection dies).
-			return cl.describe(reqs[done], c, reused || progress, &connErr{op: failOp, err: failure},
-				"not re-sent: the server answered")
+		idle = 0
+		tm = Timings{Start: pl.start, GotConn: tm.GotConn}
+	}
+	c.hold = false
+	return pl.release(c, reused, progress, failure, failOp)
+}
+
+// writeWindow writes requests [from, lim) in one write; it returns the end of what it
+// wrote (less than lim when a request asks to close: nothing may follow it).
+func (pl *pipeline) writeWindow(c *conn, from, lim int, reused bool, idle time.Duration, tm *Timings) (int, error) {
+	cl, p := pl.cl, pl.p
+	c.wbuf = c.wbuf[:0]
+	pl.heads = pl.heads[:0]
+	auth := p.auth()
+	for k := from; k < lim; k++ {
+		r := pl.reqs[k]
+		var closing bool
+		start := len(c.wbuf)
+		length := r.ContentLength()
+		c.target = r.appendTarget(c.target[:0], p.absolute)
+		c.wbuf, closing = r.appendHead(c.wbuf, c.target, auth, length)
+		pl.heads = append(pl.heads, [2]int{start, len(c.wbuf)})
+		if r.hasBody {
+			c.wbuf, _ = r.appendBody(c.wbuf, length) // trailers were checked by DoPipeline
 		}
-		if failure != nil && progress {
-			failure = nil // the connection died after answering: re-send the rest
+		if closing {
+			lim = k + 1
 		}
-		if failure != nil {
-			failures++
-			if isTimeout(failure) || failures >= maxPipelineFailures ||
-				ctx != nil && ctx.Err() != nil {
-				return cl.describe(reqs[done], c, reused, &connErr{op: "pipeline", err: failure},
-					fmt.Sprintf("%d requests unanswered", len(reqs)-done))
-			}
+	}
+	for k := from; k < lim; k++ {
+		if t := traceOf(cl, pl.reqs[k]); t != nil && t.GotConn != nil {
+			c.requests += k - from
+			t.gotConn(c, reused || k > pl.done, idle)
+			c.requests -= k - from
 		}
-		if done < len(reqs) {
-			if t := traceOf(cl, reqs[done]); t != nil && t.Retry != nil {
-				t.Retry(failures, failure)
-			}
+	}
+	c.begin(pl.ctx, pl.deadline, nil, "")
+	werr := c.write(c.wbuf)
+	tm.WroteRequest = time.Now()
+	for k := from; k < lim; k++ {
+		t := traceOf(cl, pl.reqs[k])
+		if t != nil && t.WroteHead != nil && werr == nil {
+			h := pl.heads[k-from]
+			t.WroteHead(c.wbuf[h[0]:h[1]])
+		}
+		if t != nil && t.WroteRequest != nil {
+			t.WroteRequest(werr)
+		}
+		pl.resps[k].Timings = *tm
+	}
+	c.requests += lim - from
+	if werr != nil {
+		c.end(werr, 0, 0)
+		return from, werr
+	}
+	return lim, nil
+}
+
+// readResponse reads the response to reqs[done], body included.
+func (pl *pipeline) readResponse(c *conn, reused bool) error {
+	r, resp := pl.reqs[pl.done], pl.resps[pl.done]
+	tm := resp.Timings
+	resp.Reset()
+	resp.Timings = tm
+	c.begin(r.Ctx, pl.deadline, traceOf(pl.cl, r), r.method())
+	c.times = &resp.Timings
+	c.reqClose = r.Close || r.Fields().HasToken("Connection", "close")
+	n, err := c.readHead(false)
+	if err != nil {
+		c.dead = true
+		c.end(err, 0, 0)
+		return err
+	}
+	if err := c.startBody(resp, n); err != nil {
+		return err
+	}
+	resp.Reused = reused
+	resp.URL = r.URL
+	if err := resp.stream.readAll(resp, pl.cl.maxBody()); err != nil {
+		return &connErr{op: "read body", err: err}
+	}
+	return nil
+}
+
+// release gives the connection back (or closes it) after a pipelined stretch, and
+// decides what follows: nil to go on with a new connection for the unanswered
+// requests (or when all are answered), an error to stop.
+func (pl *pipeline) release(c *conn, reused, progress bool, failure error, failOp string) error {
+	cl, p, reqs, done := pl.cl, pl.p, pl.reqs, pl.done
+	if done == len(reqs) && c.heldReason == "" && failure == nil {
+		p.put(c)
+		return nil
+	}
+	p.drop(c)
+	if failure != nil && !connectionDied(failure) {
+		// The server answered, but the answer is unacceptable: sending the request
+		// again would only repeat it (DESIGN: re-send only when the connection dies).
+		return cl.describe(reqs[done], c, reused || progress, &connErr{op: failOp, err: failure},
+			"not re-sent: the server answered")
+	}
+	if failure != nil && progress {
+		failure = nil // the connection died after answering: re-send the rest
+	}
+	if failure != nil {
+		pl.failures++
+		if isTimeout(failure) || pl.failures >= maxPipelineFailures ||
+			pl.ctx != nil && pl.ctx.Err() != nil {
+			return cl.describe(reqs[done], c, reused, &connErr{op: "pipeline", err: failure},
+				fmt.Sprintf("%d requests unanswered", len(reqs)-done))
+		}
+	}
+	if done < len(reqs) {
+		if t := traceOf(cl, reqs[done]); t != nil && t.Retry != nil {
+			t.Retry(pl.failures, failure)
 		}
 	}
 	return nil
@@ -214,7 +284,7 @@ func (cl *Client) pipelineRun(reqs []*Request, resps []*Response, depth int, dea
 func connectionDied(err error) bool {
 	var we *wire.Error
 	switch {
-	case errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrUnsupportedUpgrade),
+	case errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrUnrequestedUpgrade),
 		errors.Is(err, errBufferFull), errors.Is(err, errTooMany1xx), errors.As(err, &we):
 		return false
 	}

@@ -201,7 +201,7 @@ func TestPipelineDoesNotResendAnsweredRequest(t *testing.T) {
 		{"malformed head", "HTTP/1.1 200 OK\r\nBad Field: x\r\nContent-Length: 0\r\n\r\n",
 			func(err error) bool { var we *wire.Error; return errors.As(err, &we) }},
 		{"101", "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
-			func(err error) bool { return errors.Is(err, ErrUnsupportedUpgrade) }},
+			func(err error) bool { return errors.Is(err, ErrUnrequestedUpgrade) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

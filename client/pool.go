@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/hop-http/hop/wire"
 )
 
 // originKey identifies a pool: connections are shared only between requests with the
@@ -20,8 +23,12 @@ type hostPool struct {
 	key       originKey
 	origin    string // "scheme://host:port", for traces and errors
 	proxyURL  *URL   // nil when direct
-	proxyAuth string // Proxy-Authorization value, "" when none
+	proxyAuth string // Proxy-Authorization value from the proxy URL, "" when none
 	absolute  bool   // requests use the absolute form (plain http through a proxy)
+	// authOn is set once the proxy asked for credentials (407): from then on
+	// proxyAuth is sent with every request and CONNECT through that proxy (it is
+	// shared by the pools of every origin reached through it).
+	authOn *atomic.Bool
 
 	tlsOnce sync.Once
 	tlsConf *tls.Config
@@ -39,7 +46,7 @@ type hostPool struct {
 
 // poolCounters are the cumulative counters of a pool.
 type poolCounters struct {
-	newConns, reused, closed, dialErrors, waitTimeouts uint64
+	newConns, reused, closed, switched, dialErrors, waitTimeouts uint64
 }
 
 // waiter is a request waiting for a connection at the per-host limit.
@@ -47,11 +54,12 @@ type waiter struct {
 	ch chan waitResult // buffered, capacity 1
 }
 
-// waitResult hands a waiter either an idle connection or the right to dial one (the
-// slot is already counted in open).
+// waitResult hands a waiter an idle connection, the right to dial one (the slot is
+// already counted in open), or an error (the Client was closed).
 type waitResult struct {
 	c    *conn
 	dial bool
+	err  error
 }
 
 var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan waitResult, 1)} }}
@@ -60,7 +68,10 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan waitRe
 // passes the liveness check, else a new one if the per-host limit allows, else the
 // next one released, waiting in a bounded queue for at most PoolWaitTimeout. With
 // fresh set it never reuses an idle connection.
-func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, tr *Trace) (c *conn, reused bool, idle time.Duration, err error) {
+//
+// The set-up of a new connection is reported to tr and recorded in tm (either may be
+// nil).
+func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, tr *Trace, tm *Timings) (c *conn, reused bool, idle time.Duration, err error) {
 	cl := p.cl
 	max := cl.maxConnsPerHost()
 	var timer *time.Timer
@@ -104,7 +115,7 @@ func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, 
 			p.open++
 			p.dialing++
 			p.mu.Unlock()
-			c, err = p.dial(ctx, deadline, tr)
+			c, err = p.dial(ctx, deadline, tr, tm)
 			return c, false, 0, err
 		}
 		if len(p.waiters) >= cl.maxWaiters() {
@@ -117,16 +128,23 @@ func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, 
 		if tr != nil && tr.PoolWait != nil {
 			tr.PoolWait()
 		}
-		wait := cl.poolWaitTimeout()
+		wait := cl.poolWaitTimeout() // 0: no limit of its own
 		if !deadline.IsZero() {
-			if d := time.Until(deadline); d < wait {
+			if d := time.Until(deadline); wait == 0 || d < wait {
 				wait = d
+				if wait <= 0 {
+					wait = 1 // expired: the timer fires at once
+				}
 			}
 		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
+		var expired <-chan time.Time
+		if wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			expired = timer.C
 		}
 		var done <-chan struct{}
 		if ctx != nil {
@@ -135,8 +153,11 @@ func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, 
 		select {
 		case r := <-w.ch:
 			waiterPool.Put(w)
+			if r.err != nil {
+				return nil, false, 0, r.err
+			}
 			if r.dial {
-				c, err = p.dial(ctx, deadline, tr)
+				c, err = p.dial(ctx, deadline, tr, tm)
 				return c, false, 0, err
 			}
 			c = r.c // counted as reused by put
@@ -149,7 +170,7 @@ func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, 
 				p.stats.closed++
 				p.stats.reused--
 				p.mu.Unlock()
-				c, err = p.dial(ctx, deadline, tr)
+				c, err = p.dial(ctx, deadline, tr, tm)
 				return c, false, 0, err
 			}
 			now := time.Now()
@@ -158,7 +179,7 @@ func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, 
 				continue
 			}
 			return c, true, now.Sub(c.lastUsed), nil
-		case <-timer.C:
+		case <-expired:
 			p.abandon(w)
 			p.mu.Lock()
 			p.stats.waitTimeouts++
@@ -188,6 +209,9 @@ func (p *hostPool) abandon(w *waiter) {
 	p.mu.Unlock()
 	r := <-w.ch // it was handed something before we could leave the queue
 	waiterPool.Put(w)
+	if r.err != nil {
+		return
+	}
 	p.mu.Lock()
 	if r.dial {
 		p.open--
@@ -223,9 +247,15 @@ func (p *hostPool) put(c *conn) {
 		w.ch <- waitResult{c: c}
 		return
 	}
+	maxIdle := p.cl.maxIdlePerHost()
+	if maxIdle == 0 {
+		p.mu.Unlock()
+		p.drop(c)
+		return
+	}
 	p.active--
 	var evict *conn
-	if len(p.idle) >= p.cl.maxIdlePerHost() {
+	if len(p.idle) >= maxIdle {
 		evict = p.idle[0]
 		copy(p.idle, p.idle[1:])
 		p.idle = p.idle[:len(p.idle)-1]
@@ -281,6 +311,67 @@ func (p *hostPool) handOff() {
 	w.ch <- waitResult{dial: true}
 }
 
+// detach lets go of a connection handed over to the caller (it switched protocols):
+// its slot is freed without closing it.
+func (p *hostPool) detach(c *conn) {
+	p.mu.Lock()
+	p.active--
+	p.open--
+	p.stats.switched++
+	p.handOff()
+	p.mu.Unlock()
+}
+
+// failWaiters hands err to every request waiting for a connection.
+func (p *hostPool) failWaiters(err error) {
+	p.mu.Lock()
+	ws := p.waiters
+	p.waiters = nil
+	p.mu.Unlock()
+	for _, w := range ws {
+		w.ch <- waitResult{err: err}
+	}
+}
+
+// auth returns the Proxy-Authorization value to send: the proxy URL's credentials
+// once the proxy asked for them, else "".
+func (p *hostPool) auth() string {
+	if p.authOn != nil && p.authOn.Load() {
+		return p.proxyAuth
+	}
+	return ""
+}
+
+// retryWithAuth decides, after a 407 from the proxy, whether to send the request again
+// with the proxy URL's credentials: only when there are some, they were not sent
+// (sent is what was), the caller set no Proxy-Authorization of its own, and the proxy
+// accepts Basic. It turns the credentials on for the pool.
+func (p *hostPool) retryWithAuth(sent string, req *Request, challenge *wire.Header) bool {
+	if p.proxyURL == nil || p.proxyAuth == "" || sent != "" || req.Fields().Has("Proxy-Authorization") {
+		return false
+	}
+	ok := false
+	challenge.Values("Proxy-Authenticate", func(v []byte) { ok = ok || offersBasic(v) })
+	if ok {
+		p.authOn.Store(true)
+	}
+	return ok
+}
+
+// offersBasic reports whether a Proxy-Authenticate value offers the Basic scheme
+// (RFC 9110 §11.6.2: a list of challenges, each an auth-scheme and parameters).
+func offersBasic(v []byte) bool {
+	const scheme = "basic"
+	for i := 0; i+len(scheme) <= len(v); i++ {
+		if (i == 0 || v[i-1] == ' ' || v[i-1] == ',' || v[i-1] == '\t') &&
+			wire.EqualFold(v[i:i+len(scheme)], scheme) &&
+			(i+len(scheme) == len(v) || v[i+len(scheme)] == ' ' || v[i+len(scheme)] == ',') {
+			return true
+		}
+	}
+	return false
+}
+
 // dialFailed frees the slot of a failed dial.
 func (p *hostPool) dialFailed() {
 	p.mu.Lock()
@@ -303,7 +394,7 @@ func (p *hostPool) dialed() {
 // usable runs the liveness check, unless the connection was idle for less than
 // LivenessCheckMinIdle.
 func (c *conn) usable(now time.Time) bool {
-	if m := c.cl.LivenessCheckMinIdle; m > 0 && now.Sub(c.lastUsed) < m {
+	if m := c.cl.livenessMinIdle(); m > 0 && now.Sub(c.lastUsed) < m {
 		return true
 	}
 	return c.alive()
@@ -354,6 +445,110 @@ func (p *hostPool) sweep(now time.Time, all bool) bool {
 	return busy
 }
 
+// janitor is the Client's background sweeper of idle connections.
+type janitor struct {
+	sync.Mutex
+	// running is written with the mutex held and read without it by startJanitor's
+	// fast path, which every pool put takes.
+	running atomic.Bool
+	stop    chan struct{}
+}
+
+// startJanitor starts the sweeper goroutine if it is not running. It sweeps idle
+// connections (expired, or closed by the server) and forgets empty pools, and stops
+// by itself when no connection is left.
+func (cl *Client) startJanitor() {
+	if cl.janitor.running.Load() {
+		return
+	}
+	cl.janitor.Lock()
+	defer cl.janitor.Unlock()
+	if cl.janitor.running.Load() || cl.closed.Load() {
+		return
+	}
+	cl.janitor.running.Store(true)
+	stop := make(chan struct{})
+	cl.janitor.stop = stop
+	interval := cl.idleTimeout() / 4
+	if interval > time.Second {
+		interval = time.Second
+	}
+	if interval < 10*time.Millisecond {
+		interval = 10 * time.Millisecond
+	}
+	go cl.sweepLoop(stop, interval)
+}
+
+func (cl *Client) sweepLoop(stop chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			busy := false
+			for _, p := range cl.allPools() {
+				if p.sweep(now, false) {
+					busy = true
+				} else {
+					cl.forget(p, now)
+				}
+			}
+			if !busy {
+				cl.janitor.Lock()
+				if cl.janitor.stop == stop {
+					cl.janitor.running.Store(false)
+				}
+				cl.janitor.Unlock()
+				// A connection put back since the sweep found the janitor still
+				// running and left it alone: start a new one for it.
+				if cl.busy() {
+					cl.startJanitor()
+				}
+				return
+			}
+		}
+	}
+}
+
+// busy reports whether any pool holds connections or waiters.
+func (cl *Client) busy() bool {
+	for _, p := range cl.allPools() {
+		p.mu.Lock()
+		b := p.open > 0 || len(p.waiters) > 0
+		p.mu.Unlock()
+		if b {
+			return true
+		}
+	}
+	return false
+}
+
+// forget removes an empty pool that has not been used for a while.
+func (cl *Client) forget(p *hostPool, now time.Time) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open == 0 && len(p.waiters) == 0 && now.Sub(p.lastUse) > cl.idleTimeout() && cl.pools[p.key] == p {
+		// A request that already holds p still works; its connection is closed
+		// after use instead of idling in a pool nobody sweeps.
+		p.gone = true
+		delete(cl.pools, p.key)
+	}
+}
+
+// stopJanitor stops the sweeper (Close).
+func (cl *Client) stopJanitor() {
+	cl.janitor.Lock()
+	if cl.janitor.running.Load() {
+		close(cl.janitor.stop)
+		cl.janitor.running.Store(false)
+	}
+	cl.janitor.Unlock()
+}
+
 // OriginStats describes the pool of one origin.
 type OriginStats struct {
 	// Origin is "scheme://host:port", followed by " via PROXY" when proxied.
@@ -373,6 +568,7 @@ type Stats struct {
 	NewConns     uint64 // connections set up
 	Reused       uint64 // exchanges that reused an idle connection
 	Closed       uint64 // connections closed
+	Switched     uint64 // connections handed to the caller (101, CONNECT 2xx)
 	DialErrors   uint64 // failed connection set-ups
 	WaitTimeouts uint64 // requests that gave up waiting for a connection
 }
@@ -386,6 +582,7 @@ func (s *Stats) add(o Stats) {
 	s.NewConns += o.NewConns
 	s.Reused += o.Reused
 	s.Closed += o.Closed
+	s.Switched += o.Switched
 	s.DialErrors += o.DialErrors
 	s.WaitTimeouts += o.WaitTimeouts
 }
@@ -396,7 +593,7 @@ func (p *hostPool) snapshot() Stats {
 	return Stats{
 		Active: p.active, Idle: len(p.idle), Waiting: len(p.waiters), Dialing: p.dialing,
 		Open: p.open, NewConns: p.stats.newConns, Reused: p.stats.reused,
-		Closed: p.stats.closed, DialErrors: p.stats.dialErrors,
+		Closed: p.stats.closed, Switched: p.stats.switched, DialErrors: p.stats.dialErrors,
 		WaitTimeouts: p.stats.waitTimeouts,
 	}
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -21,10 +22,16 @@ type testProxy struct {
 	mu    sync.Mutex
 	log   []string
 	auths []string
+	// want, when set, is the Proxy-Authorization the proxy requires: requests without
+	// it get 407 with a Basic challenge.
+	want string
 }
 
-func startProxy(t *testing.T) *testProxy {
+func startProxy(t *testing.T, want ...string) *testProxy {
 	p := &testProxy{}
+	if len(want) > 0 {
+		p.want = want[0]
+	}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, port, _ := net.SplitHostPort(addr)
 		if strings.HasSuffix(host, ".test") {
@@ -44,6 +51,12 @@ func startProxy(t *testing.T) *testProxy {
 		p.log = append(p.log, r.Method+" "+r.RequestURI)
 		p.auths = append(p.auths, r.Header.Get("Proxy-Authorization"))
 		p.mu.Unlock()
+		if p.want != "" && r.Header.Get("Proxy-Authorization") != p.want {
+			w.Header().Set("Proxy-Authenticate", `Basic realm="hop test"`)
+			w.WriteHeader(407)
+			w.Write([]byte("credentials, please"))
+			return
+		}
 		if r.Method == "CONNECT" {
 			up, err := dial(r.Context(), "tcp", r.Host)
 			if err != nil {
@@ -92,10 +105,14 @@ func (p *testProxy) seen() ([]string, []string) {
 	return append([]string(nil), p.log...), append([]string(nil), p.auths...)
 }
 
+// Plain http through a proxy: absolute-form requests on a pooled connection. The proxy
+// asks for credentials (407): the request is sent again once with those of the proxy
+// URL, and every later request carries them from the start.
 func TestProxyHTTP(t *testing.T) {
 	base := startHop(t, echoConn)
 	port := base[strings.LastIndexByte(base, ':')+1:]
-	px := startProxy(t)
+	const alice = "Basic YWxpY2U6c0BjcmV0" // alice:s@cret
+	px := startProxy(t, alice)
 	fn, err := FixedProxy(strings.Replace(px.url, "http://", "http://alice:s%40cret@", 1))
 	if err != nil {
 		t.Fatal(err)
@@ -106,17 +123,18 @@ func TestProxyHTTP(t *testing.T) {
 		if r.Status != 200 || string(r.Body) != "GET /via?x=1 " || string(r.Header.Get("X-Via-Proxy")) != "1" {
 			t.Fatalf("%d %q", r.Status, r.Body)
 		}
-		if r.Reused != (i == 1) {
-			t.Errorf("request %d reused=%v: the connection to the proxy is pooled", i, r.Reused)
+		// The first request's second try rode on the connection of the 407.
+		if !r.Reused || r.ConnID != 1 {
+			t.Errorf("request %d reused=%v conn #%d: the connection to the proxy is pooled", i, r.Reused, r.ConnID)
 		}
 	}
 	log, auths := px.seen()
 	want := "GET http://origin.test:" + port + "/via?x=1"
-	if len(log) != 2 || log[0] != want {
-		t.Errorf("proxy saw %q, want absolute-form %q", log, want)
+	if len(log) != 3 || log[0] != want || log[1] != want {
+		t.Errorf("proxy saw %q, want absolute-form %q three times", log, want)
 	}
-	if auths[0] != "Basic YWxpY2U6c0BjcmV0" { // alice:s@cret
-		t.Errorf("Proxy-Authorization %q", auths[0])
+	if strings.Join(auths, "|") != "|"+alice+"|"+alice {
+		t.Errorf("Proxy-Authorization %q, want none, then the URL's credentials", auths)
 	}
 	s := cl.OriginStats()
 	if len(s) != 1 || !strings.Contains(s[0].Origin, "via http://alice:xxxxx@") {
@@ -169,8 +187,70 @@ func TestProxyConnectRefused(t *testing.T) {
 	req.SetURL("https://127.0.0.1:1/") // the proxy cannot reach it: 502
 	var resp Response
 	err := cl.Do(&req, &resp)
-	if err == nil || !strings.Contains(err.Error(), "proxy refused CONNECT") {
+	var pe *ProxyError
+	if !errors.As(err, &pe) || pe.Status != 502 || pe.Target != "127.0.0.1:1" || errors.Is(err, ErrProxyAuthRequired) ||
+		!strings.Contains(err.Error(), "refused CONNECT 127.0.0.1:1: 502 Bad Gateway") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A 407 is surfaced with its challenge: as the response for plain http, as a
+// *ProxyError matching ErrProxyAuthRequired for CONNECT. Without credentials in the
+// proxy URL (or with wrong ones, after one retry) nothing more is tried.
+func TestProxyAuthRequired(t *testing.T) {
+	base := startHop(t, echoConn)
+	port := base[strings.LastIndexByte(base, ':')+1:]
+	px := startProxy(t, "Basic c2VjcmV0OnNlY3JldA==")
+	for _, user := range []string{"", "bob:wrong@"} {
+		fn, _ := FixedProxy(strings.Replace(px.url, "http://", "http://"+user, 1))
+		cl := newClient(t, &Client{Proxy: fn})
+		r := get(t, cl, "http://origin.test:"+port+"/")
+		if r.Status != 407 || string(r.Header.Get("Proxy-Authenticate")) != `Basic realm="hop test"` || string(r.Body) != "credentials, please" {
+			t.Errorf("user %q: %d %q %q", user, r.Status, r.Header.Get("Proxy-Authenticate"), r.Body)
+		}
+		var req Request
+		req.SetURL("https://origin.test:" + port + "/")
+		var resp Response
+		err := cl.Do(&req, &resp)
+		var pe *ProxyError
+		if !errors.Is(err, ErrProxyAuthRequired) || !errors.As(err, &pe) || pe.Status != 407 ||
+			len(pe.Authenticate) != 1 || pe.Authenticate[0] != `Basic realm="hop test"` {
+			t.Errorf("user %q: CONNECT err = %v", user, err)
+		}
+	}
+	log, auths := px.seen()
+	// Without credentials: one try each. With wrong ones: the GET is tried again with
+	// them, and the CONNECT (through the same proxy) sends them at once.
+	const bob = "Basic Ym9iOndyb25n"
+	if len(log) != 5 || strings.Join(auths, "|") != "|||"+bob+"|"+bob {
+		t.Errorf("proxy saw %q with %q", log, auths)
+	}
+}
+
+// CONNECT through a proxy that asks for credentials: the tunnel is opened again on a
+// new connection with those of the proxy URL, and later tunnels send them at once.
+func TestProxyConnectAuth(t *testing.T) {
+	url, _ := startHopTLS(t, echoConn)
+	port := url[strings.LastIndexByte(url, ':')+1:]
+	const alice = "Basic YWxpY2U6czNjcmV0" // alice:s3cret
+	px := startProxy(t, alice)
+	fn, _ := FixedProxy(strings.Replace(px.url, "http://", "http://alice:s3cret@", 1))
+	var retries []string
+	cl := newClient(t, &Client{Proxy: fn, MaxIdleConnsPerHost: -1,
+		TLSConfig: &tls.Config{RootCAs: testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1").Pool},
+		Trace:     &Trace{Retry: func(_ int, err error) { retries = append(retries, err.Error()) }}})
+	for i := 0; i < 2; i++ {
+		r := get(t, cl, "https://hop.test:"+port+"/s")
+		if r.Status != 200 || string(r.Body) != "GET /s " {
+			t.Fatalf("%d %q", r.Status, r.Body)
+		}
+	}
+	log, auths := px.seen()
+	if len(log) != 3 || strings.Join(auths, "|") != "|"+alice+"|"+alice {
+		t.Errorf("proxy saw %q with %q", log, auths)
+	}
+	if len(retries) != 1 || !strings.Contains(retries[0], "407") {
+		t.Errorf("retries %q", retries)
 	}
 }
 

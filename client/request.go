@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
@@ -14,14 +15,35 @@ import (
 //
 // The client manages the framing and connection fields itself: Host (from the URL,
 // unless Header sets one), Content-Length, Transfer-Encoding and Connection. Those in
-// Header are ignored, except that a Connection field naming "close" acts like Close.
+// Header are ignored, except that a Connection field naming "close" acts like Close;
+// a request with an Upgrade field is sent with Connection: upgrade.
+//
+// A proxy forwards a request parsed by its server without copying it: the method
+// through [Method], the request-target in Target, the fields with [Request.UseHeader],
+// the body with [Request.SetBodyStream] and the trailer fields in Trailer.
 type Request struct {
 	// Method is the request method; "" means GET.
 	Method string
-	// URL is the target. Set it with [Request.SetURL] or [URL.Set].
+	// URL is the target: it chooses the connection (scheme, host, port), and the
+	// request-target and Host field unless Target and Header give them. Set it with
+	// [Request.SetURL] or [URL.Set].
 	URL URL
-	// Header holds the request's fields, in order.
+	// Target, if set, is sent as the request-target instead of the one made from URL
+	// (origin form, or absolute form through an HTTP proxy). It is not copied and must
+	// not change until the call returns. A CONNECT request is sent to URL's origin,
+	// never through Client.Proxy, with Target (authority form, "host:port") or else
+	// URL's authority as its target.
+	Target []byte
+	// Header holds the request's fields, in order (see also [Request.UseHeader]).
 	Header wire.Header
+	// Trailer, if set, holds fields sent after the body, in the trailer section of
+	// the chunked coding: a request with a body and a Trailer is sent chunked (HTTP/1.1
+	// only), its body read to the end. Trailer is read once the body has been read to
+	// its end, so the body's producer may fill it as the body ends (a proxy points it
+	// at the trailer its server decodes). Fields that frame, route or control the
+	// message (Content-Length, Transfer-Encoding, Host, Trailer, TE and the
+	// hop-by-hop fields) are not sent there; an invalid field fails the request.
+	Trailer *wire.Header
 
 	// Close asks the server to close the connection after the response
 	// (Connection: close); the connection is not reused either way.
@@ -43,10 +65,11 @@ type Request struct {
 	// is used when nil.
 	Trace *Trace
 
-	body       []byte    // SetBody (the caller's slice) or ownBody
-	ownBody    []byte    // storage of SetBodyString, reused
-	bodyStream io.Reader // SetBodyStream
-	bodyLen    int64     // length of bodyStream, -1 unknown
+	header     *wire.Header // UseHeader's table, nil for Header
+	body       []byte       // SetBody (the caller's slice) or ownBody
+	ownBody    []byte       // storage of SetBodyString, reused
+	bodyStream io.Reader    // SetBodyStream
+	bodyLen    int64        // length of bodyStream, -1 unknown
 	hasBody    bool
 }
 
@@ -55,6 +78,47 @@ func (r *Request) Reset() {
 	h, own := r.Header, r.ownBody[:0]
 	h.Reset()
 	*r = Request{Header: h, ownBody: own}
+}
+
+// UseHeader makes r send the fields of h instead of those of r.Header, without
+// copying them: a proxy forwards the fields its server parsed this way (after
+// removing the hop-by-hop ones). h must not change until the call returns; nil goes
+// back to r.Header. Reset forgets h.
+func (r *Request) UseHeader(h *wire.Header) { r.header = h }
+
+// Fields returns the fields r sends: the table given to UseHeader, else &r.Header.
+func (r *Request) Fields() *wire.Header {
+	if r.header != nil {
+		return r.header
+	}
+	return &r.Header
+}
+
+// Method returns m as a string without allocating for the standard methods (RFC
+// 9110 §9 and PATCH); other methods are copied. It turns a method parsed by wire into
+// a Request's Method.
+func Method(m []byte) string {
+	switch string(m) {
+	case "GET":
+		return "GET"
+	case "HEAD":
+		return "HEAD"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "CONNECT":
+		return "CONNECT"
+	case "OPTIONS":
+		return "OPTIONS"
+	case "TRACE":
+		return "TRACE"
+	case "PATCH":
+		return "PATCH"
+	}
+	return string(m)
 }
 
 // SetURL parses s into r.URL (see [ParseURL]).
@@ -94,10 +158,14 @@ func (r *Request) BodyStream() io.Reader { return r.bodyStream }
 // HasBody reports whether a body is set (possibly empty).
 func (r *Request) HasBody() bool { return r.hasBody }
 
-// ContentLength returns the body length, -1 when unknown (chunked), 0 without body.
+// ContentLength returns the body length sent in Content-Length, -1 when the body is
+// sent chunked (its length is unknown, or a Trailer is set), 0 without body.
 func (r *Request) ContentLength() int64 {
 	if !r.hasBody {
 		return 0
+	}
+	if r.Trailer != nil {
+		return -1
 	}
 	return r.bodyLen
 }
@@ -117,7 +185,13 @@ func (r *Request) Idempotent() bool {
 	case "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE":
 		return true
 	}
-	return r.Header.Has("Idempotency-Key")
+	return r.Fields().Has("Idempotency-Key")
+}
+
+// upgrading reports whether the response may switch the connection to another
+// protocol: the request asks to (an Upgrade field), or is a CONNECT.
+func (r *Request) upgrading() bool {
+	return r.method() == "CONNECT" || r.Fields().Has("Upgrade")
 }
 
 // bodyCursor tracks the body of one attempt: it knows whether the body can be sent
@@ -148,10 +222,15 @@ func (r *Request) rewind(cur *bodyCursor) bool {
 	return true
 }
 
-// appendTarget appends the request-target: the origin form, or the absolute form
-// through an HTTP proxy.
+// appendTarget appends the request-target: Target when set, else the origin form, or
+// the absolute form through an HTTP proxy, or the authority form for CONNECT.
 func (r *Request) appendTarget(dst []byte, absolute bool) []byte {
-	if absolute {
+	switch {
+	case r.Target != nil:
+		return append(dst, r.Target...)
+	case r.method() == "CONNECT":
+		return append(dst, r.URL.authority...)
+	case absolute:
 		return r.URL.AppendAbsolute(dst)
 	}
 	return r.URL.AppendRequestURI(dst)
@@ -166,35 +245,21 @@ func (r *Request) appendHead(dst, target []byte, proxyAuth string, length int64)
 	}
 	dst = wire.AppendRequestLine(dst, r.method(), target, minor)
 	closing := r.Close
-	h := &r.Header
+	upgrade := false
+	h := r.Fields()
 	if !h.Has("Host") {
 		dst = wire.AppendField(dst, "Host", r.URL.authority)
 	}
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
-		switch len(name) {
-		case 10:
-			if wire.EqualFold(name, "connection") {
-				if containsToken(value, "close") {
-					closing = true
-				}
-				continue
+		if len(name) == 7 && wire.EqualFold(name, "upgrade") {
+			upgrade = true
+		}
+		if wire.IsConnectionManaged(name) {
+			if wire.EqualFold(name, "connection") && containsToken(value, "close") {
+				closing = true
 			}
-			if wire.EqualFold(name, "keep-alive") {
-				continue
-			}
-		case 14:
-			if wire.EqualFold(name, "content-length") {
-				continue
-			}
-		case 16:
-			if wire.EqualFold(name, "proxy-connection") {
-				continue
-			}
-		case 17:
-			if wire.EqualFold(name, "transfer-encoding") {
-				continue
-			}
+			continue
 		}
 		dst = wire.AppendField(dst, name, value)
 	}
@@ -213,13 +278,73 @@ func (r *Request) appendHead(dst, target []byte, proxyAuth string, length int64)
 		dst = append(dst, "Content-Length: 0\r\n"...)
 	}
 	switch {
+	case closing && upgrade:
+		dst = append(dst, "Connection: upgrade, close\r\n"...)
 	case closing:
 		dst = append(dst, "Connection: close\r\n"...)
+	case upgrade:
+		dst = append(dst, "Connection: upgrade\r\n"...)
 	case minor == 0:
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 	}
 	return append(dst, '\r', '\n'), closing
 }
+
+// appendBody appends an in-memory body as it is sent: as is, or as one chunk and the
+// last chunk with the trailer when the request is sent chunked.
+func (r *Request) appendBody(dst []byte, length int64) ([]byte, error) {
+	if length >= 0 {
+		return append(dst, r.body...), nil
+	}
+	dst = wire.AppendChunk(dst, r.body)
+	return appendLastChunk(dst, r.Trailer)
+}
+
+// appendLastChunk appends the last chunk, the trailer fields of t (nil: none) that may
+// be sent there, and the final CRLF. An invalid field is an error: nothing may be sent
+// that the head would have refused.
+func appendLastChunk(dst []byte, t *wire.Header) ([]byte, error) {
+	dst = append(dst, '0', '\r', '\n')
+	if t != nil {
+		if err := checkTrailer(t); err != nil {
+			return dst, err
+		}
+		for i := 0; i < t.Len(); i++ {
+			if name, value := t.At(i); allowedInTrailer(name) {
+				dst = wire.AppendField(dst, name, value)
+			}
+		}
+	}
+	return append(dst, '\r', '\n'), nil
+}
+
+// checkTrailer fails for a trailer field that could not be sent: an invalid name, or
+// a value with CR, LF, NUL or another control character.
+func checkTrailer(t *wire.Header) error {
+	for i := 0; i < t.Len(); i++ {
+		name, value := t.At(i)
+		if !wire.IsToken(name) || !wire.ValidFieldValue(value) {
+			return errors.New("hop/client: invalid trailer field " + quote(string(name)))
+		}
+	}
+	return nil
+}
+
+// allowedInTrailer reports whether a field may be sent in a trailer section: not the
+// fields that frame, route or control the message (RFC 9110 §6.5.1), nor the
+// hop-by-hop ones.
+func allowedInTrailer(name []byte) bool {
+	for _, f := range notInTrailer {
+		if len(name) == len(f) && wire.EqualFold(name, f) {
+			return false
+		}
+	}
+	return true
+}
+
+var notInTrailer = []string{"Content-Length", "Transfer-Encoding", "Host", "Trailer", "TE",
+	"Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Expect", "Max-Forwards",
+	"Content-Encoding", "Content-Type", "Content-Range", "Authorization", "Proxy-Authorization"}
 
 func containsToken(v []byte, tok string) bool {
 	found := false

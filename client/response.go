@@ -47,8 +47,15 @@ type Response struct {
 	URL URL
 	// Redirects and Retries count the redirects followed and the attempts re-sent.
 	Redirects, Retries int
+	// Timings are the times of the exchange, recorded without a Trace: Start (the
+	// call), the connection's set-up when it was new (DNS, connect, TLS), GotConn,
+	// WroteRequest, FirstByte and Done (the end of the body, after DoStream once it
+	// is read or closed). After redirects and retries they describe the last attempt,
+	// and Start the call.
+	Timings Timings
 
-	stream bodyReader
+	stream   bodyReader
+	switched *SwitchedConn
 }
 
 // Reset clears r for reuse, keeping its storage. It closes an unread streamed body.
@@ -61,9 +68,23 @@ func (r *Response) Reset() {
 }
 
 // BodyReader returns the body after [Client.DoStream]. It reads straight from the
-// connection; a body that ends before its declared length fails with
-// [ErrTruncated]. At the end of the body the connection returns to the pool.
-func (r *Response) BodyReader() io.Reader { return &r.stream }
+// connection; a body that ends before its declared length or its last chunk fails
+// with [ErrTruncated], and its connection is closed, never reused. At the end of the
+// body the connection returns to the pool. The reader implements io.WriterTo, so that
+// io.Copy writes from the connection's buffer without another copy.
+//
+// After the connection switched protocols, BodyReader returns the [SwitchedConn].
+func (r *Response) BodyReader() io.Reader {
+	if r.switched != nil {
+		return r.switched
+	}
+	return &r.stream
+}
+
+// SwitchedConn returns the connection after 101 Switching Protocols (to a request with
+// an Upgrade field) or a 2xx answer to CONNECT, and nil for every other response. The
+// connection has left the pool: the caller owns it and must close it (Reset does not).
+func (r *Response) SwitchedConn() *SwitchedConn { return r.switched }
 
 // Close ends a streamed body: what remains is read and discarded (up to
 // Client.MaxDrain bytes, within Client.DrainTimeout) so that the connection can be

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/hop-http/hop/wire"
 )
 
 // Trace receives the events of a request, in the order they happen, like
@@ -39,7 +41,13 @@ type Trace struct {
 	GotConn func(info ConnInfo)
 	// WroteHead is called with the serialized request head once it is written.
 	WroteHead func(head []byte)
-	// Got100Continue is called when the server answers Expect: 100-continue.
+	// Got1xx is called for every informational response before the final one (100
+	// Continue, 102, 103 Early Hints, ...; not 101, which is final), with its fields,
+	// valid only during the call. A proxy forwards them to its own client from here.
+	// A non-nil error fails the request with that error.
+	Got1xx func(status int, header *wire.Header) error
+	// Got100Continue is called when the server answers Expect: 100-continue (after
+	// Got1xx).
 	Got100Continue func()
 	// WroteRequest is called when the whole request, body included, is written (or
 	// writing failed).

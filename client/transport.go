@@ -21,11 +21,15 @@ import (
 //
 // Redirects are left to the http.Client, as the RoundTripper contract requires; the
 // Client's retry rules apply. Response bodies stream from the connection; closing
-// one early drains it (bounded) so the connection can be reused. Header field names
-// keep the case net/http gives them. An httptrace.ClientTrace in the request's
+// one early drains it (bounded) so the connection can be reused. A 101 Switching
+// Protocols response (to a request with an Upgrade field) has the switched
+// connection as its Body, an io.ReadWriteCloser, as with net/http. Request trailers
+// (http.Request.Trailer, read when the body ends) are sent after a chunked body;
+// response trailers fill http.Response.Trailer at the end of the body. Header field
+// names keep the case net/http gives them. An httptrace.ClientTrace in the request's
 // context receives the events hop can map (DNS, TLS, got connection, wrote headers
-// and request, 100 Continue, first response byte; net.Dialer reports the connect
-// events itself).
+// and request, 1xx responses through Got1xxResponse, 100 Continue, first response
+// byte; net.Dialer reports the connect events itself).
 type Transport struct {
 	// Client runs the requests; nil means a Client with default settings, shared by
 	// every Transport with a nil Client.
@@ -67,9 +71,21 @@ func (t *Transport) RoundTrip(hr *http.Request) (*http.Response, error) {
 		if n <= 0 {
 			n = -1
 		}
-		req.SetBodyStream(hr.Body, n)
+		var body io.Reader = hr.Body
+		if hr.Trailer != nil {
+			// net/http's trailers are read once the body has been read: convert them then.
+			tb := &trailerBody{r: hr.Body, from: hr.Trailer, to: &wire.Header{}}
+			body, req.Trailer = tb, tb.to
+		}
+		req.SetBodyStream(body, n)
 		if hr.GetBody != nil {
-			req.GetBody = func() (io.Reader, error) { return hr.GetBody() }
+			req.GetBody = func() (io.Reader, error) {
+				b, err := hr.GetBody()
+				if err != nil || hr.Trailer == nil {
+					return b, err
+				}
+				return &trailerBody{r: b, from: hr.Trailer, to: req.Trailer}, nil
+			}
 		}
 	} else if hr.ContentLength > 0 {
 		closeBody()
@@ -115,8 +131,33 @@ func (t *Transport) RoundTrip(hr *http.Request) (*http.Response, error) {
 			}
 		}
 	}
+	if sc := resp.SwitchedConn(); sc != nil {
+		hresp.Body = sc // an io.ReadWriteCloser, as net/http gives for 101
+		return hresp, nil
+	}
 	hresp.Body = &httpBody{resp: resp, hresp: hresp}
 	return hresp, nil
+}
+
+// trailerBody reads a request body and, at its end, copies net/http's trailer fields
+// into the wire.Header the client sends after it.
+type trailerBody struct {
+	r    io.Reader
+	from http.Header
+	to   *wire.Header
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.to.Reset()
+		for k, vs := range b.from {
+			for _, v := range vs {
+				b.to.Add(k, v)
+			}
+		}
+	}
+	return n, err
 }
 
 // httpBody adapts a streamed Response body to io.ReadCloser.
@@ -192,6 +233,17 @@ func bridgeTrace(ct *httptrace.ClientTrace) *Trace {
 	}
 	if ct.WroteRequest != nil {
 		t.WroteRequest = func(err error) { ct.WroteRequest(httptrace.WroteRequestInfo{Err: err}) }
+	}
+	if ct.Got1xxResponse != nil {
+		t.Got1xx = func(status int, h *wire.Header) error {
+			mh := make(textproto.MIMEHeader, h.Len())
+			for i := 0; i < h.Len(); i++ {
+				n, v := h.At(i)
+				k := textproto.CanonicalMIMEHeaderKey(string(n))
+				mh[k] = append(mh[k], string(v))
+			}
+			return ct.Got1xxResponse(status, mh)
+		}
 	}
 	if ct.Got100Continue != nil {
 		t.Got100Continue = ct.Got100Continue

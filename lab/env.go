@@ -182,6 +182,21 @@ func (s *serverConns) last() net.Conn {
 	return s.conns[len(s.conns)-1]
 }
 
+// recordingListener hands every accepted connection, unchanged, to the server and to
+// a serverConns (for TCP_INFO samples of the server's side).
+type recordingListener struct {
+	net.Listener
+	sc *serverConns
+}
+
+func (l recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.sc.add(c)
+	}
+	return c, err
+}
+
 // startServer runs a hop server with h on host:port; configure may adjust it. It
 // returns the server and a record of its accepted connections.
 func (e *env) startServer(host string, port int, h server.Handler, configure func(*server.Server)) (*server.Server, *serverConns, error) {
@@ -190,20 +205,12 @@ func (e *env) startServer(host string, port int, h server.Handler, configure fun
 		return nil, nil, err
 	}
 	sc := &serverConns{ch: make(chan net.Conn, 64)}
-	srv := &server.Server{
-		Handler: h,
-		Logger:  slog.New(slog.DiscardHandler),
-		ConnState: func(c net.Conn, open bool) {
-			if open {
-				sc.add(c)
-			}
-		},
-	}
+	srv := &server.Server{Handler: h, Logger: slog.New(slog.DiscardHandler)}
 	if configure != nil {
 		configure(srv)
 	}
 	done := make(chan struct{})
-	go func() { srv.Serve(ln); close(done) }()
+	go func() { srv.Serve(recordingListener{ln, sc}); close(done) }()
 	e.cleanup(func() {
 		srv.Close()
 		<-done

@@ -152,9 +152,11 @@ type Error struct {
 	IsTimeout  bool   // no server answered in time, or the context deadline passed
 }
 
-// Error implements error.
+// Error implements error: "resolve NAME: cause", or "resolve NAME on SERVER: cause"
+// when a server was asked. It names the phase and the host, so callers need not wrap
+// it with either again.
 func (e *Error) Error() string {
-	s := "resolve: lookup " + e.Name
+	s := "resolve " + e.Name
 	if e.Server != "" {
 		s += " on " + e.Server
 	}

@@ -95,6 +95,10 @@ func TestLookup(t *testing.T) {
 				if e.Name != tt.host {
 					t.Errorf("Error.Name = %q, want %q", e.Name, tt.host)
 				}
+				// One phase word and the name, not "resolve: lookup".
+				if want := "resolve " + tt.host + ": "; !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "lookup") {
+					t.Errorf("message %q, want it to start with %q", err, want)
+				}
 				return
 			}
 			if err != nil {
