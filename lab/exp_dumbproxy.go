@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
+	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/lab/dumbproxy"
+	"github.com/hop-http/hop/lab/netlab"
+	"github.com/hop-http/hop/proxy"
 	"github.com/hop-http/hop/server"
 )
 
@@ -25,7 +29,8 @@ type browserOutcome struct {
 }
 
 // runDumbProxy sends two HTTP/1.0 requests through a blind-forwarding proxy, first
-// asking for keep-alive with Connection, then with Proxy-Connection.
+// asking for keep-alive with Connection, then with Proxy-Connection; then the same
+// through hop's proxy.
 func runDumbProxy(e *env) error {
 	rtt := e.rtt()
 	idle := 2 * time.Second
@@ -47,18 +52,35 @@ func runDumbProxy(e *env) error {
 	proxyAddr := ln.Addr().String()
 	target := "http://" + web.Addr.String() + "/"
 
-	var ka, pc browserOutcome
-	if err := e.leg("Connection: keep-alive through the dumb proxy", func() (err error) {
-		ka, err = e.browse(proxyAddr, target, "Connection: keep-alive", idle)
-		return err
-	}); err != nil {
+	// hop's proxy on the same host: a server whose handler forwards through hop's
+	// client, with persistent connections on each side and the hop-by-hop fields
+	// removed.
+	hopAddr := net.JoinHostPort(prox.Addr.String(), "8080")
+	upstream := &client.Client{Dial: prox.Dial}
+	e.cleanup(func() { upstream.Close() })
+	if _, _, err := e.startServer("proxy", 8080, &proxy.Proxy{
+		Exchanger: &proxy.Transport{Client: upstream},
+		AllowFrom: []netip.Prefix{netlab.Subnet},
+	}, func(s *server.Server) { s.IdleTimeout = idle }); err != nil {
 		return err
 	}
-	if err := e.leg("Proxy-Connection: keep-alive through the dumb proxy", func() (err error) {
-		pc, err = e.browse(proxyAddr, target, "Proxy-Connection: keep-alive", idle)
-		return err
-	}); err != nil {
-		return err
+
+	var ka, pc, hka, hpc browserOutcome
+	for _, l := range []struct {
+		name, addr, hdr string
+		out             *browserOutcome
+	}{
+		{"Connection: keep-alive through the dumb proxy", proxyAddr, "Connection: keep-alive", &ka},
+		{"Proxy-Connection: keep-alive through the dumb proxy", proxyAddr, "Proxy-Connection: keep-alive", &pc},
+		{"Connection: keep-alive through hop proxy", hopAddr, "Connection: keep-alive", &hka},
+		{"Proxy-Connection: keep-alive through hop proxy", hopAddr, "Proxy-Connection: keep-alive", &hpc},
+	} {
+		if err := e.leg(l.name, func() (err error) {
+			*l.out, err = e.browse(l.addr, target, l.hdr, idle)
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 
 	// Through one proxy a new connection costs the client–proxy handshake, the
@@ -78,13 +100,24 @@ func runDumbProxy(e *env) error {
 	e.measurePred("proxy_connection_reused", "Proxy-Connection, second request on the same connection (1/0)", "", b2f(pc.reused), 0)
 	e.measureMs("proxy_connection_second_ms", "Proxy-Connection, second request (a new connection)", pc.second, 4*rtt)
 
+	e.measureMs("hop_keepalive_first_ms", "hop proxy, Connection: keep-alive, first request", hka.first, 4*rtt)
+	e.measurePred("hop_keepalive_reused", "hop proxy, Connection: keep-alive, second request on the same connection (1/0)", "", b2f(hka.reused), 1)
+	e.measureMs("hop_keepalive_second_ms", "hop proxy, Connection: keep-alive, second request (both sides reused)", hka.second, 2*rtt)
+	e.measurePred("hop_proxy_connection_reused", "hop proxy, Proxy-Connection, second request on the same connection (1/0)", "", b2f(hpc.reused), 0)
+	e.measureMs("hop_proxy_connection_second_ms", "hop proxy, Proxy-Connection, second request (new client connection, reused upstream)", hpc.second, 3*rtt)
+
 	e.check(ka.keepAlive, "the origin's Connection: keep-alive reached the client through the dumb proxy")
 	e.check(ka.reused && ka.hung >= idle*8/10, "the second request on the kept connection hung for %s (the origin's idle timeout is %s)", fmtMs(ka.hung), fmtMs(idle))
 	e.check(ka.secondOK && ka.retried, "the second request succeeded only when sent again on a new connection")
 	e.check(!pc.keepAlive && !pc.reused, "with Proxy-Connection the origin did not keep the connection, so neither did the client")
 	e.near("Proxy-Connection, second request", pc.second, 4*rtt, tolerance(4*rtt))
-	e.note("the dumb proxy forwarded Connection: keep-alive; the client's second request hung %s until the origin's idle timeout closed the connection; with Proxy-Connection it took %s on a new connection. The same through hop proxy is not measured yet (proxy/ has not landed)",
-		fmtMs(ka.hung), fmtMs(pc.second))
+	e.check(hka.keepAlive && hka.reused && !hka.retried && hka.hung == 0,
+		"through hop proxy the kept connection answered the second request (no hang, no retry)")
+	e.near("hop proxy, second request", hka.second, 2*rtt, tolerance(2*rtt))
+	e.check(!hpc.retried && hpc.hung == 0, "through hop proxy Proxy-Connection did not hang either")
+	e.near("hop proxy, Proxy-Connection, second request", hpc.second, 3*rtt, tolerance(3*rtt))
+	e.note("the dumb proxy forwarded Connection: keep-alive: the second request hung %s until the origin's idle timeout; Proxy-Connection avoided the hang at the price of a new connection (%s); hop proxy kept both sides persistent and answered the second request in %s",
+		fmtMs(ka.hung), fmtMs(pc.second), fmtMs(hka.second))
 	return nil
 }
 

@@ -57,7 +57,7 @@ var registry = []Experiment{
 	{
 		Name:  "dumb-proxy",
 		Title: "A 1.0-era proxy that forwards Connection: keep-alive blindly",
-		Claim: "A blind proxy passes the client's Connection: keep-alive to the server and the server's back; the client reuses a connection the proxy will never serve again and hangs until a timeout. Proxy-Connection avoids that; a proxy that treats Connection as hop-by-hop fixes it.",
+		Claim: "A blind proxy passes the client's Connection: keep-alive to the server and the server's back; the client reuses a connection the proxy will never serve again and hangs until a timeout. Proxy-Connection avoids that; a proxy that treats Connection as hop-by-hop (hop proxy) fixes it.",
 		Hosts: []string{"client", "proxy", "web"},
 		run:   runDumbProxy,
 	},
