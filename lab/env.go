@@ -260,3 +260,11 @@ func rtts(d, rtt time.Duration) float64 {
 	}
 	return float64(d) / float64(rtt)
 }
+
+// b2f is 1 for true, for figures that are yes or no.
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

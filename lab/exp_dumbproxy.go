@@ -86,12 +86,6 @@ func runDumbProxy(e *env) error {
 	// Through one proxy a new connection costs the client–proxy handshake, the
 	// request's way to the proxy, the proxy–origin handshake, the exchange with the
 	// origin and the response's way back: 4 RTT.
-	b2f := func(b bool) float64 {
-		if b {
-			return 1
-		}
-		return 0
-	}
 	e.measureMs("keepalive_first_ms", "Connection: keep-alive, first request", ka.first, 4*rtt)
 	e.measurePred("keepalive_reused", "Connection: keep-alive, second request on the same connection (1/0)", "", b2f(ka.reused), 1)
 	e.measureMs("keepalive_hung_ms", "Connection: keep-alive, second request waited for nothing", ka.hung, idle)

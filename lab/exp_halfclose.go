@@ -118,12 +118,6 @@ func runHalfClose(e *env) error {
 		return err
 	}
 
-	b2f := func(b bool) float64 {
-		if b {
-			return 1
-		}
-		return 0
-	}
 	e.measurePred("abortive_complete", "abortive close: whole 413 received (1/0)", "", b2f(abortive.complete()), 0)
 	e.measure("abortive_received_bytes", fmt.Sprintf("abortive close: 413 body bytes received of %d", abortive.want), "bytes", float64(abortive.got))
 	e.measure("abortive_sent_bytes", "abortive close: request body bytes written before the reset", "bytes", float64(abortive.written))

@@ -72,9 +72,10 @@ func runHandshake(e *env) error {
 
 	e.check(len(closeConns) == n, "Connection: close used %d connections for %d requests", len(closeConns), n)
 	e.check(len(keepConns) == 1, "keep-alive used %d connection(s)", len(keepConns))
+	// Medians, not totals: one request slowed down by a busy machine must not decide.
+	e.near("a request on a new connection (median)", newReq, 2*rtt, tolerance(2*rtt))
+	e.near("a request on the reused connection (median)", reused, rtt, tolerance(rtt))
 	e.near("a new connection's extra cost", extra, rtt, tolerance(rtt))
-	e.near("Connection: close total", sum(closeT), time.Duration(2*n)*rtt, tolerance(time.Duration(2*n)*rtt))
-	e.near("keep-alive total", sum(keepT), time.Duration(n+1)*rtt, tolerance(time.Duration(n+1)*rtt))
 	e.note("%d requests: %s with a connection each, %s on one connection; a new connection adds %s (%.2f RTT)",
 		n, fmtMs(sum(closeT)), fmtMs(sum(keepT)), fmtMs(extra), rtts(extra, rtt))
 

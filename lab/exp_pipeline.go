@@ -55,79 +55,92 @@ func runPipelineHOL(e *env) error {
 		return conns, nil
 	}
 
-	var pipe, par []time.Duration
+	// Each way runs reps times; the figures are medians over the runs.
+	reps := 3
+	var pipeRuns, parRuns [][]time.Duration
 	var pipeConns, parConns map[uint64]bool
 	if err := e.leg("pipelined on one connection", func() error {
-		c := e.newClient(nil)
-		if _, _, err := e.get(c, e.webURL()+"/", nil); err != nil { // open it, prove it persistent
-			return err
-		}
-		var mu sync.Mutex
-		done := make([]time.Time, len(urls))
-		reqs, resps, err := build(done, &mu)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		if err := c.DoPipeline(reqs, resps, len(reqs)); err != nil {
-			return err
-		}
-		if pipeConns, err = check(resps); err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, t := range done {
-			pipe = append(pipe, t.Sub(start))
+		for range reps {
+			var pipe []time.Duration
+			c := e.newClient(nil)
+			if _, _, err := e.get(c, e.webURL()+"/", nil); err != nil { // open it, prove it persistent
+				return err
+			}
+			var mu sync.Mutex
+			done := make([]time.Time, len(urls))
+			reqs, resps, err := build(done, &mu)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			if err := c.DoPipeline(reqs, resps, len(reqs)); err != nil {
+				return err
+			}
+			if pipeConns, err = check(resps); err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, t := range done {
+				pipe = append(pipe, t.Sub(start))
+			}
+			mu.Unlock()
+			pipeRuns = append(pipeRuns, pipe)
+			c.Close()
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
 	if err := e.leg("a connection each", func() error {
-		c := e.newClient(nil)
-		// Open the connections first (requests overlapping in time need one each), so
-		// that both runs start on open connections.
-		var wg sync.WaitGroup
-		errs := make([]error, len(urls))
-		for i := range urls {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, _, errs[i] = e.get(c, fmt.Sprintf("%s/slow/%d", e.webURL(), (rtt+20*time.Millisecond).Milliseconds()), nil)
-			}()
-		}
-		wg.Wait()
-		if err := firstErr(errs...); err != nil {
-			return err
-		}
-		var mu sync.Mutex
-		done := make([]time.Time, len(urls))
-		reqs, resps, err := build(done, &mu)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		for i := range reqs {
-			wg.Add(1)
-			go func() { defer wg.Done(); errs[i] = c.Do(reqs[i], resps[i]) }()
-		}
-		wg.Wait()
-		if err := firstErr(errs...); err != nil {
-			return err
-		}
-		if parConns, err = check(resps); err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, t := range done {
-			par = append(par, t.Sub(start))
+		for range reps {
+			var par []time.Duration
+			c := e.newClient(nil)
+			// Open the connections first (requests overlapping in time need one each), so
+			// that both runs start on open connections.
+			var wg sync.WaitGroup
+			errs := make([]error, len(urls))
+			for i := range urls {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _, errs[i] = e.get(c, fmt.Sprintf("%s/slow/%d", e.webURL(), (rtt+20*time.Millisecond).Milliseconds()), nil)
+				}()
+			}
+			wg.Wait()
+			if err := firstErr(errs...); err != nil {
+				return err
+			}
+			var mu sync.Mutex
+			done := make([]time.Time, len(urls))
+			reqs, resps, err := build(done, &mu)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			for i := range reqs {
+				wg.Add(1)
+				go func() { defer wg.Done(); errs[i] = c.Do(reqs[i], resps[i]) }()
+			}
+			wg.Wait()
+			if err := firstErr(errs...); err != nil {
+				return err
+			}
+			if parConns, err = check(resps); err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, t := range done {
+				par = append(par, t.Sub(start))
+			}
+			mu.Unlock()
+			parRuns = append(parRuns, par)
+			c.Close()
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
+	pipe, par := medianRuns(pipeRuns), medianRuns(parRuns)
 
 	pFast, qFast := median(pipe[1:]), median(par[1:])
 	hol := pFast - qFast
@@ -138,6 +151,7 @@ func runPipelineHOL(e *env) error {
 	e.measureMs("hol_delay_ms", "head-of-line delay of the fast responses", hol, slow)
 	e.measure("pipelined_connections", "connections, pipelined", "", float64(len(pipeConns)))
 	e.measure("parallel_connections", "connections, a connection each", "", float64(len(parConns)))
+	e.measure("runs", "runs of each way (medians shown)", "", float64(reps))
 
 	e.check(len(pipeConns) == 1, "pipelined on %d connection", len(pipeConns))
 	e.check(len(parConns) == len(urls), "a connection each: %d connections for %d requests", len(parConns), len(urls))
@@ -163,4 +177,20 @@ func runPipelineHOL(e *env) error {
 	e.plot(Plot{Title: "When each response was complete", XLabel: "request", YLabel: "ms after the requests were sent", Kind: "bar",
 		Series: []Series{{Name: "pipelined, one connection", Labels: labels, Y: py}, {Name: "a connection each", Labels: labels, Y: qy}}})
 	return nil
+}
+
+// medianRuns returns, for each position, the median over the runs.
+func medianRuns(runs [][]time.Duration) []time.Duration {
+	if len(runs) == 0 {
+		return nil
+	}
+	out := make([]time.Duration, len(runs[0]))
+	for i := range out {
+		var col []time.Duration
+		for _, r := range runs {
+			col = append(col, r[i])
+		}
+		out[i] = median(col)
+	}
+	return out
 }

@@ -123,9 +123,10 @@ func runURL(e *env) error {
 	e.measure("transfer_ms", "first byte → body done", "ms", ms(tm.Transfer()))
 	total := (3 + tlsRTT) * rtt
 	e.measureMs("total_ms", "total", tm.Total(), total)
-	closeDur, ok := closeTime(e)
+	closeDur, reset, ok := closeTime(e)
 	if ok {
 		e.measureMs("close_ms", "close (first FIN → last packet, at the client)", closeDur, rtt)
+		e.measurePred("close_reset", "the close ended in a reset (1/0)", "", b2f(reset), 0)
 	}
 	e.measure("status", "status", "", float64(resp.Status))
 	e.measure("body_bytes", "body", "bytes", float64(len(resp.Body)))
@@ -137,20 +138,27 @@ func runURL(e *env) error {
 	e.near("first byte", tm.Wait(), rtt, tolerance(rtt))
 	e.near("total", tm.Total(), total, tolerance(total))
 	if e.check(ok, "the close was seen on the wire") {
-		e.near("close", closeDur, rtt, tolerance(rtt))
+		if e.check(!reset, "the connection closed with FIN and ACK both ways, without a reset") {
+			e.near("close", closeDur, rtt, tolerance(rtt))
+		}
 	}
-	e.note("%s: DNS %s, connect %s, %s %s, first byte %s after the request, total %s (%.1f RTT)",
+	closing := ""
+	if reset {
+		closing = "; the client reset the connection at the close: it closed its socket with the server's TLS close_notify unread"
+	}
+	e.note("%s: DNS %s, connect %s, %s %s, first byte %s after the request, total %s (%.1f RTT)%s",
 		labDomain, fmtMs(tm.DNS()), fmtMs(tm.Connect()), tlsName, fmtMs(tm.TLS()), fmtMs(tm.Wait()),
-		fmtMs(tm.Total()), rtts(tm.Total(), rtt))
+		fmtMs(tm.Total()), rtts(tm.Total(), rtt), closing)
 	return nil
 }
 
 // closeTime finds, at the client's end of its TCP connection, the time from the first
-// FIN to the connection's last packet.
-func closeTime(e *env) (time.Duration, bool) {
+// FIN to the connection's last packet, and whether a reset ended it.
+func closeTime(e *env) (time.Duration, bool, bool) {
 	cp := e.capture()
 	for _, c := range cp.ConnsOf("client") {
 		var fin, last time.Duration = -1, -1
+		reset := false
 		for _, i := range c.Records {
 			r := &cp.Records[i]
 			at, ok := r.At("client")
@@ -163,10 +171,11 @@ func closeTime(e *env) (time.Duration, bool) {
 			if fin >= 0 {
 				last = max(last, at)
 			}
+			reset = reset || strings.Contains(r.Flags, "RST")
 		}
-		if fin >= 0 && last > fin {
-			return last - fin, true
+		if fin >= 0 && last >= fin {
+			return last - fin, reset, true
 		}
 	}
-	return 0, false
+	return 0, false, false
 }

@@ -27,7 +27,7 @@ type Options struct {
 	RTT    time.Duration // round-trip time between any two hosts
 	Loss   float64       // packet loss probability per direction, 0 to 1
 	Rate   int64         // line rate per direction in bits per second; 0 means unlimited
-	Jitter time.Duration // each packet's one-way delay varies within ±Jitter/2
+	Jitter time.Duration // each packet's one-way delay varies uniformly within ±Jitter/2
 
 	RTTSet, LossSet, RateSet bool // the field was chosen (so 0 means 0)
 
