@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab/capture"
 	"github.com/hop-http/hop/lab/netlab"
 	"github.com/hop-http/hop/server"
@@ -138,6 +139,19 @@ func (e *env) leg(name string, fn func() error) error {
 func (e *env) capture() *capture.Capture {
 	pkts, _ := e.lab.Packets()
 	return capture.Decode(pkts, e.res.Hosts, e.lab.Start)
+}
+
+// waterfall records the phases hop's client timed for one request.
+func (e *env) waterfall(title string, tm *client.Timings) {
+	w := Waterfall{Title: title}
+	for _, p := range timeline.ClientPhases(tm) {
+		ph := Phase{Name: p.Name, Start: -1, End: -1}
+		if p.Duration() > 0 {
+			ph.Start, ph.End = e.since(p.Start), e.since(p.End)
+		}
+		w.Phases = append(w.Phases, ph)
+	}
+	e.res.Waterfalls = append(e.res.Waterfalls, w)
 }
 
 // plot adds a chart.

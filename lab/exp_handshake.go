@@ -30,6 +30,13 @@ func runHandshake(e *env) error {
 			if err != nil {
 				return nil, nil, fmt.Errorf("request %d: %w", i+1, err)
 			}
+			if i == 1 {
+				how := "a new connection"
+				if resp.Reused {
+					how = "the reused connection"
+				}
+				e.waterfall(fmt.Sprintf("request 2 on %s", how), tm)
+			}
 			times = append(times, tm.Total())
 			conns[resp.ConnID] = true
 		}

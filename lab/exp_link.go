@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sort"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // lossProbePackets is how many datagrams the loss probe sends.
@@ -106,6 +108,11 @@ func (e *env) lossProbe() (int64, error) {
 		return 0, err
 	}
 	defer pc.Close()
+	// Room for every datagram (about 800 bytes of buffer each), so that a receiver
+	// slowed down by a busy machine drops none: only the link may lose them.
+	if err := forceReadBuffer(pc, 16<<20); err != nil {
+		return 0, err
+	}
 	var got atomic.Int64
 	seen := make([]bool, lossProbePackets)
 	done := make(chan struct{})
@@ -162,20 +169,17 @@ func (e *env) lossProbe() (int64, error) {
 	return lossProbePackets - got.Load(), nil
 }
 
-// rateProbe downloads from web to client over TCP and returns the throughput at the
-// client's end in IP bits per second (from the link's delivery times) and the goodput
-// the client's program saw, both measured after the first tenth of the transfer (slow
-// start) is over.
+// rateProbe downloads from web to client over TCP for a fixed time and returns the
+// throughput at the client's end in IP bits per second (from the link's delivery
+// times) and the goodput the client's program saw, both over the last four fifths of
+// the transfer (the first fifth is slow start).
 func (e *env) rateProbe() (ip, good float64, err error) {
 	c, w := e.host("client"), e.host("web")
-	dur := time.Second
+	dur := 1500 * time.Millisecond
 	if e.short {
-		dur = 600 * time.Millisecond
+		dur = 800 * time.Millisecond
 	}
-	size := int64(32 << 20) // unlimited: a fixed amount
-	if e.p.Rate > 0 {
-		size = e.p.Rate / 8 * int64(dur) / int64(time.Second)
-	}
+	dur = max(dur, 10*e.rtt())
 	ln, err := w.Listen("tcp", ":5001")
 	if err != nil {
 		return 0, 0, err
@@ -187,13 +191,12 @@ func (e *env) rateProbe() (ip, good float64, err error) {
 			return
 		}
 		defer s.Close()
+		s.SetWriteDeadline(time.Now().Add(dur + 10*time.Second))
 		buf := make([]byte, 64<<10)
-		for left := size; left > 0; {
-			k := min(left, int64(len(buf)))
-			if _, err := s.Write(buf[:k]); err != nil {
-				return
+		for {
+			if _, err := s.Write(buf); err != nil {
+				return // the client closed
 			}
-			left -= k
 		}
 	}()
 	conn, err := c.Dial(e.ctx, "tcp", ln.Addr().String())
@@ -201,50 +204,75 @@ func (e *env) rateProbe() (ip, good float64, err error) {
 		return 0, 0, err
 	}
 	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(dur*10 + 10*time.Second))
+	start := time.Now()
+	from, end := start.Add(dur/5), start.Add(dur)
+	conn.SetReadDeadline(end)
 	buf := make([]byte, 64<<10)
-	var total int64
-	var t10 time.Time
-	var at10 int64
-	for total < size {
+	var counted int64
+	var first, last time.Time
+	for {
 		n, err := conn.Read(buf)
-		total += int64(n)
-		if t10.IsZero() && total >= size/10 {
-			t10, at10 = time.Now(), total
-		}
-		if err == io.EOF {
-			break
+		now := time.Now()
+		if n > 0 && !now.Before(from) {
+			if first.IsZero() {
+				first = now
+			} else {
+				counted += int64(n)
+			}
+			last = now
 		}
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				break
+			}
 			return 0, 0, err
 		}
 	}
-	end := time.Now()
-	if total < size {
-		return 0, 0, fmt.Errorf("received %d of %d bytes", total, size)
+	if !last.After(first) {
+		return 0, 0, errors.New("nothing arrived after slow start")
 	}
-	good = float64(total-at10) * 8 / end.Sub(t10).Seconds()
+	good = float64(counted) * 8 / last.Sub(first).Seconds()
 
 	// IP throughput at the client's end: bytes of web → client packets written to the
-	// client's device between the same two moments.
+	// client's device over the same span.
 	pkts, _ := e.lab.Packets()
 	var bytes int64
-	var first, last time.Time
+	var pf, pl time.Time
 	for _, p := range pkts {
-		if p.Src != w.Port || p.Dst != c.Port || p.Written.IsZero() || p.Written.Before(t10) || p.Written.After(end) {
+		if p.Src != w.Port || p.Dst != c.Port || p.Written.IsZero() || p.Written.Before(first) || p.Written.After(last) {
 			continue
 		}
-		if first.IsZero() || p.Written.Before(first) {
-			first = p.Written
+		if pf.IsZero() {
+			pf = p.Written
+		} else {
+			bytes += int64(len(p.Data))
 		}
-		if p.Written.After(last) {
-			last = p.Written
-		}
-		bytes += int64(len(p.Data))
+		pl = p.Written
 	}
-	if !last.After(first) {
+	if !pl.After(pf) {
 		return 0, good, errors.New("no packets recorded during the transfer")
 	}
-	ip = float64(bytes) * 8 / last.Sub(first).Seconds()
+	ip = float64(bytes) * 8 / pl.Sub(pf).Seconds()
 	return ip, good, nil
+}
+
+// forceReadBuffer sets a socket's receive buffer past net.core.rmem_max
+// (SO_RCVBUFFORCE; the lab runs as root).
+func forceReadBuffer(c any, n int) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return errors.New("lab: not a socket")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	}); err != nil {
+		return err
+	}
+	return serr
 }

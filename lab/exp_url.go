@@ -4,6 +4,7 @@ package lab
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -110,6 +111,7 @@ func runURL(e *env) error {
 		}
 	}
 
+	e.waterfall("GET https://"+labDomain+"/ → "+fmt.Sprint(resp.Status)+", a new connection", tm)
 	tlsRTT := time.Duration(1)
 	tlsName := "TLS 1.3"
 	if tlsVersion != tls.VersionTLS13 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testpeer"
 	"github.com/hop-http/hop/lab/capture"
 )
 
@@ -32,13 +33,7 @@ func TestURL(t *testing.T) {
 
 	// The pcap, as seen at the client's end, in tshark: DNS, TCP and TLS decoded, and a
 	// SYN → SYN/ACK gap of one RTT.
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("HOP_REQUIRE_PEERS") == "1" {
-			t.Fatal("tshark not installed and HOP_REQUIRE_PEERS=1")
-		}
-		t.Skip("tshark not installed")
-	}
+	tshark := testpeer.Program(t, "tshark")
 	path := filepath.Join(t.TempDir(), "url.pcapng")
 	f, err := os.Create(path)
 	if err != nil {

@@ -88,15 +88,18 @@ type Result struct {
 	Verdict    string             `json:"verdict"`
 	Note       string             `json:"note"`
 
-	Title   string           `json:"-"`
-	Claim   string           `json:"-"` // the textbook's claim being tested
-	P       Params           `json:"-"`
-	Rows    []Row            `json:"-"` // measured beside predicted, in display order
-	Checks  []Check          `json:"-"` // what the verdict is made of
-	Legs    []Leg            `json:"-"` // the parts of the experiment, in time order
-	Plots   []Plot           `json:"-"`
-	Events  []Event          `json:"-"` // annotated moments for the timeline and the diagram
-	Capture *capture.Capture `json:"-"`
+	Title  string  `json:"-"`
+	Claim  string  `json:"-"` // the textbook's claim being tested
+	P      Params  `json:"-"`
+	Rows   []Row   `json:"-"` // measured beside predicted, in display order
+	Checks []Check `json:"-"` // what the verdict is made of
+	Legs   []Leg   `json:"-"` // the parts of the experiment, in time order
+	Plots  []Plot  `json:"-"`
+	Events []Event `json:"-"` // annotated moments for the timeline and the diagram
+	// Waterfalls are per-request phase breakdowns from hop's client (dns, connect,
+	// tls, request, wait, transfer).
+	Waterfalls []Waterfall      `json:"-"`
+	Capture    *capture.Capture `json:"-"`
 	// Overflow counts packets not recorded (the capture's bound was reached).
 	Overflow int64 `json:"-"`
 	// BaseRTT is the round trip of the bare link path, taken out of the delay.
@@ -135,6 +138,19 @@ type Event struct {
 	At    time.Duration
 	Host  string
 	Label string
+}
+
+// Waterfall is the phases of one request as hop's client timed them.
+type Waterfall struct {
+	Title  string
+	Phases []Phase
+}
+
+// Phase is a named span, in time since the capture's start; Start < 0 when the phase
+// did not happen (no DNS or connect on a reused connection).
+type Phase struct {
+	Name       string
+	Start, End time.Duration
 }
 
 // Plot is a small chart of an experiment's figures.

@@ -42,18 +42,18 @@ textbook's prediction, with a verdict. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)
 
 // labFlags are the flags of `hop lab run`.
 type labFlags struct {
-	opt       lab.Options
-	json      bool
-	pcap      string
-	html      string
-	timeline  int
-	checks    bool
-	rtt, jit  time.Duration
-	loss      string
-	rate      string
-	seed      uint64
-	cc        string
-	short     bool
+	opt      lab.Options
+	json     bool
+	pcap     string
+	html     string
+	timeline int
+	checks   bool
+	rtt, jit time.Duration
+	loss     string
+	rate     string
+	seed     uint64
+	cc       string
+	short    bool
 }
 
 func parseLabFlags(args []string, stderr io.Writer) (*labFlags, []string, error) {

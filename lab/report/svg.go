@@ -31,8 +31,12 @@ func niceTicks(lo, hi float64, n int) []float64 {
 			break
 		}
 	}
+	// Ticks are k·step rounded to a power of ten below the step: a running sum would
+	// accumulate error, and dividing by an exact power of ten prints as expected.
+	scale := math.Pow(10, math.Max(0, 1-math.Floor(math.Log10(mag))))
 	var out []float64
-	for v := math.Floor(lo/step) * step; v <= hi+step/1e6; v += step {
+	for k := math.Floor(lo / step); k*step <= hi+step/1e6; k++ {
+		v := math.Round(k*step*scale) / scale
 		if v >= lo-step/1e6 {
 			out = append(out, v)
 		}
@@ -329,8 +333,11 @@ func sequenceSVG(r *lab.Result, recs []*capture.Record, leg string) template.HTM
 		if rec.Dropped() {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="x" text-anchor="middle">✕</text>`, x2, y2+4)
 		}
+		// Label what a reader looks for (handshake, close and reset flags, what a
+		// segment carries, losses), not every ACK or data segment of a burst.
+		worth := strings.Contains(cls, "ctl") || rec.Info != "" || rec.Dropped() || rec.Retrans
 		side := rec.Src + ">" + rec.Dst
-		if y1-lastLabel[side] >= 11 || lastLabel[side] == 0 {
+		if worth && (y1-lastLabel[side] >= 11 || lastLabel[side] == 0) {
 			lastLabel[side] = y1
 			if len(label) > 34 {
 				label = label[:33] + "…"

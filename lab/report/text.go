@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab"
 )
 
@@ -40,6 +41,7 @@ func WriteText(w io.Writer, results []*lab.Result, opt TextOptions) {
 				fmt.Fprintf(w, "   ✓ %s\n", c.What)
 			}
 		}
+		writeWaterfalls(w, r)
 		WriteTimeline(w, r, "client", opt.Timeline)
 	}
 	if len(results) > 1 {
@@ -114,4 +116,37 @@ func WriteJSON(w io.Writer, results []*lab.Result) error {
 		}
 	}
 	return nil
+}
+
+// writeWaterfalls draws the result's per-request phases with the waterfall of `hop
+// get --timing`.
+func writeWaterfalls(w io.Writer, r *lab.Result) {
+	for _, wf := range r.Waterfalls {
+		base := r.Capture.Start
+		tw := timeline.Waterfall{Title: wf.Title}
+		first := true
+		for _, p := range wf.Phases {
+			ph := timeline.Phase{Name: p.Name}
+			if p.Start >= 0 {
+				ph.Start, ph.End = base.Add(p.Start), base.Add(p.End)
+				if first || ph.Start.Before(tw.Start) {
+					tw.Start, first = ph.Start, false
+				}
+			}
+			tw.Phases = append(tw.Phases, ph)
+		}
+		fmt.Fprintln(w)
+		indent(w, func(b io.Writer) { tw.WriteTo(b) })
+	}
+}
+
+// indent writes what fn writes, each line indented by three spaces.
+func indent(w io.Writer, fn func(io.Writer)) {
+	var b strings.Builder
+	fn(&b)
+	for _, line := range strings.SplitAfter(b.String(), "\n") {
+		if line != "" {
+			io.WriteString(w, "   "+line)
+		}
+	}
 }

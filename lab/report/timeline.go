@@ -135,10 +135,10 @@ func annotate(cp *capture.Capture, host string, rtt time.Duration) map[int]strin
 	return notes
 }
 
-// timeline builds the rows of r's timeline at host's end: leg headers, events and
+// packetRows builds the rows of r's timeline at host's end: leg headers, events and
 // packets in time order, with runs of more than collapseAt similar packets (same
 // direction, connection and flags, nothing noteworthy) folded into one row.
-func timeline(r *lab.Result, host string, collapseAt int) []line {
+func packetRows(r *lab.Result, host string, collapseAt int) []line {
 	cp := r.Capture
 	notes := annotate(cp, host, r.P.RTT)
 	var rows []line
@@ -214,7 +214,7 @@ func WriteTimeline(w io.Writer, r *lab.Result, host string, max int) {
 	if max == 0 || r.Capture == nil {
 		return
 	}
-	rows := timeline(r, host, 6)
+	rows := packetRows(r, host, 6)
 	fmt.Fprintf(w, "\n  timeline at the %s's end of the link (ms since the start; → sent, ← received):\n", host)
 	fmt.Fprintf(w, "  %10s  %-8s %4s  %-11s %8s %8s %7s %6s  %s\n", "time", "peer", "conn", "flags", "seq", "ack", "win", "len", "carries · phase")
 	n := 0
