@@ -110,6 +110,11 @@ func runDumbProxy(e *env) error {
 	e.near("hop proxy, second request", hka.second, 2*rtt, tolerance(2*rtt))
 	e.check(!hpc.retried && hpc.hung == 0, "through hop proxy Proxy-Connection did not hang either")
 	e.near("hop proxy, Proxy-Connection, second request", hpc.second, 3*rtt, tolerance(3*rtt))
+	labels := []string{"dumb, Connection", "dumb, Proxy-Connection", "hop, Connection", "hop, Proxy-Connection"}
+	e.plot(Plot{Title: "The second request answered after", XLabel: "proxy and keep-alive field", YLabel: "ms", Kind: "bar", Series: []Series{
+		{Name: "measured", Labels: labels, Y: []float64{ms(ka.second), ms(pc.second), ms(hka.second), ms(hpc.second)}},
+		{Name: "predicted", Labels: labels, Y: []float64{ms(idle + 4*rtt), ms(4 * rtt), ms(2 * rtt), ms(3 * rtt)}, Dashed: true},
+	}})
 	e.note("the dumb proxy forwarded Connection: keep-alive: the second request hung %s until the origin's idle timeout; Proxy-Connection avoided the hang at the price of a new connection (%s); hop proxy kept both sides persistent and answered the second request in %s",
 		fmtMs(ka.hung), fmtMs(pc.second), fmtMs(hka.second))
 	return nil

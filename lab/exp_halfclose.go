@@ -130,6 +130,11 @@ func runHalfClose(e *env) error {
 	e.check(!abortive.complete(), "after the abortive close the client got %d of %d bytes of the 413 (%v)", abortive.got, abortive.want, firstErr(abortive.readErr, abortive.writeErr))
 	e.check(lingering.complete(), "after hop's lingering close the client got %d of %d bytes of the 413 (%v)", lingering.got, lingering.want, firstErr(lingering.readErr, lingering.writeErr))
 	e.check(abortiveShort.complete(), "a one-line 413 that arrived before the RST is still read (Linux keeps received data after a reset)")
+	labels := []string{"abortive, 32 KiB 413", "abortive, one line", "lingering, 32 KiB 413"}
+	e.plot(Plot{Title: "Bytes of the 413 the client received", XLabel: "how the server closed", YLabel: "bytes", Kind: "bar", Series: []Series{
+		{Name: "received", Labels: labels, Y: []float64{float64(abortive.got), float64(abortiveShort.got), float64(lingering.got)}},
+		{Name: "sent by the server", Labels: labels, Y: []float64{float64(abortive.want), float64(abortiveShort.want), float64(lingering.want)}, Dashed: true},
+	}})
 	e.note("abortive close: %d of %d bytes of the 413 arrived (the rest was still in the server's send queue when it reset); lingering close: all %d; a one-line 413 survives the reset on Linux",
 		abortive.got, abortive.want, lingering.got)
 	return nil

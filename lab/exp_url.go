@@ -144,6 +144,11 @@ func runURL(e *env) error {
 			e.near("close", closeDur, rtt, tolerance(rtt))
 		}
 	}
+	labels := []string{"dns", "connect", "tls", "first byte", "close"}
+	e.plot(Plot{Title: "Each step of the walk", XLabel: "step", YLabel: "ms", Kind: "bar", Series: []Series{
+		{Name: "measured", Labels: labels, Y: []float64{ms(tm.DNS()), ms(tm.Connect()), ms(tm.TLS()), ms(tm.Wait()), ms(closeDur)}},
+		{Name: "predicted", Labels: labels, Y: []float64{ms(rtt), ms(rtt), ms(tlsRTT * rtt), ms(rtt), ms(rtt)}, Dashed: true},
+	}})
 	closing := ""
 	if reset {
 		closing = "; the client reset the connection at the close: it closed its socket with the server's TLS close_notify unread"
