@@ -282,3 +282,16 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// dialRaw connects from the client host to addr for an experiment that drives the
+// socket itself. When the experiment is canceled the connection's deadline is set to
+// now, so that a read or write waiting on it returns at once.
+func (e *env) dialRaw(addr string) (net.Conn, error) {
+	c, err := e.host("client").Dial(e.ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(e.ctx, func() { c.SetDeadline(time.Now()) })
+	e.cleanup(func() { stop() })
+	return c, nil
+}

@@ -136,12 +136,12 @@ func (e *env) browse(proxyAddr, target, hdr string, idle time.Duration) (browser
 		return rc.read("GET", time.Now().Add(wait))
 	}
 	dial := func() (*rawConn, error) {
-		c, err := e.host("client").Dial(e.ctx, "tcp", proxyAddr)
+		c, err := e.dialRaw(proxyAddr)
 		if err != nil {
 			return nil, err
 		}
 		e.cleanup(func() { c.Close() })
-		return newRawConn(c), nil
+		return newRawConn(e.ctx, c), nil
 	}
 	start := time.Now()
 	rc, err := dial()

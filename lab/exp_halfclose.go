@@ -154,7 +154,7 @@ func firstErr(errs ...error) error {
 // after a write error: the server may have answered before it stopped reading).
 func (e *env) postTooLarge(addr, path string, size int64) (halfCloseOutcome, error) {
 	var out halfCloseOutcome
-	conn, err := e.host("client").Dial(e.ctx, "tcp", addr)
+	conn, err := e.dialRaw(addr)
 	if err != nil {
 		return out, err
 	}
@@ -172,7 +172,7 @@ func (e *env) postTooLarge(addr, path string, size int64) (halfCloseOutcome, err
 		out.written += int64(n)
 		out.writeErr = err
 	}
-	rc := newRawConn(conn)
+	rc := newRawConn(e.ctx, conn)
 	resp, err := rc.read("POST", time.Now().Add(5*time.Second))
 	out.elapsed = time.Since(start)
 	out.readErr = err

@@ -27,13 +27,13 @@ func runNagle(e *env) error {
 	head := []byte(fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", addr, len(body)))
 
 	run := func(noDelay, twoWrites bool) ([]time.Duration, error) {
-		conn, err := e.host("client").Dial(e.ctx, "tcp", addr)
+		conn, err := e.dialRaw(addr)
 		if err != nil {
 			return nil, err
 		}
 		defer conn.Close()
 		conn.(*net.TCPConn).SetNoDelay(noDelay)
-		rc := newRawConn(conn)
+		rc := newRawConn(e.ctx, conn)
 		var lat []time.Duration
 		for i := range n {
 			start := time.Now()

@@ -231,7 +231,7 @@ func runTimeWait(e *env) error {
 // closePerRequest opens a connection, sends req, reads the response and closes the
 // connection first.
 func closePerRequest(e *env, addr string, req []byte) error {
-	conn, err := e.host("client").Dial(e.ctx, "tcp", addr)
+	conn, err := e.dialRaw(addr)
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func closePerRequest(e *env, addr string, req []byte) error {
 	if _, err := conn.Write(req); err != nil {
 		return err
 	}
-	resp, err := newRawConn(conn).read("GET", time.Now().Add(10*time.Second))
+	resp, err := newRawConn(e.ctx, conn).read("GET", time.Now().Add(10*time.Second))
 	if err != nil {
 		return err
 	}

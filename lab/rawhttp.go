@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 // 1.0-era browser's Proxy-Connection, a body still being sent when the server answers).
 // Responses are parsed with hop's codec (package wire).
 type rawConn struct {
+	ctx context.Context // when canceled, reads fail at once
 	c   net.Conn
 	buf []byte
 	n   int // buffered bytes
@@ -34,7 +36,11 @@ type rawResponse struct {
 	Done      time.Time // the body was complete
 }
 
-func newRawConn(c net.Conn) *rawConn { return &rawConn{c: c, buf: make([]byte, 64<<10)} }
+// newRawConn wraps c; its reads end when ctx is canceled (the connection should come
+// from env.dialRaw, which sets its deadline to now at that moment).
+func newRawConn(ctx context.Context, c net.Conn) *rawConn {
+	return &rawConn{ctx: ctx, c: c, buf: make([]byte, 64<<10)}
+}
 
 // errNoResponse is returned when the connection ended before a response head.
 var errNoResponse = errors.New("connection closed before a response")
@@ -42,6 +48,11 @@ var errNoResponse = errors.New("connection closed before a response")
 // read reads one response to a request with the given method before deadline.
 func (rc *rawConn) read(method string, deadline time.Time) (*rawResponse, error) {
 	rc.c.SetReadDeadline(deadline)
+	// Checked after setting the deadline: a cancellation before it would otherwise
+	// be undone by it.
+	if err := rc.ctx.Err(); err != nil {
+		return nil, err
+	}
 	var p wire.Parser
 	var h wire.Response
 	resp := &rawResponse{}
