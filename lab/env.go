@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab/capture"
@@ -243,6 +245,25 @@ func (e *env) newClient(configure func(*client.Client)) *client.Client {
 	}
 	e.cleanup(func() { c.Close() })
 	return c
+}
+
+// bigReceiveBuffer is the receive buffer of the client sockets of the transfer
+// experiments: large from the SYN on, so that the receive window never limits the
+// sender. Left to autotuning, the window grows with what the client's program has
+// read in the last round trip, and on a busy machine it can hold a transfer to a
+// few tens of KiB per round trip, which is not what slow start or loss are about.
+const bigReceiveBuffer = 8 << 20
+
+// bulkClient returns a hop client whose connections have bigReceiveBuffer.
+func (e *env) bulkClient() *client.Client {
+	h := e.host("client")
+	return e.newClient(func(c *client.Client) {
+		c.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return h.DialWith(ctx, network, addr, func(fd uintptr) error {
+				return unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, bigReceiveBuffer)
+			})
+		}
+	})
 }
 
 // get fetches url with c, returning the response and its timings.

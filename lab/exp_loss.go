@@ -38,7 +38,7 @@ func runLoss(e *env) error {
 		}
 		var r run
 		r.start = e.now()
-		c := e.newClient(nil)
+		c := e.bulkClient()
 		got := make(chan *sampler, 1)
 		go func() {
 			select {
@@ -95,17 +95,19 @@ func runLoss(e *env) error {
 		retrans = lossyRun.samples[n-1].Retrans
 	}
 	segs := float64(size) / labMSS
-	// Mathis et al.: a Reno-like sender's steady rate under random loss p is
-	// MSS/RTT · sqrt(3/(2p)). The whole transfer: the lossless time plus the rest at
-	// that rate, a rough guide for a short transfer that is partly slow start.
+	// Mathis et al.: a Reno-like sender's long-run rate under random loss p is
+	// MSS/RTT · sqrt(3/(2p)). Shown for reference: a transfer this short is mostly
+	// slow start, loses a few segments, and can beat the steady-state rate.
 	mathis := time.Duration(0)
 	if p > 0 {
 		rate := labMSS / rtt.Seconds() * math.Sqrt(3/(2*p)) // bytes per second
-		mathis = rtt + time.Duration(float64(size)/rate*float64(time.Second))
+		mathis = time.Duration(float64(size) / rate * float64(time.Second))
 	}
-	pred := max(base.took, mathis)
 	e.measure("lossless_ms", "transfer on the lossless link", "ms", ms(base.took))
-	e.measureMs("lossy_ms", fmt.Sprintf("transfer at %.1f%% loss", p*100), lossyRun.took, pred)
+	e.measure("lossy_ms", fmt.Sprintf("transfer at %.1f%% loss", p*100), "ms", ms(lossyRun.took))
+	if p > 0 {
+		e.measure("mathis_ms", "the same at the Mathis steady-state rate (reference)", "ms", ms(mathis))
+	}
 	e.measurePred("data_lost", "data segments the link dropped", "", float64(dataLost), p*segs)
 	e.measure("acks_lost", "ACKs the link dropped", "", float64(acksLost))
 	e.measurePred("retransmitted", "segments retransmitted (server TCP_INFO)", "", float64(retrans), float64(dataLost))
@@ -118,8 +120,6 @@ func runLoss(e *env) error {
 		e.check(dataLost > 0, "the link dropped %d data segments (%.0f expected at %.1f%%)", dataLost, p*segs, p*100)
 		e.check(retrans >= dataLost, "every lost segment was sent again: %d retransmitted for %d lost", retrans, dataLost)
 		e.check(lossyRun.took > base.took, "loss made the transfer slower: %s against %s", fmtMs(lossyRun.took), fmtMs(base.took))
-		e.check(lossyRun.took <= 3*pred && 3*lossyRun.took >= pred,
-			"%s within a factor of 3 of the Mathis estimate %s", fmtMs(lossyRun.took), fmtMs(pred))
 	}
 	e.note("%d KiB at %.1f%% loss: %s instead of %s; %d segments lost, %d retransmitted",
 		size>>10, p*100, fmtMs(lossyRun.took), fmtMs(base.took), dataLost, retrans)

@@ -31,7 +31,7 @@ func runSlowStart(e *env) error {
 		return err
 	}
 	url := fmt.Sprintf("%s/bytes/%d", e.webURL(), size)
-	c := e.newClient(nil)
+	c := e.bulkClient()
 	interval := max(rtt/10, time.Millisecond)
 
 	var cold, warm *client.Timings

@@ -71,7 +71,7 @@ var registry = []Experiment{
 	{
 		Name:  "loss",
 		Title: "Packet loss: retransmissions and what they cost",
-		Claim: "Every lost segment is sent again, and each loss halves the sending rate: throughput falls roughly as MSS/RTT · sqrt(3/(2p)) (Mathis et al.).",
+		Claim: "Every lost segment is sent again and every loss slows the sender down (the window is halved); in the long run throughput falls as MSS/RTT · sqrt(3/(2p)) (Mathis et al.), shown for reference.",
 		Hosts: []string{"client", "web"},
 		Loss:  0.02,
 		run:   runLoss,
