@@ -77,6 +77,8 @@ func runLink(e *env) error {
 	// Throughput, web → client.
 	var ip, good float64
 	if err := e.leg("throughput", func() (err error) {
+		e.lab.SetSnap(128) // headers only: a second of bulk data would be hundreds of MiB
+		defer e.lab.SetSnap(0)
 		ip, good, err = e.rateProbe()
 		return err
 	}); err != nil {
@@ -246,7 +248,7 @@ func (e *env) rateProbe() (ip, good float64, err error) {
 		if pf.IsZero() {
 			pf = p.Written
 		} else {
-			bytes += int64(len(p.Data))
+			bytes += int64(p.Size)
 		}
 		pl = p.Written
 	}

@@ -131,7 +131,7 @@ func Decode(pkts []*link.Packet, hosts []string, start time.Time) *Capture {
 	}
 	for i, p := range pkts {
 		r := Record{
-			N: i, Src: name(p.Src), Dst: name(p.Dst), Fate: p.Fate, Size: len(p.Data),
+			N: i, Src: name(p.Src), Dst: name(p.Dst), Fate: p.Fate, Size: max(p.Size, len(p.Data)),
 			Sent: p.Read.Sub(start), Arrived: -1, Data: p.Data, Time: p.Read, Proto: "IP",
 		}
 		if p.Fate == link.Delivered {
@@ -159,7 +159,7 @@ func Decode(pkts []*link.Packet, hosts []string, start time.Time) *Capture {
 				r.Proto = "UDP"
 				r.SrcAddr = netip.AddrPortFrom(src, uint16(udp.SrcPort))
 				r.DstAddr = netip.AddrPortFrom(dst, uint16(udp.DstPort))
-				r.Len = len(udp.Payload)
+				r.Len = max(int(udp.Length)-8, 0)
 				if udp.SrcPort == 53 || udp.DstPort == 53 {
 					if err := dns.DecodeFromBytes(udp.Payload, gopacket.NilDecodeFeedback); err == nil {
 						r.Info = describeDNS(&dns)
@@ -171,7 +171,7 @@ func Decode(pkts []*link.Packet, hosts []string, start time.Time) *Capture {
 				r.Proto = "TCP"
 				r.SrcAddr = netip.AddrPortFrom(src, uint16(tcp.SrcPort))
 				r.DstAddr = netip.AddrPortFrom(dst, uint16(tcp.DstPort))
-				cp.tcpRecord(&r, &tcp, conns)
+				cp.tcpRecord(&r, &tcp, int(ip4.Length), int(ip4.IHL)*4, conns)
 			}
 		}
 		cp.Records = append(cp.Records, r)
@@ -179,7 +179,7 @@ func Decode(pkts []*link.Packet, hosts []string, start time.Time) *Capture {
 	return cp
 }
 
-func (cp *Capture) tcpRecord(r *Record, tcp *layers.TCP, conns map[flowKey]*connState) {
+func (cp *Capture) tcpRecord(r *Record, tcp *layers.TCP, ipLen, ipHdr int, conns map[flowKey]*connState) {
 	k := keyOf(r.SrcAddr, r.DstAddr)
 	st := conns[k]
 	if st != nil && tcp.SYN && !tcp.ACK {
@@ -233,7 +233,8 @@ func (cp *Capture) tcpRecord(r *Record, tcp *layers.TCP, conns map[flowKey]*conn
 		r.Win <<= me.wscale
 	}
 	r.Flags = flags(tcp)
-	r.Len = len(tcp.Payload)
+	// From the IP header: the packet may have been recorded cut short.
+	r.Len = max(ipLen-ipHdr-int(tcp.DataOffset)*4, len(tcp.Payload))
 
 	// Sequence space this segment occupies, and whether any of it was sent before.
 	span := uint32(r.Len)

@@ -45,7 +45,7 @@ func WritePcap(w io.Writer, host string, sections []Section) error {
 		for _, r := range s.Capture.Involving(host) {
 			at, _ := r.At(host)
 			ts := s.Capture.Start.Add(at)
-			ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(r.Data), Length: len(r.Data), InterfaceIndex: id}
+			ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(r.Data), Length: max(r.Size, len(r.Data)), InterfaceIndex: id}
 			if err := nw.WritePacket(ci, r.Data); err != nil {
 				return err
 			}

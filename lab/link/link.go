@@ -88,6 +88,7 @@ func (f Fate) String() string {
 type Packet struct {
 	Src, Dst int       // port numbers; Dst is -1 for NoRoute
 	Data     []byte    // the IP packet; the Tap may keep it
+	Size     int       // the packet's length (Data may be cut shorter by whoever keeps it)
 	Read     time.Time // taken off the source's device
 	Written  time.Time // written to the destination's device (Delivered only)
 	Fate     Fate
@@ -319,7 +320,7 @@ func (l *Link) read(src int) {
 		if err != nil || n <= 0 {
 			return
 		}
-		pkt := &Packet{Src: src, Dst: -1, Data: append([]byte(nil), buf[:n]...), Read: now}
+		pkt := &Packet{Src: src, Dst: -1, Data: append([]byte(nil), buf[:n]...), Size: n, Read: now}
 		dst, ok := l.route(pkt.Data)
 		if !ok {
 			l.noRoute.Add(1)

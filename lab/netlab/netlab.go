@@ -95,6 +95,7 @@ type Lab struct {
 	captured []*link.Packet
 	maxPkts  int
 	overflow int64
+	snap     int // record only the first snap bytes of each packet; 0: all
 
 	closeOnce sync.Once
 	closeErr  error
@@ -384,6 +385,9 @@ func (l *Lab) record(p *link.Packet) {
 	}
 	l.capMu.Lock()
 	if len(l.captured) < l.maxPkts {
+		if l.snap > 0 && len(p.Data) > l.snap {
+			p.Data = append([]byte(nil), p.Data[:l.snap]...) // a copy, so the rest is freed
+		}
 		l.captured = append(l.captured, p)
 	} else {
 		l.overflow++
@@ -400,6 +404,15 @@ func (l *Lab) Packets() ([]*link.Packet, int64) {
 	l.capMu.Unlock()
 	sortByRead(out)
 	return out, n
+}
+
+// SetSnap records only the first n bytes of each packet from now on (headers and
+// the start of the payload, as tcpdump -s does); 0 records whole packets. Bulk
+// transfers use it to keep memory and pcap files small.
+func (l *Lab) SetSnap(n int) {
+	l.capMu.Lock()
+	l.snap = n
+	l.capMu.Unlock()
 }
 
 // ClearPackets forgets the packets recorded so far.
