@@ -244,8 +244,8 @@ func TestHostIsolation(t *testing.T) {
 }
 
 // The end-to-end RTT matches the setting within 10% once the bare path is taken out
-// of the delay. A measurement disturbed by the busy machine is tried again (at most
-// three times): the delay only ever comes out longer, never shorter, than it should.
+// of the delay. A lab whose calibration or pings a busy moment disturbed is tried
+// again, at most three times.
 func TestRTTCalibrated(t *testing.T) {
 	for _, d := range []time.Duration{500 * time.Microsecond, 5 * time.Millisecond} {
 		var m time.Duration
