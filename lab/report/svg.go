@@ -60,7 +60,11 @@ func tickText(v float64) string {
 
 // plotSVG draws p as an inline SVG chart.
 func plotSVG(p lab.Plot) template.HTML {
-	const W, H, L, R, T, B = 620, 320, 64, 16, 34, 58
+	const W, L, R, B = 620, 64, 16, 58
+	// The legend sits between the title and the plot area, two entries a row.
+	rows := (len(p.Series) + 1) / 2
+	T := 30 + 15*rows
+	H := 260 + T
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="plot" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`, W, H, W, H, esc(p.Title))
 	fmt.Fprintf(&b, `<text x="%d" y="18" class="ptitle">%s</text>`, L, esc(p.Title))
@@ -84,6 +88,9 @@ func plotSVG(p lab.Plot) template.HTML {
 		ymax = 1
 	}
 	yt := niceTicks(0, ymax*1.05, 5)
+	if step := yt[1] - yt[0]; len(yt) > 1 && yt[len(yt)-1] < ymax {
+		yt = append(yt, yt[len(yt)-1]+step)
+	}
 	ytop := yt[len(yt)-1]
 	yOf := func(v float64) float64 { return float64(T) + ph - v/ytop*ph }
 	for _, v := range yt {
@@ -157,14 +164,13 @@ func plotSVG(p lab.Plot) template.HTML {
 		}
 	}
 	// Legend.
-	lx, ly := L+8, T+4
 	for si, s := range p.Series {
 		col := palette[si%len(palette)]
 		dash := ""
 		if s.Dashed {
 			dash = ` stroke-dasharray="5 4"`
 		}
-		y := ly + 14*si
+		lx, y := L+(si%2)*((W-L-R)/2), 24+15*(si/2)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/>`, lx, lx+18, y+6, y+6, col, dash)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" class="legend">%s</text>`, lx+24, y+10, esc(s.Name))
 	}
