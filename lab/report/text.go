@@ -103,7 +103,10 @@ func Value(v float64, unit string) string {
 		}
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
-	return strings.TrimSpace(strconv.FormatFloat(v, 'f', 2, 64) + " " + unit)
+	if v == float64(int64(v)) {
+		return strconv.FormatInt(int64(v), 10) + " " + unit
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64) + " " + unit
 }
 
 // WriteJSON writes one JSON object per result, one per line (the `hop lab run
