@@ -39,15 +39,7 @@ func runLoss(e *env) error {
 		var r run
 		r.start = e.now()
 		c := e.bulkClient()
-		got := make(chan *sampler, 1)
-		go func() {
-			select {
-			case sc := <-conns.ch:
-				got <- e.sampleTCP(sc, max(rtt/10, time.Millisecond))
-			case <-time.After(10 * time.Second):
-				got <- nil
-			}
-		}()
+		got := e.sampleNext(conns, max(rtt/10, time.Millisecond))
 		resp, tm, err := e.get(c, url, nil)
 		if err != nil {
 			return r, err

@@ -4,7 +4,6 @@ package lab
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hop-http/hop/client"
@@ -75,14 +74,7 @@ func runPage(e *env) error {
 		if err := fetch(c, page, true); err != nil {
 			return err
 		}
-		var wg sync.WaitGroup
-		errs := make([]error, len(imgs))
-		for i, u := range imgs {
-			wg.Add(1)
-			go func() { defer wg.Done(); errs[i] = fetch(c, u, true) }()
-		}
-		wg.Wait()
-		return firstErr(errs...)
+		return concurrently(len(imgs), func(i int) error { return fetch(c, imgs[i], true) })
 	})
 	if err != nil {
 		return err

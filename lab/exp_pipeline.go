@@ -57,87 +57,68 @@ func runPipelineHOL(e *env) error {
 
 	// Each way runs reps times; the figures are medians over the runs.
 	reps := 3
-	var pipeRuns, parRuns [][]time.Duration
-	var pipeConns, parConns map[uint64]bool
-	if err := e.leg("pipelined on one connection", func() error {
-		for range reps {
-			var pipe []time.Duration
-			c := e.newClient(nil)
-			if _, _, err := e.get(c, e.webURL()+"/", nil); err != nil { // open it, prove it persistent
-				return err
+	// way runs the requests reps times, each time on a new client that prepare has
+	// readied, sending them with send, and returns when each response was complete,
+	// per run, and the connections of the last run.
+	way := func(name string, prepare func(*client.Client) error, send func(*client.Client, []*client.Request, []*client.Response) error) ([][]time.Duration, map[uint64]bool, error) {
+		var runs [][]time.Duration
+		var conns map[uint64]bool
+		err := e.leg(name, func() error {
+			for range reps {
+				c := e.newClient(nil)
+				if err := prepare(c); err != nil {
+					return err
+				}
+				var mu sync.Mutex
+				done := make([]time.Time, len(urls))
+				reqs, resps, err := build(done, &mu)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				if err := send(c, reqs, resps); err != nil {
+					return err
+				}
+				if conns, err = check(resps); err != nil {
+					return err
+				}
+				var run []time.Duration
+				mu.Lock()
+				for _, t := range done {
+					run = append(run, t.Sub(start))
+				}
+				mu.Unlock()
+				runs = append(runs, run)
+				c.Close()
 			}
-			var mu sync.Mutex
-			done := make([]time.Time, len(urls))
-			reqs, resps, err := build(done, &mu)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			if err := c.DoPipeline(reqs, resps, len(reqs)); err != nil {
-				return err
-			}
-			if pipeConns, err = check(resps); err != nil {
-				return err
-			}
-			mu.Lock()
-			for _, t := range done {
-				pipe = append(pipe, t.Sub(start))
-			}
-			mu.Unlock()
-			pipeRuns = append(pipeRuns, pipe)
-			c.Close()
-		}
-		return nil
-	}); err != nil {
+			return nil
+		})
+		return runs, conns, err
+	}
+	pipeRuns, pipeConns, err := way("pipelined on one connection",
+		func(c *client.Client) error { // open the connection and prove it persistent
+			_, _, err := e.get(c, e.webURL()+"/", nil)
+			return err
+		},
+		func(c *client.Client, reqs []*client.Request, resps []*client.Response) error {
+			return c.DoPipeline(reqs, resps, len(reqs))
+		})
+	if err != nil {
 		return err
 	}
-	if err := e.leg("a connection each", func() error {
-		for range reps {
-			var par []time.Duration
-			c := e.newClient(nil)
-			// Open the connections first (requests overlapping in time need one each), so
-			// that both runs start on open connections.
-			var wg sync.WaitGroup
-			errs := make([]error, len(urls))
-			for i := range urls {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, _, errs[i] = e.get(c, fmt.Sprintf("%s/slow/%d", e.webURL(), (rtt+20*time.Millisecond).Milliseconds()), nil)
-				}()
-			}
-			wg.Wait()
-			if err := firstErr(errs...); err != nil {
+	parRuns, parConns, err := way("a connection each",
+		func(c *client.Client) error {
+			// Open the connections first (requests overlapping in time need one each),
+			// so that both ways start on open connections.
+			return concurrently(len(urls), func(int) error {
+				_, _, err := e.get(c, fmt.Sprintf("%s/slow/%d", e.webURL(), (rtt+20*time.Millisecond).Milliseconds()), nil)
 				return err
-			}
-			var mu sync.Mutex
-			done := make([]time.Time, len(urls))
-			reqs, resps, err := build(done, &mu)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			for i := range reqs {
-				wg.Add(1)
-				go func() { defer wg.Done(); errs[i] = c.Do(reqs[i], resps[i]) }()
-			}
-			wg.Wait()
-			if err := firstErr(errs...); err != nil {
-				return err
-			}
-			if parConns, err = check(resps); err != nil {
-				return err
-			}
-			mu.Lock()
-			for _, t := range done {
-				par = append(par, t.Sub(start))
-			}
-			mu.Unlock()
-			parRuns = append(parRuns, par)
-			c.Close()
-		}
-		return nil
-	}); err != nil {
+			})
+		},
+		func(c *client.Client, reqs []*client.Request, resps []*client.Response) error {
+			return concurrently(len(reqs), func(i int) error { return c.Do(reqs[i], resps[i]) })
+		})
+	if err != nil {
 		return err
 	}
 	pipe, par := medianRuns(pipeRuns), medianRuns(parRuns)
@@ -193,4 +174,17 @@ func medianRuns(runs [][]time.Duration) []time.Duration {
 		out[i] = median(col)
 	}
 	return out
+}
+
+// concurrently runs fn(0) … fn(n-1) on goroutines of their own and returns the first
+// error.
+func concurrently(n int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = fn(i) }()
+	}
+	wg.Wait()
+	return firstErr(errs...)
 }

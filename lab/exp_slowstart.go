@@ -38,15 +38,7 @@ func runSlowStart(e *env) error {
 	var coldSamples, warmSamples []tcpSample
 	var coldConn uint64
 	if err := e.leg("new connection", func() error {
-		got := make(chan *sampler, 1)
-		go func() {
-			select {
-			case sc := <-conns.ch:
-				got <- e.sampleTCP(sc, interval)
-			case <-time.After(10 * time.Second):
-				got <- nil
-			}
-		}()
+		got := e.sampleNext(conns, interval)
 		resp, tm, err := e.get(c, url, nil)
 		if err != nil {
 			return err

@@ -74,33 +74,21 @@ func runTimeWait(e *env) error {
 		return m
 	}
 
-	// Keep-alive first, so that its count is not mixed with the close run's.
-	var kaOK, kaConns int
-	var kaPts []point
-	if err := e.leg(fmt.Sprintf("keep-alive, %d requests/s", rate), func() error {
-		c := e.newClient(func(c *client.Client) { c.MaxConnsPerHost = 16 })
+	// atRate starts attempts calls of fn, one every interval, each on its own
+	// goroutine (fn gets the attempt's number from 0 and when it started; it locks mu
+	// to record its outcome), samples both hosts' TIME_WAIT counts meanwhile and until
+	// two round trips after the last one ended, and returns the samples.
+	var mu sync.Mutex
+	atRate := func(fn func(i int, at time.Duration)) []point {
 		start := time.Now()
 		stop := make(chan struct{})
 		res, _ := sample(start, stop)
 		var wg sync.WaitGroup
-		var mu sync.Mutex
-		conns := map[uint64]bool{}
-		var firstErr error
 		tick := time.NewTicker(interval)
 		for i := 0; i < attempts; i++ {
+			at := time.Since(start)
 			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resp, _, err := e.get(c, e.webURL()+"/", nil)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					firstErr = cmpOr(firstErr, err)
-					return
-				}
-				kaOK++
-				conns[resp.ConnID] = true
-			}()
+			go func() { defer wg.Done(); fn(i, at) }()
 			if i < attempts-1 {
 				<-tick.C
 			}
@@ -109,7 +97,27 @@ func runTimeWait(e *env) error {
 		wg.Wait()
 		e.sleep(2*rtt + 100*time.Millisecond)
 		close(stop)
-		kaPts = <-res
+		return <-res
+	}
+
+	// Keep-alive first, so that its count is not mixed with the close run's.
+	var kaOK, kaConns int
+	var kaPts []point
+	if err := e.leg(fmt.Sprintf("keep-alive, %d requests/s", rate), func() error {
+		c := e.newClient(func(c *client.Client) { c.MaxConnsPerHost = 16 })
+		conns := map[uint64]bool{}
+		var firstErr error
+		kaPts = atRate(func(int, time.Duration) {
+			resp, _, err := e.get(c, e.webURL()+"/", nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				firstErr = cmpOr(firstErr, err)
+				return
+			}
+			kaOK++
+			conns[resp.ConnID] = true
+		})
 		kaConns = len(conns)
 		c.Close() // its connections go to TIME_WAIT now, after the samples
 		return firstErr
@@ -133,42 +141,23 @@ func runTimeWait(e *env) error {
 	firstRefused := -1 // number of the first refused attempt, from 1
 	var closePts []point
 	if err := e.leg(fmt.Sprintf("a connection per request, client closes, %d/s, %d ports", rate, ports), func() error {
-		start := time.Now()
-		stop := make(chan struct{})
-		res, _ := sample(start, stop)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
 		var firstErr error
-		tick := time.NewTicker(interval)
-		for i := 0; i < attempts; i++ {
-			at := time.Since(start)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := closePerRequest(e, addr, req)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					ok++
-				case errors.Is(err, syscall.EADDRNOTAVAIL):
-					refused++
-					if firstRefusal < 0 {
-						firstRefusal, firstRefused = at, i+1
-					}
-				default:
-					firstErr = cmpOr(firstErr, err)
+		closePts = atRate(func(i int, at time.Duration) {
+			err := closePerRequest(e, addr, req)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, syscall.EADDRNOTAVAIL):
+				refused++
+				if firstRefusal < 0 {
+					firstRefusal, firstRefused = at, i+1
 				}
-			}()
-			if i < attempts-1 {
-				<-tick.C
+			default:
+				firstErr = cmpOr(firstErr, err)
 			}
-		}
-		tick.Stop()
-		wg.Wait()
-		e.sleep(2*rtt + 100*time.Millisecond)
-		close(stop)
-		closePts = <-res
+		})
 		return firstErr
 	}); err != nil {
 		return err

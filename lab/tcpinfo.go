@@ -102,3 +102,18 @@ func (s *sampler) get() []tcpSample {
 	defer s.mu.Unlock()
 	return append([]tcpSample(nil), s.samples...)
 }
+
+// sampleNext starts sampling the next connection the server accepts (its side of
+// it), and delivers the sampler, or nil when none is accepted within 10 s.
+func (e *env) sampleNext(conns *serverConns, interval time.Duration) <-chan *sampler {
+	got := make(chan *sampler, 1)
+	go func() {
+		select {
+		case sc := <-conns.ch:
+			got <- e.sampleTCP(sc, interval)
+		case <-time.After(10 * time.Second):
+			got <- nil
+		}
+	}()
+	return got
+}
