@@ -3,8 +3,6 @@ package client
 import (
 	"errors"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -200,24 +198,6 @@ func get(t testing.TB, cl *Client, url string) *Response {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	return resp
-}
-
-// requirePeer skips (or fails with HOP_REQUIRE_PEERS=1) when the program is missing.
-func requirePeer(t testing.TB, names ...string) string {
-	t.Helper()
-	for _, name := range names {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-		if _, err := os.Stat(name); err == nil {
-			return name
-		}
-	}
-	if os.Getenv("HOP_REQUIRE_PEERS") == "1" {
-		t.Fatalf("%s not installed (HOP_REQUIRE_PEERS=1)", names[0])
-	}
-	t.Skipf("%s not installed", names[0])
-	return ""
 }
 
 // waitFor polls cond every 5 ms for up to 10 s.

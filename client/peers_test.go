@@ -17,66 +17,8 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/testcert"
+	"github.com/hop-http/hop/internal/testpeer"
 )
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitListening waits until addr accepts connections.
-func waitListening(t testing.TB, addr string, exited <-chan struct{}, logf func() string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("peer exited before listening on %s:\n%s", addr, logf())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("peer not listening on %s:\n%s", addr, logf())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// runPeer starts cmd (its output into dir/stdout.log), stops it at cleanup, and waits
-// until it listens on every addr; errorLog (in dir) is shown with the output if not.
-func runPeer(t *testing.T, dir, errorLog string, cmd *exec.Cmd, addrs ...string) {
-	t.Helper()
-	out, _ := os.Create(filepath.Join(dir, "stdout.log"))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		out.Close()
-	})
-	logs := func() string {
-		a, _ := os.ReadFile(filepath.Join(dir, "stdout.log"))
-		b, _ := os.ReadFile(filepath.Join(dir, errorLog))
-		return string(a) + string(b)
-	}
-	for _, addr := range addrs {
-		waitListening(t, addr, exited, logs)
-	}
-}
 
 // nginxPeer is an nginx started for one test, logging "$connection
 // $connection_requests $request" for every request.
@@ -90,19 +32,17 @@ type nginxPeer struct {
 // startNginx runs nginx on loopback ports (plain, and TLS with the test certificate
 // for hop.test) with the given extra server directives.
 func startNginx(t *testing.T, extra string) *nginxPeer {
-	bin := requirePeer(t, "nginx", "/usr/sbin/nginx")
-	dir := t.TempDir()
 	tc := testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1")
-	for name, data := range map[string][]byte{"cert.pem": tc.CertPEM, "key.pem": tc.KeyPEM} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
+	ng := testpeer.StartNginx(t, 2, func(dir string, addrs []string) string {
+		for name, data := range map[string][]byte{"cert.pem": tc.CertPEM, "key.pem": tc.KeyPEM} {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	www := filepath.Join(dir, "www")
-	os.MkdirAll(www, 0o755)
-	os.WriteFile(filepath.Join(www, "file.txt"), []byte(strings.Repeat("nginx file\n", 1000)), 0o644)
-	port, tlsPort := freePort(t), freePort(t)
-	conf := fmt.Sprintf(`daemon off;
+		www := filepath.Join(dir, "www")
+		os.MkdirAll(www, 0o755)
+		os.WriteFile(filepath.Join(www, "file.txt"), []byte(strings.Repeat("nginx file\n", 1000)), 0o644)
+		return fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 error_log %[1]s/error.log warn;
@@ -122,8 +62,8 @@ http {
     ssl_session_cache shared:SSL:1m;
     ssl_protocols TLSv1.2 TLSv1.3;
     server {
-        listen 127.0.0.1:%[2]d;
-        listen 127.0.0.1:%[3]d ssl;
+        listen %[2]s;
+        listen %[3]s ssl;
         server_name hop.test;
         ssl_certificate %[1]s/cert.pem;
         ssl_certificate_key %[1]s/key.pem;
@@ -132,16 +72,12 @@ http {
         %[4]s
     }
 }
-`, dir, port, tlsPort, extra)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	runPeer(t, dir, "error.log", exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log")),
-		addr, "127.0.0.1:"+strconv.Itoa(tlsPort))
-	return &nginxPeer{dir: dir, http: "http://" + addr, https: "https://hop.test:" + strconv.Itoa(tlsPort),
-		httpsPort: tlsPort, accessLogPath: filepath.Join(dir, "access.log")}
+`, dir, addrs[0], addrs[1], extra)
+	})
+	_, tlsPort, _ := net.SplitHostPort(ng.Addrs[1])
+	port, _ := strconv.Atoi(tlsPort)
+	return &nginxPeer{dir: ng.Dir, http: "http://" + ng.Addrs[0], https: "https://hop.test:" + tlsPort,
+		httpsPort: port, accessLogPath: filepath.Join(ng.Dir, "access.log")}
 }
 
 // accessLog returns the (connection, connection_requests, request line) of each
@@ -328,7 +264,7 @@ srv.serve_forever()
 // python3's http.server speaks HTTP/1.0 and closes after each response; /stream is
 // close-delimited.
 func TestPythonHTTP10(t *testing.T) {
-	py := requirePeer(t, "python3")
+	py := testpeer.Program(t, "python3")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "file.txt"), []byte(strings.Repeat("python\n", 500)), 0o644)
 	script := filepath.Join(dir, "server.py")
@@ -366,6 +302,65 @@ func TestPythonHTTP10(t *testing.T) {
 	}
 }
 
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitListening waits until addr accepts connections.
+func waitListening(t testing.TB, addr string, exited <-chan struct{}, logf func() string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("peer exited before listening on %s:\n%s", addr, logf())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peer not listening on %s:\n%s", addr, logf())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runPeer starts cmd (its output into dir/stdout.log), stops it at cleanup, and waits
+// until it listens on every addr; errorLog (in dir) is shown with the output if not.
+func runPeer(t *testing.T, dir, errorLog string, cmd *exec.Cmd, addrs ...string) {
+	t.Helper()
+	out, _ := os.Create(filepath.Join(dir, "stdout.log"))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		out.Close()
+	})
+	logs := func() string {
+		a, _ := os.ReadFile(filepath.Join(dir, "stdout.log"))
+		b, _ := os.ReadFile(filepath.Join(dir, errorLog))
+		return string(a) + string(b)
+	}
+	for _, addr := range addrs {
+		waitListening(t, addr, exited, logs)
+	}
+}
+
 // squidPeer is a squid forward proxy started for one test, requiring Basic proxy
 // authentication (user alice, password s3cret) through basic_ncsa_auth.
 type squidPeer struct {
@@ -374,9 +369,9 @@ type squidPeer struct {
 }
 
 func startSquid(t *testing.T) *squidPeer {
-	bin := requirePeer(t, "squid", "/usr/sbin/squid")
-	htpasswd := requirePeer(t, "htpasswd")
-	auth := requirePeer(t, "/usr/lib/squid/basic_ncsa_auth")
+	bin := testpeer.Program(t, "squid", "/usr/sbin/squid")
+	htpasswd := testpeer.Program(t, "htpasswd")
+	auth := testpeer.Program(t, "/usr/lib/squid/basic_ncsa_auth")
 	dir := t.TempDir()
 	// Run as root, squid drops to its own user, which must reach the directory.
 	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {

@@ -252,31 +252,14 @@ func (r *Request) appendHead(dst, target []byte, proxyAuth string, length int64)
 	}
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
-		switch len(name) {
-		case 7:
-			upgrade = upgrade || wire.EqualFold(name, "upgrade")
-		case 10:
-			if wire.EqualFold(name, "connection") {
-				if containsToken(value, "close") {
-					closing = true
-				}
-				continue
+		if wire.IsConnectionManaged(name) {
+			if wire.EqualFold(name, "connection") && containsToken(value, "close") {
+				closing = true
 			}
-			if wire.EqualFold(name, "keep-alive") {
-				continue
-			}
-		case 14:
-			if wire.EqualFold(name, "content-length") {
-				continue
-			}
-		case 16:
-			if wire.EqualFold(name, "proxy-connection") {
-				continue
-			}
-		case 17:
-			if wire.EqualFold(name, "transfer-encoding") {
-				continue
-			}
+			continue
+		}
+		if len(name) == 7 && wire.EqualFold(name, "upgrade") {
+			upgrade = true
 		}
 		dst = wire.AppendField(dst, name, value)
 	}

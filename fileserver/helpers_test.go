@@ -9,13 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testpeer"
 	"github.com/hop-http/hop/server"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -292,17 +292,11 @@ func firstLine(s string) string {
 	return s
 }
 
-// requirePeer skips the test when the program is missing, unless HOP_REQUIRE_PEERS=1.
+// requirePeer returns the program's path (see testpeer.Program: a missing one skips
+// the test, or fails it under HOP_REQUIRE_PEERS=1).
 func requirePeer(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("HOP_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s not found and HOP_REQUIRE_PEERS=1", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
+	return testpeer.Program(t, name)
 }
 
 func writeFile(dir, name, content string) error {

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/internal/testpeer"
 )
 
 // hello is the body examples/plaintext answers to every GET.
@@ -113,28 +115,11 @@ func modulePath(gomod []byte) string {
 	return ""
 }
 
-// requirePeers reports whether a missing peer program fails the test instead of
-// skipping it.
-func requirePeers() bool { return os.Getenv("HOP_REQUIRE_PEERS") == "1" }
-
-// peer returns the path of an external program, looked up in PATH and then at the
-// given absolute fallbacks. When it is missing the test skips, or fails under
-// HOP_REQUIRE_PEERS=1.
-func peer(t *testing.T, name string, fallbacks ...string) string {
+// peer returns the path of an external program (see testpeer.Program: a missing one
+// skips the test, or fails it under HOP_REQUIRE_PEERS=1).
+func peer(t *testing.T, name string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, f := range fallbacks {
-		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return f
-		}
-	}
-	if requirePeers() {
-		t.Fatalf("peer %q is not installed and HOP_REQUIRE_PEERS=1", name)
-	}
-	t.Skipf("peer %q is not installed (set HOP_REQUIRE_PEERS=1 to fail instead)", name)
-	return ""
+	return testpeer.Program(t, name)
 }
 
 // mode is one way examples/plaintext serves: natively or through the net/http adapter.

@@ -322,25 +322,13 @@ func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 	}
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
-		if managedField(name) || !wire.IsToken(name) || !wire.ValidFieldValue(value) {
+		if wire.IsConnectionManaged(name) || !wire.IsToken(name) || !wire.ValidFieldValue(value) {
 			// A CR or LF in a handler's field would split the response: drop the field.
 			continue
 		}
 		b = wire.AppendField(b, name, value)
 	}
 	return append(b, '\r', '\n')
-}
-
-func managedField(name []byte) bool {
-	switch len(name) {
-	case 10:
-		return wire.EqualFold(name, "connection") || wire.EqualFold(name, "keep-alive")
-	case 14:
-		return wire.EqualFold(name, "content-length")
-	case 17:
-		return wire.EqualFold(name, "transfer-encoding")
-	}
-	return false
 }
 
 // resetForError discards an uncommitted response and replaces it with a plain error.

@@ -40,14 +40,7 @@ func (h *Header) value(i int) []byte {
 }
 
 // Index returns the index of the first field named name at or after from, or -1.
-func (h *Header) Index(name string, from int) int {
-	for i := from; i < len(h.fields); i++ {
-		if int(h.fields[i].nameLen) == len(name) && EqualFold(h.name(i), name) {
-			return i
-		}
-	}
-	return -1
-}
+func (h *Header) Index(name string, from int) int { return indexOf(h, name, from) }
 
 // Get returns the value of the first field named name, or nil.
 func (h *Header) Get(name string) []byte {
@@ -103,17 +96,7 @@ func (h *Header) Set(name, value string) {
 }
 
 // Del removes every field named name.
-func (h *Header) Del(name string) {
-	j := 0
-	for i := range h.fields {
-		if int(h.fields[i].nameLen) == len(name) && EqualFold(h.name(i), name) {
-			continue
-		}
-		h.fields[j] = h.fields[i]
-		j++
-	}
-	h.fields = h.fields[:j]
-}
+func (h *Header) Del(name string) { delName(h, name) }
 
 // DelAt removes the i-th field.
 func (h *Header) DelAt(i int) {

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net/netip"
 	"os"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/hop-http/hop/bench"
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -436,7 +436,7 @@ func closeBody(req *client.Request) {
 // runSerial fetches the URLs one after the other, streaming bodies.
 func (g *getter) runSerial(ctx context.Context, out, jout io.Writer, stderr io.Writer) []*getResult {
 	var results []*getResult
-	for _, u := range g.o.urls {
+	for i, u := range g.o.urls {
 		r := &getResult{url: u}
 		results = append(results, r)
 		var events io.Writer = stderr
@@ -447,7 +447,7 @@ func (g *getter) runSerial(ctx context.Context, out, jout io.Writer, stderr io.W
 			continue
 		}
 		r.url = req.URL.String()
-		req.Trace = r.timings.Trace(g.verboseTrace(events))
+		req.Trace = r.timings.Trace(g.verboseTrace(events, i+1))
 		r.resp = &client.Response{}
 		r.err = g.cl.DoStream(req, r.resp)
 		if r.err == nil {
@@ -501,7 +501,7 @@ func (g *getter) runParallel(ctx context.Context, out, jout io.Writer, stderr io
 				return
 			}
 			r.url = req.URL.String()
-			req.Trace = r.timings.Trace(g.verboseTrace(&r.events))
+			req.Trace = r.timings.Trace(g.verboseTrace(&r.events, i+1))
 			r.resp = &client.Response{}
 			if r.err = g.cl.Do(req, r.resp); r.err == nil {
 				r.body.Write(r.resp.Body)
@@ -524,7 +524,7 @@ func (g *getter) runPipeline(ctx context.Context) []*getResult {
 	var reqs []*client.Request
 	var resps []*client.Response
 	var idx []int
-	for _, u := range g.o.urls {
+	for i, u := range g.o.urls {
 		r := &getResult{url: u}
 		results = append(results, r)
 		req, err := g.newRequest(ctx, u)
@@ -537,7 +537,7 @@ func (g *getter) runPipeline(ctx context.Context) []*getResult {
 			continue
 		}
 		r.url = req.URL.String()
-		req.Trace = r.timings.Trace(g.verboseTrace(&r.events))
+		req.Trace = r.timings.Trace(g.verboseTrace(&r.events, i+1))
 		r.resp = &client.Response{}
 		reqs = append(reqs, req)
 		resps = append(resps, r.resp)
@@ -622,7 +622,7 @@ type getJSON struct {
 	Error      string             `json:"error,omitempty"`
 }
 
-func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+func ms(d time.Duration) float64 { return timeline.Millis(d) }
 
 func writeJSON(w io.Writer, r *getResult) {
 	t := &r.timings
@@ -670,134 +670,16 @@ func writeWaterfall(w io.Writer, r *getResult) {
 		}
 		status = fmt.Sprintf("%d, conn #%d (%s)", r.resp.Status, r.resp.ConnID, how)
 	}
-	fmt.Fprintf(w, "%s → %s\n", r.url, status)
-	const width = 48
-	phases := []struct {
-		name       string
-		start, end time.Time
-	}{
-		{"dns", t.DNSStart, t.DNSDone},
-		{"connect", t.ConnectStart, t.ConnectDone},
-		{"tls", t.TLSStart, t.TLSDone},
-		{"request", t.GotConn, t.WroteRequest},
-		{"wait", t.WroteRequest, t.FirstByte},
-		{"transfer", t.FirstByte, t.Done},
-	}
-	for _, p := range phases {
-		var d time.Duration
-		bar := strings.Repeat(" ", width)
-		if !p.start.IsZero() && !p.end.IsZero() && !p.end.Before(p.start) && total > 0 {
-			d = p.end.Sub(p.start)
-			from := int(float64(p.start.Sub(t.Start)) / float64(total) * width)
-			to := int(math.Ceil(float64(p.end.Sub(t.Start)) / float64(total) * width))
-			from = min(max(from, 0), width-1)
-			to = min(max(to, from+1), width)
-			bar = strings.Repeat(" ", from) + strings.Repeat("█", to-from) + strings.Repeat(" ", width-to)
-		}
-		fmt.Fprintf(w, "  %-9s %9.3f ms |%s|\n", p.name, ms(d), bar)
-	}
-	fmt.Fprintf(w, "  %-9s %9.3f ms\n", "total", ms(total))
+	wf := timeline.Waterfall{Title: r.url + " → " + status, Start: t.Start, Total: total,
+		Phases: timeline.ClientPhases(t)}
+	wf.WriteTo(w)
 }
 
-// verboseTrace writes the connection events in words (and both heads) to w.
-func (g *getter) verboseTrace(w io.Writer) *client.Trace {
+// verboseTrace returns the -v trace of request n (from 1), which writes the connection
+// events in words (and both heads) to w; nil without -v.
+func (g *getter) verboseTrace(w io.Writer, n int) *client.Trace {
 	if !g.o.verbose {
 		return nil
 	}
-	var mu sync.Mutex // Happy Eyeballs attempts may report from other goroutines
-	say := func(format string, a ...any) {
-		mu.Lock()
-		fmt.Fprintf(w, "* "+format+"\n", a...)
-		mu.Unlock()
-	}
-	head := func(prefix string, h []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, line := range strings.SplitAfter(string(h), "\r\n") {
-			if line == "" {
-				continue
-			}
-			if line = strings.TrimRight(line, "\r\n"); line == "" {
-				fmt.Fprintf(w, "%s\n", prefix)
-			} else {
-				fmt.Fprintf(w, "%s %s\n", prefix, line)
-			}
-		}
-	}
-	var dnsStart time.Time
-	return &client.Trace{
-		GetConn:  func(origin string) { say("connection to %s wanted", origin) },
-		PoolWait: func() { say("per-host connection limit reached: waiting for a free connection") },
-		DNSStart: func(host string) { dnsStart = time.Now(); say("resolving %s", host) },
-		DNSDone: func(i client.DNSInfo) {
-			if i.Err != nil {
-				say("could not resolve %s: %v", i.Host, i.Err)
-				return
-			}
-			addrs := make([]string, len(i.Addrs))
-			for k, a := range i.Addrs {
-				addrs[k] = a.String()
-			}
-			say("resolved %s to %s (%s, %.3f ms)", i.Host, strings.Join(addrs, ", "), i.Source, ms(time.Since(dnsStart)))
-		},
-		ConnectStart: func(a netip.AddrPort) { say("connecting to %s", a) },
-		ConnectDone: func(a netip.AddrPort, err error) {
-			if err != nil {
-				say("connecting to %s failed: %v", a, err)
-			}
-		},
-		ProxyConnect: func(proxy, target string, err error) {
-			if err != nil {
-				say("CONNECT %s through %s failed: %v", target, proxy, err)
-				return
-			}
-			say("tunnel to %s opened through proxy %s", target, proxy)
-		},
-		TLSStart: func() { say("TLS handshake") },
-		TLSDone: func(s *tls.ConnectionState, err error) {
-			if err != nil {
-				say("TLS handshake failed: %v", err)
-				return
-			}
-			resumed := "new session"
-			if s.DidResume {
-				resumed = "resumed session"
-			}
-			alpn := s.NegotiatedProtocol
-			if alpn == "" {
-				alpn = "none"
-			}
-			say("%s, %s, ALPN %s, %s, server name %q", tls.VersionName(s.Version),
-				tls.CipherSuiteName(s.CipherSuite), alpn, resumed, s.ServerName)
-		},
-		GotConn: func(i client.ConnInfo) {
-			via := ""
-			if i.Proxy != "" {
-				via = " via proxy " + i.Proxy
-			}
-			if i.Reused {
-				say("reusing conn #%d to %s%s (idle %.3f ms, request %d on it)", i.ID, i.RemoteAddr, via,
-					ms(i.IdleTime), i.Requests)
-				return
-			}
-			say("connected to %s as conn #%d (local %s)%s", i.RemoteAddr, i.ID, i.LocalAddr, via)
-		},
-		WroteHead:      func(h []byte) { head(">", h) },
-		Got100Continue: func() { say("server said 100 Continue: sending the body") },
-		GotHead:        func(h []byte) { head("<", h) },
-		Done: func(i client.DoneInfo) {
-			switch {
-			case i.KeptAlive:
-				say("conn #%d kept alive (%d body bytes)", i.ConnID, i.BodyBytes)
-			case i.Err != nil:
-				say("closing conn #%d: %v", i.ConnID, i.Err)
-			default:
-				say("closing conn #%d: %s", i.ConnID, i.CloseReason)
-			}
-		},
-		Retry: func(n int, err error) {
-			say("retry %d on another connection: the reused one failed before any response byte (%v)", n, err)
-		},
-		Redirect: func(status int, to string) { say("redirect (%d) to %s", status, to) },
-	}
+	return timeline.ClientTrace(timeline.NewPrinter(w), n)
 }

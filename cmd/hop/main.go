@@ -4,6 +4,9 @@
 //	hop serve [--addr HOST:PORT] [--root DIR]   static file server
 //	hop get [flags] URL...                      fetch URLs, showing connections and timing
 //	hop bench [flags] URL                       load generator measuring connection management
+//	hop proxy [flags]                           forward and reverse proxy with a shared cache
+//	hop lab list | run NAME                     experiments in private network namespaces
+//	hop version                                 the module version and VCS revision
 //
 // Run "hop COMMAND -h" for the flags of a command.
 package main
@@ -13,46 +16,154 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
 // commands maps a sub-command name to its entry point; each returns the exit code.
+// A command registers itself in its file's init ("commands["get"] = cmdGet") and its
+// one-line description in summaries; usage lists every registered command.
 var commands = map[string]func(args []string) int{}
 
-func usage() {
-	fmt.Fprint(os.Stderr, `usage: hop COMMAND [flags]
-
-commands:
-  serve   serve static files (hop serve --addr 127.0.0.1:8080 --root .)
-  get     fetch URLs and show connections, heads and timing
-  bench   generate load and measure connection management
-
-Run "hop COMMAND -h" for the flags of a command.
-`)
+// summaries are the one-line descriptions that usage prints beside each registered
+// command. A command that registers itself may set its own; those below are the
+// defaults (a summary of a command that is not registered is not shown).
+var summaries = map[string]string{
+	"serve":   "serve static files (hop serve --addr 127.0.0.1:8080 --root .)",
+	"get":     "fetch URLs and show connections, heads and timing (curl's common flags)",
+	"bench":   "generate load and measure connection management",
+	"proxy":   "forward or reverse proxy, with a shared cache (hop proxy --addr 127.0.0.1:3128)",
+	"lab":     "run experiments in private network namespaces (hop lab list)",
+	"version": "print the module version and the VCS revision it was built from",
 }
 
-func main() {
-	if len(os.Args) < 2 {
-		usage()
-		os.Exit(2)
+// commandOrder is the order of the usage list; commands not named here follow in
+// alphabetical order.
+var commandOrder = []string{"serve", "get", "bench", "proxy", "lab", "version"}
+
+func init() { commands["version"] = cmdVersion }
+
+// usage writes the list of registered commands.
+func usage(w io.Writer) {
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
 	}
-	name := os.Args[1]
-	if name == "-h" || name == "--help" || name == "help" {
-		usage()
-		return
+	rank := func(n string) int {
+		if i := slices.Index(commandOrder, n); i >= 0 {
+			return i
+		}
+		return len(commandOrder)
 	}
-	run, ok := commands[name]
+	slices.SortFunc(names, func(a, b string) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a, b)
+	})
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	var b strings.Builder
+	b.WriteString("usage: hop COMMAND [flags]\n\ncommands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, n, summaries[n])
+	}
+	b.WriteString("\nRun \"hop COMMAND -h\" for the flags of a command; \"hop --version\" prints the version.\n")
+	io.WriteString(w, b.String())
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run is main without the process: it returns the exit code. No command is a usage
+// error (2, the usage on stderr); -h asks for the usage (0, on stdout).
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return 0
+	case "-version", "--version":
+		name = "version"
+	}
+	cmd, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "hop: unknown command %q\n", name)
-		usage()
-		os.Exit(2)
+		fmt.Fprintf(stderr, "hop: unknown command %q\n\n", name)
+		usage(stderr)
+		return 2
 	}
-	os.Exit(run(os.Args[2:]))
+	return cmd(args[1:])
+}
+
+// cmdVersion is "hop version" (and "hop --version").
+func cmdVersion(args []string) int { return runVersion(args, os.Stdout, os.Stderr) }
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "hop version: unexpected argument %q\n", args[0])
+		return 2
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(stderr, "hop version: this binary carries no build information")
+		return 1
+	}
+	io.WriteString(stdout, versionText(bi))
+	return 0
+}
+
+// versionText describes a build: the module version ("(devel)" for a build from a
+// source tree, said so in words), the VCS revision and time when the build recorded
+// them, and the Go version.
+func versionText(bi *debug.BuildInfo) string {
+	v := bi.Main.Version
+	switch v {
+	case "":
+		v = "(unknown version)"
+	case "(devel)":
+		v = "(devel) — built from a source tree, not from a released module version"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "hop %s\n", v)
+	if path := bi.Main.Path; path != "" {
+		fmt.Fprintf(&b, "module %s\n", path)
+	}
+	var rev, when, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev != "" {
+		fmt.Fprintf(&b, "revision %s", rev)
+		if when != "" {
+			fmt.Fprintf(&b, " (%s)", when)
+		}
+		if modified == "true" {
+			b.WriteString(", with uncommitted changes")
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "built with %s\n", bi.GoVersion)
+	return b.String()
 }
 
 // signalContext returns a context canceled by SIGINT or SIGTERM. Every command stops

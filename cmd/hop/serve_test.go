@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/internal/testpeer"
 )
 
 // serveBuffer is a bytes.Buffer safe for concurrent writers.
@@ -290,19 +292,7 @@ func TestServeSignal(t *testing.T) {
 // checks that every image arrived; the access log tells how many connections the
 // browser opened for them.
 func TestServeChromium(t *testing.T) {
-	chromium := ""
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chromium = p
-			break
-		}
-	}
-	if chromium == "" {
-		if os.Getenv("HOP_REQUIRE_PEERS") == "1" {
-			t.Fatal("chromium not found and HOP_REQUIRE_PEERS=1")
-		}
-		t.Skip("chromium not installed (apt-get install chromium)")
-	}
+	chromium := testpeer.Program(t, "chromium", "chromium-browser")
 	const nImages = 20
 	dir := t.TempDir()
 	site := filepath.Join(dir, "site")

@@ -1,0 +1,96 @@
+// Package proxy is hop's forward and reverse HTTP/1.1 proxy. A [Proxy] is a
+// server.Handler: the server parses the client's request (package wire, the one
+// codec), the proxy turns it into a client.Request and sends it through an
+// [Exchanger] — normally a [Transport] over a client.Client's per-origin pools — and
+// streams the response back through the server's ResponseWriter. Each side keeps its
+// own persistent connections: many client connections share few upstream ones.
+//
+// # Modes
+//
+// Forward (the default): requests arrive in absolute form (GET http://host/path) and
+// go to the origin they name. The proxy serves only clients from AllowFrom (loopback
+// when empty: an open relay is a bug, not a default) and, with Auth set, only those
+// sending Proxy-Authorization: Basic with those credentials (407 with
+// Proxy-Authenticate otherwise). CONNECT may reach only ConnectPorts (443 when empty).
+//
+// Reverse (Reverse set, with a Transport over a [Balancer]): requests in origin form
+// go to one of the upstreams, chosen round-robin or by least connections, with
+// passive health (an upstream failing MaxFails times in a row is ejected and
+// re-probed with exponential back-off). X-Forwarded-For, -Proto, -Host and Forwarded
+// (RFC 7239) are added; those received are kept and extended only from the Trust
+// networks, replaced otherwise. Host is passed through or rewritten
+// ([Transport.HostHeader]).
+//
+// # Message rules
+//
+// Hop-by-hop fields are removed in both directions (wire.RemoveHopByHop): Connection
+// and every field it names, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding (the
+// body is re-framed: Content-Length is kept, chunked and close-delimited bodies are
+// sent chunked to HTTP/1.1 clients), Upgrade, Trailer, Proxy-Authorization and
+// Proxy-Authenticate. A 1.0 client's Connection: keep-alive never reaches the origin.
+// Via is added both ways ("1.1 NAME", or "1.0 NAME" for what arrived as HTTP/1.0); a
+// request whose Via already names this proxy is a loop and is answered 508.
+// Max-Forwards is decremented on OPTIONS and TRACE, which are answered by the proxy
+// when it is 0. Everything the strictness policy rejects (request smuggling shapes
+// included) is rejected by the server with 400 before anything is forwarded, and the
+// client package applies the same codec to responses.
+//
+// Lengths are exact end to end: a response body that ends before its declared length
+// or last chunk reaches the client as an aborted message — the bytes that arrived,
+// then the connection closed before the framing completes — never as a complete
+// one, and its upstream connection is not reused. Bodies stream both ways with
+// bounded buffers (32 KiB per exchange plus the server's response buffer), so the
+// size of a body does not change the proxy's memory, and a slow client holds only
+// its own upstream connection. Expect: 100-continue is forwarded: the origin's
+// 100 Continue makes the proxy read the client's body, which sends 100 Continue to
+// the client.
+//
+// # Errors
+//
+// A failed exchange is answered by the proxy with a Proxy-Status field (RFC 9209)
+// naming the error: 502 when the upstream refused, reset or closed the connection or
+// sent a malformed head; 504 when connecting or waiting for the response head timed
+// out (client.Client's ConnectTimeout and ReadTimeout, `--upstream-timeout`); 503
+// when the connection limit to the upstream was reached. Retries follow the engine's
+// rules: an idempotent request (or one with Idempotency-Key) whose reused upstream
+// connection failed before any response byte is sent again; a POST never is.
+//
+// # The Exchanger seam (for the cache)
+//
+// Every request goes through [Exchanger.Exchange] with an [*Exchange]: x.Req is the
+// request to send (method, absolute URL, end-to-end fields with the client's request
+// directives, streamed body), x.In the client's request as parsed. The Exchanger
+// fills x.Resp (status, reason, end-to-end response fields) and sets x.Body (the
+// streamed body: io.EOF at a complete end, any other error means truncated). A cache
+// wraps the Transport:
+//
+//	type cache struct{ next proxy.Exchanger }
+//
+//	func (c *cache) Exchange(ctx context.Context, x *proxy.Exchange) error {
+//		key := keyOf(&x.Req) // before next: the Transport rewrites x.Req.URL
+//		if e := c.lookup(key, &x.Req.Header); e != nil {
+//			e.fill(&x.Resp)             // status and stored fields
+//			x.Resp.Header.Add("Cache-Status", "hop; hit")
+//			x.Body = e.body()
+//			return nil
+//		}
+//		if err := c.next.Exchange(ctx, x); err != nil {
+//			return err
+//		}
+//		x.Resp.Header.Add("Cache-Status", "hop; fwd=uri-miss; stored")
+//		x.Body = c.tee(key, x.Body) // commit only when Read returns io.EOF
+//		return nil
+//	}
+//
+// Every field of x.Resp.Header, Cache-Status included, is sent to the client. An
+// Exchange is reused after the request: nothing of it may be kept, and the strings of
+// x.Req.URL point into its storage (copy them with strings.Clone to keep them).
+//
+// # Observability
+//
+// With AccessLog set, each request is logged with both connections: the client's
+// conn and req numbers, the upstream's up_conn and up_reused, up_ms (time to the
+// response head), retries, and an error kind when it failed. [Metrics] exports
+// Prometheus metrics: connections per side, upstream reuse, request durations,
+// errors by kind, upstream health.
+package proxy
