@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -30,9 +29,9 @@ func startHopTLS(t *testing.T, h server.HandlerFunc) (string, func() []string) {
 		}
 	})
 	url := startHop(t, h, func(s *server.Server) {
-		s.ConnState = func(c net.Conn, open bool) {
+		s.ConnState = func(info server.ConnInfo, st server.ConnState) {
 			mu.Lock()
-			states = append(states, fmt.Sprintf("%s open=%v %v", time.Now().Format("15:04:05.000000"), open, c.RemoteAddr()))
+			states = append(states, fmt.Sprintf("%s %v %v", time.Now().Format("15:04:05.000000"), st, info.Remote))
 			mu.Unlock()
 		}
 		s.TLSConfig = &tls.Config{

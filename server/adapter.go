@@ -2,7 +2,7 @@ package server
 
 import (
 	"bufio"
-	"fmt"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -18,8 +18,10 @@ import (
 // middleware run on hop unchanged. Each request is converted to an *http.Request (with
 // the usual allocations of net/http); the body streams from the connection, the
 // request context is cancelled when the client goes away, and the ResponseWriter
-// implements http.Flusher. Hijacking and 1xx informational responses other than the
-// automatic 100 Continue are not supported.
+// implements http.Flusher and http.Hijacker (through ResponseWriter.TakeOver).
+// WriteHeader with a 1xx code sends an interim response at once (as net/http does
+// since Go 1.19), and trailers work as in net/http: values set after the head for the
+// names announced in the Trailer field, and fields named with http.TrailerPrefix.
 func FromHTTP(h http.Handler) Handler { return httpAdapter{h} }
 
 type httpAdapter struct{ h http.Handler }
@@ -37,14 +39,17 @@ func (a httpAdapter) ServeHOP(w *ResponseWriter, r *Request) {
 	}
 	rw := adapterPool.Get().(*httpResponseWriter)
 	rw.w = w
-	rw.wroteHeader = false
+	rw.wroteHeader, rw.hijacked = false, false
 	defer func() {
 		rw.w = nil
 		clear(rw.header)
 		adapterPool.Put(rw)
 	}()
 	a.h.ServeHTTP(rw, hr)
-	rw.WriteHeader(200)
+	if !rw.hijacked {
+		rw.WriteHeader(200)
+		rw.trailers()
+	}
 }
 
 // toHTTPRequest builds a net/http request from the hop view. Strings are copied, but
@@ -166,55 +171,113 @@ type bodyCloser struct{ io.Reader }
 
 func (bodyCloser) Close() error { return nil }
 
-// httpResponseWriter implements http.ResponseWriter and http.Flusher over a hop
-// ResponseWriter.
+// httpResponseWriter implements http.ResponseWriter, http.Flusher and http.Hijacker
+// over a hop ResponseWriter.
 type httpResponseWriter struct {
 	w           *ResponseWriter
 	header      http.Header
 	wroteHeader bool
+	hijacked    bool
 }
 
 func (rw *httpResponseWriter) Header() http.Header { return rw.header }
 
 func (rw *httpResponseWriter) WriteHeader(code int) {
-	if rw.wroteHeader {
+	if rw.wroteHeader || rw.hijacked {
 		return
 	}
-	if code < 200 && code >= 100 {
-		return // informational responses are not forwarded
+	if code >= 100 && code < 200 && code != 101 {
+		rw.copyHeader() // an interim response carries the fields set so far
+		rw.w.WriteHeader(code)
+		return
 	}
 	rw.wroteHeader = true
-	h := rw.w.Header()
-	for k, vs := range rw.header {
-		for _, v := range vs {
-			h.Add(k, v) // invalid names and values are dropped when the head is written
-		}
-	}
+	rw.copyHeader()
 	rw.w.WriteHeader(code)
 }
 
+// copyHeader makes the hop header a copy of the net/http one, less the fields named
+// with http.TrailerPrefix (trailers). Invalid names and values are dropped when the
+// head is written.
+func (rw *httpResponseWriter) copyHeader() {
+	h := rw.w.Header()
+	h.Reset()
+	for k, vs := range rw.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			continue
+		}
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+}
+
+// trailers moves net/http's trailers into the hop trailer: the values of the names
+// announced in the Trailer field, and the fields named with http.TrailerPrefix.
+func (rw *httpResponseWriter) trailers() {
+	t := rw.w.Trailer()
+	for _, decl := range rw.header["Trailer"] {
+		for _, name := range strings.Split(decl, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			for _, v := range rw.header[name] {
+				t.Add(name, v)
+			}
+		}
+	}
+	for k, vs := range rw.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			for _, v := range vs {
+				t.Add(name, v)
+			}
+		}
+	}
+}
+
 func (rw *httpResponseWriter) Write(p []byte) (int, error) {
+	if rw.hijacked {
+		return 0, http.ErrHijacked
+	}
 	rw.WriteHeader(200)
 	return rw.w.Write(p)
 }
 
 func (rw *httpResponseWriter) WriteString(s string) (int, error) {
+	if rw.hijacked {
+		return 0, http.ErrHijacked
+	}
 	rw.WriteHeader(200)
 	return rw.w.WriteString(s)
 }
 
-func (rw *httpResponseWriter) Flush() {
-	rw.WriteHeader(200)
-	rw.w.Flush()
-}
+func (rw *httpResponseWriter) Flush() { rw.FlushError() }
 
 // FlushError implements the interface http.ResponseController uses.
 func (rw *httpResponseWriter) FlushError() error {
+	if rw.hijacked {
+		return http.ErrHijacked
+	}
 	rw.WriteHeader(200)
 	return rw.w.Flush()
 }
 
-// Hijack reports that hijacking is not supported.
+// Hijack takes the connection over (ResponseWriter.TakeOver): after WriteHeader(101),
+// or a 2xx to CONNECT, that head is sent first; without WriteHeader nothing is. The
+// bytes the server had read past the request are buffered in the returned reader.
 func (rw *httpResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return nil, nil, fmt.Errorf("hop/server: Hijack is not supported: %w", http.ErrNotSupported)
+	if rw.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	nc, rest, err := rw.w.TakeOver()
+	if err != nil {
+		return nil, nil, err
+	}
+	rw.hijacked = true
+	var br *bufio.Reader
+	if len(rest) > 0 {
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), nc), max(len(rest), 4096))
+		br.Peek(len(rest)) // so that Buffered reports them, as after net/http's Hijack
+	} else {
+		br = bufio.NewReader(nc)
+	}
+	return nc, bufio.NewReadWriter(br, bufio.NewWriter(nc)), nil
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -85,8 +84,8 @@ func TestFromHTTP(t *testing.T) {
 	proceed := make(chan struct{})
 	ts := startServer(t, &server.Server{
 		Handler: server.FromHTTP(adapterMux(t, proceed)),
-		ConnState: func(_ net.Conn, open bool) {
-			if open {
+		ConnState: func(_ server.ConnInfo, st server.ConnState) {
+			if st == server.StateNew {
 				opened.Add(1)
 			}
 		},

@@ -14,12 +14,6 @@ import (
 	"github.com/hop-http/hop/wire"
 )
 
-const (
-	stateActive int32 = iota
-	stateIdle
-	stateClosing
-)
-
 // flushThreshold is how much pipelined output is batched before it is written even
 // though more requests are buffered.
 const flushThreshold = 64 << 10
@@ -41,10 +35,13 @@ type conn struct {
 	w      ResponseWriter
 	nreq   int
 
-	state        atomic.Int32
-	headDeadline time.Time // set when a head needs a second read
-	lastRD       time.Time // read deadline last set (zero: none or unknown)
-	lastWD       time.Time // write deadline last set
+	state        atomic.Uint32 // a ConnState, read by Stats and Shutdown
+	told         ConnState     // the state last reported to the ConnState hook
+	info         *ConnInfo     // the hook's view of the connection; nil without a hook
+	takenOver    bool          // a handler took the connection over (TakeOver)
+	headDeadline time.Time     // set when a head needs a second read
+	lastRD       time.Time     // read deadline last set (zero: none or unknown)
+	lastWD       time.Time     // write deadline last set
 	tlsState     *tls.ConnectionState
 	dead         bool      // the peer is gone or the stream is unusable
 	inHandler    bool      // the handler is running (a context watch may start)
@@ -69,6 +66,10 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.nc = nc
 	c.rio.setup(nc)
 	c.id = s.nextID.Add(1)
+	if s.ConnState != nil {
+		_, isTLS := nc.(*tls.Conn)
+		c.info = newConnInfo(c.id, nc, isTLS)
+	}
 	return c
 }
 
@@ -85,7 +86,7 @@ func getConn(s *Server) *conn {
 	}
 	c.rbuf = c.rbuf[:cap(c.rbuf)]
 	c.parser.Limits = s.Limits // the pool is shared by every server
-	c.state.Store(stateActive)
+	c.state.Store(uint32(StateNew))
 	return c
 }
 
@@ -93,12 +94,7 @@ func getConn(s *Server) *conn {
 func (c *conn) close() {
 	s := c.srv
 	c.nc.Close()
-	if c.req.cancel != nil {
-		c.req.cancel()
-	}
-	if s.ConnState != nil {
-		s.ConnState(c.nc, false)
-	}
+	c.enter(StateClosed)
 	s.untrackConn(c, true)
 	c.recycle()
 }
@@ -118,8 +114,12 @@ func (c *conn) recycle() {
 	if cap(c.w.scratch) > 256<<10 {
 		c.w.scratch = nil
 	}
-	c.srv, c.nc, c.tlsState, c.idle = nil, nil, nil, nil
+	if c.req.cancel != nil {
+		c.req.cancel()
+	}
+	c.srv, c.nc, c.tlsState, c.idle, c.info = nil, nil, nil, nil, nil
 	c.remoteStr = ""
+	c.takenOver = false
 	c.rio.release()
 	c.rpos, c.rend, c.floor, c.nreq = 0, 0, 0, 0
 	c.wbuf = c.wbuf[:0]
@@ -133,12 +133,14 @@ func (c *conn) recycle() {
 
 // serve runs a newly accepted connection.
 func (c *conn) serve() {
-	if c.srv.ConnState != nil {
-		c.srv.ConnState(c.nc, true)
+	if c.info != nil {
+		c.told = StateNew
+		c.srv.ConnState(*c.info, StateNew)
 	}
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		tc.SetDeadline(clock.Now().Add(c.srv.headerTimeout()))
 		if err := tc.Handshake(); err != nil {
+			c.srv.stats.tlsErrors.Add(1)
 			c.close()
 			return
 		}
@@ -170,12 +172,26 @@ func (c *conn) loop() {
 			c.close()
 			return
 		}
-		if !c.handle(n) {
+		switch c.handle(n) {
+		case keepServing:
+		case closeConn:
 			c.close()
+			return
+		case handedOver:
+			c.recycle() // the handler owns the net.Conn now
 			return
 		}
 	}
 }
+
+// outcome is what handle decided for the connection.
+type outcome uint8
+
+const (
+	keepServing outcome = iota // read the next request
+	closeConn                  // close the connection
+	handedOver                 // a handler took the connection over: forget it
+)
 
 const (
 	fillOK       = iota // more input was read
@@ -195,14 +211,14 @@ func (c *conn) fill() int {
 		if c.srv.closing.Load() {
 			return fillClose
 		}
-		if c.woke {
-			c.woke = false
-		} else if c.srv.parker.Load() != nil && c.parkable() {
+		if !c.woke && c.srv.parker.Load() != nil && c.parkable() {
 			if r := c.idleWait(); r != fillFallback {
 				return r
 			}
 		}
-		if n, ok, _ := c.readIdle(c.srv.idleTimeout()); !ok || n == 0 {
+		n, ok, _ := c.readIdle(c.srv.idleTimeout())
+		c.woke = false
+		if !ok || n == 0 {
 			return fillClose
 		}
 		return fillOK
@@ -231,18 +247,29 @@ func (c *conn) fill() int {
 // to rbuf and reports false when the server is shutting down and nothing arrived.
 func (c *conn) readIdle(timeout time.Duration) (n int, ok bool, err error) {
 	c.setReadTimeout(timeout)
-	c.state.Store(stateIdle)
+	wait := StateIdle
+	if c.nreq == 0 {
+		wait = StateNew // no request yet
+	}
+	c.state.Store(uint32(wait) | waiting)
+	if c.told != StateNew && !c.woke {
+		// New is reported once; a connection woken from parking has input ready.
+		c.tell(StateIdle)
+	}
 	if c.srv.closing.Load() {
 		return 0, false, nil
 	}
 	n, err = c.read(c.rbuf[c.rend:])
-	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+	if !c.state.CompareAndSwap(uint32(wait)|waiting, uint32(StateActive)) {
 		// Shutdown woke us. Serve what arrived (its response will close), else end.
-		c.state.Store(stateActive)
+		c.state.Store(uint32(StateActive))
 		c.lastRD = time.Time{}
 		if n == 0 {
 			return 0, false, err
 		}
+	}
+	if n > 0 {
+		c.tell(StateActive)
 	}
 	c.rend += n
 	return n, true, err
@@ -316,10 +343,18 @@ func (c *conn) flush() bool {
 	_, err := c.write(c.wbuf)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
-		c.dead = true
+		c.writeFailed()
 		return false
 	}
 	return true
+}
+
+// writeFailed marks the connection dead after a failed write.
+func (c *conn) writeFailed() {
+	if !c.dead {
+		c.dead = true
+		c.srv.stats.writeErrs.Add(1)
+	}
 }
 
 // writeBuffers writes the pending output followed by p in one writev where possible.
@@ -333,14 +368,14 @@ func (c *conn) writeBuffers(p ...[]byte) error {
 	_, err := bufs.WriteTo(c.nc)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
-		c.dead = true
+		c.writeFailed()
 	}
 	return err
 }
 
-// handle dispatches one parsed request whose head is n bytes. It reports whether the
-// connection stays open.
-func (c *conn) handle(n int) bool {
+// handle dispatches one parsed request whose head is n bytes and decides what
+// happens to the connection next.
+func (c *conn) handle(n int) outcome {
 	s := c.srv
 	c.headDeadline = time.Time{}
 	c.rpos += n
@@ -349,7 +384,7 @@ func (c *conn) handle(n int) bool {
 	req := &c.req
 	if s.MaxRequestBody > 0 && req.ContentLength > s.MaxRequestBody {
 		c.fail(413, "request body too large")
-		return false
+		return closeConn
 	}
 	keep := req.KeepAlive && !s.closing.Load()
 	if max := s.maxRequests(); max > 0 && c.nreq >= max {
@@ -358,9 +393,14 @@ func (c *conn) handle(n int) bool {
 	req.begin(c)
 	w := &c.w
 	w.begin(c, req, keep)
+	c.tell(StateActive)
+	s.stats.requests.add(c.id)
 	c.inHandler = true
 	c.run(w, req)
 	c.inHandler = false
+	if c.takenOver {
+		return handedOver
+	}
 	if req.watching() {
 		c.stopWatch()
 	}
@@ -368,7 +408,7 @@ func (c *conn) handle(n int) bool {
 		var we *wire.Error
 		if errors.As(berr, &we) && !w.committed {
 			c.fail(we.Status, we.Reason)
-			return false
+			return closeConn
 		}
 		w.keepAlive = false
 	} else if !req.body.eof {
@@ -380,23 +420,23 @@ func (c *conn) handle(n int) bool {
 		}
 	}
 	if c.dead {
-		return false
+		return closeConn
 	}
 	ok := w.finish()
 	c.floor = 0
 	if !ok {
-		return false
+		return closeConn
 	}
 	if !w.keepAlive || c.dead {
 		if c.flush() {
 			c.lingerClose()
 		}
-		return false
+		return closeConn
 	}
-	if len(c.wbuf) >= flushThreshold {
-		return c.flush()
+	if len(c.wbuf) >= flushThreshold && !c.flush() {
+		return closeConn
 	}
-	return true
+	return keepServing
 }
 
 // run calls the handler, turning a panic into a 500 (or a closed connection when the
@@ -404,13 +444,15 @@ func (c *conn) handle(n int) bool {
 func (c *conn) run(w *ResponseWriter, req *Request) {
 	defer func() {
 		if p := recover(); p != nil {
+			c.srv.stats.panics.Add(1)
 			if p != ErrAbortHandler {
 				c.srv.logger().Error("hop: handler panic", "conn", c.id, "panic", p)
 			}
-			if w.committed || p == ErrAbortHandler {
+			if w.committed || p == ErrAbortHandler || c.takenOver {
 				c.dead = true
 				return
 			}
+			c.srv.stats.reject(500)
 			w.resetForError(500)
 			w.keepAlive = false
 		}
@@ -428,6 +470,7 @@ func (c *conn) fail(status int, msg string) {
 	if c.dead {
 		return
 	}
+	c.srv.stats.reject(status)
 	b := wire.AppendStatusLine(c.wbuf, 1, status, "")
 	b = appendServerDate(b, c.srv, true, true)
 	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
@@ -472,7 +515,7 @@ func isTimeout(err error) bool {
 // startWatch begins a background read that notices the client going away while the
 // handler runs; a byte that arrives (a pipelined request) is kept.
 func (c *conn) startWatch() {
-	if c.watch.active || c.dead || !c.inHandler {
+	if c.watch.active || c.dead || !c.inHandler || c.takenOver {
 		return
 	}
 	if c.rpos < c.rend {

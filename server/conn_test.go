@@ -735,10 +735,10 @@ func TestServeErrors(t *testing.T) {
 		t.Errorf("Serve after Close: %v", err)
 	}
 	var opened, closed atomic.Int64
-	s2 := &server.Server{Handler: textHandler, ConnState: func(_ net.Conn, open bool) {
-		if open {
+	s2 := &server.Server{Handler: textHandler, ConnState: func(_ server.ConnInfo, st server.ConnState) {
+		if st == server.StateNew {
 			opened.Add(1)
-		} else {
+		} else if st == server.StateClosed {
 			closed.Add(1)
 		}
 	}}

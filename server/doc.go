@@ -36,6 +36,33 @@
 // Plain TCP and TLS connections park (TLS once crypto/tls holds no decrypted input);
 // on systems without epoll every connection keeps its goroutine.
 //
+// # Beyond one request and response
+//
+// Interim responses: WriteHeader with a 1xx code sends it at once with the fields set
+// so far (103 Early Hints with Link fields); 100 Continue is sent automatically when a
+// handler first reads the body of an Expect: 100-continue request, unless the handler
+// sent it itself or called Request.DisableAutoContinue (a proxy relays the upstream's
+// 100 or final status instead).
+//
+// Trailers: fields set in ResponseWriter.Trailer go out with the last chunk; a
+// response announcing Trailer, or with a trailer set before it is committed, is sent
+// chunked for that.
+//
+// Taking a connection over: ResponseWriter.TakeOver hands the net.Conn, with the bytes
+// already read past the request, to the handler — after the 101 Switching Protocols
+// or the 2xx to CONNECT it sends on the handler's behalf, or with nothing sent at all
+// (the net/http adapter's Hijack). A 2xx to CONNECT never carries Content-Length or
+// Transfer-Encoding and only TakeOver sends it: a CONNECT whose handler does not take
+// the connection over is answered 501 Not Implemented, and the connection is closed,
+// never left carrying HTTP after a 2xx. 101 likewise needs TakeOver (else a 500).
+//
+// Observability: Server.ConnState is told each state change of each connection
+// (new, active, idle, parked, taken over, closed) with a ConnInfo that holds values,
+// not the net.Conn, so detached connections report too; Server.Stats returns counters
+// (accepted, requests, taken over, the server's own error responses by status, errors
+// by kind) and the open connections by state. The counters are atomic and sharded;
+// nothing on the request path takes a lock for them.
+//
 // Multi-core: ListenReusePort opens one SO_REUSEPORT listener per core and ServeAll
 // serves them, so the kernel spreads connections over several accept queues. Go's
 // scheduler does not pin goroutines to cores, so a connection is not bound to the core

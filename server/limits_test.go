@@ -50,16 +50,3 @@ func TestTrailerDoesNotLeakToNextRequest(t *testing.T) {
 		t.Fatalf("trailer values seen by three requests: %q", got)
 	}
 }
-
-// A handler cannot end on a 1xx status: it would leave the client waiting for the final
-// response.
-func TestInformationalStatusIgnored(t *testing.T) {
-	c := serveTest(t, func(w *ResponseWriter, r *Request) {
-		w.WriteHeader(103)
-		w.WriteString("done")
-	}, nil)
-	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if got := readResponses(t, bufio.NewReader(c), 1)[0]; got != "done" {
-		t.Fatalf("body %q", got)
-	}
-}

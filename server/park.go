@@ -52,6 +52,7 @@ type idleConn struct {
 	id       uint64
 	nreq     int
 	tlsState *tls.ConnectionState
+	info     *ConnInfo // for the ConnState hook; nil without one
 }
 
 func (s *Server) parkAfter() time.Duration {
@@ -168,7 +169,7 @@ func (c *conn) park(class int, remaining time.Duration) bool {
 		ic.Value = ic
 		c.idle = ic
 	}
-	ic.nc, ic.id, ic.nreq, ic.tlsState = c.nc, c.id, c.nreq, c.tlsState
+	ic.nc, ic.id, ic.nreq, ic.tlsState, ic.info = c.nc, c.id, c.nreq, c.tlsState, c.info
 	if s.shouldDetach(c) {
 		if fd, err := dupCloexec(ic.fd); err == nil {
 			s.parker.Load().Forget(ic.fd) // it may still be registered from an earlier park
@@ -179,16 +180,18 @@ func (c *conn) park(class int, remaining time.Duration) bool {
 		}
 	}
 	s.deactivate(c)
+	c.tell(StateParked) // before Park: from then on a wake may run at once
 	if err := s.parker.Load().Park(&ic.Entry, ic.fd, class, clock.Now().Add(remaining)); err != nil {
 		if ic.detached {
 			// The net.Conn is already closed: end the connection here.
 			closeFD(ic.fd)
+			c.tell(StateClosed)
 			s.connWG.Done()
 			c.recycle()
 			return true
 		}
 		s.activate(c)
-		return false
+		return false // the caller waits with the goroutine: it reports Idle again
 	}
 	// From here on the parker owns ic and the socket; c is only recycled (which also
 	// forgets ic).
@@ -202,7 +205,7 @@ func (s *Server) shouldDetach(c *conn) bool {
 	if above == 0 {
 		above = DefaultDetachAbove
 	}
-	if above < 0 || s.ConnState != nil {
+	if above < 0 {
 		return false
 	}
 	_, plain := c.nc.(*net.TCPConn)
@@ -215,7 +218,10 @@ func (s *Server) resume(ic *idleConn) {
 	if ic.detached {
 		s.parker.Load().Forget(ic.fd)
 		nc, err := attachFD(ic.fd)
-		if err != nil {
+		if err != nil { // attachFD closed the descriptor
+			if ic.info != nil {
+				s.ConnState(*ic.info, StateClosed)
+			}
 			s.connWG.Done()
 			return
 		}
@@ -223,6 +229,7 @@ func (s *Server) resume(ic *idleConn) {
 	}
 	c := getConn(s)
 	c.nc, c.id, c.nreq, c.tlsState, c.idle = ic.nc, ic.id, ic.nreq, ic.tlsState, ic
+	c.info, c.told = ic.info, StateParked
 	c.rio.setup(c.nc)
 	if reattached {
 		c.idle = nil // a new descriptor: the next park makes a new record
@@ -237,12 +244,11 @@ func (s *Server) closeParked(e *park.Entry) {
 	ic := e.Value.(*idleConn)
 	if ic.detached {
 		closeFD(ic.fd)
-		s.connWG.Done()
-		return
+	} else {
+		ic.nc.Close()
 	}
-	ic.nc.Close()
-	if s.ConnState != nil {
-		s.ConnState(ic.nc, false)
+	if ic.info != nil {
+		s.ConnState(*ic.info, StateClosed)
 	}
 	s.connWG.Done()
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -97,8 +98,8 @@ func countFDs(t *testing.T) int {
 func TestPeerCloseWhileParkedFreesDescriptor(t *testing.T) {
 	var closed atomic.Int32
 	s, addr := startParkServer(t, func(s *Server) {
-		s.ConnState = func(c net.Conn, open bool) {
-			if !open {
+		s.ConnState = func(info ConnInfo, st ConnState) {
+			if st == StateClosed {
 				closed.Add(1)
 			}
 		}
@@ -421,5 +422,79 @@ func TestIdleGraceExhaustedParksAtOnce(t *testing.T) {
 		}
 		// Long before ParkAfter (30 s): parked only because the grace is exhausted.
 		waitFor(t, "the connection to park at once", func() bool { return parked(s) == 1 })
+	}
+}
+
+// Detaching works while a ConnState hook is set: the hook needs no net.Conn, so a
+// detached connection reports parked, active again on wake (with its id and address),
+// and closed when it ends.
+func TestDetachWithConnStateHook(t *testing.T) {
+	var mu sync.Mutex
+	states := map[uint64][]string{}
+	remotes := map[uint64]string{}
+	s, addr := startParkServer(t, func(s *Server) {
+		s.DetachAbove = 1
+		s.ConnState = func(info ConnInfo, st ConnState) {
+			mu.Lock()
+			states[info.ID] = append(states[info.ID], st.String())
+			remotes[info.ID] = info.Remote.String()
+			mu.Unlock()
+		}
+	})
+	var conns []net.Conn
+	var readers []*bufio.Reader
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(c)
+		fmt.Fprintf(c, "GET /a%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		readResponses(t, br, 1)
+		conns, readers = append(conns, c), append(readers, br)
+		waitFor(t, "park", func() bool { return parked(s) == i+1 })
+	}
+	if s.detaches.Load() < 1 {
+		t.Fatal("nothing was detached with a ConnState hook set")
+	}
+	// Wake both (one of them detached), then close them.
+	for i, c := range conns {
+		fmt.Fprintf(c, "GET /b%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		if got := readResponses(t, readers[i], 1)[0]; got != fmt.Sprintf("/b%d", i) {
+			t.Fatalf("conn %d after wake: %q", i, got)
+		}
+	}
+	waitFor(t, "both to park again", func() bool { return parked(s) == 2 })
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, "both closed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, st := range states {
+			if len(st) > 0 && st[len(st)-1] == "closed" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if st := s.Stats(); st.Detached < 1 || st.Parked != 0 {
+		t.Fatalf("Stats %+v", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, c := range conns {
+		id := uint64(i + 1)
+		got := strings.Join(states[id], " ")
+		// ParkAfter < 0 parks at once, before the first request too.
+		if want := "new parked active parked active parked closed"; got != want {
+			t.Errorf("conn %d states %q, want %q", id, got, want)
+		}
+		if remotes[id] != c.LocalAddr().String() {
+			t.Errorf("conn %d remote %s, want %s", id, remotes[id], c.LocalAddr())
+		}
 	}
 }

@@ -20,6 +20,7 @@ type Request struct {
 	c         *conn
 	body      body
 	continued bool // 100 Continue was sent
+	manual100 bool // the handler sends 100 Continue itself (DisableAutoContinue)
 	ctx       context.Context
 	cancel    context.CancelFunc
 }
@@ -27,7 +28,7 @@ type Request struct {
 func (r *Request) reset() {
 	r.c = nil
 	r.ctx, r.cancel = nil, nil
-	r.continued = false
+	r.continued, r.manual100 = false, false
 	r.body = body{}
 }
 
@@ -37,7 +38,7 @@ func (r *Request) begin(c *conn) {
 	}
 	r.c = c
 	r.ctx, r.cancel = nil, nil
-	r.continued = false
+	r.continued, r.manual100 = false, false
 	b := &r.body
 	b.r = r
 	b.err = nil
@@ -79,9 +80,19 @@ func (r *Request) Query() []byte {
 }
 
 // Body returns the request body as a reader. Reading it first sends 100 Continue when
-// the client asked for it. The reader returns io.EOF at the end of the body; a
+// the client asked for it (Expect: 100-continue), unless the handler sent it already
+// or called DisableAutoContinue. The reader returns io.EOF at the end of the body; a
 // malformed or truncated body is an error, and the connection is then closed.
 func (r *Request) Body() io.Reader { return &r.body }
+
+// DisableAutoContinue keeps the server from sending 100 Continue by itself when the
+// body is first read. The handler then decides: it sends WriteHeader(100) when it
+// wants the body (a proxy, when the upstream sent its own 100), or answers with a final
+// status without it; the body of a request whose client never got a 100 is not read
+// after the response, and the connection is closed. Reading the body without having
+// sent 100 waits for the client to send it anyway (clients do after a timeout of
+// their own), within BodyReadTimeout.
+func (r *Request) DisableAutoContinue() { r.manual100 = true }
 
 // ReadBody returns the whole body, failing with wire.ErrBodyTooLarge beyond max bytes.
 // When the body is already in the read buffer it is returned without copying; the
@@ -188,7 +199,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	r := b.r
 	c := r.c
-	if r.Expect100 && !r.continued && !c.w.committed {
+	if r.Expect100 && !r.continued && !r.manual100 && !c.w.committed {
 		r.continued = true
 		c.wbuf = append(c.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
 		if !c.flush() {

@@ -28,19 +28,23 @@ var ErrContentLength = errors.New("hop/server: wrote more than the declared Cont
 // streamed with Content-Length when SetContentLength was called, chunked otherwise
 // (close-delimited for HTTP/1.0 clients).
 type ResponseWriter struct {
-	c      *conn
-	req    *Request
-	header wire.Header
-	status int
-	length int64 // declared Content-Length, -1 when unknown
-	body   []byte
+	c       *conn
+	req     *Request
+	header  wire.Header
+	trailer wire.Header
+	status  int
+	length  int64 // declared Content-Length, -1 when unknown
+	body    []byte
 
 	committed bool
+	statusSet bool // WriteHeader set the status
 	hasServer bool // the handler set Server (found by applyHeaderControls)
 	hasDate   bool // the handler set Date
+	declared  bool // the handler set Trailer (trailers announced: the body goes chunked)
 	overrun   bool // a buffered write went past the declared length
 	chunked   bool
 	noBody    bool // HEAD request or a status without body
+	switching bool // the head is a 101 or a 2xx to CONNECT, written by TakeOver
 	written   int64
 	keepAlive bool
 	scratch   []byte
@@ -49,16 +53,20 @@ type ResponseWriter struct {
 func (w *ResponseWriter) reset() {
 	w.c, w.req = nil, nil
 	w.header.Reset()
+	w.trailer.Reset()
 	w.body = w.body[:0]
 }
 
 func (w *ResponseWriter) begin(c *conn, req *Request, keep bool) {
 	w.c, w.req = c, req
 	w.header.Reset()
+	if w.trailer.Len() > 0 {
+		w.trailer.Reset()
+	}
 	w.status = 200
 	w.length = -1
 	w.body = w.body[:0]
-	w.committed, w.chunked, w.overrun = false, false, false
+	w.committed, w.chunked, w.overrun, w.statusSet, w.switching = false, false, false, false, false
 	w.noBody = req.IsMethod("HEAD")
 	w.written = 0
 	w.keepAlive = keep
@@ -72,14 +80,61 @@ func (w *ResponseWriter) begin(c *conn, req *Request, keep bool) {
 // Content-Length set here is taken as SetContentLength.
 func (w *ResponseWriter) Header() *wire.Header { return &w.header }
 
-// WriteHeader sets the status code (default 200). It does not commit the head.
-// Informational codes (1xx) cannot be a final status and are ignored, like codes
-// outside 200-999; 100 Continue is sent by the server itself when the body is read.
+// WriteHeader sets the status code (default 200). Codes outside 100-999 are ignored,
+// and so is every call once the head is committed.
+//
+// A final code (200-999) does not commit the head: it may still change until then.
+//
+// An informational code (1xx) is sent at once, as an interim response that carries
+// the fields set so far with Header (they stay set for the final response, as RFC 8297
+// wants for 103 Early Hints and its Link fields). Several may precede the final
+// response; HTTP/1.0 clients get none (RFC 9110 §15.2). WriteHeader(100) sends
+// 100 Continue now, so that the server does not send it again when the body is read;
+// see Request.DisableAutoContinue for handlers that decide themselves (a proxy relays
+// the upstream's). 101 Switching Protocols is the exception: it is only sent by
+// TakeOver, and a handler that returns after WriteHeader(101) without taking the
+// connection over gets a 500.
 func (w *ResponseWriter) WriteHeader(code int) {
-	if !w.committed && code >= 200 && code <= 999 {
-		w.status = code
+	if w.committed || code < 100 || code > 999 {
+		return
 	}
+	if code >= 200 || code == 101 {
+		w.status, w.statusSet = code, true
+		return
+	}
+	w.interim(code)
 }
+
+// interim sends a 1xx response now, after any pending responses.
+func (w *ResponseWriter) interim(code int) {
+	c := w.c
+	if w.req.Minor == 0 || c.dead {
+		return
+	}
+	if code == 100 {
+		if w.req.continued {
+			return // sent already
+		}
+		w.req.continued = true
+	}
+	b := wire.AppendStatusLine(c.wbuf, 1, code, "")
+	b = w.appendFields(b)
+	c.wbuf = append(b, '\r', '\n')
+	c.flush()
+}
+
+// Trailer returns the trailer fields, sent after the body of a chunked response (RFC
+// 9112 §7.1.2). Set them any time before the handler returns. A response whose
+// fields include Trailer (the announcement of the trailer names), or whose trailer
+// is not empty when the handler returns with the head still uncommitted, is sent
+// chunked so that the trailer can follow; an uncommitted response that did not
+// announce them gets a Trailer field naming them. Trailers are dropped when they
+// cannot be sent: to an HTTP/1.0 client, after a response committed with
+// Content-Length, for HEAD and bodiless statuses. Fields that must not be trailers
+// (framing, routing, connection management, authentication, content format and
+// response control, RFC 9110 §6.5.1) and fields with invalid names or values are
+// dropped too.
+func (w *ResponseWriter) Trailer() *wire.Header { return &w.trailer }
 
 // Status returns the status code set so far.
 func (w *ResponseWriter) Status() int { return w.status }
@@ -157,9 +212,27 @@ func (w *ResponseWriter) Flush() error {
 
 var errConnDead = errors.New("hop/server: connection closed")
 
+// ErrNeedsTakeOver is returned by writes that would commit a 101 Switching Protocols
+// or a 2xx response to CONNECT: those heads are sent by TakeOver only, since the
+// connection stops carrying HTTP after them.
+var ErrNeedsTakeOver = errors.New("hop/server: a 101 or a 2xx to CONNECT is sent by TakeOver")
+
+// needsTakeOver reports whether the status can only be sent by TakeOver.
+func (w *ResponseWriter) needsTakeOver() bool {
+	return w.status == 101 || w.status/100 == 2 && w.req.IsMethod("CONNECT")
+}
+
+// sendsTrailer reports whether the response is to be sent chunked for its trailer.
+func (w *ResponseWriter) sendsTrailer() bool {
+	return (w.declared || w.trailer.Len() > 0) && w.req.Minor >= 1 && !w.noBody && bodyAllowed(w.status)
+}
+
 // commit writes the head and the buffered body for a response whose length is not
 // known yet (streaming).
 func (w *ResponseWriter) commit() error {
+	if w.needsTakeOver() {
+		return ErrNeedsTakeOver
+	}
 	w.applyHeaderControls()
 	if w.length < 0 && bodyAllowed(w.status) {
 		if w.req.Minor >= 1 {
@@ -229,7 +302,27 @@ func (w *ResponseWriter) finish() bool {
 		return false
 	}
 	if !w.committed {
+		if w.needsTakeOver() {
+			// Never a 101 or a 2xx to CONNECT on a connection that stays HTTP: a CONNECT
+			// nobody tunnels is not implemented here (501), a 101 without TakeOver is a
+			// handler bug (500).
+			code := 500
+			if w.status != 101 {
+				code = 501
+			}
+			c.srv.stats.reject(code)
+			w.resetForError(code)
+			w.keepAlive = false
+		}
 		w.applyHeaderControls()
+		if w.length < 0 && w.sendsTrailer() {
+			w.chunked = true
+			c.wbuf = w.appendHead(c.wbuf, -1)
+			c.wbuf = wire.AppendChunk(c.wbuf, w.body)
+			c.wbuf = w.appendLastChunk(c.wbuf)
+			w.committed = true
+			return true
+		}
 		n := int64(len(w.body))
 		if w.length >= 0 && w.length != n && !(w.noBody && n == 0) || w.overrun {
 			if n > w.length || w.overrun {
@@ -256,7 +349,7 @@ func (w *ResponseWriter) finish() bool {
 		return true
 	}
 	if w.chunked && !w.noBody {
-		c.wbuf = wire.AppendLastChunk(c.wbuf, nil)
+		c.wbuf = w.appendLastChunk(c.wbuf)
 	} else if w.length >= 0 && w.written < w.length {
 		w.keepAlive = false
 	}
@@ -268,7 +361,7 @@ func (w *ResponseWriter) applyHeaderControls() {
 	if w.c.srv.closing.Load() {
 		w.keepAlive = false // shutting down: this is the connection's last response
 	}
-	w.hasServer, w.hasDate = false, false
+	w.hasServer, w.hasDate, w.declared = false, false, false
 	h := &w.header
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
@@ -277,6 +370,8 @@ func (w *ResponseWriter) applyHeaderControls() {
 			w.hasDate = w.hasDate || wire.EqualFold(name, "date")
 		case 6:
 			w.hasServer = w.hasServer || wire.EqualFold(name, "server")
+		case 7:
+			w.declared = w.declared || wire.EqualFold(name, "trailer")
 		case 10:
 			if wire.EqualFold(name, "connection") {
 				wire.ForEachToken(value, func(t []byte) bool {
@@ -300,26 +395,45 @@ func (w *ResponseWriter) applyHeaderControls() {
 func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 	s := w.c.srv
 	b = wire.AppendStatusLine(b, 1, w.status, "")
-	h := &w.header
 	b = appendServerDate(b, s, !w.hasServer, !w.hasDate)
-	if bodyAllowed(w.status) {
-		if w.chunked {
-			b = append(b, "Transfer-Encoding: chunked\r\n"...)
-		} else if length >= 0 {
-			b = wire.AppendIntField(b, "Content-Length", length)
+	switch {
+	case w.switching:
+		// The connection leaves HTTP after this head: no framing, no keep-alive.
+		if w.status == 101 {
+			b = append(b, "Connection: upgrade\r\n"...)
+		}
+	default:
+		if bodyAllowed(w.status) {
+			if w.chunked {
+				b = append(b, "Transfer-Encoding: chunked\r\n"...)
+				if !w.declared && w.trailer.Len() > 0 {
+					b = w.appendTrailerNames(b)
+				}
+			} else if length >= 0 {
+				b = wire.AppendIntField(b, "Content-Length", length)
+			}
+		}
+		if !w.keepAlive {
+			b = append(b, "Connection: close\r\n"...)
+		} else if w.req.Minor == 0 {
+			b = append(b, "Connection: keep-alive\r\nKeep-Alive: timeout="...)
+			b = strconv.AppendInt(b, int64((s.idleTimeout()+time.Second-1)/time.Second), 10) // whole seconds, rounded up
+			if max := s.maxRequests(); max > 0 {
+				b = append(b, ", max="...)
+				b = strconv.AppendInt(b, int64(max-w.c.nreq), 10)
+			}
+			b = append(b, '\r', '\n')
 		}
 	}
-	if !w.keepAlive {
-		b = append(b, "Connection: close\r\n"...)
-	} else if w.req.Minor == 0 {
-		b = append(b, "Connection: keep-alive\r\nKeep-Alive: timeout="...)
-		b = strconv.AppendInt(b, int64((s.idleTimeout()+time.Second-1)/time.Second), 10) // whole seconds, rounded up
-		if max := s.maxRequests(); max > 0 {
-			b = append(b, ", max="...)
-			b = strconv.AppendInt(b, int64(max-w.c.nreq), 10)
-		}
-		b = append(b, '\r', '\n')
-	}
+	b = w.appendFields(b)
+	return append(b, '\r', '\n')
+}
+
+// appendFields appends the handler's fields, less those the server manages and those
+// that would split the response (a name that is not a token, a value with CR, LF or
+// another control character).
+func (w *ResponseWriter) appendFields(b []byte) []byte {
+	h := &w.header
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
 		if wire.IsConnectionManaged(name) || !wire.IsToken(name) || !wire.ValidFieldValue(value) {
@@ -328,12 +442,72 @@ func (w *ResponseWriter) appendHead(b []byte, length int64) []byte {
 		}
 		b = wire.AppendField(b, name, value)
 	}
+	return b
+}
+
+// appendLastChunk appends the last chunk with the trailer fields that may be sent.
+func (w *ResponseWriter) appendLastChunk(b []byte) []byte {
+	b = append(b, '0', '\r', '\n')
+	t := &w.trailer
+	for i := 0; i < t.Len(); i++ {
+		if name, value := t.At(i); sendableTrailer(name, value) {
+			b = wire.AppendField(b, name, value)
+		}
+	}
 	return append(b, '\r', '\n')
+}
+
+// appendTrailerNames announces the trailer fields that will be sent.
+func (w *ResponseWriter) appendTrailerNames(b []byte) []byte {
+	t := &w.trailer
+	first := true
+	for i := 0; i < t.Len(); i++ {
+		name, value := t.At(i)
+		if !sendableTrailer(name, value) {
+			continue
+		}
+		if first {
+			b = append(b, "Trailer: "...)
+			first = false
+		} else {
+			b = append(b, ", "...)
+		}
+		b = append(b, name...)
+	}
+	if !first {
+		b = append(b, '\r', '\n')
+	}
+	return b
+}
+
+func sendableTrailer(name, value []byte) bool {
+	return wire.IsToken(name) && wire.ValidFieldValue(value) && !forbiddenTrailer(name)
+}
+
+// forbiddenTrailer reports fields that must not be sent as trailers (RFC 9110 §6.5.1):
+// framing, routing, connection management, authentication, content format and
+// response control.
+func forbiddenTrailer(name []byte) bool {
+	for _, f := range forbiddenTrailers {
+		if len(f) == len(name) && wire.EqualFold(name, f) {
+			return true
+		}
+	}
+	return false
+}
+
+var forbiddenTrailers = [...]string{
+	"content-length", "transfer-encoding", "host", "trailer", "te", "connection",
+	"keep-alive", "proxy-connection", "upgrade", "content-type", "content-encoding",
+	"content-range", "cache-control", "expires", "location", "retry-after", "vary",
+	"age", "date", "www-authenticate", "proxy-authenticate", "authorization",
+	"proxy-authorization", "set-cookie", "expect", "range",
 }
 
 // resetForError discards an uncommitted response and replaces it with a plain error.
 func (w *ResponseWriter) resetForError(code int) {
 	w.header.Reset()
+	w.trailer.Reset()
 	w.body = w.body[:0]
 	w.status = code
 	w.length = -1
@@ -381,7 +555,7 @@ func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 			lr.N -= sent
 		}
 		if err != nil {
-			c.dead = true
+			c.writeFailed()
 		}
 		return sent, err
 	}

@@ -97,11 +97,15 @@ type Server struct {
 	ParkGraceConns int
 	// DetachAbove: when at least this many connections are parked, plain TCP
 	// connections that park are detached from Go's socket state (see park.go); default
-	// 1024, negative never. Connections are never detached when ConnState is set.
+	// 1024, negative never.
 	DetachAbove int
-	// ConnState, when set, is called as connections open and close (for tests and
-	// metrics).
-	ConnState func(c net.Conn, open bool)
+	// ConnState, when set, is told every change of a connection's state (see
+	// ConnState): New once, then Active, Idle and Parked as they alternate, and last
+	// Closed or TakenOver. Calls for one connection come one at a time, in order, from
+	// whichever goroutine serves it at that moment; they must not block. The ConnInfo
+	// holds values only, so the hook works for detached connections too. Server.Stats
+	// gives the same picture as counts, without a hook.
+	ConnState func(ConnInfo, ConnState)
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{} // keyed by pointer: listener values may be unhashable
@@ -111,6 +115,7 @@ type Server struct {
 	nextID    atomic.Uint64
 	active    atomic.Int64 // connections holding a goroutine
 	detaches  atomic.Int64 // parked sockets detached from Go's runtime, ever
+	stats     counters
 	parkOnce  sync.Once
 	parker    atomic.Pointer[park.Parker]
 }
@@ -212,6 +217,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				return ErrServerClosed
 			}
 			if isTemporary(err) {
+				s.stats.acceptErrs.Add(1)
 				if backoff == 0 {
 					backoff = 5 * time.Millisecond
 				} else if backoff *= 2; backoff > time.Second {
@@ -277,6 +283,7 @@ func (s *Server) admit() bool {
 		return false
 	}
 	s.connWG.Add(1)
+	s.stats.accepted.Add(1)
 	return true
 }
 
@@ -352,7 +359,10 @@ func (s *Server) closeIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if c.state.CompareAndSwap(stateIdle, stateClosing) {
+		// A connection waiting for its first or next request is woken; readIdle sees
+		// the state it left changed and ends the connection.
+		if c.state.CompareAndSwap(uint32(StateIdle)|waiting, uint32(StateClosed)) ||
+			c.state.CompareAndSwap(uint32(StateNew)|waiting, uint32(StateClosed)) {
 			c.nc.SetReadDeadline(aLongTimeAgo)
 		}
 	}

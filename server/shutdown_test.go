@@ -203,10 +203,10 @@ func TestIdleResume(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel() // sleep-bound: the modes wait side by side
 			var opened, closed atomic.Int64
-			s := &server.Server{Handler: textHandler, ConnState: func(_ net.Conn, open bool) {
-				if open {
+			s := &server.Server{Handler: textHandler, ConnState: func(_ server.ConnInfo, st server.ConnState) {
+				if st == server.StateNew {
 					opened.Add(1)
-				} else {
+				} else if st == server.StateClosed {
 					closed.Add(1)
 				}
 			}}

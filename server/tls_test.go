@@ -82,8 +82,8 @@ func TestTLSWithNetHTTPClient(t *testing.T) {
 	var opened atomic.Int64
 	ts := startServer(t, &server.Server{
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-		ConnState: func(_ net.Conn, open bool) {
-			if open {
+		ConnState: func(_ server.ConnInfo, st server.ConnState) {
+			if st == server.StateNew {
 				opened.Add(1)
 			}
 		},

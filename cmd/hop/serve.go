@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/hop-http/hop/fileserver"
@@ -147,16 +146,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	defer closeLog()
 	errLog := newLogger(f.logFormat, stderr)
 
-	var requests, conns atomic.Int64
 	var handler server.Handler = fsrv
 	if logOut != nil {
 		handler = fileserver.AccessLog(handler, newLogger(f.logFormat, logOut))
 	}
-	counted := handler
-	handler = server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
-		requests.Add(1)
-		counted.ServeHOP(w, r)
-	})
 
 	srv := &server.Server{
 		Handler:            handler,
@@ -164,11 +157,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		MaxRequestsPerConn: f.maxRequests,
 		TLSConfig:          tlsConf,
 		Logger:             errLog,
-		ConnState: func(_ net.Conn, open bool) {
-			if open {
-				conns.Add(1)
-			}
-		},
 	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -202,7 +190,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		code = 1
 	}
 	<-done
-	fmt.Fprintf(stderr, "hop serve: %d requests on %d connections\n", requests.Load(), conns.Load())
+	st := srv.Stats()
+	fmt.Fprintf(stderr, "hop serve: %d requests on %d connections\n", st.Requests, st.Accepted)
 	return code
 }
 
