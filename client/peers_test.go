@@ -20,6 +20,65 @@ import (
 	"github.com/hop-http/hop/internal/testpeer"
 )
 
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitListening waits until addr accepts connections.
+func waitListening(t testing.TB, addr string, exited <-chan struct{}, logf func() string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("peer exited before listening on %s:\n%s", addr, logf())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peer not listening on %s:\n%s", addr, logf())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runPeer starts cmd (its output into dir/stdout.log), stops it at cleanup, and waits
+// until it listens on every addr; errorLog (in dir) is shown with the output if not.
+func runPeer(t *testing.T, dir, errorLog string, cmd *exec.Cmd, addrs ...string) {
+	t.Helper()
+	out, _ := os.Create(filepath.Join(dir, "stdout.log"))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		out.Close()
+	})
+	logs := func() string {
+		a, _ := os.ReadFile(filepath.Join(dir, "stdout.log"))
+		b, _ := os.ReadFile(filepath.Join(dir, errorLog))
+		return string(a) + string(b)
+	}
+	for _, addr := range addrs {
+		waitListening(t, addr, exited, logs)
+	}
+}
+
 // nginxPeer is an nginx started for one test, logging "$connection
 // $connection_requests $request" for every request.
 type nginxPeer struct {
@@ -299,65 +358,6 @@ func TestPythonHTTP10(t *testing.T) {
 	}
 	if s := cl.Stats(); s.NewConns != 3 || s.Open != 0 {
 		t.Errorf("stats %+v", s)
-	}
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitListening waits until addr accepts connections.
-func waitListening(t testing.TB, addr string, exited <-chan struct{}, logf func() string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("peer exited before listening on %s:\n%s", addr, logf())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("peer not listening on %s:\n%s", addr, logf())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// runPeer starts cmd (its output into dir/stdout.log), stops it at cleanup, and waits
-// until it listens on every addr; errorLog (in dir) is shown with the output if not.
-func runPeer(t *testing.T, dir, errorLog string, cmd *exec.Cmd, addrs ...string) {
-	t.Helper()
-	out, _ := os.Create(filepath.Join(dir, "stdout.log"))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		out.Close()
-	})
-	logs := func() string {
-		a, _ := os.ReadFile(filepath.Join(dir, "stdout.log"))
-		b, _ := os.ReadFile(filepath.Join(dir, errorLog))
-		return string(a) + string(b)
-	}
-	for _, addr := range addrs {
-		waitListening(t, addr, exited, logs)
 	}
 }
 

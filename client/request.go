@@ -252,14 +252,14 @@ func (r *Request) appendHead(dst, target []byte, proxyAuth string, length int64)
 	}
 	for i := 0; i < h.Len(); i++ {
 		name, value := h.At(i)
+		if len(name) == 7 && wire.EqualFold(name, "upgrade") {
+			upgrade = true
+		}
 		if wire.IsConnectionManaged(name) {
 			if wire.EqualFold(name, "connection") && containsToken(value, "close") {
 				closing = true
 			}
 			continue
-		}
-		if len(name) == 7 && wire.EqualFold(name, "upgrade") {
-			upgrade = true
 		}
 		dst = wire.AppendField(dst, name, value)
 	}

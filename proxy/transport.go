@@ -185,7 +185,7 @@ func StatusFor(err error) (status int, kind string) {
 		return 504, "http_response_header_timeout"
 	case errors.As(ce.Err, &we):
 		return 502, "http_protocol_error"
-	case errors.Is(ce.Err, client.ErrUnsupportedUpgrade):
+	case errors.Is(ce.Err, client.ErrUnrequestedUpgrade):
 		return 502, "http_protocol_error"
 	}
 	return 502, "connection_terminated"
