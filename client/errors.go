@@ -38,11 +38,6 @@ var (
 	// ErrUnrequestedUpgrade: the server switched protocols (101) although the request
 	// did not ask to (it had no Upgrade field, or was pipelined).
 	ErrUnrequestedUpgrade = errors.New("hop/client: server switched protocols (101) without being asked to")
-	// ErrUnsupportedUpgrade is the former name of ErrUnrequestedUpgrade (a 101 is
-	// supported now, when asked for).
-	//
-	// Deprecated: use ErrUnrequestedUpgrade.
-	ErrUnsupportedUpgrade = ErrUnrequestedUpgrade
 	// ErrProxyAuthRequired: a proxy answered 407 Proxy Authentication Required to a
 	// CONNECT, after the credentials of the proxy URL (if any) were tried. The error is
 	// a *ProxyError holding the proxy's challenges.
