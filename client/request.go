@@ -57,7 +57,7 @@ type Request struct {
 	GetBody func() (io.Reader, error)
 
 	// Timeout bounds the whole exchange, from asking for a connection to the end of
-	// the body; 0 means Client.Timeout.
+	// the body; 0 means Client.Timeout, negative means none (whatever Client.Timeout).
 	Timeout time.Duration
 	// Ctx, if set, cancels the exchange when done; nil means no cancellation.
 	Ctx context.Context
