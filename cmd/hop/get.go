@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/hop-http/hop/bench"
 	"github.com/hop-http/hop/client"
-	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -30,43 +28,76 @@ func init() { commands["get"] = cmdGet }
 func cmdGet(args []string) int {
 	ctx, stop := signalContext()
 	defer stop()
-	return runGet(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+	return runGet(ctx, args, getIO{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		stdoutTTY: isTerminal(os.Stdout), stderrTTY: isTerminal(os.Stderr)})
 }
 
 const getUsage = `usage: hop get [flags] URL...
 
 Fetches each URL with one client, so that several URLs to the same origin reuse
-connections; the bodies go to stdout. Flags may come before or after the URLs.
+connections; the bodies go to stdout. Flags may come before or after the URLs; curl's
+short flags combine as in curl (-sSfL, -XPUT).
 
-  -i                 print the response head before the body
-  -v                 print connection events and both heads to stderr
+hop's own views:
+  -v, --verbose      print connection events and both heads to stderr
   --timing           draw a per-phase waterfall of each request to stderr
   --json             print one JSON object per request on stdout instead of the body:
                      url, status, conn_id, reused, remote_addr, bytes and phases_ms
                      {dns, connect, tls, request, wait, transfer, total}
-  -X METHOD          request method (default GET, or POST with -d)
-  -H 'Name: value'   add a request field (repeatable); 'Name:' removes a default one
-  -d DATA            send DATA as the body (@FILE reads a file, @- stdin); sets POST
-  --data-binary DATA the same as -d (the data is sent as is)
-  -o FILE            write bodies to FILE instead of stdout
-  -L                 follow redirects (at most --max-redirs, default 10)
   --close            send Connection: close (a new connection per request)
   --http1.0          send HTTP/1.0 requests (with Connection: keep-alive)
   --pipeline[=N]     pipeline the requests, N in flight (default 16; GET/HEAD/... only)
   --parallel N       run up to N requests at once (outputs stay in URL order)
   --resolve H:P:A    connect to address A for host H and port P (repeatable; A may
                      list several addresses separated by commas)
+
+curl's spellings, meaning what they mean in curl:
+  -i, --include      print the response head before the body
+  -I, --head         send HEAD and print the response head
+  -X, --request M    request method (default GET, or POST with -d)
+  -H, --header 'Name: value'  add a request field (repeatable); 'Name:' removes a default one
+  -d, --data DATA    send DATA as the body (@FILE reads a file, @- stdin); sets POST
+  --data-binary DATA the same as -d (the data is sent as is)
+  -u, --user U:P     send Basic credentials (user:password in the URL works too)
+  -r, --range R      ask for a byte range (Range: bytes=R, e.g. 0-99, 100-, -500)
+  --compressed       ask for deflate, gzip or zstd (Accept-Encoding) and decode the body
+  -o, --output FILE  write the body of the next URL to FILE ("-": stdout; repeatable, one
+                     per URL in order; URLs without one go to stdout)
+  -O, --remote-name  write the body of the next URL to a file named after its last path
+                     segment, in the current directory (repeatable)
+  -f, --fail         a status of 400 or more fails with exit status 22; no body is written
+  -s, --silent       no progress meter and no error messages
+  -S, --show-error   with -s, still print error messages
+  -w, --write-out F  after each request print F with curl's %{variables} (%{http_code},
+                     %{time_total}, ...; @FILE reads F from a file, @- from stdin)
+  -L, --location     follow redirects (at most --max-redirs, default 50 as in curl)
   -k, --insecure     accept any TLS certificate
   --cacert FILE      trust the PEM certificates in FILE (instead of the system roots)
-  --proxy URL        use this HTTP proxy (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY;
+  -x, --proxy URL    use this HTTP proxy (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY;
                      --proxy '' for none)
-  --timeout D        limit each request to D (e.g. 5s, or 5 for seconds; default none)
+  -m, --max-time D   limit each request to D (e.g. 5s, or 5 for seconds; also --timeout)
   --connect-timeout D  limit resolution and connection set-up (default 10s)
   -A, --user-agent S user agent (default hop/1)
 
-Exit status: 0 when every request got a response (whatever its status), 1 when one
-failed, 2 for usage errors.
+A progress meter (bytes, rates, times and, with a Content-Length, the time left)
+goes to stderr when stderr is a terminal and the body does not (with -o or -O, or
+stdout redirected); never with -s, --json, --parallel or --pipeline.
+
+Exit status: 0 when every request got a response (whatever its status, unless -f);
+otherwise curl's code for the last failure: 6 host not resolved, 7 connection failed,
+22 status >= 400 with -f, 23 writing the output failed, 28 timeout, 35 TLS handshake
+failed, 47 too many redirects, 52 empty reply, 56 receive error, 60 certificate not
+trusted, 61 unknown content encoding (see the README for the full list); 2 for usage
+errors.
 `
+
+// getIO is where hop get reads and writes, and whether stdout and stderr are
+// terminals (for the progress meter).
+type getIO struct {
+	stdin                io.Reader
+	stdout, stderr       io.Writer
+	stdoutTTY, stderrTTY bool
+}
 
 // getMulti is a repeatable string flag.
 type getMulti []string
@@ -104,50 +135,174 @@ func (p *getPipeline) Set(s string) error {
 	return nil
 }
 
+// outputSpec is one -o FILE or -O; they are given to the URLs in order.
+type outputSpec struct {
+	file   string // -o FILE; "-" is stdout
+	remote bool   // -O: named after the URL
+}
+
+// getOutputs collects -o FILE (remote false) or -O (remote true) into one list.
+type getOutputs struct {
+	list   *[]outputSpec
+	remote bool
+}
+
+func (g getOutputs) String() string   { return "" }
+func (g getOutputs) IsBoolFlag() bool { return g.remote }
+func (g getOutputs) Set(s string) error {
+	if g.remote {
+		if s != "true" {
+			return errors.New("-O takes no value")
+		}
+		*g.list = append(*g.list, outputSpec{remote: true})
+		return nil
+	}
+	*g.list = append(*g.list, outputSpec{file: s})
+	return nil
+}
+
 // getOptions are the parsed flags.
 type getOptions struct {
 	include, verbose, timing, json  bool
 	close, http10, insecure, follow bool
+	head, fail, silent, showError   bool
+	compressed                      bool
 	method                          string
 	headers, resolve                getMulti
 	data, dataBinary, proxy         getOptString
-	output, cacert, userAgent       string
+	user, rangeSpec, writeOut       getOptString
+	outputs                         []outputSpec
+	cacert, userAgent               string
 	pipeline                        getPipeline
 	parallel, maxRedirs             int
 	timeout, connectTimeout         time.Duration
 	urls                            []string
 }
 
-func getParseFlags(args []string, stderr io.Writer) (*getOptions, error) {
-	o := &getOptions{}
+func getFlagSet(o *getOptions) *flag.FlagSet {
 	fs := flag.NewFlagSet("get", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.BoolVar(&o.include, "i", false, "")
-	fs.BoolVar(&o.verbose, "v", false, "")
-	fs.BoolVar(&o.timing, "timing", false, "")
-	fs.BoolVar(&o.json, "json", false, "")
-	fs.StringVar(&o.method, "X", "", "")
-	fs.Var(&o.headers, "H", "")
-	fs.Var(&o.data, "d", "")
-	fs.Var(&o.dataBinary, "data-binary", "")
-	fs.StringVar(&o.output, "o", "", "")
-	fs.BoolVar(&o.follow, "L", false, "")
-	fs.IntVar(&o.maxRedirs, "max-redirs", 10, "")
-	fs.BoolVar(&o.close, "close", false, "")
-	fs.BoolVar(&o.http10, "http1.0", false, "")
+	boolVar := func(p *bool, names ...string) {
+		for _, n := range names {
+			fs.BoolVar(p, n, false, "")
+		}
+	}
+	value := func(v flag.Value, names ...string) {
+		for _, n := range names {
+			fs.Var(v, n, "")
+		}
+	}
+	boolVar(&o.include, "i", "include")
+	boolVar(&o.verbose, "v", "verbose")
+	boolVar(&o.timing, "timing")
+	boolVar(&o.json, "json")
+	boolVar(&o.follow, "L", "location")
+	boolVar(&o.close, "close")
+	boolVar(&o.http10, "http1.0")
+	boolVar(&o.insecure, "k", "insecure")
+	boolVar(&o.head, "I", "head")
+	boolVar(&o.fail, "f", "fail")
+	boolVar(&o.silent, "s", "silent")
+	boolVar(&o.showError, "S", "show-error")
+	boolVar(&o.compressed, "compressed")
+	for _, n := range []string{"X", "request"} {
+		fs.StringVar(&o.method, n, "", "")
+	}
+	value(&o.headers, "H", "header")
+	value(&o.data, "d", "data")
+	value(&o.dataBinary, "data-binary")
+	value(getOutputs{list: &o.outputs}, "o", "output")
+	value(getOutputs{list: &o.outputs, remote: true}, "O", "remote-name")
+	value(&o.user, "u", "user")
+	value(&o.rangeSpec, "r", "range")
+	value(&o.writeOut, "w", "write-out")
+	fs.IntVar(&o.maxRedirs, "max-redirs", 50, "")
 	fs.Var(&o.pipeline, "pipeline", "")
 	fs.IntVar(&o.parallel, "parallel", 1, "")
-	fs.Var(&o.resolve, "resolve", "")
-	fs.BoolVar(&o.insecure, "k", false, "")
-	fs.BoolVar(&o.insecure, "insecure", false, "")
+	value(&o.resolve, "resolve")
 	fs.StringVar(&o.cacert, "cacert", "", "")
-	fs.Var(&o.proxy, "proxy", "")
-	fs.Var(durationFlag{&o.timeout}, "timeout", "")
-	fs.Var(durationFlag{&o.connectTimeout}, "connect-timeout", "")
-	fs.StringVar(&o.userAgent, "A", "hop/1", "")
-	fs.StringVar(&o.userAgent, "user-agent", "hop/1", "")
+	value(&o.proxy, "x", "proxy")
+	value(durationFlag{&o.timeout}, "m", "max-time", "timeout")
+	value(durationFlag{&o.connectTimeout}, "connect-timeout")
+	for _, n := range []string{"A", "user-agent"} {
+		fs.StringVar(&o.userAgent, n, "hop/1", "")
+	}
+	return fs
+}
+
+// expandShort rewrites curl's combined short flags into separate ones, for the flag
+// package: "-sSfL" becomes "-s -S -f -L", and a flag that takes a value takes the rest
+// of the word ("-XPUT", "-sLoout.txt") or else the next argument. Words that are
+// flags of their own ("-json", "-timing"), values of the flag before them, words
+// after "--" and words that do not start with a one-letter flag are left alone.
+func expandShort(fs *flag.FlagSet, args []string) []string {
+	isBool := func(f *flag.Flag) bool {
+		b, ok := f.Value.(interface{ IsBoolFlag() bool })
+		return ok && b.IsBoolFlag()
+	}
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) < 2 || a[0] != '-' || a[1] == '-' {
+			out = append(out, a)
+			continue
+		}
+		name := a[1:]
+		if eq := strings.IndexByte(name, '='); eq >= 0 {
+			name = name[:eq]
+		}
+		if f := fs.Lookup(name); f != nil {
+			out = append(out, a)
+			if !isBool(f) && !strings.Contains(a, "=") && i+1 < len(args) {
+				i++
+				out = append(out, args[i]) // the value, whatever it looks like
+			}
+			continue
+		}
+		// Combined one-letter flags: only when every letter up to the first one that
+		// takes a value is a flag.
+		var expanded []string
+		ok := true
+		takesNext := false
+		for j := 1; j < len(a); j++ {
+			f := fs.Lookup(a[j : j+1])
+			if f == nil {
+				ok = false
+				break
+			}
+			if isBool(f) {
+				expanded = append(expanded, "-"+a[j:j+1])
+				continue
+			}
+			expanded = append(expanded, "-"+a[j:j+1])
+			if rest := a[j+1:]; rest != "" {
+				expanded = append(expanded, rest)
+			} else {
+				takesNext = true
+			}
+			break
+		}
+		if !ok {
+			out = append(out, a)
+			continue
+		}
+		out = append(out, expanded...)
+		if takesNext && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+	}
+	return out
+}
+
+func getParseFlags(args []string, stderr io.Writer) (*getOptions, error) {
+	o := &getOptions{}
+	fs := getFlagSet(o)
 	var err error
-	if o.urls, err = parseInterspersed(fs, args); err != nil {
+	if o.urls, err = parseInterspersed(fs, expandShort(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stderr, getUsage)
 		}
@@ -165,8 +320,22 @@ func getParseFlags(args []string, stderr io.Writer) (*getOptions, error) {
 	if o.data.set && o.dataBinary.set {
 		return nil, errors.New("give -d or --data-binary, not both")
 	}
+	if o.head && (o.data.set || o.dataBinary.set) {
+		return nil, errors.New("-I (HEAD) and -d (POST) ask for two methods: give one")
+	}
 	if o.maxRedirs < 0 {
 		return nil, errors.New("--max-redirs must not be negative")
+	}
+	if o.user.set && !strings.Contains(o.user.v, ":") {
+		return nil, fmt.Errorf("-u %q: want user:password (hop does not prompt for a password)", o.user.v)
+	}
+	if o.rangeSpec.set {
+		if o.rangeSpec.v == "" || strings.Trim(o.rangeSpec.v, "0123456789-,") != "" {
+			return nil, fmt.Errorf("-r %q: want byte ranges such as 0-99, 100- or -500", o.rangeSpec.v)
+		}
+		if !strings.Contains(o.rangeSpec.v, "-") {
+			o.rangeSpec.v += "-" // as curl: "-r 100" means from byte 100 on
+		}
 	}
 	for _, h := range o.headers {
 		name, _, ok := strings.Cut(h, ":")
@@ -221,76 +390,38 @@ func getResolve(specs []string) (map[string][]netip.Addr, error) {
 
 // getter runs the requests of one "hop get".
 type getter struct {
-	o      *getOptions
-	cl     *client.Client
-	stdin  io.Reader
-	data   []byte // -d DATA held in memory
-	file   string // -d @FILE
-	method string
+	o        *getOptions
+	io       getIO
+	cl       *client.Client
+	data     []byte // -d DATA held in memory
+	file     string // -d @FILE
+	method   string
+	writeOut []byte // -w, read from its file if it named one
 	// setupErr says why setup failed.
 	setupErr error
 }
 
-func runGet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	o, err := getParseFlags(args, stderr)
+func runGet(ctx context.Context, args []string, gio getIO) int {
+	o, err := getParseFlags(args, gio.stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "hop get: %v\n\n%s", err, getUsage)
+		fmt.Fprintf(gio.stderr, "hop get: %v\n\n%s", err, getUsage)
 		return 2
 	}
-	g := &getter{o: o, stdin: stdin}
-	if code := g.setup(ctx); code != 0 {
-		fmt.Fprintf(stderr, "hop get: %v\n", g.setupErr)
+	g := &getter{o: o, io: gio}
+	if code := g.setup(); code != 0 {
+		fmt.Fprintf(gio.stderr, "hop get: %v\n", g.setupErr)
 		return code
 	}
 	defer g.cl.Close()
-
-	out := stdout
-	if o.output != "" {
-		f, err := os.Create(o.output)
-		if err != nil {
-			fmt.Fprintf(stderr, "hop get: %v\n", err)
-			return 1
-		}
-		defer f.Close()
-		out = f
-	}
-	bout := bufio.NewWriterSize(out, 64<<10)
-	defer bout.Flush()
-	jout := stdout
-	if o.output == "" {
-		jout = bout // keep JSON and bodies in order on stdout
-	}
-	var results []*getResult
-	switch {
-	case o.pipeline.depth > 0:
-		results = g.runPipeline(ctx)
-	case o.parallel > 1:
-		results = g.runParallel(ctx, bout, jout, stderr)
-	default:
-		results = g.runSerial(ctx, bout, jout, stderr)
-	}
-	failed := false
-	for _, r := range results {
-		if r.err != nil {
-			failed = true
-		}
-	}
-	if o.pipeline.depth > 0 {
-		for _, r := range results {
-			g.emit(r, bout, jout, stderr)
-		}
-	}
-	if failed {
-		return 1
-	}
-	return 0
+	return g.run(ctx)
 }
 
-// setup builds the client and reads the body data; it returns an exit code.
-func (g *getter) setup(ctx context.Context) int {
+// setup builds the client and reads the body data and the -w format; it returns an
+// exit code.
+func (g *getter) setup() int {
 	o := g.o
 	cl := &client.Client{ConnectTimeout: o.connectTimeout, Timeout: o.timeout, InsecureSkipVerify: o.insecure}
 	if o.follow {
@@ -328,6 +459,20 @@ func (g *getter) setup(ctx context.Context) int {
 		}
 	}
 	g.cl = cl
+	if o.writeOut.set {
+		switch w := o.writeOut.v; {
+		case w == "@-":
+			if g.writeOut, err = io.ReadAll(io.LimitReader(g.io.stdin, 1<<20)); err != nil {
+				return g.fail(err, 2)
+			}
+		case strings.HasPrefix(w, "@"):
+			if g.writeOut, err = os.ReadFile(w[1:]); err != nil {
+				return g.fail(fmt.Errorf("-w: %w", err), 2)
+			}
+		default:
+			g.writeOut = []byte(w)
+		}
+	}
 	d := o.data
 	if o.dataBinary.set {
 		d = o.dataBinary
@@ -339,7 +484,7 @@ func (g *getter) setup(ctx context.Context) int {
 		}
 		switch {
 		case d.v == "@-":
-			if g.data, err = io.ReadAll(io.LimitReader(g.stdin, 1<<30)); err != nil {
+			if g.data, err = io.ReadAll(io.LimitReader(g.io.stdin, 1<<30)); err != nil {
 				return g.fail(err, 1)
 			}
 		case strings.HasPrefix(d.v, "@"):
@@ -356,6 +501,9 @@ func (g *getter) setup(ctx context.Context) int {
 	}
 	if g.method == "" {
 		g.method = "GET"
+		if o.head {
+			g.method = "HEAD"
+		}
 	}
 	return 0
 }
@@ -365,25 +513,49 @@ func (g *getter) fail(err error, code int) int {
 	return code
 }
 
-// getResult is the outcome of one request, kept for output.
-type getResult struct {
-	url     string
-	resp    *client.Response
-	timings client.Timings
-	bytes   int64
-	err     error
-	events  bytes.Buffer // -v lines, when they are not written at once
-	body    bytes.Buffer // body, when it is not streamed
+// bodyFiles are the files a request's body was read from: the first one and every
+// copy that GetBody opened for a retry or a 307/308 redirect. All are closed when the
+// request is over.
+type bodyFiles struct {
+	mu    sync.Mutex
+	files []*os.File
 }
 
-// newRequest builds the request for one URL.
-func (g *getter) newRequest(ctx context.Context, raw string) (*client.Request, error) {
-	o := g.o
-	if !strings.Contains(raw, "://") {
-		raw = "http://" + raw
+func (b *bodyFiles) open(name string) (*os.File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
 	}
+	b.mu.Lock()
+	b.files = append(b.files, f)
+	b.mu.Unlock()
+	return f, nil
+}
+
+// close closes every file opened so far; it may be called more than once.
+func (b *bodyFiles) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, f := range b.files {
+		f.Close()
+	}
+	b.files = nil
+}
+
+// rawURL is the URL as hop get fetches it: "http://" is assumed without a scheme, as
+// curl does.
+func rawURL(raw string) string {
+	if !strings.Contains(raw, "://") {
+		return "http://" + raw
+	}
+	return raw
+}
+
+// newRequest builds the request for one URL; files holds the body files it opens.
+func (g *getter) newRequest(ctx context.Context, raw string, files *bodyFiles) (*client.Request, error) {
+	o := g.o
 	req := &client.Request{Method: g.method, Close: o.close, HTTP10: o.http10, Ctx: ctx}
-	if err := req.SetURL(raw); err != nil {
+	if err := req.SetURL(rawURL(raw)); err != nil {
 		return nil, err
 	}
 	ua := o.userAgent
@@ -399,23 +571,37 @@ func (g *getter) newRequest(ctx context.Context, raw string) (*client.Request, e
 	if ua != "" && !req.Header.Has("User-Agent") {
 		req.Header.Add("User-Agent", ua)
 	}
+	// Credentials: -u, else the URL's userinfo (as curl; the client strips them when
+	// a redirect leaves the origin). A header given with -H wins.
+	if !req.Header.Has("Authorization") {
+		if o.user.set {
+			req.Header.Add("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(o.user.v)))
+		} else if u := req.URL.User; u != "" {
+			req.Header.Add("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(userinfoCredential(u))))
+		}
+	}
+	if o.rangeSpec.set && !req.Header.Has("Range") {
+		req.Header.Add("Range", "bytes="+o.rangeSpec.v)
+	}
+	if o.compressed && !req.Header.Has("Accept-Encoding") {
+		req.Header.Add("Accept-Encoding", acceptEncoding)
+	}
 	if g.data != nil || g.file != "" {
 		if !req.Header.Has("Content-Type") {
 			req.Header.Add("Content-Type", "application/x-www-form-urlencoded")
 		}
 		if g.file != "" {
-			f, err := os.Open(g.file)
+			f, err := files.open(g.file)
 			if err != nil {
 				return nil, err
 			}
 			st, err := f.Stat()
 			if err != nil {
-				f.Close()
 				return nil, err
 			}
 			req.SetBodyStream(f, st.Size())
 			name := g.file
-			req.GetBody = func() (io.Reader, error) { return os.Open(name) }
+			req.GetBody = func() (io.Reader, error) { return files.open(name) }
 		} else {
 			req.SetBody(g.data)
 		}
@@ -423,263 +609,10 @@ func (g *getter) newRequest(ctx context.Context, raw string) (*client.Request, e
 	return req, nil
 }
 
-// closeBody closes a file body after the request.
-func closeBody(req *client.Request) {
-	if req == nil {
-		return
+// userinfoCredential is the user:password of a URL's userinfo, percent-decoded.
+func userinfoCredential(userinfo string) string {
+	if s, err := url.PathUnescape(userinfo); err == nil {
+		return s
 	}
-	if c, ok := req.BodyStream().(io.Closer); ok {
-		c.Close()
-	}
-}
-
-// runSerial fetches the URLs one after the other, streaming bodies.
-func (g *getter) runSerial(ctx context.Context, out, jout io.Writer, stderr io.Writer) []*getResult {
-	var results []*getResult
-	for i, u := range g.o.urls {
-		r := &getResult{url: u}
-		results = append(results, r)
-		var events io.Writer = stderr
-		req, err := g.newRequest(ctx, u)
-		if err != nil {
-			r.err = err
-			g.emit(r, out, jout, stderr)
-			continue
-		}
-		r.url = req.URL.String()
-		req.Trace = r.timings.Trace(g.verboseTrace(events, i+1))
-		r.resp = &client.Response{}
-		r.err = g.cl.DoStream(req, r.resp)
-		if r.err == nil {
-			if g.o.include && !g.o.json {
-				writeHead(out, r.resp)
-			}
-			var dst io.Writer = out
-			if g.o.json {
-				dst = io.Discard
-				if g.o.output != "" {
-					dst = out
-				}
-			}
-			r.bytes, r.err = io.Copy(dst, r.resp.BodyReader())
-			r.resp.Close()
-		}
-		closeBody(req)
-		g.emitAfter(r, jout, stderr)
-		if r.err != nil && !g.o.json {
-			fmt.Fprintf(stderr, "hop get: %v\n", r.err)
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return results
-}
-
-// runParallel fetches up to --parallel URLs at once; outputs follow URL order.
-func (g *getter) runParallel(ctx context.Context, out, jout io.Writer, stderr io.Writer) []*getResult {
-	urls := g.o.urls
-	results := make([]*getResult, len(urls))
-	done := make([]chan struct{}, len(urls))
-	for i := range urls {
-		results[i] = &getResult{url: urls[i]}
-		done[i] = make(chan struct{})
-	}
-	sem := make(chan struct{}, g.o.parallel)
-	var wg sync.WaitGroup
-	for i := range urls {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer close(done[i])
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			r := results[i]
-			req, err := g.newRequest(ctx, r.url)
-			if err != nil {
-				r.err = err
-				return
-			}
-			r.url = req.URL.String()
-			req.Trace = r.timings.Trace(g.verboseTrace(&r.events, i+1))
-			r.resp = &client.Response{}
-			if r.err = g.cl.Do(req, r.resp); r.err == nil {
-				r.body.Write(r.resp.Body)
-				r.bytes = int64(len(r.resp.Body))
-			}
-			closeBody(req)
-		}(i)
-	}
-	for i, r := range results {
-		<-done[i]
-		g.emit(r, out, jout, stderr)
-	}
-	wg.Wait()
-	return results
-}
-
-// runPipeline sends every URL pipelined.
-func (g *getter) runPipeline(ctx context.Context) []*getResult {
-	var results []*getResult
-	var reqs []*client.Request
-	var resps []*client.Response
-	var idx []int
-	for i, u := range g.o.urls {
-		r := &getResult{url: u}
-		results = append(results, r)
-		req, err := g.newRequest(ctx, u)
-		if err == nil && req.BodyStream() != nil {
-			err = errors.New("--pipeline needs an in-memory body (-d DATA, not -d @FILE)")
-			closeBody(req)
-		}
-		if err != nil {
-			r.err = err
-			continue
-		}
-		r.url = req.URL.String()
-		req.Trace = r.timings.Trace(g.verboseTrace(&r.events, i+1))
-		r.resp = &client.Response{}
-		reqs = append(reqs, req)
-		resps = append(resps, r.resp)
-		idx = append(idx, len(results)-1)
-	}
-	err := g.cl.DoPipeline(reqs, resps, g.o.pipeline.depth)
-	for _, i := range idx {
-		r := results[i]
-		if r.resp.Status == 0 {
-			r.err = err
-			if r.err == nil {
-				r.err = errors.New("no response")
-			}
-			continue
-		}
-		r.body.Write(r.resp.Body)
-		r.bytes = int64(len(r.resp.Body))
-	}
-	return results
-}
-
-// emit writes one buffered result: events, head, body, timing, JSON.
-func (g *getter) emit(r *getResult, out, jout io.Writer, stderr io.Writer) {
-	stderr.Write(r.events.Bytes())
-	if r.err == nil && !g.o.json {
-		if g.o.include {
-			writeHead(out, r.resp)
-		}
-		out.Write(r.body.Bytes())
-	} else if r.err == nil && g.o.output != "" {
-		out.Write(r.body.Bytes())
-	}
-	g.emitAfter(r, jout, stderr)
-	if r.err != nil && !g.o.json {
-		fmt.Fprintf(stderr, "hop get: %v\n", r.err)
-	}
-}
-
-// emitAfter writes the waterfall and the JSON object of a finished request.
-func (g *getter) emitAfter(r *getResult, jout io.Writer, stderr io.Writer) {
-	if g.o.timing {
-		writeWaterfall(stderr, r)
-	}
-	if g.o.json {
-		writeJSON(jout, r)
-	}
-}
-
-// writeHead prints a response head as received: the reason phrase as the server sent
-// it (even when empty), the fields in order.
-func writeHead(w io.Writer, resp *client.Response) {
-	w.Write(appendHead(nil, resp))
-}
-
-func appendHead(b []byte, resp *client.Response) []byte {
-	if len(resp.Reason) > 0 {
-		b = wire.AppendStatusLine(b, resp.Minor, resp.Status, string(resp.Reason))
-	} else {
-		// AppendStatusLine puts the standard phrase in place of an empty one: give it
-		// a placeholder and take it out again, keeping the space before it.
-		b = wire.AppendStatusLine(b, resp.Minor, resp.Status, "-")
-		b = append(b[:len(b)-len("-\r\n")], "\r\n"...)
-	}
-	b = wire.AppendHeader(b, &resp.Header)
-	return append(b, "\r\n"...)
-}
-
-// getJSON is the --json object (a public contract: see DESIGN.md).
-type getJSON struct {
-	URL        string             `json:"url"`
-	Status     int                `json:"status"`
-	ConnID     uint64             `json:"conn_id"`
-	Reused     bool               `json:"reused"`
-	RemoteAddr string             `json:"remote_addr"`
-	LocalAddr  string             `json:"local_addr,omitempty"`
-	Bytes      int64              `json:"bytes"`
-	Proto      string             `json:"http_version,omitempty"`
-	TLS        string             `json:"tls,omitempty"`
-	Redirects  int                `json:"redirects,omitempty"`
-	Retries    int                `json:"retries,omitempty"`
-	Phases     map[string]float64 `json:"phases_ms"`
-	Error      string             `json:"error,omitempty"`
-}
-
-func ms(d time.Duration) float64 { return timeline.Millis(d) }
-
-func writeJSON(w io.Writer, r *getResult) {
-	t := &r.timings
-	j := getJSON{URL: r.url, Bytes: r.bytes, Phases: map[string]float64{
-		"dns": ms(t.DNS()), "connect": ms(t.Connect()), "tls": ms(t.TLS()),
-		"request": ms(t.Request()), "wait": ms(t.Wait()), "transfer": ms(t.Transfer()),
-		"total": ms(t.Total()),
-	}}
-	if j.Phases["total"] == 0 && !t.Start.IsZero() {
-		j.Phases["total"] = ms(time.Since(t.Start))
-	}
-	if resp := r.resp; resp != nil && resp.Status != 0 {
-		j.Status, j.ConnID, j.Reused = resp.Status, resp.ConnID, resp.Reused
-		if resp.RemoteAddr != nil {
-			j.RemoteAddr = resp.RemoteAddr.String()
-		}
-		if resp.LocalAddr != nil {
-			j.LocalAddr = resp.LocalAddr.String()
-		}
-		j.Proto = fmt.Sprintf("HTTP/%d.%d", resp.Major, resp.Minor)
-		if resp.TLS != nil {
-			j.TLS = tls.VersionName(resp.TLS.Version)
-		}
-		j.Redirects, j.Retries = resp.Redirects, resp.Retries
-	}
-	if r.err != nil {
-		j.Error = r.err.Error()
-	}
-	b, _ := json.Marshal(j)
-	w.Write(append(b, '\n'))
-}
-
-// writeWaterfall draws the phases of a request on a common time axis.
-func writeWaterfall(w io.Writer, r *getResult) {
-	t := &r.timings
-	total := t.Total()
-	if total <= 0 {
-		total = time.Since(t.Start)
-	}
-	status := "failed"
-	if r.resp != nil && r.resp.Status != 0 {
-		how := "new"
-		if r.resp.Reused {
-			how = "reused"
-		}
-		status = fmt.Sprintf("%d, conn #%d (%s)", r.resp.Status, r.resp.ConnID, how)
-	}
-	wf := timeline.Waterfall{Title: r.url + " → " + status, Start: t.Start, Total: total,
-		Phases: timeline.ClientPhases(t)}
-	wf.WriteTo(w)
-}
-
-// verboseTrace returns the -v trace of request n (from 1), which writes the connection
-// events in words (and both heads) to w; nil without -v.
-func (g *getter) verboseTrace(w io.Writer, n int) *client.Trace {
-	if !g.o.verbose {
-		return nil
-	}
-	return timeline.ClientTrace(timeline.NewPrinter(w), n)
+	return userinfo
 }

@@ -66,7 +66,7 @@ func getRun(t *testing.T, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	code := runGet(ctx, args, strings.NewReader("from stdin"), &stdout, &stderr)
+	code := runGet(ctx, args, getIO{stdin: strings.NewReader("from stdin"), stdout: &stdout, stderr: &stderr})
 	return code, stdout.String(), stderr.String()
 }
 
@@ -465,7 +465,7 @@ func TestGetResolveAndTLS(t *testing.T) {
 	resolve := "get.test:" + port + ":127.0.0.1"
 
 	code, _, errOut := getRun(t, "--resolve", resolve, url)
-	if code != 1 || !strings.Contains(errOut, "certificate") {
+	if code != 60 || !strings.Contains(errOut, "certificate") { // curl's CURLE_PEER_FAILED_VERIFICATION
 		t.Errorf("untrusted certificate: exit %d, stderr %q", code, errOut)
 	}
 	code, out, errOut := getRun(t, "-k", "-v", "--resolve", resolve, url)
@@ -516,15 +516,18 @@ func TestGetProxy(t *testing.T) {
 	})}
 	go px.Serve(ln)
 	t.Cleanup(func() { px.Close(); fwd.CloseIdleConnections() })
-	code, out, errOut := getRun(t, "--proxy", "http://"+ln.Addr().String(), "-v", "http://far.away.example:81/p")
-	if code != 0 || !strings.HasPrefix(out, "GET /p ") {
-		t.Fatalf("exit %d %q %s", code, out, errOut)
-	}
-	if len(seen) != 1 || seen[0] != "http://far.away.example:81/p" {
-		t.Errorf("proxy saw %q", seen)
-	}
-	if !strings.Contains(errOut, "via proxy http://"+ln.Addr().String()) {
-		t.Errorf("-v does not mention the proxy:\n%s", errOut)
+	for _, flag := range []string{"--proxy", "-x"} { // -x: curl's spelling
+		seen = nil
+		code, out, errOut := getRun(t, flag, "http://"+ln.Addr().String(), "-v", "http://far.away.example:81/p")
+		if code != 0 || !strings.HasPrefix(out, "GET /p ") {
+			t.Fatalf("%s: exit %d %q %s", flag, code, out, errOut)
+		}
+		if len(seen) != 1 || seen[0] != "http://far.away.example:81/p" {
+			t.Errorf("%s: proxy saw %q", flag, seen)
+		}
+		if !strings.Contains(errOut, "via proxy http://"+ln.Addr().String()) {
+			t.Errorf("%s: -v does not mention the proxy:\n%s", flag, errOut)
+		}
 	}
 }
 
@@ -543,8 +546,8 @@ func TestGetErrors(t *testing.T) {
 		{[]string{"--resolve", "bad", "http://x/"}, 2, "HOST:PORT:ADDR"},
 		{[]string{"--nope", "http://x/"}, 2, "flag provided but not defined"},
 		{[]string{"ftp://example.com/"}, 1, "unsupported scheme \"ftp\""},
-		{[]string{"http://exa mple.com/"}, 1, "invalid character"},
-		{[]string{dead}, 1, "connect"},
+		{[]string{"http://exa mple.com/"}, 3, "invalid character"},
+		{[]string{dead}, 7, "connect"},
 		{[]string{"-d", "@/nonexistent/file", dead}, 2, "no such file"},
 	}
 	for _, tt := range tests {
@@ -554,7 +557,7 @@ func TestGetErrors(t *testing.T) {
 		}
 	}
 	code, out, _ := getRun(t, "--json", dead)
-	if code != 1 {
+	if code != 7 {
 		t.Errorf("exit %d", code)
 	}
 	if j := getParseJSON(t, out); len(j) != 1 || j[0].Status != 0 || !strings.Contains(j[0].Error, "connect") {
@@ -568,5 +571,41 @@ func TestGetErrors(t *testing.T) {
 func TestGetRegistered(t *testing.T) {
 	if commands["get"] == nil {
 		t.Fatal("get is not registered")
+	}
+}
+
+// TestGetWriteOutModes checks that -w reports each request in URL order whatever the
+// mode, and that -i with -L shows every head of the chain, as curl does.
+func TestGetWriteOutModes(t *testing.T) {
+	base := getServer(t, nil)
+	urls := []string{base + "/1", base + "/redirect", base + "/3"}
+	for _, mode := range [][]string{nil, {"--parallel", "3"}, {"--pipeline"}} {
+		args := append(append([]string{"-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+			"-w", `%{urlnum} %{http_code} %{url}\n`}, mode...), urls...)
+		code, out, errOut := getRun(t, args...)
+		want := "0 200 " + urls[0] + "\n1 302 " + urls[1] + "\n2 200 " + urls[2] + "\n"
+		if code != 0 || out != want {
+			t.Errorf("hop get %q: exit %d\n%q\nwant\n%q\n%s", mode, code, out, want, errOut)
+		}
+	}
+	// -w @FILE and -w @- read the format as curl does.
+	format := filepath.Join(t.TempDir(), "format")
+	os.WriteFile(format, []byte(`[%{http_code}]\n`), 0o644)
+	if code, out, _ := getRun(t, "-s", "-o", "/dev/null", "-w", "@"+format, base+"/1"); code != 0 || out != "[200]\n" {
+		t.Errorf("-w @file: exit %d, %q", code, out)
+	}
+	if code, out, _ := getRun(t, "-s", "-o", "/dev/null", "-w", "@-", base+"/1"); code != 0 || out != "from stdin" {
+		t.Errorf("-w @-: exit %d, %q", code, out)
+	}
+	if code, _, errOut := getRun(t, "-w", "@/no/such/format", base+"/1"); code != 2 || !strings.Contains(errOut, "no such file") {
+		t.Errorf("-w @missing: exit %d, %q", code, errOut)
+	}
+	code, out, errOut := getRun(t, "-iL", "-w", "|%{num_redirects} %{size_header}", base+"/redirect")
+	heads, rest, _ := strings.Cut(out, "GET /echo?redirected ")
+	_, wout, _ := strings.Cut(rest, "|")
+	if code != 0 || strings.Count(heads, "HTTP/1.1 ") != 2 || !strings.HasPrefix(heads, "HTTP/1.1 302 Found\r\n") ||
+		!strings.Contains(heads, "\r\nLocation: /echo?redirected\r\n") || !strings.Contains(heads, "\r\n\r\nHTTP/1.1 200 OK\r\n") ||
+		!strings.HasSuffix(heads, "\r\n\r\n") || wout != "1 "+strconv.Itoa(len(heads)) {
+		t.Errorf("-iL: exit %d, -w %q:\n%s\n%s", code, wout, out, errOut)
 	}
 }
