@@ -43,6 +43,8 @@ var (
 	plaintextBin string
 	// buildErr is why it could not be built; every test that needs it fails with it.
 	buildErr error
+	// binDir holds the binaries built for the tests.
+	binDir string
 )
 
 func TestMain(m *testing.M) {
@@ -51,15 +53,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration:", err)
 		os.Exit(1)
 	}
-	plaintextBin, buildErr = buildPlaintext(dir)
+	binDir = dir
+	plaintextBin, buildErr = buildBinary(dir, "./examples/plaintext", raceEnabled)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// buildPlaintext builds examples/plaintext into dir, with -race when this test binary
-// uses the race detector.
-func buildPlaintext(dir string) (string, error) {
+// buildBinary builds the main package pkg (relative to the repository root) into dir,
+// with -race when race is set.
+func buildBinary(dir, pkg string, race bool) (string, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return "", err
@@ -68,12 +71,12 @@ func buildPlaintext(dir string) (string, error) {
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	out := filepath.Join(dir, "plaintext")
+	out := filepath.Join(dir, filepath.Base(pkg))
 	args := []string{"build", "-o", out}
-	if raceEnabled {
+	if race {
 		args = append(args, "-race")
 	}
-	args = append(args, "./examples/plaintext")
+	args = append(args, pkg)
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, args...)
@@ -130,8 +133,10 @@ type mode struct {
 
 var modes = []mode{{"native", false}, {"adapter", true}}
 
-// plaintextServer is a running examples/plaintext process.
+// plaintextServer is a running server process: examples/plaintext, or hop serve and
+// hop proxy (see startServer).
 type plaintextServer struct {
+	name    string // the program, for messages
 	addr    string // 127.0.0.1:port
 	url     string // http://127.0.0.1:port
 	adapter bool
@@ -151,27 +156,42 @@ func startPlaintext(t *testing.T, adapter bool) *plaintextServer {
 	if buildErr != nil {
 		t.Fatalf("building examples/plaintext: %v", buildErr)
 	}
+	s := startServer(t, fmt.Sprintf("plaintext (adapter=%v)", adapter), plaintextBin, func(addr string) []string {
+		if adapter {
+			return []string{"-addr", addr, "-adapter"}
+		}
+		return []string{"-addr", addr}
+	})
+	s.adapter = adapter
+	return s
+}
+
+// startServer starts bin with the arguments args returns for a free loopback address,
+// waits until it accepts connections there and registers its graceful stop (see
+// startPlaintext). A port taken in the meantime is retried on another.
+func startServer(t *testing.T, name, bin string, args func(addr string) []string) *plaintextServer {
+	t.Helper()
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
-		s, retry, err := tryStartPlaintext(t, adapter)
+		s, retry, err := tryStartServer(t, name, bin, args)
 		if err == nil {
 			t.Cleanup(func() { s.stop(t) })
 			return s
 		}
 		if !retry || attempt == attempts {
-			t.Fatalf("starting plaintext (adapter=%v): %v", adapter, err)
+			t.Fatalf("starting %s: %v", name, err)
 		}
-		t.Logf("starting plaintext: %v; retrying on another port", err)
+		t.Logf("starting %s: %v; retrying on another port", name, err)
 	}
 }
 
-func tryStartPlaintext(t *testing.T, adapter bool) (s *plaintextServer, retry bool, err error) {
+func tryStartServer(t *testing.T, name, bin string, argsFor func(addr string) []string) (s *plaintextServer, retry bool, err error) {
 	addr := freeAddr(t)
 	s = &plaintextServer{
+		name:    name,
 		addr:    addr,
 		url:     "http://" + addr,
-		adapter: adapter,
-		logPath: filepath.Join(t.TempDir(), "plaintext.log"),
+		logPath: filepath.Join(t.TempDir(), "server.log"),
 		exited:  make(chan struct{}),
 	}
 	logf, err := os.Create(s.logPath)
@@ -179,11 +199,7 @@ func tryStartPlaintext(t *testing.T, adapter bool) (s *plaintextServer, retry bo
 		return nil, false, err
 	}
 	defer logf.Close() // the child keeps its own descriptor
-	args := []string{"-addr", addr}
-	if adapter {
-		args = append(args, "-adapter")
-	}
-	s.cmd = exec.Command(plaintextBin, args...)
+	s.cmd = exec.Command(bin, argsFor(addr)...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	// atexit_sleep_ms=0: a -race binary otherwise sleeps a second before exiting.
 	s.cmd.Env = append(os.Environ(), fmt.Sprintf("GORACE=halt_on_error=0 atexit_sleep_ms=0 exitcode=%d", raceExitCode))
@@ -243,7 +259,7 @@ func (s *plaintextServer) log() string {
 func (s *plaintextServer) stop(t *testing.T) {
 	select {
 	case <-s.exited:
-		t.Errorf("plaintext server exited during the test (%v); log:\n%s", s.waitErr, s.log())
+		t.Errorf("%s exited during the test (%v); log:\n%s", s.name, s.waitErr, s.log())
 		return
 	default:
 	}
@@ -253,7 +269,7 @@ func (s *plaintextServer) stop(t *testing.T) {
 	case <-time.After(stopTimeout):
 		s.cmd.Process.Kill()
 		<-s.exited
-		t.Errorf("plaintext server did not exit within %v of SIGTERM; log:\n%s", stopTimeout, s.log())
+		t.Errorf("%s did not exit within %v of SIGTERM; log:\n%s", s.name, stopTimeout, s.log())
 		return
 	}
 	log := s.log()
@@ -261,13 +277,13 @@ func (s *plaintextServer) stop(t *testing.T) {
 	switch {
 	case s.waitErr == nil:
 	case errors.As(s.waitErr, &ee) && ee.ExitCode() == raceExitCode:
-		t.Errorf("plaintext server reported a data race; log:\n%s", log)
+		t.Errorf("%s reported a data race; log:\n%s", s.name, log)
 	default:
-		t.Errorf("plaintext server exited with %v; log:\n%s", s.waitErr, log)
+		t.Errorf("%s exited with %v; log:\n%s", s.name, s.waitErr, log)
 	}
 	for _, bad := range []string{"DATA RACE", "panic", "ERROR", "WARN", "fatal error"} {
 		if strings.Contains(log, bad) {
-			t.Errorf("plaintext server log contains %q:\n%s", bad, log)
+			t.Errorf("%s log contains %q:\n%s", s.name, bad, log)
 			break
 		}
 	}

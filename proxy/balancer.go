@@ -33,6 +33,7 @@ func ParsePolicy(s string) (Policy, error) {
 	return 0, errors.New("unknown balancing policy " + s + " (want round-robin or least-conn)")
 }
 
+// String returns the policy's flag spelling.
 func (p Policy) String() string {
 	if p == LeastConn {
 		return "least-conn"

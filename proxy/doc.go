@@ -11,7 +11,12 @@
 // go to the origin they name. The proxy serves only clients from AllowFrom (loopback
 // when empty: an open relay is a bug, not a default) and, with Auth set, only those
 // sending Proxy-Authorization: Basic with those credentials (407 with
-// Proxy-Authenticate otherwise). CONNECT may reach only ConnectPorts (443 when empty).
+// Proxy-Authenticate otherwise). CONNECT host:port may reach only ConnectPorts (443
+// when empty; 403 otherwise): the proxy connects (client.Dialer, within
+// ConnectTimeout), answers 200, takes the connection over from the server and relays
+// bytes both ways — with splice(2) between plain TCP sockets on Linux, so tunnel bytes
+// never enter user space — passing a half-close on with CloseWrite, until both
+// directions have ended.
 //
 // Reverse (Reverse set, with a Transport over a [Balancer]): requests in origin form
 // go to one of the upstreams, chosen round-robin or by least connections, with
@@ -31,7 +36,14 @@
 // Via is added both ways ("1.1 NAME", or "1.0 NAME" for what arrived as HTTP/1.0); a
 // request whose Via already names this proxy is a loop and is answered 508.
 // Max-Forwards is decremented on OPTIONS and TRACE, which are answered by the proxy
-// when it is 0. Everything the strictness policy rejects (request smuggling shapes
+// when it is 0. An upgrade (Connection: upgrade with Upgrade, e.g. WebSocket) is the
+// exception to hop-by-hop removal: Upgrade is forwarded, and when the upstream answers
+// 101 both connections are handed over (the server's TakeOver, the client's
+// SwitchedConn) and tunnelled like CONNECT. Informational responses are relayed: 103
+// Early Hints with their end-to-end fields, 100 Continue to a client that sent
+// Expect: 100-continue, from the upstream's own 100 (the server does not send one by
+// itself). Trailers are forwarded both ways with chunked bodies; the response's
+// Trailer announcement goes along when its trailer does (not to HTTP/1.0 clients). Everything the strictness policy rejects (request smuggling shapes
 // included) is rejected by the server with 400 before anything is forwarded, and the
 // client package applies the same codec to responses.
 //
@@ -41,9 +53,7 @@
 // one, and its upstream connection is not reused. Bodies stream both ways with
 // bounded buffers (32 KiB per exchange plus the server's response buffer), so the
 // size of a body does not change the proxy's memory, and a slow client holds only
-// its own upstream connection. Expect: 100-continue is forwarded: the origin's
-// 100 Continue makes the proxy read the client's body, which sends 100 Continue to
-// the client.
+// its own upstream connection.
 //
 // # Errors
 //
@@ -82,9 +92,12 @@
 //		return nil
 //	}
 //
-// Every field of x.Resp.Header, Cache-Status included, is sent to the client. An
-// Exchange is reused after the request: nothing of it may be kept, and the strings of
-// x.Req.URL point into its storage (copy them with strings.Clone to keep them).
+// Every field of x.Resp.Header, Cache-Status included, is sent to the client. A 101
+// response (an upgrade: x.Resp.SwitchedConn is the upstream connection) and requests
+// with an Upgrade field must pass through untouched, and so must x.Req.Trace, through
+// which the proxy relays 1xx responses. An Exchange is reused after the request:
+// nothing of it may be kept, and the strings of x.Req.URL point into its storage (copy
+// them with strings.Clone to keep them).
 //
 // # Observability
 //

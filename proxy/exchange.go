@@ -10,6 +10,7 @@ import (
 
 	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
 )
 
 // Exchanger forwards one request and produces its response: the seam between the
@@ -72,6 +73,14 @@ type Exchange struct {
 	scratch []byte // field values being built
 	copyBuf []byte // response body copy buffer
 	body    responseBody
+	// trailerNames is the upstream's Trailer field (the announced trailer names),
+	// kept when its hop-by-hop fields are removed, so the announcement can be
+	// forwarded with the trailers.
+	trailerNames []byte
+	// w is the client's response while the exchange runs (for 1xx relayed from trace).
+	w       *server.ResponseWriter
+	trace   client.Trace
+	interim wire.Header // the end-to-end fields of a 1xx being relayed
 }
 
 // Upstream describes how an exchange reached its upstream.
@@ -91,7 +100,11 @@ type Upstream struct {
 	Head time.Duration
 }
 
-var exchangePool = sync.Pool{New: func() any { return new(Exchange) }}
+var exchangePool = sync.Pool{New: func() any {
+	x := new(Exchange)
+	x.trace.Got1xx = x.got1xx // bound once: a method value allocates
+	return x
+}}
 
 func getExchange() *Exchange { return exchangePool.Get().(*Exchange) }
 
@@ -109,6 +122,8 @@ func (x *Exchange) release() {
 	x.Upstream = Upstream{}
 	x.body = responseBody{}
 	x.urlBuf, x.upBuf, x.scratch = x.urlBuf[:0], x.upBuf[:0], x.scratch[:0]
+	x.trailerNames = x.trailerNames[:0]
+	x.w = nil
 	exchangePool.Put(x)
 }
 
@@ -128,4 +143,36 @@ func (b *responseBody) Close() error {
 		b.b = nil
 	}
 	return err
+}
+
+// got1xx relays an informational response of the upstream to the client: 100 Continue
+// when the client is waiting for it, 103 Early Hints and others with their end-to-end
+// fields. The fields go only into the interim response, not into the final one.
+func (x *Exchange) got1xx(status int, h *wire.Header) error {
+	w := x.w
+	if w == nil {
+		return nil
+	}
+	if status == 100 {
+		if x.In != nil && x.In.Expect100 {
+			w.WriteHeader(100)
+		}
+		return nil
+	}
+	e2e := &x.interim
+	e2e.CopyFrom(h)
+	wire.RemoveHopByHop(e2e)
+	wh := w.Header()
+	before := wh.Len()
+	for i := 0; i < e2e.Len(); i++ {
+		n, v := e2e.At(i)
+		if !wire.IsConnectionManaged(n) {
+			wire.Add(wh, n, v)
+		}
+	}
+	w.WriteHeader(status)
+	for wh.Len() > before {
+		wh.DelAt(wh.Len() - 1)
+	}
+	return nil
 }

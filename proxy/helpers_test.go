@@ -95,7 +95,12 @@ func roundTrip(t testing.TB, c net.Conn, br *bufio.Reader, raw string) (*http.Re
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
-	method := raw[:strings.IndexByte(raw, ' ')]
+	return readResponse(t, br, raw[:strings.IndexByte(raw, ' ')])
+}
+
+// readResponse reads one response to a request with the given method.
+func readResponse(t testing.TB, br *bufio.Reader, method string) (*http.Response, string) {
+	t.Helper()
 	resp, err := http.ReadResponse(br, &http.Request{Method: method})
 	if err != nil {
 		t.Fatalf("reading the response: %v", err)
@@ -117,9 +122,9 @@ func get(t testing.TB, addr, raw string) (*http.Response, string) {
 
 // recorder is an origin handler that records the heads it receives.
 type recorder struct {
-	mu    sync.Mutex
-	heads []string // request line and fields as received, one "Name: value" per line
-	conns map[uint64]bool
+	mu     sync.Mutex
+	heads  []string // request line and fields as received, one "Name: value" per line
+	conns  map[uint64]bool
 	bodies []string
 	handle func(w *server.ResponseWriter, r *server.Request)
 }
@@ -188,4 +193,16 @@ func readRawHead(t testing.TB, br *bufio.Reader) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// proxyFor starts a proxy in mode "forward" or "reverse" in front of origin and returns
+// its address and the request-target that reaches origin's path through it.
+func proxyFor(t testing.TB, mode, origin, path string) (addr, target string) {
+	t.Helper()
+	if mode == "forward" {
+		addr, _ = forwardProxy(t, nil)
+		return addr, "http://" + origin + path
+	}
+	addr, _ = reverseProxy(t, nil, "http://"+origin)
+	return addr, path
 }

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/server"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics holds the proxy's Prometheus metrics (prometheus/client_golang). Create it
-// with [NewMetrics], give it to [Proxy.Metrics], count client connections with
-// [Metrics.ConnState], and serve [Metrics.Handler] on the admin address.
+// with [NewMetrics], give it to [Proxy.Metrics], and serve [Metrics.Handler] on the
+// admin address.
 //
 // Exposed (all prefixed hop_proxy_):
 //
@@ -21,7 +22,8 @@ import (
 //	errors_total{kind}                      failures by kind (Proxy-Status error types, upstream_truncated, ...)
 //	upstream_requests_total{reused}         exchanges sent upstream, on a reused connection or a new one
 //	upstream_reuse_ratio                    reused / all upstream exchanges
-//	client_connections{state}               client-side connections: open, idle (open minus those in a request)
+//	client_connections{state}               client-side connections: open, idle (parked included), active
+//	client_tunnels_total                    client connections handed to CONNECT or upgrade tunnels
 //	upstream_connections{state}             upstream pool: open, idle, active
 //	upstream_healthy{upstream}              1 when the upstream is not ejected (reverse mode)
 //	upstream_ejections_total{upstream}      times the upstream was ejected
@@ -34,8 +36,6 @@ type Metrics struct {
 	upNew    atomic.Uint64
 	upReused atomic.Uint64
 
-	clientOpen   atomic.Int64
-	inFlight     atomic.Int64
 	errorsByKind map[string]prometheus.Counter
 }
 
@@ -45,12 +45,13 @@ var errorKinds = []string{
 	"connection_timeout", "connection_refused", "destination_unavailable", "tls_protocol_error",
 	"http_response_header_timeout", "http_protocol_error", "connection_terminated",
 	"proxy_internal_error", "upstream_truncated", "client_write_failed", "denied", "auth_required",
-	"loop_detected", "bad_request", "connect_unsupported", "panic", "other",
+	"loop_detected", "bad_request", "takeover_failed", "panic", "other",
 }
 
-// NewMetrics creates the metrics. c, when set, is the upstream client whose pool is
-// reported; bal, when set, the upstreams whose health is reported.
-func NewMetrics(c *client.Client, bal *Balancer) *Metrics {
+// NewMetrics creates the metrics. srv, when set, is the server whose client-side
+// connections are reported; c the upstream client whose pool is reported; bal the
+// upstreams whose health is reported (reverse mode).
+func NewMetrics(srv *server.Server, c *client.Client, bal *Balancer) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), errorsByKind: map[string]prometheus.Counter{}}
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hop_proxy_requests_total", Help: "Responses sent to clients, by status class.",
@@ -82,14 +83,19 @@ func NewMetrics(c *client.Client, bal *Balancer) *Metrics {
 		}
 		return float64(r) / float64(n+r)
 	})
-	m.reg.MustRegister(reqs, m.duration, m.errors, up, ratio, newFuncCollector(
-		prometheus.NewDesc("hop_proxy_client_connections", "Client-side connections: open, and idle (open, not in a request).", []string{"state"}, nil),
-		func(emit func(v float64, labels ...string)) {
-			open := m.clientOpen.Load()
-			idle := max(open-m.inFlight.Load(), 0)
-			emit(float64(open), "open")
-			emit(float64(idle), "idle")
-		}))
+	m.reg.MustRegister(reqs, m.duration, m.errors, up, ratio)
+	if srv != nil {
+		m.reg.MustRegister(newFuncCollector(
+			prometheus.NewDesc("hop_proxy_client_connections", "Client-side connections: open, idle (parked included), active.", []string{"state"}, nil),
+			func(emit func(v float64, labels ...string)) {
+				st := srv.Stats()
+				emit(float64(st.New+st.Active+st.Idle+st.Parked), "open")
+				emit(float64(st.Idle+st.Parked), "idle")
+				emit(float64(st.Active), "active")
+			}), newCounterFuncCollector(
+			prometheus.NewDesc("hop_proxy_client_tunnels_total", "Client connections handed to CONNECT or upgrade tunnels.", nil, nil),
+			func(emit func(v float64, labels ...string)) { emit(float64(srv.Stats().TakenOver)) }))
+	}
 	if c != nil {
 		m.reg.MustRegister(newFuncCollector(
 			prometheus.NewDesc("hop_proxy_upstream_connections", "Upstream pool connections: open, idle, active.", []string{"state"}, nil),
@@ -131,20 +137,8 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// ConnState counts client connections; pass it to server.Server.ConnState.
-func (m *Metrics) ConnState(open bool) {
-	if open {
-		m.clientOpen.Add(1)
-	} else {
-		m.clientOpen.Add(-1)
-	}
-}
-
-func (m *Metrics) begin() { m.inFlight.Add(1) }
-
 // observe counts one finished request.
 func (m *Metrics) observe(status int, d time.Duration, x *Exchange, rec *record) {
-	m.inFlight.Add(-1)
 	if c := status / 100; c >= 1 && c <= 5 {
 		m.requests[c].Inc()
 	}

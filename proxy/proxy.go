@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
@@ -45,6 +47,12 @@ type Proxy struct {
 	Auth string
 	// ConnectPorts lists the ports CONNECT may reach; empty means 443 only.
 	ConnectPorts []int
+	// Dial connects CONNECT tunnels to their targets; nil means a client.Dialer
+	// (hop's resolver, Happy Eyeballs).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ConnectTimeout bounds that connection set-up (504 past it); 0 means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 	// AccessLog receives one record per request; nil means none.
 	AccessLog *slog.Logger
 	// Metrics, when set, is updated for every request (see [NewMetrics]).
@@ -79,9 +87,6 @@ func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 	x.In = r
 	x.Client = addrPort(r.RemoteAddr())
 	rec := record{start: start}
-	if p.Metrics != nil {
-		p.Metrics.begin()
-	}
 	defer func() {
 		p.finish(w, r, x, &rec, recover())
 		x.release()
@@ -92,8 +97,7 @@ func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 		return
 	}
 	if r.IsMethod("CONNECT") {
-		rec.kind = "connect_unsupported"
-		p.answer(w, 501, "", "CONNECT tunnels are not available yet")
+		p.connect(w, r, x, &rec)
 		return
 	}
 	if status, msg := p.prepare(w, r, x); status != 0 {
@@ -108,6 +112,13 @@ func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 		rec.kind, rec.err = kind, err
 		if status != 0 {
 			p.answer(w, status, kind, errorText(status))
+			return
+		}
+		// The client's own request body failed. A malformed one is answered by the
+		// server (400, 408, 413); a client that went away gets nothing.
+		var we *wire.Error
+		if !errors.As(err, &we) {
+			panic(server.ErrAbortHandler)
 		}
 		return
 	}
@@ -122,6 +133,9 @@ type record struct {
 	kind     string // error kind, "" on success
 	err      error
 	aborted  bool // the response was cut short (upstream truncation)
+
+	tunnel      bool // CONNECT or upgrade: bytes were relayed
+	tunnelStats TunnelStats
 }
 
 // admit applies the client policy: allowed networks, proxy authentication, loops.
@@ -174,10 +188,15 @@ func (p *Proxy) looped(h *wire.Header) bool {
 	h.Values("Via", func(v []byte) {
 		wire.ForEachToken(v, func(elem []byte) bool {
 			// elem: received-protocol RWS received-by [ RWS comment ]
-			f := bytes.Fields(elem)
-			if len(f) >= 2 && wire.EqualFold(f[1], p.name) {
-				found = true
+			i := bytes.IndexAny(elem, " \t")
+			if i < 0 {
+				return true
 			}
+			by := bytes.TrimLeft(elem[i:], " \t")
+			if j := bytes.IndexAny(by, " \t"); j >= 0 {
+				by = by[:j]
+			}
+			found = wire.EqualFold(by, p.name)
 			return !found
 		})
 	})
@@ -200,7 +219,12 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 		} else {
 			u = append(u, "http://"...)
 		}
-		u = append(u, r.Host...)
+		if len(r.Host) > 0 {
+			u = append(u, r.Host...)
+		} else {
+			// An HTTP/1.0 request without Host: the address it arrived on stands in.
+			u = append(u, r.LocalAddr().String()...)
+		}
 		u = append(u, t...)
 	case hasScheme(t):
 		u = append(u, t...)
@@ -211,7 +235,7 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 	if err := x.Req.URL.Set(unsafe.String(unsafe.SliceData(u), len(u))); err != nil {
 		return 400, "request target cannot be forwarded"
 	}
-	x.Req.Method = methodString(r.Method)
+	x.Req.Method = client.Method(r.Method)
 
 	// Fields: end-to-end only.
 	h := &x.Req.Header
@@ -220,7 +244,16 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 		n, v := in.At(i)
 		wire.Add(h, n, v)
 	}
+	upgrade := r.Upgrade && r.Minor >= 1
+	if upgrade {
+		// The upgrade is tunnelled: Upgrade goes along (the client adds Connection:
+		// upgrade), everything else hop-by-hop stays here.
+		x.scratch = append(x.scratch[:0], r.Header.Get("Upgrade")...)
+	}
 	wire.RemoveHopByHop(h)
+	if upgrade {
+		wire.Add(h, "Upgrade", x.scratch)
+	}
 	if p.Reverse {
 		if len(t) > 0 && t[0] != '/' {
 			// absolute form: its authority is the host (RFC 9112 §3.2.2)
@@ -258,35 +291,19 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 		x.Req.SetBodyStream(r.Body(), r.ContentLength)
 	case wire.FramingChunked:
 		x.Req.SetBodyStream(r.Body(), -1)
+		x.Req.Trailer = r.Trailer() // filled by the server when the body ends
 	}
+	if r.Expect100 {
+		// 100 Continue is the upstream's to give: relayed from Got1xx.
+		r.DisableAutoContinue()
+	}
+	x.w = w
+	x.Req.Trace = &x.trace
 	return 0, ""
 }
 
 func hasScheme(t []byte) bool {
 	return len(t) > 7 && wire.EqualFold(t[:7], "http://") || len(t) > 8 && wire.EqualFold(t[:8], "https://")
-}
-
-// methodString returns the method as a string without allocating for the common ones.
-func methodString(m []byte) string {
-	switch string(m) {
-	case "GET":
-		return "GET"
-	case "HEAD":
-		return "HEAD"
-	case "POST":
-		return "POST"
-	case "PUT":
-		return "PUT"
-	case "DELETE":
-		return "DELETE"
-	case "OPTIONS":
-		return "OPTIONS"
-	case "PATCH":
-		return "PATCH"
-	case "TRACE":
-		return "TRACE"
-	}
-	return string(m)
 }
 
 // addForwarded adds X-Forwarded-For, -Proto, -Host and Forwarded (RFC 7239). Values
@@ -384,6 +401,10 @@ func (p *Proxy) answerSelf(w *server.ResponseWriter, r *server.Request) {
 // respond streams the upstream response to the client.
 func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange, rec *record) {
 	resp := &x.Resp
+	if resp.Status == 101 {
+		p.upgrade(w, x, rec)
+		return
+	}
 	w.WriteHeader(resp.Status)
 	wh := w.Header()
 	rh := &resp.Header
@@ -392,6 +413,11 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 		wire.Add(wh, n, v)
 	}
 	wire.Add(wh, "Via", p.via[min(int(resp.Minor), 1)])
+	if len(x.trailerNames) > 0 && r.Minor >= 1 {
+		// The trailers are forwarded, so is their announcement (the response is then
+		// sent chunked).
+		wire.Add(wh, "Trailer", x.trailerNames)
+	}
 	switch {
 	case resp.Framing == wire.FramingLength:
 		w.SetContentLength(resp.ContentLength)
@@ -416,6 +442,15 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 			}
 		}
 		if err == io.EOF {
+			// The body ended whole: its trailer fields follow it (the server drops
+			// what cannot be sent: to HTTP/1.0 clients, fields forbidden in trailers).
+			if t := &resp.Trailer; t.Len() > 0 {
+				wt := w.Trailer()
+				for i := 0; i < t.Len(); i++ {
+					n, v := t.At(i)
+					wire.Add(wt, n, v)
+				}
+			}
 			return
 		}
 		if err != nil {
@@ -499,6 +534,9 @@ func (p *Proxy) log(w *server.ResponseWriter, r *server.Request, x *Exchange, re
 		if up.Retries > 0 {
 			attrs = append(attrs, slog.Int("retries", up.Retries))
 		}
+	}
+	if rec.tunnel {
+		attrs = append(attrs, slog.Int64("tunnel_up", rec.tunnelStats.Up), slog.Int64("tunnel_down", rec.tunnelStats.Down))
 	}
 	if rec.kind != "" {
 		attrs = append(attrs, slog.String("error", rec.kind))

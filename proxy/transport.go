@@ -105,7 +105,22 @@ func (t *Transport) do(x *Exchange, be *backend) error {
 	r := &x.Resp
 	x.Upstream.ConnID, x.Upstream.Reused, x.Upstream.Addr = r.ConnID, r.Reused, r.RemoteAddr
 	x.Upstream.Retries += r.Retries
-	wire.RemoveHopByHop(&r.Header)
+	if r.Framing == wire.FramingChunked {
+		r.Header.Values("Trailer", func(v []byte) {
+			if len(x.trailerNames) > 0 {
+				x.trailerNames = append(x.trailerNames, ", "...)
+			}
+			x.trailerNames = append(x.trailerNames, v...)
+		})
+	}
+	if r.Status == 101 {
+		// Switching protocols: Upgrade says to what, and goes to the client.
+		x.scratch = append(x.scratch[:0], r.Header.Get("Upgrade")...)
+		wire.RemoveHopByHop(&r.Header)
+		wire.Add(&r.Header, "Upgrade", x.scratch)
+	} else {
+		wire.RemoveHopByHop(&r.Header)
+	}
 	x.body = responseBody{resp: r, b: be}
 	x.Body = &x.body
 	return nil

@@ -48,20 +48,29 @@ func (s *serveBuffer) String() string {
 // code.
 func startServe(t *testing.T, stdout, stderr io.Writer, args ...string) (string, func() int) {
 	t.Helper()
+	return startRun(t, "hop serve", runServe, stdout, stderr, args...)
+}
+
+// startRun runs a sub-command (runServe, runProxy) in-process with --addr
+// 127.0.0.1:0 and args, and returns its address and a stop function that ends it like
+// SIGINT would and returns its exit code.
+func startRun(t *testing.T, name string, run func(context.Context, []string, io.Writer, io.Writer, func(string)) int,
+	stdout, stderr io.Writer, args ...string) (string, func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	codec := make(chan int, 1)
 	args = append([]string{"--addr", "127.0.0.1:0"}, args...)
-	go func() { codec <- runServe(ctx, args, stdout, stderr, func(a string) { addrc <- a }) }()
+	go func() { codec <- run(ctx, args, stdout, stderr, func(a string) { addrc <- a }) }()
 	var addr string
 	select {
 	case addr = <-addrc:
 	case code := <-codec:
 		cancel()
-		t.Fatalf("hop serve exited with %d before listening", code)
+		t.Fatalf("%s exited with %d before listening", name, code)
 	case <-time.After(10 * time.Second):
 		cancel()
-		t.Fatal("hop serve did not start")
+		t.Fatalf("%s did not start", name)
 	}
 	stopped := false
 	code := -1
@@ -74,7 +83,7 @@ func startServe(t *testing.T, stdout, stderr io.Writer, args ...string) (string,
 		select {
 		case code = <-codec:
 		case <-time.After(20 * time.Second):
-			t.Error("hop serve did not stop")
+			t.Errorf("%s did not stop", name)
 		}
 		return code
 	}

@@ -1,0 +1,152 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
+)
+
+// DefaultConnectTimeout bounds the connection set-up of a CONNECT tunnel when
+// Proxy.ConnectTimeout is 0.
+const DefaultConnectTimeout = 10 * time.Second
+
+// defaultDialer connects CONNECT tunnels when Proxy.Dial is nil: hop's resolver, Happy
+// Eyeballs, TCP_NODELAY.
+var defaultDialer = &client.Dialer{Timeout: -1} // the caller's context bounds it
+
+// connect serves CONNECT host:port: it connects to the target, answers 200 and relays
+// bytes both ways until both sides are done (see tunnel).
+func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange, rec *record) {
+	if p.Reverse {
+		rec.kind = "bad_request"
+		p.answer(w, 405, "", "CONNECT is not served by a reverse proxy")
+		return
+	}
+	target := string(r.Target)
+	host, port, err := net.SplitHostPort(target)
+	n, perr := strconv.Atoi(port)
+	if err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+		rec.kind = "bad_request"
+		p.answer(w, 400, "", "CONNECT wants host:port")
+		return
+	}
+	if !p.connectAllowed(n) {
+		rec.kind = "denied"
+		w.CloseAfter()
+		p.answer(w, 403, "", "CONNECT to port "+port+" is not allowed (--connect-ports)")
+		return
+	}
+	x.Upstream.Name = target
+	timeout := p.ConnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	dial := p.Dial
+	if dial == nil {
+		dial = defaultDialer.DialContext
+	}
+	start := time.Now()
+	up, err := dial(ctx, "tcp", target)
+	x.Upstream.Head = time.Since(start)
+	if err != nil {
+		status, kind := dialStatus(err)
+		rec.kind, rec.err = kind, err
+		p.answer(w, status, kind, errorText(status))
+		return
+	}
+	x.Upstream.Addr = up.RemoteAddr()
+	w.WriteHeader(200)
+	p.relay(w, up, nil, rec)
+}
+
+// relay takes the client's connection over (its response head, set up by the caller,
+// goes out first) and tunnels it with up; early holds bytes the upstream already sent
+// past its own head, which go to the client first.
+func (p *Proxy) relay(w *server.ResponseWriter, up net.Conn, early []byte, rec *record) {
+	nc, head, err := w.TakeOver()
+	if err != nil {
+		up.Close()
+		rec.kind, rec.err = "takeover_failed", err
+		return
+	}
+	rec.tunnel = true
+	if len(early) > 0 {
+		n, err := nc.Write(early)
+		rec.tunnelStats.Down += int64(n)
+		if err != nil {
+			nc.Close()
+			up.Close()
+			rec.err = err
+			return
+		}
+	}
+	st, err := tunnel(nc, up, head)
+	rec.tunnelStats.Up += st.Up
+	rec.tunnelStats.Down += st.Down
+	rec.err = err
+}
+
+func (p *Proxy) connectAllowed(port int) bool {
+	if len(p.ConnectPorts) == 0 {
+		return port == 443
+	}
+	for _, q := range p.ConnectPorts {
+		if q == port {
+			return true
+		}
+	}
+	return false
+}
+
+// dialStatus maps a failed connection set-up to a status and a Proxy-Status error type.
+func dialStatus(err error) (int, string) {
+	var dnsErr *net.DNSError
+	var de *client.DialError
+	resolving := errors.As(err, &dnsErr) || errors.As(err, &de) && de.Op == "resolve"
+	switch {
+	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		if resolving {
+			return 504, "dns_timeout"
+		}
+		return 504, "connection_timeout"
+	case resolving:
+		return 502, "dns_error"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return 502, "connection_refused"
+	}
+	return 502, "destination_unavailable"
+}
+
+// upgrade completes a 101 Switching Protocols from the upstream: the client gets the
+// 101 with the upstream's Upgrade and end-to-end fields, then the two connections are
+// tunnelled (bytes that came with either head go first).
+func (p *Proxy) upgrade(w *server.ResponseWriter, x *Exchange, rec *record) {
+	sc := x.Resp.SwitchedConn()
+	if sc == nil || !x.In.Upgrade {
+		if sc != nil {
+			sc.Close()
+		}
+		rec.kind = "http_protocol_error"
+		p.answer(w, 502, rec.kind, errorText(502))
+		return
+	}
+	up, early := sc.TakeOver()
+	wh := w.Header()
+	rh := &x.Resp.Header
+	for i := 0; i < rh.Len(); i++ {
+		n, v := rh.At(i)
+		wire.Add(wh, n, v)
+	}
+	wire.Add(wh, "Via", p.via[min(int(x.Resp.Minor), 1)])
+	w.WriteHeader(101)
+	p.relay(w, up, early, rec)
+}
