@@ -4,10 +4,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net/url"
+
 	"strings"
 	"time"
 
+	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -109,43 +110,26 @@ type Progress struct {
 // target is what a run needs to know about the URL.
 type target struct {
 	scheme   string // http or https
-	host     string // host name or IP, no brackets
+	host     string // host name or IP, no brackets (with its zone, if any)
 	port     string
 	hostPort string // the Host field value
 	path     string // origin-form request target
 }
 
+// parseTarget parses the URL with the client's parser, so that hop bench and hop get
+// accept the same URLs and say the same about the others.
 func parseTarget(raw string) (target, error) {
-	u, err := url.Parse(raw)
+	u, err := client.ParseURL(raw)
 	if err != nil {
-		return target{}, configErrorf("bad URL: %w", err)
+		return target{}, configErrorf("%w", err)
 	}
-	var t target
-	t.scheme = strings.ToLower(u.Scheme)
-	switch t.scheme {
-	case "http":
-		t.port = "80"
-	case "https":
-		t.port = "443"
-	default:
-		return target{}, configErrorf("URL %q: scheme must be http or https", raw)
-	}
-	t.host = u.Hostname()
-	if t.host == "" {
-		return target{}, configErrorf("URL %q has no host", raw)
-	}
-	if p := u.Port(); p != "" {
-		t.port = p
-	}
-	t.hostPort = u.Host
-	t.path = u.EscapedPath()
-	if t.path == "" {
-		t.path = "/"
-	}
-	if u.RawQuery != "" {
-		t.path += "?" + u.RawQuery
-	}
-	return t, nil
+	return target{
+		scheme:   u.Scheme,
+		host:     u.Host,
+		port:     u.EffectivePort(),
+		hostPort: u.Authority(),
+		path:     u.RequestURI(),
+	}, nil
 }
 
 // validate fills defaults into a copy of c and checks it.

@@ -530,30 +530,8 @@ func clone(s string) string { return string(append([]byte(nil), s...)) }
 
 // basicAuth turns percent-encoded userinfo into a Basic credential.
 func basicAuth(userinfo string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(percentDecode(userinfo)))
-}
-
-func percentDecode(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-			continue
-		}
-		b = append(b, s[i])
-	}
-	return string(b)
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
+	plain, _ := wire.AppendUnescaped(nil, userinfo, wire.EscapePolicy{}) // the URL parser checked it
+	return "Basic " + base64.StdEncoding.EncodeToString(plain)
 }
 
 // Stats returns the pool counters summed over all origins.

@@ -2,8 +2,9 @@ package client
 
 import (
 	"net"
-	"net/netip"
 	"strings"
+
+	"github.com/hop-http/hop/wire"
 )
 
 // URL is a parsed absolute http or https URL (RFC 3986), reduced to what a request
@@ -69,151 +70,94 @@ func (u *URL) parse(s string) error {
 	*u = URL{}
 	in := s
 	s = strings.TrimSpace(s)
-	r := splitRef(s)
-	if !r.hasScheme {
-		if r.hasAuthority {
+	r := wire.SplitURI(s)
+	if !r.HasScheme {
+		if r.HasAuthority {
 			return &URLError{in, "missing scheme (want http:// or https://)"}
 		}
 		return &URLError{in, "not an absolute URL (want http:// or https://)"}
 	}
 	switch {
-	case r.scheme == "http" || r.scheme == "https":
-		u.Scheme = r.scheme
-	case strings.EqualFold(r.scheme, "http"):
+	case r.Scheme == "http" || r.Scheme == "https":
+		u.Scheme = r.Scheme
+	case strings.EqualFold(r.Scheme, "http"):
 		u.Scheme = "http"
-	case strings.EqualFold(r.scheme, "https"):
+	case strings.EqualFold(r.Scheme, "https"):
 		u.Scheme = "https"
 	default:
-		return &URLError{in, "unsupported scheme " + quote(r.scheme) + " (hop fetches http and https)"}
+		return &URLError{in, "unsupported scheme " + quote(r.Scheme) + " (hop fetches http and https)"}
 	}
-	if !r.hasAuthority {
+	if !r.HasAuthority {
 		return &URLError{in, "missing host (want " + u.Scheme + "://host/...)"}
 	}
-	if err := u.parseAuthority(r.authority); err != "" {
+	if err := u.parseAuthority(r.Authority); err != "" {
 		return &URLError{in, err}
 	}
 	var bad string
-	u.Path, bad = encodePart(r.path, false)
+	u.Path, bad = encodePart(r.Path, false)
 	if bad != "" {
 		return &URLError{in, bad + " in path"}
 	}
 	if u.Path == "" {
 		u.Path = "/"
 	}
-	if r.hasQuery {
-		u.RawQuery, bad = encodePart(r.query, true)
+	if r.HasQuery {
+		u.RawQuery, bad = encodePart(r.Query, true)
 		if bad != "" {
 			return &URLError{in, bad + " in query"}
 		}
 		u.ForceQuery = u.RawQuery == ""
 	}
-	u.Fragment = r.fragment
+	u.Fragment = r.Fragment
 	return nil
 }
 
-// parseAuthority parses [ userinfo "@" ] host [ ":" port ]. It returns a reason on
-// failure.
+// parseAuthority parses [ userinfo "@" ] host [ ":" port ] with wire's grammar
+// (wire.ParseAuthority), then applies what fetching needs: a host, no percent-encoded
+// host name (it could not be resolved), lower case, and an IPv6 zone decoded. It
+// returns a reason on failure.
 func (u *URL) parseAuthority(a string) string {
-	if at := strings.LastIndexByte(a, '@'); at >= 0 {
-		u.User = a[:at]
-		for i := 0; i < len(u.User); i++ {
-			if !userinfoChar(u.User[i]) {
-				return "invalid character in userinfo"
-			}
-		}
-		a = a[at+1:]
+	au, err := wire.ParseAuthority(a)
+	if err != nil {
+		return err.(*wire.AuthorityError).Reason
 	}
-	if a == "" {
+	u.User = au.UserInfo
+	hostpart := au.Host
+	switch {
+	case hostpart == "":
 		return "missing host"
-	}
-	hostpart, port := a, ""
-	if a[0] == '[' {
-		rb := strings.IndexByte(a, ']')
-		if rb < 0 {
-			return "unterminated IPv6 literal"
+	case hostpart[0] == '[':
+		addr, zone := hostpart[1:len(hostpart)-1], ""
+		if i := strings.Index(addr, "%25"); i >= 0 {
+			addr, zone = addr[:i], addr[i+3:]
 		}
-		hostpart = a[:rb+1]
-		rest := a[rb+1:]
-		if rest != "" {
-			if rest[0] != ':' {
-				return "unexpected characters after IPv6 literal"
-			}
-			port = rest[1:]
+		if hasUpper(addr) {
+			addr = strings.ToLower(addr)
 		}
-		lit := a[1:rb]
-		if len(lit) > 0 && (lit[0] == 'v' || lit[0] == 'V') {
-			return "IPvFuture addresses are not supported"
-		}
-		addr, zone := lit, ""
-		if i := strings.Index(lit, "%25"); i >= 0 {
-			addr, zone = lit[:i], lit[i+3:]
-			if zone == "" {
-				return "empty IPv6 zone"
-			}
-			for j := 0; j < len(zone); j++ {
-				if !unreserved(zone[j]) {
-					return "invalid IPv6 zone"
-				}
-			}
-		}
-		ip, err := netip.ParseAddr(addr)
-		if err != nil || !ip.Is6() || ip.Zone() != "" {
-			return "invalid IPv6 address " + quote(lit)
-		}
+		u.Host = addr
 		if zone != "" {
-			u.Host = addr + "%" + zone
-			hostpart = "[" + addr + "]"
-		} else {
-			u.Host = addr
-			if hasUpper(addr) {
-				u.Host = strings.ToLower(addr)
-				hostpart = "[" + u.Host + "]"
-			}
+			u.Host += "%" + zone
 		}
-	} else {
-		if c := strings.IndexByte(a, ':'); c >= 0 {
-			hostpart, port = a[:c], a[c+1:]
+		if zone != "" || hostpart[1:len(hostpart)-1] != addr {
+			hostpart = "[" + addr + "]" // lower case, and no zone: it is not sent in Host
 		}
-		if hostpart == "" {
-			return "missing host"
-		}
-		for i := 0; i < len(hostpart); i++ {
-			c := hostpart[i]
-			if c == '%' {
-				return "percent-encoded host names are not supported"
-			}
-			if !(unreserved(c) || subDelim(c)) {
-				return "invalid character " + quote(hostpart[i:i+1]) + " in host"
-			}
+	default:
+		if strings.IndexByte(hostpart, '%') >= 0 {
+			return "percent-encoded host names are not supported"
 		}
 		if hasUpper(hostpart) {
 			hostpart = strings.ToLower(hostpart)
 		}
 		u.Host = hostpart
 	}
-	if port != "" {
-		if len(port) > 5 {
-			return "invalid port " + quote(port)
-		}
-		n := 0
-		for i := 0; i < len(port); i++ {
-			c := port[i]
-			if c < '0' || c > '9' {
-				return "invalid port " + quote(port)
-			}
-			n = n*10 + int(c-'0')
-		}
-		if n == 0 || n > 65535 {
-			return "port out of range " + quote(port)
-		}
-	}
-	u.Port = port
-	if port == "" {
+	u.Port = au.Port
+	switch {
+	case u.Port == "":
 		u.authority = hostpart
-	} else if len(hostpart)+1+len(port) <= len(a) && a[:len(hostpart)] == hostpart && a[len(hostpart)] == ':' {
-		u.authority = a // zero-copy: the input already is host:port
-	} else {
-		u.authority = hostpart + ":" + port
+	case hostpart == au.Host:
+		u.authority = a[len(a)-len(au.Host)-1-len(u.Port):] // zero-copy: the input holds host:port
+	default:
+		u.authority = hostpart + ":" + u.Port
 	}
 	return ""
 }
@@ -313,130 +257,73 @@ func (u *URL) Resolve(ref string) (URL, error) {
 // following RFC 3986 §5.2 (strict parser), for any scheme. It does not validate
 // either string beyond splitting it into components.
 func ResolveReference(base, ref string) string {
-	b := splitRef(base)
-	r := splitRef(strings.TrimSpace(ref))
-	var t uriRef
+	b := wire.SplitURI(base)
+	r := wire.SplitURI(strings.TrimSpace(ref))
+	var t wire.URIParts[string]
 	switch {
-	case r.hasScheme:
+	case r.HasScheme:
 		t = r
-		t.path = removeDotSegments(r.path)
-	case r.hasAuthority:
+		t.Path = removeDotSegments(r.Path)
+	case r.HasAuthority:
 		t = r
-		t.path = removeDotSegments(r.path)
-		t.scheme, t.hasScheme = b.scheme, b.hasScheme
+		t.Path = removeDotSegments(r.Path)
+		t.Scheme, t.HasScheme = b.Scheme, b.HasScheme
 	default:
-		t.scheme, t.hasScheme = b.scheme, b.hasScheme
-		t.authority, t.hasAuthority = b.authority, b.hasAuthority
-		if r.path == "" {
-			t.path = b.path
-			if r.hasQuery {
-				t.query, t.hasQuery = r.query, true
+		t.Scheme, t.HasScheme = b.Scheme, b.HasScheme
+		t.Authority, t.HasAuthority = b.Authority, b.HasAuthority
+		if r.Path == "" {
+			t.Path = b.Path
+			if r.HasQuery {
+				t.Query, t.HasQuery = r.Query, true
 			} else {
-				t.query, t.hasQuery = b.query, b.hasQuery
+				t.Query, t.HasQuery = b.Query, b.HasQuery
 			}
 		} else {
-			if r.path[0] == '/' {
-				t.path = removeDotSegments(r.path)
+			if r.Path[0] == '/' {
+				t.Path = removeDotSegments(r.Path)
 			} else {
-				t.path = removeDotSegments(merge(&b, r.path))
+				t.Path = removeDotSegments(merge(&b, r.Path))
 			}
-			t.query, t.hasQuery = r.query, r.hasQuery
+			t.Query, t.HasQuery = r.Query, r.HasQuery
 		}
 	}
-	t.fragment, t.hasFragment = r.fragment, r.hasFragment
-	return t.String()
+	t.Fragment, t.HasFragment = r.Fragment, r.HasFragment
+	return recompose(&t)
 }
 
-// uriRef is a URI reference split into its five components (RFC 3986 §3, Appendix B).
-type uriRef struct {
-	scheme, authority, path, query, fragment       string
-	hasScheme, hasAuthority, hasQuery, hasFragment bool
-}
-
-// splitRef splits s into components: scheme ":" (when s starts with a valid scheme),
-// "//" authority, path, "?" query, "#" fragment.
-func splitRef(s string) uriRef {
-	var r uriRef
-	if i := strings.IndexByte(s, '#'); i >= 0 {
-		r.fragment, r.hasFragment = s[i+1:], true
-		s = s[:i]
-	}
-	if i := strings.IndexByte(s, '?'); i >= 0 {
-		r.query, r.hasQuery = s[i+1:], true
-		s = s[:i]
-	}
-	if i := schemeEnd(s); i > 0 {
-		r.scheme, r.hasScheme = s[:i], true
-		s = s[i+1:]
-	}
-	if strings.HasPrefix(s, "//") {
-		s = s[2:]
-		end := strings.IndexByte(s, '/')
-		if end < 0 {
-			end = len(s)
-		}
-		r.authority, r.hasAuthority = s[:end], true
-		s = s[end:]
-	}
-	r.path = s
-	return r
-}
-
-// schemeEnd returns the index of the ':' ending a scheme at the start of s, or -1.
-func schemeEnd(s string) int {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-		case c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.':
-			if i == 0 {
-				return -1
-			}
-		case c == ':':
-			if i == 0 {
-				return -1
-			}
-			return i
-		default:
-			return -1
-		}
-	}
-	return -1
-}
-
-// String recomposes the components (RFC 3986 §5.3).
-func (r *uriRef) String() string {
+// recompose joins the components of a URI reference (RFC 3986 §5.3).
+func recompose(r *wire.URIParts[string]) string {
 	var b strings.Builder
-	if r.hasScheme {
-		b.WriteString(r.scheme)
+	if r.HasScheme {
+		b.WriteString(r.Scheme)
 		b.WriteByte(':')
 	}
-	if r.hasAuthority {
+	if r.HasAuthority {
 		b.WriteString("//")
-		b.WriteString(r.authority)
+		b.WriteString(r.Authority)
 	}
-	b.WriteString(r.path)
-	if r.hasQuery {
+	b.WriteString(r.Path)
+	if r.HasQuery {
 		b.WriteByte('?')
-		b.WriteString(r.query)
+		b.WriteString(r.Query)
 	}
-	if r.hasFragment {
+	if r.HasFragment {
 		b.WriteByte('#')
-		b.WriteString(r.fragment)
+		b.WriteString(r.Fragment)
 	}
 	return b.String()
 }
 
 // merge implements RFC 3986 §5.2.3.
-func merge(base *uriRef, ref string) string {
-	if base.hasAuthority && base.path == "" {
+func merge(base *wire.URIParts[string], ref string) string {
+	if base.HasAuthority && base.Path == "" {
 		return "/" + ref
 	}
-	i := strings.LastIndexByte(base.path, '/')
+	i := strings.LastIndexByte(base.Path, '/')
 	if i < 0 {
 		return ref
 	}
-	return base.path[:i+1] + ref
+	return base.Path[:i+1] + ref
 }
 
 // removeDotSegments implements RFC 3986 §5.2.4.
@@ -493,7 +380,7 @@ func encodePart(s string, query bool) (string, string) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '%' {
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			if i+2 >= len(s) || !wire.IsHexDigit(s[i+1]) || !wire.IsHexDigit(s[i+2]) {
 				return "", "malformed percent-encoding " + quote(s[i:min(i+3, len(s))])
 			}
 			i += 2
@@ -519,26 +406,5 @@ func encodePart(s string, query bool) (string, string) {
 	return string(b), ""
 }
 
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func unreserved(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~'
-}
-
-func subDelim(c byte) bool {
-	switch c {
-	case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=':
-		return true
-	}
-	return false
-}
-
 // pathChar reports whether c may appear unencoded in a path: pchar or "/".
-func pathChar(c byte) bool {
-	return unreserved(c) || subDelim(c) || c == ':' || c == '@' || c == '/'
-}
-
-func userinfoChar(c byte) bool { return unreserved(c) || subDelim(c) || c == ':' || c == '%' }
+func pathChar(c byte) bool { return wire.IsPChar(c) || c == '/' }

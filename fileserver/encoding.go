@@ -75,7 +75,7 @@ func parseAcceptEncoding(h *wire.Header) acceptEncoding {
 					break
 				}
 			}
-			name = trimOWS(name)
+			name = wire.TrimOWS(name)
 			q, ok := parseQ(params)
 			if !ok {
 				return true
@@ -175,7 +175,7 @@ func parseQ(params []byte) (int16, bool) {
 				break
 			}
 		}
-		p = trimOWS(p)
+		p = wire.TrimOWS(p)
 		if len(p) < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=' {
 			continue
 		}
@@ -203,18 +203,6 @@ func parseQ(params []byte) (int16, bool) {
 		return q, true
 	}
 	return 1000, true
-}
-
-// trimOWS removes optional whitespace (SP / HTAB) from both ends of b: the package's
-// one copy, wire keeping its own unexported.
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // gzipLevel trades ratio for speed the way servers usually do for dynamic compression.

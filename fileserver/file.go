@@ -92,10 +92,10 @@ func (h *Handler) serveFile(w *server.ResponseWriter, r *server.Request, f *file
 		}
 	case len(ranges) == 1:
 		rg := ranges[0]
-		wire.Add(hd, "Content-Range", rg.contentRange(nil, rep.size))
+		wire.Add(hd, "Content-Range", rg.AppendContentRange(nil, rep.size))
 		w.WriteHeader(206)
-		w.SetContentLength(rg.length)
-		sendSection(w, rep.f, rg.start, rg.length)
+		w.SetContentLength(rg.Length)
+		sendSection(w, rep.f, rg.Start, rg.Length)
 	case len(ranges) > 1:
 		sendMultipart(w, rep.f, rep.size, ctype, ranges)
 	default:

@@ -212,10 +212,12 @@ func (p reqPath) hasDotSegment() bool {
 	return p.rel[0] == '.' || strings.Contains(p.rel, "/.")
 }
 
-// cleanPath percent-decodes the request path once and cleans it. It answers 400 for a
-// path that is not absolute, a malformed escape or a NUL byte, and 403 for a ".."
-// segment (before or after decoding): clients remove dot-segments before sending, so
-// one that arrives is an attempt to climb out of the root.
+// cleanPath percent-decodes the request path once, by wire.PathPolicy, and cleans it.
+// It answers 400 for a path that is not absolute, a malformed escape, a control
+// character (raw or encoded: %00 truncates names, %0d%0a injects lines) or a backslash
+// (raw or %5C, a separator on other systems), and 403 for a ".." segment (before or
+// after decoding): clients remove dot-segments before sending, so one that arrives is
+// an attempt to climb out of the root. "%2F" is decoded like "/".
 func cleanPath(raw []byte) (reqPath, int) {
 	if len(raw) == 0 || raw[0] != '/' {
 		return reqPath{}, 400
@@ -231,20 +233,9 @@ func cleanPath(raw []byte) (reqPath, int) {
 		p.rel = string(raw[1:])
 		return p, 0
 	}
-	dec := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c == '%' {
-			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
-				return reqPath{}, 400
-			}
-			c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
-			i += 2
-		}
-		if c == 0 {
-			return reqPath{}, 400
-		}
-		dec = append(dec, c)
+	dec, err := wire.AppendUnescaped(make([]byte, 0, len(raw)), raw, wire.PathPolicy)
+	if err != nil {
+		return reqPath{}, 400
 	}
 	p := reqPath{slash: dec[len(dec)-1] == '/'}
 	segs := make([]string, 0, 8)
@@ -266,33 +257,20 @@ func cleanPath(raw []byte) (reqPath, int) {
 }
 
 // cleanAlready reports whether an absolute path needs neither decoding nor cleaning:
-// no escapes, no empty segment and no segment starting with '.'.
+// no escapes, no control characters or backslashes, no empty segment and no segment
+// starting with '.'.
 func cleanAlready(raw []byte) bool {
 	for i := 0; i < len(raw); i++ {
-		switch raw[i] {
-		case '%', 0:
+		switch c := raw[i]; {
+		case c == '%' || c == '\\' || c < 0x20 || c == 0x7f:
 			return false
-		case '/':
+		case c == '/':
 			if i+1 < len(raw) && (raw[i+1] == '/' || raw[i+1] == '.') {
 				return false
 			}
 		}
 	}
 	return true
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
 }
 
 // escapePath returns the URL path of a cleaned relative path, each segment escaped.

@@ -194,7 +194,7 @@ func prefersJSON(h *wire.Header) bool {
 			if i := bytes.IndexByte(tok, ';'); i >= 0 {
 				mr, params = tok[:i], tok[i+1:]
 			}
-			mr = trimOWS(mr)
+			mr = wire.TrimOWS(mr)
 			q, ok := parseQ(params)
 			if !ok {
 				return true
@@ -248,11 +248,8 @@ a{color:#0550ae;text-decoration:none}a:hover{text-decoration:underline}footer{co
 			continue
 		}
 		acc += seg + "/"
-		name, err := url.PathUnescape(seg)
-		if err != nil {
-			name = seg
-		}
-		b.WriteString(`<a href="` + html.EscapeString(acc) + `">` + html.EscapeString(name) + `/</a>`)
+		name, _ := wire.AppendUnescaped(nil, seg, wire.EscapePolicy{}) // lenient: for display
+		b.WriteString(`<a href="` + html.EscapeString(acc) + `">` + html.EscapeString(string(name)) + `/</a>`)
 	}
 	b.WriteString("</h1>\n<table>\n<thead><tr>")
 	for _, col := range [...]struct{ key, label, class string }{

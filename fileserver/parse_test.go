@@ -30,6 +30,12 @@ func TestCleanPath(t *testing.T) {
 		{"/%2E%2e%2Fx", "", false, 403},
 		{"/a%2f..%2fb", "", false, 403},
 		{"/a%00b", "", false, 400},
+		{"/a%0d%0ab", "", false, 400},
+		{"/a%7f", "", false, 400},
+		{"/a\x01b", "", false, 400},
+		{"/a\\b", "", false, 400},
+		{"/a%5cb", "", false, 400},
+		{"/a%5Cb", "", false, 400},
 		{"/a%0", "", false, 400},
 		{"/a%g0", "", false, 400},
 		{"a", "", false, 400},
@@ -39,60 +45,6 @@ func TestCleanPath(t *testing.T) {
 		p, st := cleanPath([]byte(tc.in))
 		if st != tc.status || (st == 0 && (p.rel != tc.rel || p.slash != tc.slash)) {
 			t.Errorf("cleanPath(%q) = %+v, %d; want {%s %v}, %d", tc.in, p, st, tc.rel, tc.slash, tc.status)
-		}
-	}
-}
-
-func TestParseRange(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		size int64
-		want []byteRange
-		res  rangeResult
-	}{
-		{"bytes=0-0", 10, []byteRange{{0, 1}}, rangeOK},
-		{"bytes=0-9", 10, []byteRange{{0, 10}}, rangeOK},
-		{"bytes=0-100", 10, []byteRange{{0, 10}}, rangeOK},
-		{"bytes=5-", 10, []byteRange{{5, 5}}, rangeOK},
-		{"bytes=-3", 10, []byteRange{{7, 3}}, rangeOK},
-		{"bytes=-30", 10, []byteRange{{0, 10}}, rangeOK},
-		{"Bytes=1-2", 10, []byteRange{{1, 2}}, rangeOK},
-		{"bytes= 1-2 , 4-5 ,", 10, []byteRange{{1, 2}, {4, 2}}, rangeOK},
-		{"bytes=4-5,1-2", 10, []byteRange{{4, 2}, {1, 2}}, rangeOK},
-		{"bytes=10-", 10, nil, rangeUnsatisfiable},
-		{"bytes=10-20,30-", 10, nil, rangeUnsatisfiable},
-		{"bytes=-0", 10, nil, rangeUnsatisfiable},
-		{"bytes=0-", 0, nil, rangeUnsatisfiable},
-		{"bytes=-5", 0, nil, rangeUnsatisfiable},
-		{"bytes=20-30,1-1", 10, []byteRange{{1, 1}}, rangeOK},
-		{"bytes=", 10, nil, rangeIgnore},
-		{"bytes=,", 10, nil, rangeIgnore},
-		{"bytes=a-b", 10, nil, rangeIgnore},
-		{"bytes=5-1", 10, nil, rangeIgnore},
-		{"bytes=1", 10, nil, rangeIgnore},
-		{"bytes=-", 10, nil, rangeIgnore},
-		{"bytes=+1-2", 10, nil, rangeIgnore},
-		{"bytes=1-2-3", 10, nil, rangeIgnore},
-		// Positions past an int64 are well-formed (RFC 9110 §14.1.2): a last-pos past
-		// the end is the end, a first-pos past it unsatisfiable, a suffix the whole.
-		{"bytes=0-99999999999999999999", 10, []byteRange{{0, 10}}, rangeOK},
-		{"bytes=3-99999999999999999999999999999999999999", 10, []byteRange{{3, 7}}, rangeOK},
-		{"bytes=0-9223372036854775807", 10, []byteRange{{0, 10}}, rangeOK},
-		{"bytes=0-9223372036854775808", 10, []byteRange{{0, 10}}, rangeOK},
-		{"bytes=-99999999999999999999", 10, []byteRange{{0, 10}}, rangeOK},
-		{"bytes=99999999999999999999-", 10, nil, rangeUnsatisfiable},
-		{"bytes=99999999999999999999-99999999999999999999", 10, nil, rangeUnsatisfiable},
-		{"bytes=99999999999999999999-5", 10, nil, rangeIgnore},
-		{"bytes=0-1x", 10, nil, rangeIgnore},
-		{"bytes=\t1-2\t,\t", 10, []byteRange{{1, 2}}, rangeOK},
-		{"BYTES=1-2", 10, []byteRange{{1, 2}}, rangeOK},
-		{"items=0-1", 10, nil, rangeIgnore},
-		{"bytes 0-1", 10, nil, rangeIgnore},
-		{"bytes=0-5,3-9", 10, []byteRange{{0, 6}, {3, 7}}, rangeIgnore}, // 13 bytes of 10: overlap abuse
-	} {
-		got, res := parseRange([]byte(tc.in), tc.size)
-		if res != tc.res || (res == rangeOK && !reflect.DeepEqual(got, tc.want)) {
-			t.Errorf("parseRange(%q, %d) = %v, %d; want %v, %d", tc.in, tc.size, got, res, tc.want, tc.res)
 		}
 	}
 }
@@ -161,33 +113,6 @@ func TestPrefersJSON(t *testing.T) {
 		}
 		if got := prefersJSON(&h); got != want {
 			t.Errorf("prefersJSON(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
-func TestETagList(t *testing.T) {
-	etag := []byte(`"abc"`)
-	for _, tc := range []struct {
-		field  string
-		strong bool
-		want   bool
-	}{
-		{`"abc"`, true, true},
-		{`W/"abc"`, true, false},
-		{`W/"abc"`, false, true},
-		{`"x", "abc"`, true, true},
-		{`"a,b", "abc"`, true, true},
-		{`"a,b"`, true, false},
-		{`*`, true, true},
-		{`abc`, false, false},
-		{`"abc`, false, false},
-		{``, false, false},
-		{`"ab"c"`, false, false},
-	} {
-		var h wire.Header
-		h.Add("If-Match", tc.field)
-		if got := matchList(&h, "If-Match", etag, tc.strong); got != tc.want {
-			t.Errorf("matchList(%q, strong=%v) = %v, want %v", tc.field, tc.strong, got, tc.want)
 		}
 	}
 }

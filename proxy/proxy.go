@@ -427,6 +427,17 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 	if x.Body == nil {
 		return
 	}
+	if wt, ok := x.Body.(io.WriterTo); ok {
+		// A body that writes itself: a cache entry in memory (one Write) or in a file
+		// (sendfile through the ResponseWriter's ReadFrom). A failure mid-body is an
+		// aborted message, as for a truncated upstream.
+		if _, err := wt.WriteTo(w); err != nil {
+			rec.kind, rec.err, rec.aborted = "upstream_truncated", err, true
+			w.Flush()
+			panic(server.ErrAbortHandler)
+		}
+		return
+	}
 	if x.copyBuf == nil {
 		x.copyBuf = make([]byte, 32<<10)
 	}

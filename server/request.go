@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -48,35 +47,6 @@ func (r *Request) begin(c *conn) {
 	b.dec.Limits = c.srv.Limits
 	b.dec.Reset() // also empties the trailer of the previous request
 	b.eof = r.Framing == wire.FramingNone
-}
-
-// Path returns the path of the request target (without the query), for origin-form
-// and absolute-form targets; "*" for asterisk-form and the authority for CONNECT.
-func (r *Request) Path() []byte {
-	t := r.Target
-	if len(t) > 0 && t[0] != '/' && !r.IsMethod("CONNECT") && !(len(t) == 1 && t[0] == '*') {
-		// absolute-form: skip scheme://authority
-		if i := bytes.Index(t, []byte("://")); i >= 0 {
-			t = t[i+3:]
-			if j := bytes.IndexByte(t, '/'); j >= 0 {
-				t = t[j:]
-			} else {
-				return []byte("/")
-			}
-		}
-	}
-	if q := bytes.IndexByte(t, '?'); q >= 0 {
-		return t[:q]
-	}
-	return t
-}
-
-// Query returns the query of the request target without the '?', or nil.
-func (r *Request) Query() []byte {
-	if q := bytes.IndexByte(r.Target, '?'); q >= 0 {
-		return r.Target[q+1:]
-	}
-	return nil
 }
 
 // Body returns the request body as a reader. Reading it first sends 100 Continue when

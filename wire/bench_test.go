@@ -109,6 +109,28 @@ func BenchmarkAppendResponseHead(b *testing.B) {
 	}
 }
 
+// BenchmarkParseTarget: the request-target forms (the parser runs this on every
+// request; the proxy runs it again on absolute-form targets).
+func BenchmarkParseTarget(b *testing.B) {
+	for _, tt := range []struct{ name, method, target string }{
+		{"origin", "GET", "/plaintext"},
+		{"origin-query", "GET", "/search/results?q=http%2F1.1+parser&page=2&sort=desc"},
+		{"absolute", "GET", "http://upstream.example:8080/api/v1/items?id=42"},
+		{"authority", "CONNECT", "example.com:443"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			m, t := []byte(tt.method), []byte(tt.target)
+			b.SetBytes(int64(len(t)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseTarget(m, t); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // TestParseZeroAllocs keeps the benchmarks' 0 allocs/op a test.
 func TestParseZeroAllocs(t *testing.T) {
 	var p Parser
@@ -132,5 +154,24 @@ func TestParseZeroAllocs(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("chunked: %v allocs", n)
+	}
+	for _, tg := range []string{"/a/b?c", "http://h.example:8080/x?y", "*"} {
+		m, b := []byte("GET"), []byte(tg)
+		if tg == "*" {
+			m = []byte("OPTIONS")
+		}
+		if n := testing.AllocsPerRun(100, func() { _, _ = ParseTarget(m, b) }); n != 0 {
+			t.Errorf("ParseTarget(%q): %v allocs", tg, n)
+		}
+	}
+	for _, a := range []string{"user@h.example:8080", "10.0.0.1:1"} {
+		b := []byte(a)
+		if n := testing.AllocsPerRun(100, func() { _, _ = ParseAuthority(b) }); n != 0 {
+			t.Errorf("ParseAuthority(%q): %v allocs", a, n)
+		}
+	}
+	dst := make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { _, _ = AppendUnescaped(dst[:0], "/caf%C3%A9/x", PathPolicy) }); n != 0 {
+		t.Errorf("AppendUnescaped: %v allocs", n)
 	}
 }

@@ -1,13 +1,16 @@
 package wire
 
-import "encoding/binary"
-
 // Character classes of RFC 9110 §5.6.2 and RFC 3986, as lookup tables.
 var (
-	tokenChar  [256]bool // tchar
-	valueChar  [256]bool // field-vchar / SP / HTAB (obs-text allowed)
-	targetChar [256]bool // visible ASCII: what a request-target may contain
-	hostChar   [256]bool // reg-name, IP literals and port
+	tokenChar      [256]bool // tchar
+	valueChar      [256]bool // field-vchar / SP / HTAB (obs-text allowed)
+	targetChar     [256]bool // what a request-target may hold: visible ASCII but "#"
+	unreservedChar [256]bool // ALPHA / DIGIT / "-" / "." / "_" / "~"
+	subDelimChar   [256]bool // "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="
+	regNameChar    [256]bool // unreserved / sub-delims: a registered name without escapes
+	hostFieldChar  [256]bool // regNameChar but ",": a Host field's name without escapes
+	hexDigit       [256]bool // HEXDIG, either case
+	escapeSpecial  [256]bool // what a decoder must look at: "%", "\\", controls
 )
 
 func init() {
@@ -17,18 +20,51 @@ func init() {
 			tokenChar[c] = true
 		}
 		valueChar[c] = c == '\t' || (c >= 0x20 && c != 0x7f)
-		targetChar[c] = c > 0x20 && c < 0x7f
+		// A fragment is never part of a request-target (RFC 9112 §3.2).
+		targetChar[c] = c > 0x20 && c < 0x7f && c != '#'
+		hexDigit[c] = c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 	}
 	for _, c := range "!#$%&'*+-.^_`|~" {
 		tokenChar[c] = true
 	}
 	for c := 0; c < 256; c++ {
-		hostChar[c] = tokenChar[c] && c != '#' && c != '^' && c != '`' && c != '|'
+		unreservedChar[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~'
 	}
-	for _, c := range "()+,;=:[]" {
-		hostChar[c] = true
+	for _, c := range "!$&'()*+,;=" {
+		subDelimChar[c] = true
+	}
+	for c := 0; c < 256; c++ {
+		regNameChar[c] = unreservedChar[c] || subDelimChar[c]
+		hostFieldChar[c] = regNameChar[c] && c != ','
+		escapeSpecial[c] = c == '%' || c == '\\' || c < 0x20 || c == 0x7f
 	}
 }
+
+// IsHexDigit reports whether c is a hexadecimal digit (RFC 5234 HEXDIG, either case).
+func IsHexDigit(c byte) bool { return hexDigit[c] }
+
+// unhex is the value of the hex digit c.
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// IsUnreserved reports whether c is an RFC 3986 unreserved character: it never needs
+// percent-encoding.
+func IsUnreserved(c byte) bool { return unreservedChar[c] }
+
+// IsSubDelim reports whether c is an RFC 3986 sub-delim.
+func IsSubDelim(c byte) bool { return subDelimChar[c] }
+
+// IsPChar reports whether c may appear unencoded in a path segment (RFC 3986 pchar,
+// without its pct-encoded alternative): unreserved, sub-delims, ":" or "@".
+func IsPChar(c byte) bool { return unreservedChar[c] || subDelimChar[c] || c == ':' || c == '@' }
 
 // lower maps ASCII letters to lower case.
 func lower(c byte) byte {
@@ -64,8 +100,8 @@ func IsToken[S ~string | ~[]byte](s S) bool {
 	return true
 }
 
-// trimOWS removes optional whitespace (SP / HTAB) from both ends.
-func trimOWS(b []byte) []byte {
+// TrimOWS removes optional whitespace (SP / HTAB, RFC 9110 §5.6.3) from both ends of b.
+func TrimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
@@ -80,10 +116,10 @@ func trimOWS(b []byte) []byte {
 func nextListElem(b []byte) (elem, rest []byte) {
 	for i := 0; i < len(b); i++ {
 		if b[i] == ',' {
-			return trimOWS(b[:i]), b[i+1:]
+			return TrimOWS(b[:i]), b[i+1:]
 		}
 	}
-	return trimOWS(b), nil
+	return TrimOWS(b), nil
 }
 
 // ForEachToken calls fn for each non-empty element of a comma-separated field value,
@@ -96,34 +132,4 @@ func ForEachToken(v []byte, fn func(tok []byte) bool) {
 			return
 		}
 	}
-}
-
-// validValueBytes reports whether every byte of b is a field-vchar, SP or HTAB (obs-text
-// allowed): what valueChar says, eight bytes at a time. A word is checked bytewise only
-// when it holds a byte below 0x20 or a DEL, i.e. an HTAB or an invalid byte.
-func validValueBytes(b []byte) bool {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
-	for len(b) >= 8 {
-		w := binary.LittleEndian.Uint64(b)
-		ctl := (w - ones*0x20) &^ w & highs // some byte < 0x20
-		x := w ^ (ones * 0x7f)
-		del := (x - ones) &^ x & highs // some byte == 0x7f
-		if ctl|del != 0 {
-			for _, c := range b[:8] {
-				if !valueChar[c] {
-					return false
-				}
-			}
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if !valueChar[c] {
-			return false
-		}
-	}
-	return true
 }

@@ -13,8 +13,10 @@ const (
 // ChunkedDecoder decodes the chunked transfer coding (RFC 9112 §7.1) without doing I/O.
 // The caller feeds it buffered bytes with [ChunkedDecoder.Decode] and keeps whatever
 // was not consumed for the next call. Chunk extensions are validated and skipped;
-// trailer fields are validated like header fields and kept in Trailer (copied, since
-// the caller's buffer moves on). The zero value is ready to use with default limits.
+// trailer fields are validated like header fields (and refused as soon as a byte makes
+// them invalid) and kept in Trailer, copied since the caller's buffer moves on, except
+// the fields that may not be trailers (ProhibitedTrailer), which are dropped. The zero
+// value is ready to use with default limits.
 type ChunkedDecoder struct {
 	Limits Limits
 	// Trailer holds the trailer fields once [ChunkedDecoder.Done] reports true.
@@ -22,12 +24,15 @@ type ChunkedDecoder struct {
 
 	state        uint8
 	remaining    int64
-	trailerBytes int
+	trailerBytes int      // bytes of the complete trailer lines so far
+	line         lineScan // the trailer line being scanned
+	scanned      int      // how much of it
 }
 
 // Reset prepares the decoder for a new body.
 func (d *ChunkedDecoder) Reset() {
 	d.state, d.remaining, d.trailerBytes = chunkSize, 0, 0
+	d.line, d.scanned = lineScan{}, 0
 	d.Trailer.Reset()
 }
 
@@ -88,28 +93,34 @@ func (d *ChunkedDecoder) Decode(src []byte) (consumed int, data []byte, err erro
 			i += 2
 			d.state = chunkSize
 		case chunkTrailer:
-			nl := bytes.IndexByte(src[i:], '\n')
-			if nl < 0 {
-				if d.trailerBytes+len(src)-i >= d.Limits.trailerBytes() {
+			// Trailer lines are scanned like header field lines (scan.go), resuming
+			// where the last call stopped: src[i:] starts at the current line.
+			if d.line.state == lsLineStart {
+				d.line.startScan(lsName)
+			}
+			room := d.Limits.trailerBytes() - d.trailerBytes
+			stop := min(len(src), i+room)
+			n, err := d.line.fieldLine(src[i:stop], d.scanned)
+			if err != nil {
+				return i, nil, err
+			}
+			if n < 0 {
+				d.scanned = stop - i
+				if stop-i == room {
 					return i, nil, ErrTrailerTooLarge
 				}
 				return i, nil, nil
 			}
-			line := src[i : i+nl+1]
-			d.trailerBytes += len(line)
-			if d.trailerBytes > d.Limits.trailerBytes() {
-				return i, nil, ErrTrailerTooLarge
-			}
-			if len(line) < 2 || line[len(line)-2] != '\r' {
-				return i, nil, ErrBareLF
-			}
-			i += len(line)
-			content := line[:len(line)-2]
-			if len(content) == 0 {
+			line := src[i : i+n]
+			d.trailerBytes += n
+			i += n
+			colon := d.line.colon
+			d.line, d.scanned = lineScan{}, 0
+			if n == 2 {
 				d.state = chunkDone
 				return i, nil, nil
 			}
-			if err := d.trailerField(content); err != nil {
+			if err := d.trailerField(line, colon); err != nil {
 				return i, nil, err
 			}
 		case chunkDone:
@@ -119,16 +130,19 @@ func (d *ChunkedDecoder) Decode(src []byte) (consumed int, data []byte, err erro
 	return i, nil, nil
 }
 
-// trailerField validates a trailer line with the header field rules and keeps a copy.
-func (d *ChunkedDecoder) trailerField(line []byte) error {
-	i, j, k, err := splitField(line)
-	if err != nil {
-		return err
-	}
+// trailerField keeps a copy of a complete trailer field line (CRLF included) whose
+// colon is at colon, unless its name may not be a trailer (ProhibitedTrailer): such a
+// field is dropped, so that nothing can merge it into the header section.
+func (d *ChunkedDecoder) trailerField(line []byte, colon int) error {
 	if d.Trailer.Len() >= d.Limits.headerFields() {
 		return ErrTooManyFields
 	}
-	Add(&d.Trailer, line[:i], line[j:k])
+	name := line[:colon]
+	if ProhibitedTrailer(name) {
+		return nil
+	}
+	vs, ve := fieldValue(line, colon)
+	Add(&d.Trailer, name, line[vs:ve])
 	return nil
 }
 
@@ -239,4 +253,39 @@ func skipQuoted(b *[]byte) bool {
 		}
 	}
 	return false
+}
+
+// ProhibitedTrailer reports whether a field named name may not be sent in a trailer
+// section, and so must never be taken from one (RFC 9110 §6.5.1): the fields that frame
+// the message (Content-Length, Transfer-Encoding, Trailer), route it (Host), manage the
+// connection (Connection, Keep-Alive, Proxy-Connection, TE, Upgrade), authenticate
+// (Authorization, Proxy-Authorization, WWW-Authenticate, Proxy-Authenticate, Cookie,
+// Set-Cookie), modify the request (Expect, Max-Forwards, Range, If-Match,
+// If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range), control the
+// response or caching (Cache-Control, Pragma, Age, Expires, Date, Location, Retry-After,
+// Vary) or describe the content (Content-Encoding, Content-Type, Content-Range). The
+// ChunkedDecoder drops them; a sender must not send them as trailers.
+func ProhibitedTrailer[S ~string | ~[]byte](name S) bool {
+	var buf [20]byte
+	if len(name) > len(buf) {
+		return false // longer than any name in the list
+	}
+	for i := 0; i < len(name); i++ {
+		buf[i] = lower(name[i])
+	}
+	_, ok := prohibitedTrailers[string(buf[:len(name)])]
+	return ok
+}
+
+var prohibitedTrailers = map[string]struct{}{
+	"content-length": {}, "transfer-encoding": {}, "trailer": {},
+	"host":       {},
+	"connection": {}, "keep-alive": {}, "proxy-connection": {}, "te": {}, "upgrade": {},
+	"authorization": {}, "proxy-authorization": {}, "www-authenticate": {},
+	"proxy-authenticate": {}, "cookie": {}, "set-cookie": {},
+	"expect": {}, "max-forwards": {}, "range": {}, "if-match": {}, "if-none-match": {},
+	"if-modified-since": {}, "if-unmodified-since": {}, "if-range": {},
+	"cache-control": {}, "pragma": {}, "age": {}, "expires": {}, "date": {},
+	"location": {}, "retry-after": {}, "vary": {},
+	"content-encoding": {}, "content-type": {}, "content-range": {},
 }

@@ -67,7 +67,9 @@ func TestChunkedValid(t *testing.T) {
 		{"quoted extension", "5;a=\"x y;z\"\r\nhello\r\n0\r\n\r\n", "hello", ""},
 		{"quoted-pair in extension", "5;a=\"I \\\"love\\\"; \\\\ext\\\\\";b=c\r\nhello\r\n0\r\n\r\n", "hello", ""},
 		{"empty quoted extension", "5;a=\"\"\r\nhello\r\n0\r\n\r\n", "hello", ""},
-		{"trailers", "5\r\nhello\r\n0\r\nVary: *\r\nContent-Type:  text/plain \r\n\r\n", "hello", "Vary=*;Content-Type=text/plain;"},
+		{"trailers", "5\r\nhello\r\n0\r\nServer-Timing: db;dur=5\r\nX-Checksum:  abc \r\n\r\n", "hello", "Server-Timing=db;dur=5;X-Checksum=abc;"},
+		{"prohibited trailers dropped", "5\r\nhello\r\n0\r\nContent-Length: 50\r\nX-A: 1\r\nhOsT: evil\r\n" +
+			"Transfer-Encoding: chunked\r\nAuthorization: Bearer x\r\nX-B: 2\r\n\r\n", "hello", "X-A=1;X-B=2;"},
 		{"CRLF inside data", "4\r\n\r\n\r\n\r\n0\r\n\r\n", "\r\n\r\n", ""},
 		{"binary data", "3\r\n\x00\n\xff\r\n0\r\n\r\n", "\x00\n\xff", ""},
 	}
@@ -256,5 +258,29 @@ func TestChunkedRoundTrip(t *testing.T) {
 		if got := trailerString(&d.Trailer); got != "Checksum=abc;X-Empty=;" {
 			t.Fatalf("trailer %q", got)
 		}
+	}
+}
+
+// TestProhibitedTrailer: the RFC 9110 §6.5.1 fields are refused in any case, others
+// (and names longer than any listed) are not.
+func TestProhibitedTrailer(t *testing.T) {
+	for _, n := range []string{"Content-Length", "transfer-encoding", "TRAILER", "Host", "Connection",
+		"Keep-Alive", "Proxy-Connection", "TE", "Upgrade", "Authorization", "Proxy-Authorization",
+		"WWW-Authenticate", "Proxy-Authenticate", "Cookie", "Set-Cookie", "Expect", "Max-Forwards",
+		"Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range",
+		"Cache-Control", "Pragma", "Age", "Expires", "Date", "Location", "Retry-After", "Vary",
+		"Content-Encoding", "Content-Type", "Content-Range"} {
+		if !ProhibitedTrailer(n) || !ProhibitedTrailer([]byte(n)) {
+			t.Errorf("ProhibitedTrailer(%q) = false", n)
+		}
+	}
+	for _, n := range []string{"", "X-Checksum", "Server-Timing", "grpc-status", "Digest", "Content-MD5",
+		"Content-Lengths", "Hos", "a-name-longer-than-any-listed-one"} {
+		if ProhibitedTrailer(n) {
+			t.Errorf("ProhibitedTrailer(%q) = true", n)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ProhibitedTrailer([]byte("Content-Length")) }); n != 0 {
+		t.Errorf("%v allocs", n)
 	}
 }

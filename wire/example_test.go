@@ -103,3 +103,59 @@ func ExampleAppendStatusLine() {
 	// Output:
 	// "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHTTP/1.0 404 Nope\r\n"
 }
+
+// ParseTarget splits a request-target by its form; the parser has already applied it
+// to every request it accepts, and its errors are 400s.
+func ExampleParseTarget() {
+	for _, t := range []struct{ method, target string }{
+		{"GET", "/search?q=hop"},
+		{"GET", "http://example.com:8080/a%2Fb"},
+		{"CONNECT", "example.com:443"},
+		{"GET", "/a#fragment"},
+		{"GET", "/..%5c..%5cwin.ini"},
+	} {
+		tg, err := wire.ParseTarget([]byte(t.method), []byte(t.target))
+		if err != nil {
+			fmt.Printf("%s %s: %d %v\n", t.method, t.target, wire.StatusOf(err), err)
+			continue
+		}
+		fmt.Printf("%s %s: %v host %q port %d path %q query %q\n", t.method, t.target, tg.Form,
+			tg.Authority.Host, tg.Authority.PortNumber, tg.Path, tg.Query)
+	}
+	// Output:
+	// GET /search?q=hop: origin-form host "" port 0 path "/search" query "q=hop"
+	// GET http://example.com:8080/a%2Fb: absolute-form host "example.com" port 8080 path "/a%2Fb" query ""
+	// CONNECT example.com:443: authority-form host "example.com" port 443 path "" query ""
+	// GET /a#fragment: 400 hop/wire: invalid request target
+	// GET /..%5c..%5cwin.ini: 400 hop/wire: backslash (raw or percent-encoded)
+}
+
+func ExampleParseAuthority() {
+	for _, s := range []string{"user:pw@example.com:8080", "[fe80::1%25eth0]:443", "example.com:99999"} {
+		a, err := wire.ParseAuthority(s)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Printf("userinfo %q host %q port %d\n", a.UserInfo, a.Host, a.PortNumber)
+	}
+	// Output:
+	// userinfo "user:pw" host "example.com" port 8080
+	// userinfo "" host "[fe80::1%25eth0]" port 443
+	// hop/wire: invalid authority: port out of range "99999"
+}
+
+// One decoder, with the policy as a parameter: PathPolicy is what the parser and hop
+// serve apply to paths; the zero policy decodes what it can and keeps the rest.
+func ExampleAppendUnescaped() {
+	for _, p := range []string{"/caf%C3%A9/a%2Fb", "/a%00.html", "/100%"} {
+		strict, err := wire.AppendUnescaped(nil, p, wire.PathPolicy)
+		lenient, _ := wire.AppendUnescaped(nil, p, wire.EscapePolicy{})
+		keep, _ := wire.AppendUnescaped(nil, p, wire.EscapePolicy{KeepSlash: true})
+		fmt.Printf("%s: strict %q %v, lenient %q, keeping slashes %q\n", p, strict, err, lenient, keep)
+	}
+	// Output:
+	// /caf%C3%A9/a%2Fb: strict "/café/a/b" <nil>, lenient "/café/a/b", keeping slashes "/café/a%2Fb"
+	// /a%00.html: strict "/a" hop/wire: control character (raw or percent-encoded), lenient "/a\x00.html", keeping slashes "/a\x00.html"
+	// /100%: strict "/100" hop/wire: malformed percent-encoding, lenient "/100%", keeping slashes "/100%"
+}

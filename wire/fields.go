@@ -18,53 +18,16 @@ type semantics struct {
 	kaTimeout, kaMax            int
 }
 
-// fieldLine parses one field line (without CRLF), records it in h and notes its meaning.
+// fieldLine records one field line that the scan accepted (line, CRLF included, starts
+// at offset off of the buffer) in h and notes its meaning.
 func (p *Parser) fieldLine(line []byte, off int, h *Header, request bool) error {
-	i, j, k, err := splitField(line)
-	if err != nil {
-		return err
-	}
 	if len(h.fields) >= p.Limits.headerFields() {
 		return ErrTooManyFields
 	}
-	h.fields = append(h.fields, field{uint32(off), uint32(i), uint32(off + j), uint32(k - j)})
-	return p.note(line[:i], line[j:k], off+j, request)
-}
-
-// splitField validates a field line (without CRLF): the name is line[:colon], the
-// value with surrounding OWS removed is line[vStart:vEnd].
-func splitField(line []byte) (colon, vStart, vEnd int, err error) {
-	if line[0] == ' ' || line[0] == '\t' {
-		return 0, 0, 0, ErrObsFold
-	}
-	i := 0
-	for i < len(line) && tokenChar[line[i]] {
-		i++
-	}
-	if i == len(line) {
-		return 0, 0, 0, ErrMissingColon
-	}
-	if line[i] != ':' {
-		if i > 0 && (line[i] == ' ' || line[i] == '\t') {
-			return 0, 0, 0, ErrSpaceBeforeColon
-		}
-		return 0, 0, 0, ErrInvalidFieldName
-	}
-	if i == 0 {
-		return 0, 0, 0, ErrInvalidFieldName
-	}
-	j := i + 1
-	for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
-		j++
-	}
-	k := len(line)
-	if !validValueBytes(line[j:]) {
-		return 0, 0, 0, ErrInvalidFieldValue
-	}
-	for k > j && (line[k-1] == ' ' || line[k-1] == '\t') {
-		k--
-	}
-	return i, j, k, nil
+	colon := p.line.colon
+	vs, ve := fieldValue(line, colon)
+	h.fields = append(h.fields, field{uint32(off), uint32(colon), uint32(off + vs), uint32(ve - vs)})
+	return p.note(line[:colon], line[vs:ve], off+vs, request)
 }
 
 // note records the framing and connection meaning of one field.
@@ -147,8 +110,11 @@ func (p *Parser) note(name, value []byte, valOff int, request bool) error {
 	return nil
 }
 
-// ParseContentLength parses a Content-Length value as the parser does: 1*DIGIT, or a
-// list of identical such values ("5, 5"); no sign, no spaces inside, no overflow.
+// ParseContentLength parses a Content-Length value as the parser does: 1*DIGIT without
+// leading zeros ("0" itself is fine), or a list of identical such values ("5, 5"); no
+// sign, no spaces inside, no overflow. RFC 9110's grammar allows leading zeros, but
+// they are refused: no sender needs them, and a recipient that reads "0200" as octal
+// (128) would frame the message differently from one that reads 200.
 func ParseContentLength(v []byte) (int64, bool) {
 	var first int64 = -1
 	if len(v) == 0 {
@@ -157,8 +123,8 @@ func ParseContentLength(v []byte) (int64, bool) {
 	for v != nil {
 		var e []byte
 		e, v = nextListElem(v)
-		n, ok := parseDigits(e)
-		if !ok || first >= 0 && n != first {
+		n, ok := ParseDigits(e)
+		if !ok || n == maxInt64 || len(e) > 1 && e[0] == '0' || first >= 0 && n != first {
 			return 0, false
 		}
 		first = n
@@ -166,9 +132,11 @@ func ParseContentLength(v []byte) (int64, bool) {
 	return first, true
 }
 
-// parseDigits parses 1*DIGIT into a non-negative int64, rejecting overflow.
-func parseDigits(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 19 {
+// ParseDigits parses 1*DIGIT (RFC 5234) into a non-negative int64. A number too large
+// for an int64 is still well-formed: it saturates to math.MaxInt64, and callers that
+// cannot take it refuse that value (a Content-Length of 2⁶³-1 bytes is refused too).
+func ParseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 {
 		return 0, false
 	}
 	var n int64
@@ -177,13 +145,16 @@ func parseDigits(b []byte) (int64, bool) {
 			return 0, false
 		}
 		d := int64(c - '0')
-		if n > (1<<63-1-d)/10 {
-			return 0, false
+		if n > (maxInt64-d)/10 {
+			n = maxInt64
+			continue
 		}
 		n = n*10 + d
 	}
 	return n, true
 }
+
+const maxInt64 = 1<<63 - 1
 
 // parseKeepAlive reads timeout=N and max=M from a Keep-Alive field.
 func parseKeepAlive(v []byte, s *semantics) {
@@ -192,8 +163,8 @@ func parseKeepAlive(v []byte, s *semantics) {
 		if eq < 0 {
 			return true
 		}
-		k, val := trimOWS(t[:eq]), trimOWS(t[eq+1:])
-		n, ok := parseDigits(val)
+		k, val := TrimOWS(t[:eq]), TrimOWS(t[eq+1:])
+		n, ok := ParseDigits(val)
 		if !ok || n > 1<<31-1 {
 			return true
 		}

@@ -1,10 +1,13 @@
 package wire
 
+// finishRequest fills r from a complete request head and applies the rules that need
+// the whole head: Host, framing (RFC 9112 §6) and the connection.
 func (p *Parser) finishRequest(buf []byte, r *Request) error {
 	s := &p.sem
 	r.Header.setArena(buf)
 	r.Method = buf[p.s1Off : p.s1Off+p.s1Len : p.s1Off+p.s1Len]
 	r.Target = buf[p.s2Off : p.s2Off+p.s2Len : p.s2Off+p.s2Len]
+	r.Form = p.target.Form
 	r.Major, r.Minor = p.major, p.minor
 	r.Host = nil
 	if s.hostCount > 1 {
@@ -12,7 +15,14 @@ func (p *Parser) finishRequest(buf []byte, r *Request) error {
 	}
 	if s.hostCount == 1 {
 		r.Host = buf[s.hostOff : s.hostOff+s.hostLen : s.hostOff+s.hostLen]
-		if !validHost(r.Host) {
+		if !validHostField(r.Host) {
+			return ErrInvalidHost
+		}
+		// The target URI's authority comes from Host for origin-form and asterisk-form
+		// targets, and an http URI must not have an empty host (RFC 9110 §4.2.1). An
+		// absolute-form or authority-form target carries its own authority, and Host is
+		// then ignored (RFC 9112 §3.2.2), so it may be empty there.
+		if len(r.Host) == 0 && (r.Form == FormOrigin || r.Form == FormAsterisk) {
 			return ErrInvalidHost
 		}
 	} else if p.minor >= 1 && !p.hostOptional {
@@ -21,6 +31,11 @@ func (p *Parser) finishRequest(buf []byte, r *Request) error {
 	r.ContentLength = 0
 	r.Framing = FramingNone
 	switch {
+	case r.Form == FormAuthority && (s.te || s.clSeen && s.cl != 0):
+		// A CONNECT request has no content (RFC 9110 §9.3.6): what follows its head is
+		// tunnel data, and a declared body would make one party read it as a body and
+		// another as the tunnel. "Content-Length: 0" declares nothing and passes.
+		return ErrConnectContent
 	case s.te:
 		if p.minor == 0 {
 			return ErrTEInHTTP10
@@ -58,6 +73,8 @@ func (p *Parser) finishRequest(buf []byte, r *Request) error {
 	return nil
 }
 
+// finishResponse fills r from a complete response head; method is the request's,
+// which changes the framing for HEAD and CONNECT (RFC 9112 §6.3).
 func (p *Parser) finishResponse(buf []byte, r *Response, method []byte) error {
 	s := &p.sem
 	r.Header.setArena(buf)

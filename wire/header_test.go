@@ -225,27 +225,61 @@ func TestCharHelpers(t *testing.T) {
 			t.Errorf("ValidFieldValue(%q) = true", s)
 		}
 	}
-	if !bytes.Equal(trimOWS([]byte(" \t a b \t")), []byte("a b")) {
-		t.Error("trimOWS")
+	if !bytes.Equal(TrimOWS([]byte(" \t a b \t")), []byte("a b")) {
+		t.Error("TrimOWS")
 	}
 }
 
-// TestValidValueBytes: the word-at-a-time check agrees with the table for every byte
-// value at every position of words and tails.
-func TestValidValueBytes(t *testing.T) {
-	base := []byte("abcdefghijklmnopqrstuvwxyz0123 \xff\x80~!")
+// TestValueRun: the word-at-a-time scan agrees with the table for every byte value at
+// every position of words and tails.
+func TestValueRun(t *testing.T) {
+	base := []byte("abcdefghijklmnopqrstuvwxyz0123 \xff\x80~!\tx")
 	for n := 0; n <= len(base); n++ {
-		if !validValueBytes(base[:n]) {
-			t.Fatalf("valid prefix %d rejected", n)
+		if got := valueRun(base[:n]); got != n {
+			t.Fatalf("valid prefix %d: run %d", n, got)
 		}
 		for pos := 0; pos < n; pos++ {
 			for c := 0; c < 256; c++ {
 				b := append([]byte(nil), base[:n]...)
 				b[pos] = byte(c)
-				if got, want := validValueBytes(b), valueChar[c]; got != want {
-					t.Fatalf("len %d, byte %#x at %d: %v, want %v", n, c, pos, got, want)
+				want := n
+				if !valueChar[c] {
+					want = pos
+				}
+				if got := valueRun(b); got != want {
+					t.Fatalf("len %d, byte %#x at %d: run %d, want %d", n, c, pos, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestParseDigits: 1*DIGIT, saturating past int64; Content-Length refuses what
+// saturates, and leading zeros.
+func TestParseDigits(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int64
+		ok   bool
+		clOK bool
+	}{
+		{"0", 0, true, true},
+		{"5", 5, true, true},
+		{"005", 5, true, false},
+		{"9223372036854775806", 1<<63 - 2, true, true},
+		{"9223372036854775807", 1<<63 - 1, true, false},
+		{"99999999999999999999999", 1<<63 - 1, true, false},
+		{"", 0, false, false},
+		{"+5", 0, false, false},
+		{"5 ", 0, false, true}, // list elements are OWS-trimmed
+		{"0x5", 0, false, false},
+	} {
+		n, ok := ParseDigits([]byte(tt.in))
+		if n != tt.n || ok != tt.ok {
+			t.Errorf("ParseDigits(%q) = %d, %v; want %d, %v", tt.in, n, ok, tt.n, tt.ok)
+		}
+		if _, ok := ParseContentLength([]byte(tt.in)); ok != tt.clOK {
+			t.Errorf("ParseContentLength(%q) ok = %v, want %v", tt.in, ok, tt.clOK)
 		}
 	}
 }

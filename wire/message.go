@@ -27,12 +27,13 @@ func (f Framing) String() string {
 // Request is a parsed request head. Byte slices point into the buffer given to
 // [Parser.ParseRequest] and are valid until that buffer is reused.
 type Request struct {
-	Method []byte // token, e.g. GET
-	Target []byte // request-target as sent (origin, absolute, authority or asterisk form)
-	Major  uint8  // HTTP major version (always 1)
-	Minor  uint8  // HTTP minor version (0 or 1; higher minors are treated as 1)
-	Header Header // all fields in order
-	Host   []byte // the Host field value (nil when absent)
+	Method []byte     // token, e.g. GET
+	Target []byte     // request-target as sent (origin, absolute, authority or asterisk form)
+	Form   TargetForm // the form of Target (see ParseTarget for its parts)
+	Major  uint8      // HTTP major version (always 1)
+	Minor  uint8      // HTTP minor version (0 or 1; higher minors are treated as 1)
+	Header Header     // all fields in order
+	Host   []byte     // the Host field value (nil when absent)
 
 	Framing       Framing // FramingNone, FramingLength or FramingChunked
 	ContentLength int64   // body length when Framing is FramingLength, else 0
@@ -40,6 +41,49 @@ type Request struct {
 	Expect100     bool    // Expect: 100-continue in an HTTP/1.1 request
 	Upgrade       bool    // Connection: upgrade with an Upgrade field
 	HeadLen       int     // bytes of the head, including the final CRLF
+}
+
+// slash is the path of an absolute-form target that has none.
+var slash = []byte("/")
+
+// Path returns the path of the request-target, percent-encoded as sent, without the
+// query: for an absolute-form target the part after the authority ("/" when empty);
+// the authority for CONNECT and "*" for OPTIONS *.
+// Like Query, it reads Target and Method, so it also works on a Request built by hand.
+func (r *Request) Path() []byte {
+	p, _, _ := r.split()
+	return p
+}
+
+// Query returns the query of the request-target without the "?", or nil when it has
+// none.
+func (r *Request) Query() []byte {
+	_, q, ok := r.split()
+	if !ok {
+		return nil
+	}
+	return q
+}
+
+// split returns the path and query of Target (see Path).
+func (r *Request) split() (path, query []byte, hasQuery bool) {
+	t := r.Target
+	switch {
+	case r.IsMethod("CONNECT") || len(t) == 1 && t[0] == '*':
+		return t, nil, false
+	case len(t) > 0 && t[0] == '/':
+		for i, c := range t {
+			if c == '?' {
+				return t[:i], t[i+1:], true
+			}
+		}
+		return t, nil, false
+	}
+	u := SplitURI(t)
+	if len(u.Path) == 0 {
+		u.Path = slash
+	}
+	return u.Path, u.Query, u.HasQuery
 }
 
 // Response is a parsed response head. Byte slices point into the buffer given to

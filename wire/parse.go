@@ -1,7 +1,5 @@
 package wire
 
-import "bytes"
-
 const (
 	stateStart uint8 = iota
 	stateFields
@@ -11,9 +9,10 @@ const (
 // buffered so far, starting at the first byte of the message. When the head is
 // incomplete it returns [ErrNeedMore] and remembers where it stopped; the next call
 // must pass the same bytes (possibly moved to a larger buffer) followed by whatever
-// arrived since, and the same *Request or *Response. Each line is validated once,
-// when its LF arrives, and the search for LF resumes where the last one stopped, so the
-// total work is linear however the input is split.
+// arrived since, and the same *Request or *Response. Each byte is scanned once, as it
+// arrives (scan.go): a byte that makes its line invalid whatever follows fails the
+// head at once, and the rest of a line is judged when its LF arrives, so the total work
+// is linear however the input is split, and the result never depends on the split.
 //
 // After a complete head or an error the Parser is ready for the next message. The zero
 // value uses default [Limits].
@@ -22,15 +21,17 @@ type Parser struct {
 
 	state       uint8
 	skippedCRLF bool
-	pos         int // start of the next unparsed line
-	scan        int // where the LF search resumes
+	pos         int // start of the line being scanned
+	scan        int // where the scan of that line resumes
 	start       int // offset of the start line
 	fieldsStart int // offset of the first field line
+	line        lineScan
 
 	// start-line spans
 	s1Off, s1Len, s2Off, s2Len int
 	major, minor               uint8
 	status                     int
+	target                     Target // the parsed request-target
 	sem                        semantics
 
 	// hostOptional lets an HTTP/1.1 request without Host through. It is a test hook
@@ -43,13 +44,14 @@ func (p *Parser) Reset() {
 	p.state = stateStart
 	p.skippedCRLF = false
 	p.pos, p.scan, p.start, p.fieldsStart = 0, 0, 0, 0
+	p.line = lineScan{}
 	p.sem = semantics{}
 }
 
 // ParseRequest parses a request head from buf. It returns the head length when the head
 // is complete, or 0 and ErrNeedMore, or 0 and an *Error. One empty line before the
-// request line is tolerated (and counted in the head length). A line whose first bytes
-// are already invalid, or which already exceeds a limit, fails before its LF arrives.
+// request line is tolerated (and counted in the head length). A line that is already
+// invalid, or which already exceeds a limit, fails before its LF arrives.
 func (p *Parser) ParseRequest(buf []byte, r *Request) (int, error) {
 	end, err := p.head(buf, &r.Header, true)
 	if err == nil {
@@ -105,44 +107,39 @@ func (p *Parser) done(end int, err error, headLen *int) (int, error) {
 
 func (p *Parser) parse(buf []byte, h *Header, request bool) (int, error) {
 	for {
-		i := bytes.IndexByte(buf[p.scan:], '\n')
-		if i < 0 {
-			p.scan = len(buf)
-			return 0, p.checkIncomplete(buf, request)
+		// A line may end no later than the limit of its part of the head: bytes past
+		// it are never scanned, so that the same input fails the same way however it
+		// was split.
+		limit := p.fieldsStart + p.Limits.headerBytes()
+		if p.state == stateStart {
+			limit = p.start + p.Limits.requestLine()
 		}
-		end := p.scan + i + 1
-		line := buf[p.pos:end]
-		// The checks run in the same order as in checkIncomplete, so that a head split
-		// anywhere fails with the same error as the head in one piece.
-		if err := p.checkLineStart(line, request); err != nil {
+		stop := min(len(buf), limit)
+		n, err := p.scanLine(buf[p.pos:stop], p.scan-p.pos, request)
+		if err != nil {
 			return 0, err
 		}
+		if n < 0 {
+			p.scan = stop
+			if stop == limit {
+				return 0, p.tooLong(request)
+			}
+			return 0, ErrNeedMore
+		}
+		end := p.pos + n
 		switch p.state {
 		case stateStart:
-			if end-p.start > p.Limits.requestLine() {
-				return 0, p.startLineTooLong(request)
-			}
-		case stateFields:
-			if end-p.fieldsStart > p.Limits.headerBytes() {
-				return 0, ErrHeaderTooLarge
-			}
-		}
-		if len(line) < 2 || line[len(line)-2] != '\r' {
-			return 0, ErrBareLF
-		}
-		content := line[:len(line)-2]
-		switch p.state {
-		case stateStart:
-			if len(content) == 0 && p.mayskipCRLF() {
+			if n == 2 { // the tolerated empty line
 				p.skippedCRLF = true
 				p.pos, p.scan, p.start = end, end, end
+				p.line = lineScan{}
 				continue
 			}
 			var err error
 			if request {
-				err = p.requestLine(content, p.pos)
+				err = p.requestLine(buf[p.pos:end], p.pos)
 			} else {
-				err = p.statusLine(content, p.pos)
+				err = p.statusLine(buf[p.pos:end-2], p.pos)
 			}
 			if err != nil {
 				return 0, err
@@ -150,114 +147,55 @@ func (p *Parser) parse(buf []byte, h *Header, request bool) (int, error) {
 			p.state = stateFields
 			p.fieldsStart = end
 		case stateFields:
-			if len(content) == 0 {
+			if n == 2 {
 				return end, nil
 			}
-			if err := p.fieldLine(content, p.pos, h, request); err != nil {
+			if err := p.fieldLine(buf[p.pos:end], p.pos, h, request); err != nil {
 				return 0, err
 			}
 		}
 		p.pos, p.scan = end, end
+		p.line = lineScan{}
 	}
+}
+
+// scanLine scans the current line, b, from offset from (see scan.go).
+func (p *Parser) scanLine(b []byte, from int, request bool) (int, error) {
+	s := &p.line
+	if s.state == lsLineStart {
+		switch {
+		case p.state == stateFields:
+			s.startScan(lsName)
+		case request:
+			s.startScan(lsMethod)
+		default:
+			s.startScan(lsStatus)
+		}
+	}
+	switch {
+	case p.state == stateFields:
+		return s.fieldLine(b, from)
+	case request:
+		return s.requestLine(b, from, p.mayskipCRLF())
+	}
+	return s.statusLine(b, from, p.mayskipCRLF())
 }
 
 // mayskipCRLF reports whether an empty line here is the one tolerated before the start
 // line (RFC 9112 §2.2; applied to status lines too).
 func (p *Parser) mayskipCRLF() bool { return !p.skippedCRLF && p.pos == 0 }
 
-func (p *Parser) startLineTooLong(request bool) error {
-	if request {
-		return ErrRequestLineTooLong
-	}
-	return ErrStatusLineTooLong
-}
-
-// checkLineStart rejects a line (complete, or the part received so far) whose first
-// bytes already make it invalid, so that garbage is refused without waiting for an LF
-// that may never come. It looks at no more than five bytes, so calling it on every
-// partial read keeps the total work linear. Every error it returns is the one the
-// complete-line checks would return for any continuation of these bytes.
-func (p *Parser) checkLineStart(b []byte, request bool) error {
-	if len(b) == 0 || b[0] == '\n' {
-		return nil // empty so far, or a bare LF: judged with the whole line
-	}
-	switch p.state {
-	case stateStart:
-		bad := ErrInvalidStatusLine
-		if request {
-			bad = ErrInvalidMethod
-		}
-		if b[0] == '\r' {
-			if !p.mayskipCRLF() || len(b) >= 2 && b[1] != '\n' {
-				return bad
-			}
-			return nil
-		}
-		if request {
-			if !tokenChar[b[0]] {
-				return ErrInvalidMethod
-			}
-			return nil
-		}
-		const proto = "HTTP/"
-		for i := 0; i < len(b) && i < len(proto); i++ {
-			if b[i] != proto[i] {
-				return ErrInvalidStatusLine
-			}
-		}
-	case stateFields:
-		switch c := b[0]; {
-		case c == ' ' || c == '\t':
-			return ErrObsFold
-		case c == '\r':
-			if len(b) >= 2 && b[1] != '\n' {
-				return ErrInvalidFieldName
-			}
-		case !tokenChar[c]:
-			return ErrInvalidFieldName
-		}
-	}
-	return nil
-}
-
-// lineStartKnown reports whether checkLineStart, having accepted the partial line b,
-// accepts every continuation of it too.
-func (p *Parser) lineStartKnown(b []byte, request bool) bool {
+// tooLong is the error for a line that reached the limit of its part of the head: 431
+// for the header section, 414 for a request line (but 400 while the method is still
+// being read: 414 is about targets), 400 for a status line.
+func (p *Parser) tooLong(request bool) error {
 	switch {
-	case len(b) == 0:
-		return false
-	case b[0] == '\r':
-		return len(b) >= 2
-	case p.state == stateStart && !request:
-		return len(b) >= len("HTTP/")
+	case p.state == stateFields:
+		return ErrHeaderTooLarge
+	case !request:
+		return ErrStatusLineTooLong
+	case p.line.state == lsMethod || p.line.state == lsCR && p.line.crFrom == lsMethod:
+		return ErrMethodTooLong
 	}
-	return true
-}
-
-// checkIncomplete decides what an incomplete line means: an error when its first bytes
-// are already invalid or when it already exceeds a limit (before its LF arrives),
-// ErrNeedMore otherwise.
-func (p *Parser) checkIncomplete(buf []byte, request bool) error {
-	partial := buf[p.pos:]
-	if err := p.checkLineStart(partial, request); err != nil {
-		return err
-	}
-	if !p.lineStartKnown(partial, request) {
-		// The next bytes may still make checkLineStart fail, and that error comes
-		// first for the complete line: wait for them (at most five bytes).
-		return ErrNeedMore
-	}
-	// No LF yet: the line will be at least one byte longer than what is here.
-	n := len(buf)
-	switch p.state {
-	case stateStart:
-		if n-p.start >= p.Limits.requestLine() {
-			return p.startLineTooLong(request)
-		}
-	case stateFields:
-		if n-p.fieldsStart >= p.Limits.headerBytes() {
-			return ErrHeaderTooLarge
-		}
-	}
-	return ErrNeedMore
+	return ErrRequestLineTooLong
 }

@@ -1,41 +1,21 @@
 package wire
 
-import "bytes"
-
-// requestLine parses method SP request-target SP HTTP-version.
+// requestLine finishes a request line that the scan accepted (line, CRLF included,
+// starts at offset off of the buffer): the HTTP version (505 for a major version other
+// than 1), then the request-target's form and path (see ParseTarget).
 func (p *Parser) requestLine(line []byte, off int) error {
-	sp := bytes.IndexByte(line, ' ')
-	if sp < 0 {
-		if IsToken(line) {
-			return ErrInvalidRequestLine
-		}
-		return ErrInvalidMethod
-	}
-	method := line[:sp]
-	if !IsToken(method) {
-		return ErrInvalidMethod
-	}
-	rest := line[sp+1:]
-	sp2 := bytes.IndexByte(rest, ' ')
-	if sp2 < 0 {
-		if len(rest) > 0 && validTargetChars(rest) {
-			return ErrHTTP09
-		}
-		return ErrInvalidTarget
-	}
-	target := rest[:sp2]
-	if len(target) == 0 || !validTargetChars(target) {
-		return ErrInvalidTarget
-	}
-	major, minor, err := parseVersion(rest[sp2+1:])
+	s := &p.line
+	major, minor, err := parseVersion(line[s.version : len(line)-2])
 	if err != nil {
 		return err
 	}
-	if err := checkTargetForm(method, target); err != nil {
+	method, target := line[:s.target-1], line[s.target:s.version-1]
+	p.target = Target{}
+	if err := parseTarget(method, target, &p.target); err != nil { // the scan checked its characters
 		return err
 	}
-	p.s1Off, p.s1Len = off, sp
-	p.s2Off, p.s2Len = off+sp+1, sp2
+	p.s1Off, p.s1Len = off, len(method)
+	p.s2Off, p.s2Len = off+s.target, len(target)
 	p.major, p.minor = major, minor
 	return nil
 }
@@ -78,15 +58,6 @@ func (p *Parser) statusLine(line []byte, off int) error {
 	p.major, p.minor, p.status = major, minor, status
 	p.s1Off, p.s1Len = off+reasonOff, len(line)-reasonOff
 	return nil
-}
-
-func validTargetChars(t []byte) bool {
-	for _, c := range t {
-		if !targetChar[c] {
-			return false
-		}
-	}
-	return true
 }
 
 // parseVersion parses "HTTP/d.d". Major versions other than 1 are not supported (505);

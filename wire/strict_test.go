@@ -108,6 +108,25 @@ func TestStrictRequest(t *testing.T) {
 		{"relative target", "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
 		{"absolute-form double @", "GET http://a:b@@h/ HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
 		{"absolute-form http without host", "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
+		{"absolute-form http without authority", "GET http:/x HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
+		{"absolute-form with userinfo", "GET http://u:p@a.example:8080/ HTTP/1.1\r\nHost: a.example\r\n\r\n", ErrInvalidTarget, 400},
+		{"absolute-form with empty userinfo", "GET http://@a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", ErrInvalidTarget, 400},
+		{"absolute-form port 0", "GET http://a.example:0/ HTTP/1.1\r\nHost: a.example\r\n\r\n", ErrInvalidTarget, 400},
+		{"absolute-form port 65536", "GET http://a.example:65536/ HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
+		{"CONNECT port 0", "CONNECT a.example:0 HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
+		{"CONNECT port 70000", "CONNECT a.example:70000 HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
+		{"CONNECT with userinfo", "CONNECT u@a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
+		{"fragment in origin-form", "GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
+		{"fragment after a query", "GET /a?b=\"c\"#d HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
+		{"fragment in absolute-form", "GET http://a/#x HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidTarget, 400},
+		{"backslash in path", "GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n", ErrBackslash, 400},
+		{"encoded backslash in path", "GET /..%5c..%5cwin.ini HTTP/1.1\r\nHost: a\r\n\r\n", ErrBackslash, 400},
+		{"encoded NUL in path", "GET /a%00.html HTTP/1.1\r\nHost: a\r\n\r\n", ErrControlChar, 400},
+		{"encoded CRLF in path", "GET /a%0d%0aX-Injected:%20true HTTP/1.1\r\nHost: a\r\n\r\n", ErrControlChar, 400},
+		{"encoded DEL in path", "GET /a%7F HTTP/1.1\r\nHost: a\r\n\r\n", ErrControlChar, 400},
+		{"malformed escape in path", "GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidEscape, 400},
+		{"truncated escape in path", "GET /100% HTTP/1.1\r\nHost: a\r\n\r\n", ErrInvalidEscape, 400},
+		{"encoded NUL in absolute-form path", "GET http://a/%00 HTTP/1.1\r\nHost: a\r\n\r\n", ErrControlChar, 400},
 		{"lower-case protocol name", "GET / http/1.1\r\nHost: a\r\n\r\n", ErrInvalidVersion, 400},
 		{"two-digit minor", "GET / HTTP/1.10\r\nHost: a\r\n\r\n", ErrInvalidVersion, 400},
 		{"trailing space after version", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", ErrInvalidVersion, 400},
@@ -122,6 +141,14 @@ func TestStrictRequest(t *testing.T) {
 		{"Host with userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", ErrInvalidHost, 400},
 		{"Host with bad port", "GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n", ErrInvalidHost, 400},
 		{"Host with unclosed IP literal", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", ErrInvalidHost, 400},
+		{"empty Host, origin-form", "GET / HTTP/1.1\r\nHost: \r\n\r\n", ErrInvalidHost, 400},
+		{"empty Host, asterisk-form", "OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n", ErrInvalidHost, 400},
+		{"Host port 0", "GET / HTTP/1.1\r\nHost: a:0\r\n\r\n", ErrInvalidHost, 400},
+		{"Host port 65536", "GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", ErrInvalidHost, 400},
+		{"Host with two values", "GET / HTTP/1.1\r\nHost: a,b\r\n\r\n", ErrInvalidHost, 400},
+		{"Host with a path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", ErrInvalidHost, 400},
+		{"Host IPvFuture", "GET / HTTP/1.1\r\nHost: [v1.x]\r\n\r\n", ErrInvalidHost, 400},
+		{"Host bad IPv6", "GET / HTTP/1.1\r\nHost: [1.2.3.4]\r\n\r\n", ErrInvalidHost, 400},
 
 		// Content-Length.
 		{"Content-Length with sign", hreq("Content-Length: +5"), ErrInvalidContentLength, 400},
@@ -132,6 +159,10 @@ func TestStrictRequest(t *testing.T) {
 		{"Content-Length overflow", hreq("Content-Length: 9223372036854775808"), ErrInvalidContentLength, 400},
 		{"Content-Length trailing comma", hreq("Content-Length: 5,"), ErrInvalidContentLength, 400},
 		{"Content-Length differing list", hreq("Content-Length: 5, 6"), ErrInvalidContentLength, 400},
+		{"Content-Length leading zero", hreq("Content-Length: 005"), ErrInvalidContentLength, 400},
+		{"Content-Length double zero", hreq("Content-Length: 00"), ErrInvalidContentLength, 400},
+		{"Content-Length octal-looking", hreq("Content-Length: 0200"), ErrInvalidContentLength, 400},
+		{"Content-Length leading zero in a list", hreq("Content-Length: 5, 05"), ErrInvalidContentLength, 400},
 		{"differing Content-Length repeats", hreq("Content-Length: 5", "Content-Length: 6"), ErrConflictingLength, 400},
 
 		// Transfer-Encoding.
@@ -145,6 +176,15 @@ func TestStrictRequest(t *testing.T) {
 		{"coding with parameter", hreq("Transfer-Encoding: chunked;q=1"), ErrInvalidTE, 400},
 		{"unknown coding before chunked", hreq("Transfer-Encoding: pigeons, chunked"), ErrUnknownTE, 501},
 		{"unsupported coding before chunked", hreq("Transfer-Encoding: gzip, chunked"), ErrUnknownTE, 501},
+
+		// CONNECT has no content.
+		{"CONNECT with Content-Length", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 5\r\n\r\n", ErrConnectContent, 400},
+		{"CONNECT with Transfer-Encoding", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nTransfer-Encoding: chunked\r\n\r\n", ErrConnectContent, 400},
+		{"HTTP/1.0 CONNECT with Content-Length", "CONNECT a:443 HTTP/1.0\r\nContent-Length: 10\r\n\r\n", ErrConnectContent, 400},
+
+		// Over-long parts of the request line.
+		{"method filling the request line", strings.Repeat("A", DefaultMaxRequestLine) + " / HTTP/1.1\r\nHost: a\r\n\r\n", ErrMethodTooLong, 400},
+		{"target filling the request line", "GET /" + strings.Repeat("a", DefaultMaxRequestLine) + " HTTP/1.1\r\nHost: a\r\n\r\n", ErrRequestLineTooLong, 414},
 
 		// Expect.
 		{"unknown expectation", hreq("Expect: 200-ok"), ErrExpectation, 417},
@@ -172,8 +212,9 @@ func TestStrictRequest(t *testing.T) {
 	}
 }
 
-// TestStrictEarly checks that garbage is refused as soon as its first bytes arrive,
-// without waiting for an LF.
+// TestStrictEarly checks that a head is refused as soon as the byte that makes it
+// invalid whatever follows has arrived, without waiting for an LF (the input ends
+// there: no LF ever comes), and with the error the complete line would get.
 func TestStrictEarly(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -186,6 +227,32 @@ func TestStrictEarly(t *testing.T) {
 		{"GET / HTTP/1.1\r\n@bc", ErrInvalidFieldName, 17},
 		{"\r\n\r", ErrInvalidMethod, 3},
 		{"\rX", ErrInvalidMethod, 2},
+		// Request line: a byte no method, target or version may hold.
+		{"GE(T / HTTP/1.1", ErrInvalidMethod, 3},
+		{"GET\t/ HTTP/1.1", ErrInvalidMethod, 4},
+		{"   \r\n\r\n", ErrInvalidMethod, 1},
+		{"GET  / HTTP/1.1", ErrInvalidTarget, 5},
+		{"GET /\x00test HTTP/1.1", ErrInvalidTarget, 6},
+		{"GET /caf\xc3\xa9 HTTP/1.1", ErrInvalidTarget, 9},
+		{"GET /a#frag HTTP/1.1", ErrInvalidTarget, 7},
+		{"GET \r", ErrInvalidTarget, 5},
+		{"GET /x\rY", ErrInvalidTarget, 8},
+		{"GET / http/1.1", ErrInvalidVersion, 7},
+		{"GET / HTTP/ 1.1", ErrInvalidVersion, 12},
+		{"GET / HTTP/01.01", ErrInvalidVersion, 13},
+		{"GET / HTTP/1\r", ErrInvalidVersion, 13},
+		{"GET / HTTP/1.1 ", ErrInvalidVersion, 15},
+		{"GET / HTTP/1.1\rHost: a", ErrInvalidVersion, 16}, // a bare CR ending the line
+		// Field lines: a NUL, a bare CR or an invalid name byte before the colon.
+		{"GET / HTTP/1.1\r\nHost: a\r\nX-Test: val\x00ue", ErrInvalidFieldValue, 37},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX-Test: val\rue", ErrInvalidFieldValue, 38},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX-Test: abc\x07", ErrInvalidFieldValue, 37},
+		{"GET / HTTP/1.1\r\nHost: a\r\nBad[Name: v", ErrInvalidFieldName, 29},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX-T\xc3\xabst", ErrInvalidFieldName, 29},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX-Test : v", ErrSpaceBeforeColon, 32},
+		{"GET / HTTP/1.1\r\nHost: a\r\n: empty-name", ErrInvalidFieldName, 26},
+		{"GET / HTTP/1.1\r\nHost: a\r\nNoColon\rX", ErrInvalidFieldName, 34},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\n", ErrBareLF, 26},
 	}
 	for _, tt := range tests {
 		_, _, err, at := parseRequestBytewise(Limits{}, tt.in)
@@ -196,11 +263,14 @@ func TestStrictEarly(t *testing.T) {
 			t.Errorf("%q in one read: %v, want %v", tt.in, err, tt.want)
 		}
 	}
-	// A response that is not HTTP/1.x is refused at the first wrong byte.
-	var p Parser
-	var r Response
-	if _, err := p.ParseResponse([]byte("HTTX"), &r, nil); err != ErrInvalidStatusLine {
-		t.Errorf("HTTX: %v", err)
+	// A response that is not HTTP/1.x is refused at the first wrong byte, and one with
+	// a control character at that byte.
+	for _, in := range []string{"HTTX", "HTTP/1.1 200 O\x01", "HTTP/1.1 200 OK\rX"} {
+		var p Parser
+		var r Response
+		if _, err := p.ParseResponse([]byte(in), &r, nil); err != ErrInvalidStatusLine {
+			t.Errorf("%q: %v", in, err)
+		}
 	}
 }
 
@@ -255,7 +325,6 @@ func TestStrictTolerated(t *testing.T) {
 			{"Content-Length: 5,5 ,  5"},
 			{"Content-Length: 5", "Content-Length: 5"},
 			{"Content-Length: 5", "Content-Length: 5, 5"},
-			{"Content-Length: 005"},
 		} {
 			r, _, err := parseRequestWhole(Limits{}, hreq(f...))
 			if err != nil || r.Framing != FramingLength || r.ContentLength != 5 {
@@ -273,15 +342,28 @@ func TestStrictTolerated(t *testing.T) {
 			t.Errorf("%v %+v", err, r)
 		}
 	})
+	t.Run("lower-case and unknown methods are tokens", func(t *testing.T) {
+		for _, m := range []string{"get", "Post", "PURGE", "M-SEARCH", "X!#$%&'*+-.^_`|~"} {
+			r, _, err := parseRequestWhole(Limits{}, m+" / HTTP/1.1\r\nHost: a\r\n\r\n")
+			if err != nil || string(r.Method) != m {
+				t.Errorf("%q: %v %q", m, err, r.Method)
+			}
+		}
+	})
 	t.Run("request-target forms", func(t *testing.T) {
 		for _, in := range []string{
 			"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
 			"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
 			"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n",
 			"GET http://a.example/x?y HTTP/1.1\r\nHost: a.example\r\n\r\n",
-			"GET http://u:p@a.example:8080 HTTP/1.1\r\nHost: a.example\r\n\r\n",
+			"GET http://a.example:8080 HTTP/1.1\r\nHost: a.example\r\n\r\n",
+			"GET HTTPS://A.example:443/x%2Fy HTTP/1.1\r\nHost: a\r\n\r\n",
 			"GET urn:isbn:0451450523 HTTP/1.1\r\nHost: a\r\n\r\n",
-			"GET /a?b=\"c\"#d HTTP/1.1\r\nHost: a\r\n\r\n",
+			"GET /a?b=\"c\"&d=%00%zz\\ HTTP/1.1\r\nHost: a\r\n\r\n",    // the query is the application's
+			"GET /a%2Fb/%41%7e|^[]{}`\"<> HTTP/1.1\r\nHost: a\r\n\r\n", // visible characters browsers send
+			"GET http://a.example/x HTTP/1.1\r\nHost:\r\n\r\n",         // Host is ignored for absolute-form
+			"CONNECT a.example:443 HTTP/1.1\r\nHost: \r\n\r\n",
+			"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nContent-Length: 0\r\n\r\n",
 		} {
 			if _, _, err := parseRequestWhole(Limits{}, in); err != nil {
 				t.Errorf("%q: %v", in, err)
@@ -289,7 +371,7 @@ func TestStrictTolerated(t *testing.T) {
 		}
 	})
 	t.Run("Host forms", func(t *testing.T) {
-		for _, h := range []string{"", "a", "a:80", "a:", "[::1]", "[::1]:8080", "[fe80::1%25eth0]", "xn--bcher-kva.example", "10.0.0.1:65535"} {
+		for _, h := range []string{"a", "a:80", "a:", "[::1]", "[::1]:8080", "[fe80::1%25eth0]", "xn--bcher-kva.example", "10.0.0.1:65535", "a:1"} {
 			r, _, err := parseRequestWhole(Limits{}, "GET / HTTP/1.1\r\nHost: "+h+"\r\n\r\n")
 			if err != nil || string(r.Host) != h || r.Host == nil {
 				t.Errorf("Host %q: %v %q", h, err, r.Host)
@@ -327,9 +409,13 @@ func TestRequestLimits(t *testing.T) {
 		if err != ErrRequestLineTooLong || at >= len(l) {
 			t.Errorf("bytewise: %v after %d bytes (LF at %d)", err, at, len(l))
 		}
-		// Without any LF at all, a line that cannot fit is refused.
-		if _, _, err := parseRequestWhole(Limits{}, strings.Repeat("a", DefaultMaxRequestLine)); err != ErrRequestLineTooLong {
-			t.Errorf("no LF: %v", err)
+		// Without any LF at all, a line that cannot fit is refused: a 400 while it is
+		// still a method, a 414 once the target has begun.
+		if _, _, err := parseRequestWhole(Limits{}, strings.Repeat("a", DefaultMaxRequestLine)); err != ErrMethodTooLong {
+			t.Errorf("no LF, method: %v", err)
+		}
+		if _, _, err := parseRequestWhole(Limits{}, "GET /"+strings.Repeat("a", DefaultMaxRequestLine)); err != ErrRequestLineTooLong {
+			t.Errorf("no LF, target: %v", err)
 		}
 		if _, _, err := parseRequestWhole(Limits{}, strings.Repeat("a", DefaultMaxRequestLine-1)); err != ErrNeedMore {
 			t.Errorf("no LF, short: %v", err)
@@ -381,10 +467,10 @@ func TestRequestLimits(t *testing.T) {
 		if _, _, err := parseRequestWhole(Limits{}, in); err != ErrHeaderTooLarge || StatusOf(err) != 431 {
 			t.Errorf("one read: %v", err)
 		}
-		// The final CRLF is the byte too many: known only at its LF (a CR followed by
-		// anything else would be a 400 for the field line instead).
+		// The final CRLF is the byte too many: its CR fills the section, so the LF
+		// cannot fit, and the head fails when the CR arrives.
 		_, _, err, at := parseRequestBytewise(Limits{}, in)
-		if err != ErrHeaderTooLarge || at != len(in) {
+		if err != ErrHeaderTooLarge || at != len(in)-1 {
 			t.Errorf("bytewise: %v at %d of %d", err, at, len(in))
 		}
 		// A field line crossing the limit is refused when the limit is reached, before

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hop-http/hop/cache"
 	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/proxy"
 	"github.com/hop-http/hop/server"
@@ -84,6 +85,7 @@ type proxyFlags struct {
 	insecureUpstream     bool
 	upstreamIdle         time.Duration
 	livenessIdle         time.Duration
+	cache                cacheFlags
 }
 
 func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
@@ -111,6 +113,7 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "access log format: text or json")
 	fs.StringVar(&f.accessLog, "access-log", "stderr", "access log destination: stderr, stdout (or -), off, or a `FILE` to append to")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this long for requests in flight")
+	f.cache.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: hop proxy [--addr HOST:PORT] [--upstream URL]... [flags]\n\n"+
 			"A forward proxy (absolute-form requests; CONNECT) or, with --upstream, a reverse proxy in front\n"+
@@ -125,6 +128,9 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
+	if err = f.cache.check(); err != nil {
+		return nil, err
+	}
 	if f.policy, err = proxy.ParsePolicy(f.balance); err != nil {
 		return nil, err
 	}
@@ -226,8 +232,21 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	tr := &proxy.Transport{Client: upstream, Upstreams: bal, HostHeader: f.hostHeader}
 	srv := &server.Server{IdleTimeout: f.idleTimeout, Logger: errLog}
 	metrics := proxy.NewMetrics(srv, upstream, bal)
+	var exchanger proxy.Exchanger = tr
+	var shared *cache.Cache
+	if f.cache.on {
+		c, closeCache, err := f.cache.build(tr, errLog)
+		if err != nil {
+			ln.Close()
+			fmt.Fprintln(stderr, "hop proxy: cache:", err)
+			return 1
+		}
+		defer closeCache()
+		registerCacheMetrics(metrics.Registry(), c)
+		exchanger, shared = c, c
+	}
 	p := &proxy.Proxy{
-		Exchanger:      tr,
+		Exchanger:      exchanger,
 		Reverse:        bal != nil,
 		Name:           name,
 		AllowFrom:      f.allowFrom,
@@ -253,6 +272,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", metrics.Handler())
+		if shared != nil {
+			mux.Handle("/purge", purgeHandler(shared))
+		}
 		admin = &server.Server{Handler: server.FromHTTP(mux), Logger: errLog}
 		fmt.Fprintf(stderr, "hop proxy: metrics on http://%s/metrics\n", aln.Addr())
 		go func() { adminDone <- admin.Serve(aln) }()

@@ -46,13 +46,52 @@ const (
 )
 
 // Parse parses an HTTP-date in any of the three formats a recipient must accept
-// (RFC 9110 §5.6.7). ok is false when v is none of them.
+// (RFC 9110 §5.6.7). ok is false when v is none of them. The shape of each format is
+// checked first (fixed widths, single spaces, two-digit hours), since time.Parse
+// alone would take "2:01:18" or doubled spaces.
 func Parse(v []byte) (t time.Time, ok bool) {
 	s := string(v)
 	for _, layout := range [...]string{imfFixdate, rfc850Date, asctimeDate} {
+		if !shaped(v, layout) {
+			continue
+		}
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// shaped reports whether v has the fixed layout of format: the same length (the
+// weekday of RFC 850 aside) and digits, spaces and punctuation in the same places.
+func shaped(v []byte, layout string) bool {
+	if layout == rfc850Date {
+		// Weekday is variable: check from the comma on against ", 02-Jan-06 15:04:05 GMT".
+		i := 0
+		for i < len(v) && v[i] != ',' {
+			i++
+		}
+		v, layout = v[i:], layout[len("Monday"):]
+	}
+	if len(v) != len(layout) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		l, c := layout[i], v[i]
+		switch {
+		case l >= '0' && l <= '9':
+			if c < '0' || c > '9' {
+				return false
+			}
+		case l == '_': // asctime's space-padded day
+			if c != ' ' && !(c >= '0' && c <= '9') {
+				return false
+			}
+		case l == ' ' || l == ',' || l == ':' || l == '-':
+			if c != l {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -52,6 +52,11 @@ func TestParse(t *testing.T) {
 	for _, in := range []string{
 		"", "yesterday", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37",
 		"Sun, 06 Nov 1994 08:49:37 GMT ", "1994-11-06T08:49:37Z",
+		// Shapes time.Parse alone would take.
+		"Sun, 06 Nov 1994 8:49:37 GMT", "Sun, 06  Nov  1994 08:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT",
+		"Sunday, 06-Nov-94 8:49:37 GMT", "Sun Nov  6 8:49:37 1994", "Sun Nov 6 08:49:37 1994",
+		"Sun, 06-Nov-1994 08:49:37 GMT", "Sun, 06 Nov 94 08:49:37 GMT", "Sun 06 Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 1994 08.49.37 GMT",
 	} {
 		if got, ok := Parse([]byte(in)); ok {
 			t.Errorf("Parse(%q) = %v, want failure", in, got)

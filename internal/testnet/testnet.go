@@ -1,15 +1,21 @@
-// Package testnet owns the raw loopback servers of hop's tests: a TCP listener that
-// hands every connection to the test's own handler, and a canned server that answers
-// every request head with the same bytes. Tests use them where a real server cannot
+// Package testnet owns the loopback servers of hop's tests: a TCP listener that
+// hands every connection to the test's own handler, a canned server that answers
+// every request head with the same bytes, and a hop server for a handler. Tests use them where a real server cannot
 // misbehave on purpose (resets, truncation, malformed heads) or would cost more than
 // the code being measured. It is imported only by _test files.
 package testnet
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/hop-http/hop/server"
 )
 
 // Raw listens on 127.0.0.1 and runs handle for every accepted connection, each on its
@@ -100,4 +106,25 @@ func Canned(tb testing.TB, resp []byte) string {
 			}
 		}
 	})
+}
+
+// Serve runs h on a hop server (errors logged nowhere) on a free loopback port and
+// returns its address, "127.0.0.1:port". At cleanup the server shuts down gracefully
+// (5 s at most) and Serve waits for it.
+func Serve(tb testing.TB, h server.Handler) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &server.Server{Handler: h, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	done := make(chan struct{})
+	go func() { s.Serve(ln); close(done) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+	})
+	return ln.Addr().String()
 }

@@ -1,0 +1,634 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hop-http/hop/cache/policy"
+	"github.com/hop-http/hop/cache/store"
+	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/clock"
+	"github.com/hop-http/hop/internal/httpcond"
+	"github.com/hop-http/hop/internal/httpdate"
+	"github.com/hop-http/hop/proxy"
+	"github.com/hop-http/hop/wire"
+)
+
+// Defaults of a Cache.
+const (
+	DefaultMaxObject         = 64 << 20
+	DefaultSpoolMax          = 8 << 20
+	DefaultCoalesceWait      = 30 * time.Second
+	DefaultStaleOnDisconnect = time.Hour
+	DefaultKeepStale         = time.Hour
+)
+
+// Cache is an RFC 9111 shared cache in front of an Exchanger: it implements
+// proxy.Exchanger, answering from Store what it may and forwarding the rest to Next,
+// storing what comes back. Fields must not change once it serves.
+type Cache struct {
+	// Store holds the entries; required.
+	Store store.Store
+	// Next forwards requests (normally a proxy.Transport); required.
+	Next proxy.Exchanger
+	// Name identifies this cache in Cache-Status (default "hop").
+	Name string
+	// MaxObject is the largest body stored (default DefaultMaxObject; the store's own
+	// bound applies too).
+	MaxObject int64
+	// SpoolMax is the largest body that coalesced requests read from memory as it
+	// streams; a larger one (or one of unknown length) they read from the store once
+	// committed (default DefaultSpoolMax).
+	SpoolMax int64
+	// CoalesceWait bounds how long a request waits for another request's response to
+	// the same key before going upstream itself (default DefaultCoalesceWait).
+	CoalesceWait time.Duration
+	// StaleOnDisconnect is the most staleness served when the origin cannot be reached
+	// (RFC 9111 §4.2.4), for responses that allow stale use (default
+	// DefaultStaleOnDisconnect; negative disables).
+	StaleOnDisconnect time.Duration
+	// KeepStale is how long a response with validators is kept after it became stale,
+	// to be revalidated rather than fetched again (default DefaultKeepStale).
+	KeepStale time.Duration
+	// AllowPurge lists the client networks whose PURGE requests are honoured; from
+	// others PURGE is forwarded like any other method.
+	AllowPurge []netip.Prefix
+	// Logger receives store outages and recoveries (default slog.Default()).
+	Logger *slog.Logger
+	// Now, when set, is the clock (for tests); default hop's coarse clock.
+	Now func() time.Time
+
+	once   sync.Once
+	name   string
+	health health
+	fl     flights
+	m      counters
+	bg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+// counters are the cache's metrics.
+type counters struct {
+	hits, misses, stale, stored, coalesced, bypass, storeErrors, purges atomic.Int64
+}
+
+func (c *Cache) init() {
+	c.once.Do(func() {
+		c.name = c.Name
+		if c.name == "" {
+			c.name = "hop"
+		}
+		if c.MaxObject <= 0 {
+			c.MaxObject = DefaultMaxObject
+		}
+		if c.SpoolMax <= 0 {
+			c.SpoolMax = DefaultSpoolMax
+		}
+		if c.CoalesceWait <= 0 {
+			c.CoalesceWait = DefaultCoalesceWait
+		}
+		if c.StaleOnDisconnect == 0 {
+			c.StaleOnDisconnect = DefaultStaleOnDisconnect
+		}
+		if c.KeepStale <= 0 {
+			c.KeepStale = DefaultKeepStale
+		}
+		if c.Logger == nil {
+			c.Logger = slog.Default()
+		}
+		c.health.log = c.Logger
+		c.fl.m = map[string]*flight{}
+	})
+}
+
+// Close waits for background revalidations to finish. It does not close the Store.
+func (c *Cache) Close() error {
+	c.closed.Store(true)
+	c.bg.Wait()
+	return nil
+}
+
+// now is the cache's clock: Now when set (tests), else hop's coarse clock.
+func (c *Cache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return clock.Now()
+}
+
+// scratch is the per-request state of a lookup, pooled; a response served from the
+// store keeps it (and the entry) until its body is closed.
+type scratch struct {
+	c      *Cache
+	key    []byte // primary key text: the absolute URL
+	key2   []byte // secondary key text (variants)
+	buf    []byte
+	meta   entryMeta
+	parser wire.Parser
+	resp   wire.Response
+	hdr    wire.Header // a freshened head
+	entry  store.Entry
+	body   directBody
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func (c *Cache) getScratch() *scratch {
+	s := scratchPool.Get().(*scratch)
+	s.c = c
+	return s
+}
+
+func (s *scratch) release() {
+	if s.entry != nil {
+		s.entry.Close()
+		s.entry = nil
+	}
+	s.body = directBody{}
+	s.hdr.Reset()
+	s.resp.Header.Reset()
+	s.meta = entryMeta{}
+	s.key, s.key2, s.buf = s.key[:0], s.key2[:0], s.buf[:0]
+	s.c = nil
+	scratchPool.Put(s)
+}
+
+// Exchange implements proxy.Exchanger.
+func (c *Cache) Exchange(ctx context.Context, x *proxy.Exchange) error {
+	c.init()
+	switch x.Req.Method {
+	case "GET", "HEAD":
+		return c.lookup(ctx, x)
+	case "PURGE":
+		if c.purgeAllowed(x.Client.Addr()) {
+			return c.purgeRequest(ctx, x)
+		}
+	}
+	return c.unsafe(ctx, x)
+}
+
+func (c *Cache) purgeAllowed(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range c.AllowPurge {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup serves a GET or HEAD.
+func (c *Cache) lookup(ctx context.Context, x *proxy.Exchange) error {
+	s := c.getScratch()
+	s.key = x.Req.URL.AppendAbsolute(s.key[:0])
+	h := &x.Req.Header
+	head := x.Req.Method == "HEAD"
+	rd := policy.ParseRequest(h)
+
+	if policy.Bypass(h) {
+		s.release()
+		c.m.bypass.Add(1)
+		return c.forward(ctx, x, policy.FwdBypass, nil)
+	}
+	e, fwd := c.find(ctx, s, h)
+	if e == nil {
+		s.release()
+		if rd.OnlyIfCached {
+			c.m.misses.Add(1)
+			return c.gatewayTimeout(x, "only-if-cached")
+		}
+		return c.miss(ctx, x, fwd, head)
+	}
+	if h.Has("Authorization") {
+		// A response stored for one user's request may serve another's only when it
+		// says so (RFC 9111 §3.5).
+		if d := policy.ParseResponse(&s.resp.Header); !d.Public && !d.MustRevalidate && d.SMaxAge == policy.Absent {
+			s.release()
+			return c.miss(ctx, x, policy.FwdMiss, head)
+		}
+	}
+	t := c.now()
+	action, age := policy.Evaluate(&s.meta.facts, &rd, t)
+	switch action {
+	case policy.Serve, policy.ServeStale, policy.ServeStaleRevalidate:
+		cs := policy.CacheStatus{Hit: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true}
+		if action != policy.Serve {
+			c.m.stale.Add(1)
+			if action == policy.ServeStaleRevalidate {
+				cs.Detail = "stale-while-revalidate"
+				c.revalidate(x, s)
+			}
+		}
+		c.m.hits.Add(1)
+		c.answer(x, s, &s.resp.Header, age, &cs, head, false)
+		return nil
+	case policy.GatewayTimeout:
+		s.release()
+		c.m.misses.Add(1)
+		return c.gatewayTimeout(x, "only-if-cached")
+	}
+	// Validate.
+	fwd = policy.FwdStale
+	if rd.NoCache || rd.MaxAge != policy.Absent || rd.MinFresh != policy.Absent {
+		fwd = policy.FwdRequest
+	}
+	return c.validate(ctx, x, s, &rd, age, fwd, head)
+}
+
+// find looks the request up: the stored response for its key, through a Vary marker
+// when there is one. It returns the open entry (kept in s, its metadata decoded in
+// s.meta and head parsed in s.resp) or nil and the reason it went forward.
+func (c *Cache) find(ctx context.Context, s *scratch, reqH *wire.Header) (store.Entry, policy.Fwd) {
+	e := c.get(ctx, s.key)
+	if e == nil {
+		return nil, policy.FwdURIMiss
+	}
+	if decodeMeta(e.Meta(), &s.meta) != nil || string(s.meta.key) != string(s.key) {
+		e.Close()
+		return nil, policy.FwdURIMiss // a key collision, or an entry of another version
+	}
+	if s.meta.kind == kindVary {
+		s.key2 = append(append(s.key2[:0], s.key...), 0)
+		s.key2 = policy.AppendSecondaryKey(s.key2, s.meta.varyNames, reqH)
+		e.Close()
+		e = c.get(ctx, s.key2)
+		if e == nil {
+			return nil, policy.FwdVaryMiss
+		}
+		if decodeMeta(e.Meta(), &s.meta) != nil || string(s.meta.key) != string(s.key2) || s.meta.kind != kindResponse {
+			e.Close()
+			return nil, policy.FwdVaryMiss
+		}
+	}
+	s.parser.Reset()
+	if _, err := s.parser.ParseResponse(s.meta.head, &s.resp, methodGET); err != nil {
+		e.Close()
+		return nil, policy.FwdURIMiss
+	}
+	s.entry = e
+	return e, policy.FwdNone
+}
+
+var methodGET = []byte("GET")
+
+// get reads key from the store; store failures count as misses (and are logged once
+// per outage).
+func (c *Cache) get(ctx context.Context, key []byte) store.Entry {
+	if !c.health.usable() {
+		return nil
+	}
+	e, err := c.Store.Get(ctx, store.KeyOf(key))
+	switch {
+	case err == nil:
+		c.health.ok()
+		return e
+	case errors.Is(err, store.ErrNotFound):
+		c.health.ok()
+	default:
+		c.storeFailed(err)
+	}
+	return nil
+}
+
+func (c *Cache) storeFailed(err error) {
+	c.m.storeErrors.Add(1)
+	c.health.failed(err)
+}
+
+// answer fills x with the stored response of s (header h: the stored one or a
+// freshened one) at age age. validated reports a response just validated with the
+// origin (fields of a qualified no-cache may then be sent).
+func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.Duration, cs *policy.CacheStatus, head, validated bool) {
+	r := &x.Resp
+	r.Major, r.Minor = 1, 1
+	r.Status = s.resp.Status
+	r.Reason = append(r.Reason[:0], s.resp.Reason...)
+	size := s.entry.Size()
+	var withheld []byte
+	if s.meta.facts.Withheld && !validated {
+		withheld = policy.ParseResponse(h).NoCacheFields
+	}
+
+	// Conditional and range requests are answered from the stored response.
+	status, rg := 0, httpcond.Range{Start: 0, Length: size}
+	etag, mod := h.Get("ETag"), lastModified(h)
+	if x.Req.Method == "GET" || x.Req.Method == "HEAD" {
+		status = httpcond.Preconditions(&x.Req.Header, etag, mod)
+	}
+	if status == 0 && r.Status == 200 && x.Req.Header.Has("Range") && httpcond.IfRange(&x.Req.Header, etag, mod) {
+		ranges, res := httpcond.ParseRange(x.Req.Header.Get("Range"), size, 16)
+		switch {
+		case res == httpcond.RangeOK && len(ranges) == 1:
+			status, rg = 206, ranges[0]
+		case res == httpcond.RangeUnsatisfiable:
+			status = 416
+		}
+	}
+	for i := 0; i < h.Len(); i++ {
+		n, v := h.At(i)
+		if wire.EqualFold(n, "Content-Length") || wire.EqualFold(n, "Age") {
+			continue
+		}
+		if withheld != nil && policy.ListHas(withheld, n) {
+			continue
+		}
+		if status == 304 && !notModifiedField(n) {
+			continue
+		}
+		if (status == 206 || status == 416) && wire.EqualFold(n, "Content-Range") {
+			continue
+		}
+		wire.Add(&r.Header, n, v)
+	}
+	s.buf = strconv.AppendInt(s.buf[:0], int64(age/time.Second), 10)
+	wire.Add(&r.Header, "Age", s.buf)
+	switch status {
+	case 304:
+		r.Status, r.Reason = 304, r.Reason[:0]
+		r.Framing, r.ContentLength = wire.FramingNone, 0
+		rg.Length = 0
+	case 206:
+		r.Status, r.Reason = 206, r.Reason[:0]
+		s.buf = rg.AppendContentRange(s.buf[:0], size)
+		wire.Add(&r.Header, "Content-Range", s.buf)
+	case 416:
+		r.Status, r.Reason = 416, r.Reason[:0]
+		s.buf = append(s.buf[:0], "bytes */"...)
+		s.buf = strconv.AppendInt(s.buf, size, 10)
+		wire.Add(&r.Header, "Content-Range", s.buf)
+		rg.Length = 0
+	}
+	s.buf = policy.AppendCacheStatus(s.buf[:0], c.name, cs)
+	wire.Add(&r.Header, "Cache-Status", s.buf)
+	if status != 304 && bodyAllowed(r.Status) {
+		r.Framing, r.ContentLength = wire.FramingLength, rg.Length
+	} else {
+		r.Framing, r.ContentLength, rg.Length = wire.FramingNone, 0, 0
+	}
+	if head {
+		r.Framing = wire.FramingNone
+		x.Body = nil
+		if bodyAllowed(r.Status) && status != 304 {
+			r.ContentLength = rg.Length
+		} else {
+			r.ContentLength = -1
+		}
+		s.release()
+		return
+	}
+	s.body = directBody{storedBody{s: s, off: rg.Start, end: rg.Start + rg.Length}}
+	switch e := s.entry.(type) {
+	case store.BytesEntry:
+		s.body.bytes = e.Bytes()
+		x.Body = &s.body
+	case store.FileEntry:
+		x.Body = &s.body
+	default:
+		x.Body = &s.body.storedBody
+	}
+}
+
+func bodyAllowed(status int) bool { return status >= 200 && status != 204 && status != 304 }
+
+// notModifiedField reports the stored fields a 304 carries (RFC 9110 §15.4.5).
+func notModifiedField(n []byte) bool {
+	for _, f := range [...]string{"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified", "Cache-Status"} {
+		if wire.EqualFold(n, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastModified(h *wire.Header) time.Time {
+	if v := h.Get("Last-Modified"); v != nil {
+		if t, ok := httpdate.Parse(v); ok {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// gatewayTimeout answers 504 for only-if-cached without a usable stored response.
+func (c *Cache) gatewayTimeout(x *proxy.Exchange, detail string) error {
+	r := &x.Resp
+	r.Major, r.Minor, r.Status = 1, 1, 504
+	r.Reason = r.Reason[:0]
+	b := policy.AppendCacheStatus(nil, c.name, &policy.CacheStatus{Fwd: policy.FwdMiss, Detail: detail})
+	wire.Add(&r.Header, "Cache-Status", b)
+	r.Header.Add("Content-Type", "text/plain; charset=utf-8")
+	const msg = "gateway timeout: not in cache (only-if-cached)\n"
+	r.Framing, r.ContentLength = wire.FramingLength, int64(len(msg))
+	x.Body = io.NopCloser(readerOf(msg))
+	return nil
+}
+
+// storedBody streams the body of a stored entry; closing it releases the lookup
+// state and the entry.
+type storedBody struct {
+	s        *scratch
+	bytes    []byte // the whole body, for in-memory entries
+	off, end int64
+}
+
+func (b *storedBody) Read(p []byte) (int, error) {
+	if b.off >= b.end {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.end-b.off {
+		p = p[:b.end-b.off]
+	}
+	var n int
+	var err error
+	if b.bytes != nil {
+		n = copy(p, b.bytes[b.off:])
+	} else {
+		n, err = b.s.entry.ReadAt(p, b.off)
+		if err == io.EOF && b.off+int64(n) < b.end {
+			err = io.ErrUnexpectedEOF // the store holds less than it declared
+		} else if err == io.EOF {
+			err = nil
+		}
+	}
+	b.off += int64(n)
+	if err == nil && b.off >= b.end {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// smallFile is the largest file body read into memory rather than sent with
+// sendfile.
+const smallFile = 16 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
+
+// directBody is a storedBody whose entry is in memory or in a file: it writes
+// itself to the ResponseWriter, the bytes in one Write (no copy through the proxy's
+// buffer), the file through ReadFrom (sendfile).
+type directBody struct{ storedBody }
+
+// WriteTo implements io.WriterTo.
+func (b *directBody) WriteTo(w io.Writer) (int64, error) {
+	if b.bytes != nil {
+		n, err := w.Write(b.bytes[b.off:b.end])
+		b.off += int64(n)
+		return int64(n), err
+	}
+	fe, ok := b.s.entry.(store.FileEntry)
+	rf, ok2 := w.(io.ReaderFrom)
+	if !ok || !ok2 || b.end-b.off <= smallFile {
+		// A small body costs less read into memory (one pread) than sent with
+		// sendfile and corking.
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		var total int64
+		for {
+			n, err := b.Read(*bp)
+			if n > 0 {
+				m, werr := w.Write((*bp)[:n])
+				total += int64(m)
+				if werr != nil {
+					return total, werr
+				}
+			}
+			if err == io.EOF {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	f, base := fe.File()
+	if _, err := f.Seek(base+b.off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: b.end - b.off})
+	b.off += n
+	if err == nil && b.off < b.end {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (b *storedBody) Close() error {
+	if s := b.s; s != nil {
+		b.s = nil
+		s.release()
+	}
+	return nil
+}
+
+// forward sends x upstream unchanged (no storing) and adds Cache-Status.
+func (c *Cache) forward(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, detail *string) error {
+	if err := c.Next.Exchange(ctx, x); err != nil {
+		return err
+	}
+	cs := policy.CacheStatus{Fwd: fwd, FwdStatus: x.Resp.Status}
+	if detail != nil {
+		cs.Detail = *detail
+	}
+	c.addStatus(x, &cs)
+	return nil
+}
+
+func (c *Cache) addStatus(x *proxy.Exchange, cs *policy.CacheStatus) {
+	b := policy.AppendCacheStatus(make([]byte, 0, 64), c.name, cs)
+	wire.Add(&x.Resp.Header, "Cache-Status", b)
+}
+
+// unsafe forwards a request with another method; a successful unsafe request
+// invalidates the stored responses of its target and of same-origin Location and
+// Content-Location (RFC 9111 §4.4).
+func (c *Cache) unsafe(ctx context.Context, x *proxy.Exchange) error {
+	var target client.URL
+	target = x.Req.URL // copy before Next rewrites it (strings point into x, used before x is reused)
+	keyText := target.AppendAbsolute(nil)
+	if err := c.Next.Exchange(ctx, x); err != nil {
+		return err
+	}
+	if policy.Invalidates([]byte(x.Req.Method), x.Resp.Status) {
+		c.invalidate(ctx, keyText)
+		for _, f := range [...]string{"Location", "Content-Location"} {
+			if v := x.Resp.Header.Get(f); v != nil {
+				if u, err := target.Resolve(string(v)); err == nil && u.Scheme == target.Scheme && u.Authority() == target.Authority() {
+					c.invalidate(ctx, u.AppendAbsolute(nil))
+				}
+			}
+		}
+	}
+	c.addStatus(x, &policy.CacheStatus{Fwd: policy.FwdMethod, FwdStatus: x.Resp.Status})
+	return nil
+}
+
+// invalidate deletes the entry (or Vary marker) for an absolute URL key text.
+func (c *Cache) invalidate(ctx context.Context, key []byte) bool {
+	c.fl.drop(string(key))
+	if !c.health.usable() {
+		return false
+	}
+	k := store.KeyOf(key)
+	had := false
+	if e, err := c.Store.Get(ctx, k); err == nil {
+		had = true
+		e.Close()
+	}
+	if err := c.Store.Delete(ctx, k); err != nil {
+		c.storeFailed(err)
+		return false
+	}
+	return had
+}
+
+// Purge removes what is stored for the absolute URL u (all its variants). It
+// reports whether something was stored.
+func (c *Cache) Purge(ctx context.Context, u string) (bool, error) {
+	c.init()
+	var url client.URL
+	if err := url.Set(u); err != nil {
+		return false, err
+	}
+	c.m.purges.Add(1)
+	return c.invalidate(ctx, url.AppendAbsolute(nil)), nil
+}
+
+// purgeRequest answers PURGE from an allowed client: 200 when something was removed,
+// 404 otherwise.
+func (c *Cache) purgeRequest(ctx context.Context, x *proxy.Exchange) error {
+	c.m.purges.Add(1)
+	found := c.invalidate(ctx, x.Req.URL.AppendAbsolute(nil))
+	r := &x.Resp
+	r.Major, r.Minor, r.Status = 1, 1, 200
+	msg := "purged\n"
+	if !found {
+		r.Status, msg = 404, "not in cache\n"
+	}
+	r.Reason = r.Reason[:0]
+	r.Header.Add("Content-Type", "text/plain; charset=utf-8")
+	r.Framing, r.ContentLength = wire.FramingLength, int64(len(msg))
+	x.Body = io.NopCloser(readerOf(msg))
+	return nil
+}
+
+// Stats is a snapshot of the cache's counters.
+type Stats struct {
+	Hits, Misses, StaleServed, Stored, Coalesced, Bypassed, StoreErrors, Purges int64
+	Store                                                                       store.Stats
+}
+
+// Stats returns the cache's counters and its store's.
+func (c *Cache) Stats() Stats {
+	return Stats{
+		Hits: c.m.hits.Load(), Misses: c.m.misses.Load(), StaleServed: c.m.stale.Load(),
+		Stored: c.m.stored.Load(), Coalesced: c.m.coalesced.Load(), Bypassed: c.m.bypass.Load(),
+		StoreErrors: c.m.storeErrors.Load(), Purges: c.m.purges.Load(), Store: c.Store.Stats(),
+	}
+}

@@ -1,0 +1,64 @@
+// Package cache is hop's RFC 9111 shared cache. A [Cache] wraps the proxy's
+// upstream Exchanger (package proxy's seam): for each GET or HEAD it looks the
+// request up in a [store.Store] and answers from it when the policy (package
+// cache/policy) allows, forwards conditionally when the stored response must be
+// validated, or forwards and tees the response into storage as it streams. Every
+// response carries a Cache-Status member (RFC 9211), e.g. `hop; hit; ttl=376`,
+// `hop; fwd=uri-miss; fwd-status=200; stored; ttl=60`, `hop; fwd=stale;
+// fwd-status=304`, `hop; fwd=uri-miss; fwd-status=200; collapsed`.
+//
+// # Keys and variants
+//
+// The primary key is the effective request URI (scheme://authority/path?query) of a
+// GET; HEAD is answered from the stored GET. A response with Vary is stored under a
+// secondary key — the primary key plus the request's normalised values of the
+// fields Vary names — and the primary key holds a marker listing those names.
+// Store keys are SHA-256 prefixes of the key text; the full text is kept in the entry
+// and compared on every lookup, so a hash collision is a miss, never a wrong answer.
+//
+// # Truncation safety
+//
+// A body is written to the store while it streams to the client and committed only
+// when it ended cleanly at its declared length (Content-Length) or last chunk; an
+// upstream that closes early, or a client that goes away before the end, aborts the
+// entry, which never becomes visible. Bodies larger than MaxObject are not stored.
+//
+// # Coalescing
+//
+// Concurrent misses for one key make one upstream request. The others wait (at most
+// CoalesceWait) for its head: a storable response of known length up to SpoolMax
+// they read from memory as it streams (their own Cache-Status says collapsed); a
+// larger or chunked one they read from the store once committed; a response that
+// cannot be stored, or whose Vary selects another variant, releases them to go
+// upstream themselves.
+//
+// # Serving stale and revalidating
+//
+// Within a stale-while-revalidate window the stored response is served at once and
+// revalidated in the background (one request per key). When validation fails, a
+// stale response is served within stale-if-error (response or request directive)
+// for 5xx answers, and up to StaleOnDisconnect when the origin cannot be reached at
+// all; never for no-cache, must-revalidate, proxy-revalidate or s-maxage responses.
+//
+// # Conditional and range requests
+//
+// A client's If-None-Match / If-Modified-Since is answered from a usable stored
+// response (304); when the stored response is validated, the cache sends its own
+// validators and answers the client's conditions from the result. A single byte
+// range of a complete stored 200 is answered 206 (If-Range honoured), an
+// unsatisfiable one 416; several ranges get the whole response. If-Match and
+// If-Unmodified-Since requests go to the origin.
+//
+// # Invalidation and purge
+//
+// A successful unsafe request (POST, PUT, DELETE, any method but GET, HEAD,
+// OPTIONS and TRACE) removes the stored responses of its target and of same-origin
+// Location and Content-Location. PURGE from AllowPurge networks, and [Cache.Purge]
+// (hop proxy's admin endpoint), remove a URL's entries.
+//
+// # Store outages
+//
+// When the store fails (Redis down), the cache logs it once, bypasses the store —
+// requests go upstream, nothing is stored — and lets one request per second probe it;
+// the recovery is logged once too.
+package cache

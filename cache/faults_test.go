@@ -1,0 +1,275 @@
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hop-http/hop/cache"
+	"github.com/hop-http/hop/cache/store"
+	"github.com/hop-http/hop/cache/store/disk"
+	"github.com/hop-http/hop/cache/store/memory"
+	"github.com/hop-http/hop/server"
+)
+
+// An origin that closes mid-body: the client sees an aborted message, nothing is
+// stored, and the next client goes upstream.
+func TestTruncatedNotStored(t *testing.T) {
+	e := newEnv(t, nil)
+	cut := answer{status: 200, fields: []string{"Cache-Control: max-age=600"}, body: strings.Repeat("x", 100<<10), cut: true}
+	r := e.do("GET", "/t", cut)
+	if r.err == nil && len(r.body) == 100<<10 {
+		t.Fatal("truncated upstream body reached the client complete")
+	}
+	full := answer{status: 200, fields: []string{"Cache-Control: max-age=600"}, body: "whole"}
+	if r := e.do("GET", "/t", full); r.body != "whole" || e.originCount() != 2 {
+		t.Fatalf("after truncation: body %q, origin %d requests (want the origin asked again)", r.body, e.originCount())
+	}
+	if r := e.do("GET", "/t", full); r.body != "whole" || e.originCount() != 2 || !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+		t.Fatalf("complete body not stored: origin %d, Cache-Status %q", e.originCount(), r.header.Get("Cache-Status"))
+	}
+}
+
+// blockingOrigin answers after release is closed, counting requests.
+func blockingOrigin(n *atomic.Int64, release chan struct{}, cc, body string) func(w *server.ResponseWriter, r *server.Request) {
+	return func(w *server.ResponseWriter, r *server.Request) {
+		n.Add(1)
+		<-release
+		w.Header().Set("Cache-Control", cc)
+		w.Write([]byte(body))
+	}
+}
+
+// concurrent sends n GETs at once and returns their results.
+func concurrent(e *env, n int, path string, a answer) []result {
+	out := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); out[i] = e.do("GET", path, a) }()
+	}
+	wg.Wait()
+	return out
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCoalescing(t *testing.T) {
+	body := strings.Repeat("0123456789", 10<<10) // 100 KiB
+	for _, tc := range []struct {
+		name     string
+		spoolMax int64
+		cc       string
+		clients  int
+		origins  func(got int64) bool
+	}{
+		{"streamed from the spool", 0, "max-age=600", 50, func(n int64) bool { return n == 1 }},
+		{"read from the store after commit", 1 << 10, "max-age=600", 20, func(n int64) bool { return n == 1 }},
+		{"non-cacheable answer releases the others", 0, "no-store", 10, func(n int64) bool { return n == 10 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil, func(c *cache.Cache) { c.SpoolMax = tc.spoolMax })
+			var n atomic.Int64
+			release := make(chan struct{})
+			a := answer{fn: blockingOrigin(&n, release, tc.cc, body)}
+			done := make(chan []result)
+			go func() { done <- concurrent(e, tc.clients, "/c", a) }()
+			waitFor(t, "the first request at the origin", func() bool { return n.Load() >= 1 })
+			time.Sleep(100 * time.Millisecond) // let the others queue behind it
+			close(release)
+			res := <-done
+			for i, r := range res {
+				if r.err != nil || r.status != 200 || r.body != body {
+					t.Fatalf("client %d: %v, status %d, %d bytes", i, r.err, r.status, len(r.body))
+				}
+			}
+			if got := n.Load(); !tc.origins(got) {
+				t.Errorf("origin requests = %d", got)
+			}
+		})
+	}
+}
+
+// When the coalesced upstream body is cut short, the waiting clients see an abort
+// too (never a complete response), and nothing is stored.
+func TestCoalescedTruncation(t *testing.T) {
+	e := newEnv(t, nil)
+	var n atomic.Int64
+	release := make(chan struct{})
+	a := answer{fn: func(w *server.ResponseWriter, r *server.Request) {
+		n.Add(1)
+		<-release
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.SetContentLength(1000)
+		w.Write(bytes.Repeat([]byte("y"), 400))
+		w.Flush()
+		panic(server.ErrAbortHandler)
+	}}
+	done := make(chan []result)
+	go func() { done <- concurrent(e, 10, "/ct", a) }()
+	waitFor(t, "the first request", func() bool { return n.Load() >= 1 })
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	for i, r := range <-done {
+		if r.err == nil && len(r.body) == 1000 {
+			t.Errorf("client %d got a complete body from a truncated upstream", i)
+		}
+	}
+	if st := e.cache.Stats(); st.Stored != 0 {
+		t.Errorf("stored %d entries from a truncated body", st.Stored)
+	}
+}
+
+// stale-while-revalidate: the stale response is served at once and refreshed in
+// the background with a conditional request.
+func TestStaleWhileRevalidate(t *testing.T) {
+	e := newEnv(t, nil)
+	first := answer{status: 200, fields: []string{"Cache-Control: max-age=1, stale-while-revalidate=60", `ETag: "s1"`}, body: "v1"}
+	e.do("GET", "/s", first)
+	e.clock.Advance(10 * time.Second)
+	reval := answer{status: 304, fields: []string{"Cache-Control: max-age=100", `ETag: "s1"`}}
+	r := e.do("GET", "/s", reval)
+	if r.body != "v1" || !strings.Contains(r.header.Get("Cache-Status"), "hit; ttl=-9; detail=stale-while-revalidate") {
+		t.Fatalf("stale response: %q, Cache-Status %q", r.body, r.header.Get("Cache-Status"))
+	}
+	waitFor(t, "the background revalidation", func() bool { return e.originCount() == 2 })
+	last := e.lastSeen()
+	if got := string(last.header.Get("If-None-Match")); got != `"s1"` {
+		t.Errorf("revalidation If-None-Match = %q", got)
+	}
+	waitFor(t, "the freshened entry", func() bool {
+		r := e.do("GET", "/s", answer{status: 500})
+		return strings.Contains(r.header.Get("Cache-Status"), "hit; ttl=")
+	})
+	r = e.do("GET", "/s", answer{status: 500})
+	if cs := r.header.Get("Cache-Status"); e.originCount() != 2 || !strings.Contains(cs, "hit; ttl=100") {
+		t.Errorf("after revalidation: origin %d, Cache-Status %q", e.originCount(), cs)
+	}
+}
+
+// flakyStore fails every operation while down is set.
+type flakyStore struct {
+	store.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("store down")
+
+func (s *flakyStore) Get(ctx context.Context, k store.Key) (store.Entry, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.Get(ctx, k)
+}
+
+func (s *flakyStore) Create(ctx context.Context, k store.Key, m []byte, n int64, ttl time.Duration) (store.Writer, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.Create(ctx, k, m, n, ttl)
+}
+
+// logRecorder keeps log messages.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, r.Message)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+func (l *logRecorder) count(sub string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if strings.Contains(m, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// A store outage is bypassed (requests still served), logged once, and the cache
+// recovers when the store returns.
+func TestStoreOutage(t *testing.T) {
+	fs := &flakyStore{Store: memory.New(memory.Options{})}
+	t.Cleanup(func() { fs.Store.Close() })
+	logs := &logRecorder{}
+	e := newEnv(t, fs, func(c *cache.Cache) { c.Logger = slog.New(logs) })
+	fresh := answer{status: 200, fields: []string{"Cache-Control: max-age=600"}, body: "ok"}
+	fs.down.Store(true)
+	for i := range 20 {
+		if r := e.do("GET", fmt.Sprint("/o", i), fresh); r.status != 200 || r.body != "ok" {
+			t.Fatalf("request %d during the outage: %d %q %v", i, r.status, r.body, r.err)
+		}
+	}
+	if got := e.originCount(); got != 20 {
+		t.Errorf("origin saw %d of 20 requests during the outage", got)
+	}
+	if n := logs.count("unavailable"); n != 1 {
+		t.Errorf("outage logged %d times, want once", n)
+	}
+	fs.down.Store(false)
+	time.Sleep(1100 * time.Millisecond) // the probe interval
+	waitFor(t, "the cache to store again", func() bool {
+		e.do("GET", "/back", fresh)
+		r := e.do("GET", "/back", fresh)
+		return strings.Contains(r.header.Get("Cache-Status"), "hit")
+	})
+	if n := logs.count("recovered"); n != 1 {
+		t.Errorf("recovery logged %d times, want once", n)
+	}
+}
+
+// Hits from the disk store go out through the server's ReadFrom (sendfile), whole
+// and as ranges.
+func TestDiskHits(t *testing.T) {
+	st, err := disk.Open(t.TempDir(), disk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := newEnv(t, st)
+	body := strings.Repeat("abcdefghij", 20<<10) // 200 KiB
+	a := answer{status: 200, fields: []string{"Cache-Control: max-age=600"}, body: body}
+	if r := e.do("GET", "/d", a); r.body != body {
+		t.Fatalf("miss: %d bytes", len(r.body))
+	}
+	for range 3 {
+		r := e.do("GET", "/d", a)
+		if r.body != body || !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+			t.Fatalf("hit: %d bytes, Cache-Status %q", len(r.body), r.header.Get("Cache-Status"))
+		}
+	}
+	r := e.do("GET", "/d", a, "Range: bytes=100000-100009")
+	if r.status != 206 || r.body != body[100000:100010] {
+		t.Fatalf("range: %d %q", r.status, r.body)
+	}
+	if e.originCount() != 1 {
+		t.Errorf("origin saw %d requests", e.originCount())
+	}
+}

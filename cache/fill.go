@@ -1,0 +1,657 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hop-http/hop/cache/policy"
+	"github.com/hop-http/hop/cache/store"
+	"github.com/hop-http/hop/proxy"
+	"github.com/hop-http/hop/wire"
+)
+
+// miss forwards a GET or HEAD for which nothing usable is stored. Concurrent misses
+// for one key are coalesced: the first goes upstream, the others wait for its head
+// and read its body as it streams.
+func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, head bool) error {
+	c.m.misses.Add(1)
+	key := string(x.Req.URL.AppendAbsolute(nil))
+	h := &x.Req.Header
+	// Requests that ask for an origin answer of their own (no-cache, max-age) or for
+	// something else than the whole response are not coalesced.
+	rd := policy.ParseRequest(h)
+	coalesce := !head && !h.Has("Range") && !h.Has("If-None-Match") && !h.Has("If-Modified-Since") &&
+		!rd.NoCache && rd.MaxAge == policy.Absent
+	if coalesce {
+		f, leader := c.fl.join(key)
+		if !leader {
+			switch c.follow(ctx, x, f, key) {
+			case followServed:
+				return nil
+			case followRetry:
+				return c.lookup(ctx, x)
+			}
+			// The leader's answer is of no use here: go upstream alone.
+			return c.fetch(ctx, x, fwd, key, nil, c.now())
+		}
+		// The previous flight for key may have committed between this request's
+		// lookup and its join: look again before going upstream.
+		if c.recheck(ctx, x) {
+			c.fl.retry(key, f)
+			return nil
+		}
+		return c.fetch(ctx, x, fwd, key, f, c.now())
+	}
+	return c.fetch(ctx, x, fwd, key, nil, c.now())
+}
+
+// recheck answers x from the store when a fresh response is there now.
+func (c *Cache) recheck(ctx context.Context, x *proxy.Exchange) bool {
+	s := c.getScratch()
+	s.key = x.Req.URL.AppendAbsolute(s.key[:0])
+	if e, _ := c.find(ctx, s, &x.Req.Header); e == nil {
+		s.release()
+		return false
+	}
+	rd := policy.ParseRequest(&x.Req.Header)
+	action, age := policy.Evaluate(&s.meta.facts, &rd, c.now())
+	if action != policy.Serve {
+		s.release()
+		return false
+	}
+	c.m.misses.Add(-1)
+	c.m.hits.Add(1)
+	c.answer(x, s, &s.resp.Header, age, &policy.CacheStatus{Hit: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true}, false, false)
+	return true
+}
+
+// fetch forwards x and stores the response when it may. f, when set, is the flight
+// this request leads: it is told the outcome.
+func (c *Cache) fetch(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, key string, f *flight, sent time.Time) error {
+	err := c.Next.Exchange(ctx, x)
+	if err != nil {
+		if f != nil {
+			c.fl.release(key, f)
+		}
+		return err
+	}
+	c.admit(ctx, x, fwd, key, f, sent, 0)
+	return nil
+}
+
+// admit decides whether the response now in x is stored and, when it is, wraps
+// x.Body so that the body is written to the store as it streams and committed at its
+// end. It adds Cache-Status. f, when set, is released or fed.
+func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, key string, f *flight, sent time.Time, csFwdStatus int) {
+	received := c.now()
+	r := &x.Resp
+	reqH := &x.Req.Header
+	rd := policy.ParseRequest(reqH)
+	d := policy.ParseResponse(&r.Header)
+	cs := policy.CacheStatus{Fwd: fwd, FwdStatus: r.Status}
+	if csFwdStatus != 0 {
+		cs.FwdStatus = csFwdStatus
+	}
+	reason := policy.CanStore([]byte(x.Req.Method), reqH, &rd, r.Status, &r.Header, &d)
+	size := int64(-1)
+	if r.Framing == wire.FramingLength {
+		size = r.ContentLength
+	} else if r.Framing == wire.FramingNone {
+		size = 0
+	}
+	facts := policy.FactsOf(r.Status, &r.Header, &d, sent, received)
+	names, varyOK := policy.AppendVaryNames(nil, &r.Header)
+	if reason != policy.Storable || size > c.MaxObject || !varyOK ||
+		policy.Worthless(&r.Header, &d, facts.Lifetime, facts.InitialAge) {
+		if f != nil {
+			c.fl.release(key, f)
+		}
+		c.addStatus(x, &cs)
+		return
+	}
+	entryKey := []byte(key)
+	if len(names) > 0 {
+		entryKey = append(entryKey, 0)
+		entryKey = policy.AppendSecondaryKey(entryKey, names, reqH)
+	}
+	ttl := facts.Keep(received, c.KeepStale)
+	var w store.Writer
+	if c.health.usable() {
+		headBytes := appendHead(nil, r.Status, r.Reason, &r.Header, &d)
+		meta := appendResponseMeta(nil, entryKey, names, sent, &facts, headBytes)
+		var err error
+		if w, err = c.Store.Create(ctx, store.KeyOf(entryKey), meta, size, ttl); err != nil {
+			if !errors.Is(err, store.ErrTooLarge) {
+				c.storeFailed(err)
+			}
+			w = nil
+		}
+	}
+	spool := f != nil && size >= 0 && size <= c.SpoolMax
+	if w == nil && !spool {
+		// Neither stored nor shared with waiting requests.
+		if f != nil {
+			c.fl.release(key, f)
+		}
+		c.addStatus(x, &cs)
+		return
+	}
+	if w != nil {
+		cs.Stored = true
+		cs.TTL, cs.HasTTL = facts.TTL(received), true
+	}
+	c.addStatus(x, &cs)
+	fb := &fillBody{c: c, up: x.Body, w: w, key: key, ttl: ttl, size: size,
+		linger: facts.TTL(received) > 2*flightLinger}
+	if len(names) > 0 && w != nil {
+		fb.marker = appendVaryMeta(nil, []byte(key), names)
+	}
+	if f != nil {
+		fb.f = f
+		// Waiting requests read the body as it streams (spool), or from the store once
+		// committed.
+		f.start(c, r, names, entryKey, size, spool)
+	}
+	if x.Body == nil {
+		fb.finish(nil)
+		return
+	}
+	x.Body = fb
+}
+
+// fillBody passes the upstream body through while writing it to the store (and to
+// the flight's spool); the entry is committed only when the body ended cleanly.
+type fillBody struct {
+	c      *Cache
+	up     io.ReadCloser
+	w      store.Writer
+	f      *flight
+	key    string
+	marker []byte // Vary marker to store at key after the variant committed
+	ttl    time.Duration
+	linger bool  // keep the finished flight joinable for flightLinger
+	size   int64 // declared length, -1 unknown
+	n      int64 // bytes read so far
+	done   bool
+}
+
+func (b *fillBody) Read(p []byte) (int, error) {
+	n, err := b.up.Read(p)
+	b.n += int64(n)
+	if n > 0 && !b.done {
+		if b.w != nil {
+			if _, werr := b.w.Write(p[:n]); werr != nil {
+				b.w.Abort()
+				b.w = nil
+				if !errors.Is(werr, store.ErrTooLarge) && !errors.Is(werr, store.ErrIncomplete) {
+					b.c.storeFailed(werr)
+				}
+			}
+		}
+		if b.f != nil {
+			b.f.write(p[:n])
+		}
+	}
+	switch {
+	case err == io.EOF, err == nil && b.n == b.size:
+		// Complete: at the end of a chunked body, or as soon as the declared length
+		// arrived, so that the entry is visible before the client has the last byte.
+		b.finish(nil)
+	case err != nil:
+		b.finish(err)
+	}
+	return n, err
+}
+
+// finish commits (err nil) or aborts the entry and tells the flight.
+func (b *fillBody) finish(err error) {
+	if b.done {
+		return
+	}
+	b.done = true
+	stored := false
+	if b.w != nil {
+		if err == nil {
+			if cerr := b.w.Commit(); cerr == nil {
+				stored = true
+				b.c.m.stored.Add(1)
+				if b.marker != nil {
+					b.c.putMarker(b.key, b.marker, b.ttl)
+				}
+			} else if !errors.Is(cerr, store.ErrIncomplete) {
+				b.c.storeFailed(cerr)
+			}
+		} else {
+			b.w.Abort()
+		}
+		b.w = nil
+	}
+	if b.f != nil {
+		b.f.end(err == nil, stored)
+		if err == nil && b.linger {
+			// Requests whose lookup ran just before the commit became visible (a
+			// slow store) still find the finished flight for a moment instead of
+			// starting another one. Invalidation drops it at once (flights.drop).
+			f, key, fl := b.f, b.key, &b.c.fl
+			time.AfterFunc(flightLinger, func() { fl.remove(key, f) })
+		} else {
+			b.c.fl.remove(b.key, b.f)
+		}
+	}
+}
+
+// flightLinger is how long a completed flight stays joinable.
+const flightLinger = time.Second
+
+func (b *fillBody) Close() error {
+	if !b.done {
+		b.finish(errClosedEarly)
+	}
+	return b.up.Close()
+}
+
+var errClosedEarly = errors.New("hop/cache: body closed before its end")
+
+// putMarker stores the Vary marker for key.
+func (c *Cache) putMarker(key string, meta []byte, ttl time.Duration) {
+	ctx := context.Background()
+	w, err := c.Store.Create(ctx, store.KeyOf([]byte(key)), meta, 0, ttl)
+	if err != nil {
+		c.storeFailed(err)
+		return
+	}
+	if err := w.Commit(); err != nil {
+		c.storeFailed(err)
+	}
+}
+
+// validate forwards a request for a stored response that needs validation, made
+// conditional on its validators; a 304 freshens and serves the stored response, an
+// error or a 5xx may serve it stale, anything else replaces it.
+func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd *policy.Request, age time.Duration, fwd policy.Fwd, head bool) error {
+	key := string(s.key)
+	stored := &s.resp.Header
+	// Keep the client's own conditionals: they are answered from the result.
+	var saved wire.Header
+	for _, n := range [...]string{"If-None-Match", "If-Modified-Since"} {
+		x.Req.Header.Values(n, func(v []byte) { wire.Add(&saved, n, v) })
+	}
+	conditional := policy.SetValidators(&x.Req.Header, stored)
+	sent := c.now()
+	err := c.Next.Exchange(ctx, x)
+	if err != nil {
+		if policy.StaleOnError(&s.meta.facts, rd, age+c.now().Sub(sent), true, c.StaleOnDisconnect) {
+			c.m.hits.Add(1)
+			c.m.stale.Add(1)
+			restore(&x.Req.Header, &saved)
+			c.answer(x, s, stored, age, &policy.CacheStatus{Hit: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true, Detail: "stale-if-disconnected"}, head, false)
+			return nil
+		}
+		s.release()
+		return err
+	}
+	r := &x.Resp
+	switch {
+	case conditional && r.Status == 304 && policy.Matches304(&r.Header, stored):
+		d := policy.ParseResponse(&r.Header)
+		policy.Freshen(&s.hdr, stored, &r.Header, &d)
+		x.Body.Close()
+		x.Body = nil
+		received := c.now()
+		fd := policy.ParseResponse(&s.hdr)
+		facts := policy.FactsOf(s.resp.Status, &s.hdr, &fd, sent, received)
+		c.update(ctx, s, &facts, sent, received, &fd)
+		r.Header.Reset()
+		s.meta.facts = facts
+		restore(&x.Req.Header, &saved)
+		c.m.hits.Add(1)
+		age := facts.Age(received)
+		c.answer(x, s, &s.hdr, age, &policy.CacheStatus{Fwd: fwd, FwdStatus: 304, TTL: facts.Lifetime - age, HasTTL: true}, head, true)
+		return nil
+	case r.Status >= 500 && policy.StaleOnError(&s.meta.facts, rd, age+c.now().Sub(sent), false, 0):
+		x.Body.Close()
+		x.Body = nil
+		status := r.Status
+		r.Header.Reset()
+		c.m.hits.Add(1)
+		c.m.stale.Add(1)
+		restore(&x.Req.Header, &saved)
+		c.answer(x, s, stored, age, &policy.CacheStatus{Fwd: policy.FwdStale, FwdStatus: status, TTL: s.meta.facts.Lifetime - age, HasTTL: true, Detail: "stale-if-error"}, head, false)
+		return nil
+	case conditional && r.Status == 304:
+		// A 304 for another response than the one stored: fetch it whole.
+		x.Body.Close()
+		x.Body = nil
+		x.Resp.Reset()
+		s.release()
+		c.invalidate(ctx, []byte(key))
+		restore(&x.Req.Header, &saved)
+		return c.fetch(ctx, x, fwd, key, nil, c.now())
+	}
+	s.release()
+	if conditional {
+		restore(&x.Req.Header, &saved)
+	}
+	c.admit(ctx, x, fwd, key, nil, sent, 0)
+	return nil
+}
+
+// restore puts the client's conditional fields back in place of the cache's.
+func restore(h, saved *wire.Header) {
+	h.Del("If-None-Match")
+	h.Del("If-Modified-Since")
+	for i := 0; i < saved.Len(); i++ {
+		n, v := saved.At(i)
+		wire.Add(h, n, v)
+	}
+}
+
+// update stores the freshened head of s with new facts (the body is kept).
+func (c *Cache) update(ctx context.Context, s *scratch, f *policy.Facts, sent, received time.Time, d *policy.Response) {
+	key := s.key
+	if len(s.key2) > 0 {
+		key = s.key2
+	}
+	headBytes := appendHead(nil, s.resp.Status, s.resp.Reason, &s.hdr, d)
+	meta := appendResponseMeta(nil, key, s.meta.varyNames, sent, f, headBytes)
+	if err := c.Store.Update(ctx, store.KeyOf(key), meta, f.Keep(received, c.KeepStale)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.storeFailed(err)
+	}
+}
+
+// revalidate refreshes the stored response of s in the background
+// (stale-while-revalidate): one conditional request per key at a time.
+func (c *Cache) revalidate(x *proxy.Exchange, s *scratch) {
+	if c.closed.Load() {
+		return
+	}
+	key := string(s.key)
+	if !c.fl.startRevalidation(key) {
+		return
+	}
+	bx := new(proxy.Exchange)
+	bx.Client = x.Client
+	bx.Req.Method = "GET"
+	u := strings.Clone(key)
+	if bx.Req.URL.Set(u) != nil {
+		c.fl.endRevalidation(key)
+		return
+	}
+	bx.Req.Header.CopyFrom(&x.Req.Header)
+	bx.Req.Header.Del("Cache-Control")
+	bx.Req.Header.Del("Pragma")
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		defer c.fl.endRevalidation(key)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		bs := c.getScratch()
+		bs.key = append(bs.key[:0], key...)
+		if e, _ := c.find(ctx, bs, &bx.Req.Header); e == nil {
+			bs.release()
+			return
+		}
+		rd := policy.ParseRequest(&bx.Req.Header)
+		if err := c.validate(ctx, bx, bs, &rd, bs.meta.facts.Age(c.now()), policy.FwdStale, false); err != nil {
+			return
+		}
+		if bx.Body != nil {
+			io.Copy(io.Discard, bx.Body)
+			bx.Body.Close()
+		}
+	}()
+}
+
+// flights tracks the misses in progress, by primary key, and the background
+// revalidations.
+type flights struct {
+	mu    sync.Mutex
+	m     map[string]*flight
+	reval map[string]bool
+}
+
+// join returns the flight for key, creating it (leader true) when there is none.
+func (fs *flights) join(key string) (*flight, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f := fs.m[key]; f != nil {
+		return f, false
+	}
+	f := &flight{head: make(chan struct{}), done: make(chan struct{})}
+	f.cond = sync.NewCond(&f.mu)
+	fs.m[key] = f
+	return f, true
+}
+
+// release ends a flight whose response is of no use to followers.
+func (fs *flights) release(key string, f *flight) {
+	f.mu.Lock()
+	if !f.headSet {
+		f.headSet = true
+		close(f.head)
+	}
+	f.mu.Unlock()
+	f.end(false, false)
+	fs.remove(key, f)
+}
+
+// retry ends a flight whose leader found the response stored after all: the
+// followers look it up again.
+func (fs *flights) retry(key string, f *flight) {
+	f.mu.Lock()
+	f.retry = true
+	f.mu.Unlock()
+	fs.release(key, f)
+}
+
+// drop forgets the flight for key, whatever it is (the key was invalidated).
+func (fs *flights) drop(key string) {
+	fs.mu.Lock()
+	delete(fs.m, key)
+	fs.mu.Unlock()
+}
+
+func (fs *flights) remove(key string, f *flight) {
+	fs.mu.Lock()
+	if fs.m[key] == f {
+		delete(fs.m, key)
+	}
+	fs.mu.Unlock()
+}
+
+func (fs *flights) startRevalidation(key string) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.reval == nil {
+		fs.reval = map[string]bool{}
+	}
+	if fs.reval[key] {
+		return false
+	}
+	fs.reval[key] = true
+	return true
+}
+
+func (fs *flights) endRevalidation(key string) {
+	fs.mu.Lock()
+	delete(fs.reval, key)
+	fs.mu.Unlock()
+}
+
+// flight is one upstream request that other requests for the same key wait on.
+type flight struct {
+	head chan struct{} // closed when the head is known (usable or not)
+	done chan struct{} // closed when the body ended (committed or not)
+
+	mu        sync.Mutex
+	cond      *sync.Cond
+	headSet   bool
+	usable    bool // followers may use the response
+	status    int
+	reason    []byte
+	header    wire.Header
+	varyNames []byte
+	entryKey  []byte
+	size      int64
+	spooled   bool // the body is kept in spool for followers
+	spool     []byte
+	ended     bool
+	ok        bool // the body ended complete
+	stored    bool // and was committed to the store
+	retry     bool // the leader found the response stored: look it up again
+}
+
+// start publishes the leader's head to the followers.
+func (f *flight) start(c *Cache, r *clientResponse, names, entryKey []byte, size int64, spool bool) {
+	f.mu.Lock()
+	f.usable = true
+	f.status = r.Status
+	f.reason = append([]byte(nil), r.Reason...)
+	f.header.CopyFrom(&r.Header)
+	f.varyNames = names
+	f.entryKey = entryKey
+	f.size = size
+	f.spooled = spool
+	if spool && size > 0 {
+		f.spool = make([]byte, 0, size)
+	}
+	f.headSet = true
+	close(f.head)
+	f.mu.Unlock()
+}
+
+func (f *flight) write(p []byte) {
+	f.mu.Lock()
+	if f.spooled {
+		f.spool = append(f.spool, p...)
+		f.cond.Broadcast()
+	}
+	f.mu.Unlock()
+}
+
+func (f *flight) end(complete, stored bool) {
+	f.mu.Lock()
+	if !f.ended {
+		f.ended, f.ok, f.stored = true, complete, stored
+		close(f.done)
+		f.cond.Broadcast()
+	}
+	f.mu.Unlock()
+}
+
+// Outcomes of follow.
+const (
+	followAlone  = iota // go upstream alone
+	followServed        // answered from the leader's response
+	followRetry         // look the request up again
+)
+
+// follow waits for the leader of f and answers x from its response.
+func (c *Cache) follow(ctx context.Context, x *proxy.Exchange, f *flight, key string) int {
+	timer := time.NewTimer(c.CoalesceWait)
+	defer timer.Stop()
+	select {
+	case <-f.head:
+	case <-timer.C:
+		return followAlone
+	case <-ctx.Done():
+		return followAlone
+	}
+	f.mu.Lock()
+	usable, spooled, retry := f.usable, f.spooled, f.retry
+	if retry {
+		f.mu.Unlock()
+		return followRetry
+	}
+	if usable && len(f.varyNames) > 0 {
+		k := append([]byte(key), 0)
+		k = policy.AppendSecondaryKey(k, f.varyNames, &x.Req.Header)
+		usable = string(k) == string(f.entryKey)
+	}
+	f.mu.Unlock()
+	if !usable {
+		return followAlone
+	}
+	if !spooled {
+		// Wait for the commit, then answer from the store.
+		select {
+		case <-f.done:
+		case <-timer.C:
+			return followAlone
+		case <-ctx.Done():
+			return followAlone
+		}
+		f.mu.Lock()
+		stored := f.stored
+		f.mu.Unlock()
+		if !stored {
+			return followAlone
+		}
+		s := c.getScratch()
+		s.key = x.Req.URL.AppendAbsolute(s.key[:0])
+		if e, _ := c.find(ctx, s, &x.Req.Header); e == nil {
+			s.release()
+			return followAlone
+		}
+		age := s.meta.facts.Age(c.now())
+		c.m.coalesced.Add(1)
+		c.answer(x, s, &s.resp.Header, age, &policy.CacheStatus{Fwd: policy.FwdURIMiss, Collapsed: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true}, false, false)
+		return followServed
+	}
+	c.m.coalesced.Add(1)
+	r := &x.Resp
+	f.mu.Lock()
+	r.Major, r.Minor = 1, 1
+	r.Status = f.status
+	r.Reason = append(r.Reason[:0], f.reason...)
+	for i := 0; i < f.header.Len(); i++ {
+		n, v := f.header.At(i)
+		if wire.EqualFold(n, "Cache-Status") {
+			continue // the leader's own member; the follower gets its own below
+		}
+		wire.Add(&r.Header, n, v)
+	}
+	size := f.size
+	f.mu.Unlock()
+	r.Framing, r.ContentLength = wire.FramingLength, size
+	c.addStatus(x, &policy.CacheStatus{Fwd: policy.FwdURIMiss, FwdStatus: f.status, Collapsed: true})
+	x.Body = &spoolBody{f: f, size: size}
+	return followServed
+}
+
+// spoolBody reads a leader's body from its flight's spool as it arrives.
+type spoolBody struct {
+	f    *flight
+	off  int
+	size int64
+}
+
+func (b *spoolBody) Read(p []byte) (int, error) {
+	f := b.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for b.off >= len(f.spool) && !f.ended {
+		f.cond.Wait()
+	}
+	if b.off < len(f.spool) {
+		n := copy(p, f.spool[b.off:])
+		b.off += n
+		if int64(b.off) == b.size {
+			return n, io.EOF
+		}
+		return n, nil
+	}
+	if f.ok && int64(b.off) == b.size {
+		return 0, io.EOF
+	}
+	return 0, errLeaderAborted
+}
+
+func (b *spoolBody) Close() error { return nil }
+
+var errLeaderAborted = errors.New("hop/cache: the coalesced upstream response was cut short")
