@@ -148,7 +148,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 
 	var handler server.Handler = fsrv
 	if logOut != nil {
-		handler = fileserver.AccessLog(handler, newLogger(f.logFormat, logOut))
+		handler = server.AccessLog(handler, newLogger(f.logFormat, logOut))
 	}
 
 	srv := &server.Server{
