@@ -330,25 +330,9 @@ func checkTrailer(t *wire.Header) error {
 	return nil
 }
 
-// allowedInTrailer reports whether a field may be sent in a trailer section: not the
-// fields that frame, route or control the message, nor authentication, content format
-// or connection management (RFC 9110 §6.5.1; the same set as the server's).
-func allowedInTrailer(name []byte) bool {
-	for _, f := range notInTrailer {
-		if len(name) == len(f) && wire.EqualFold(name, f) {
-			return false
-		}
-	}
-	return true
-}
-
-var notInTrailer = [...]string{
-	"content-length", "transfer-encoding", "host", "trailer", "te", "connection",
-	"keep-alive", "proxy-connection", "upgrade", "content-type", "content-encoding",
-	"content-range", "cache-control", "expires", "location", "retry-after", "vary",
-	"age", "date", "www-authenticate", "proxy-authenticate", "authorization",
-	"proxy-authorization", "set-cookie", "expect", "range",
-}
+// allowedInTrailer reports whether a field may be sent in a trailer section
+// (wire.ProhibitedTrailer: RFC 9110 §6.5.1).
+func allowedInTrailer(name []byte) bool { return !wire.ProhibitedTrailer(name) }
 
 func containsToken(v []byte, tok string) bool {
 	found := false
