@@ -112,7 +112,7 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 	fs.StringVar(&f.name, "name", "", "pseudonym in Via and for loop detection (default HOSTNAME:PORT)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "access log format: text or json")
 	fs.StringVar(&f.accessLog, "access-log", "stderr", "access log destination: stderr, stdout (or -), off, or a `FILE` to append to")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this long for requests in flight")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this long for requests in flight and open tunnels")
 	f.cache.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: hop proxy [--addr HOST:PORT] [--upstream URL]... [flags]\n\n"+
@@ -311,6 +311,15 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		code = 1
 	}
 	<-done
+	// Tunnels (CONNECT, upgrades) left the server's care when they started: they get
+	// what remains of the same deadline.
+	if n := p.Tunnels(); n > 0 {
+		fmt.Fprintf(stderr, "hop proxy: waiting for %d tunnels\n", n)
+	}
+	if err := p.Shutdown(sctx); err != nil {
+		fmt.Fprintln(stderr, "hop proxy: shutdown: tunnels still open at the deadline were closed")
+		code = 1
+	}
 	if admin != nil {
 		admin.Shutdown(sctx)
 	}
