@@ -163,12 +163,8 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 
 // validToken reports whether s can be a Via received-by: a token, or host:port.
 func validToken(s string) bool {
-	host, port, err := net.SplitHostPort(s)
-	if err == nil {
-		if _, perr := strconv.Atoi(port); perr != nil {
-			return false
-		}
-		s = host
+	if a, err := wire.ParseAuthority(s); err == nil && len(a.Port) > 0 && !a.HasUserInfo {
+		s = a.Host
 	}
 	return wire.IsToken(s)
 }
