@@ -40,8 +40,12 @@ func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, hea
 		}
 		// The previous flight for key may have committed between this request's
 		// lookup and its join: look again before going upstream.
-		if c.recheck(ctx, x) {
+		if c.recheck(ctx, x, false) {
 			c.fl.retry(key, f)
+			return nil
+		}
+		if lk, ok := c.Store.(store.Locker); ok && c.shareMiss(ctx, x, lk, key, f) {
+			c.fl.retry(key, f) // this flight's followers find the entry now
 			return nil
 		}
 		return c.fetch(ctx, x, fwd, key, f, c.now())
@@ -49,8 +53,50 @@ func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, hea
 	return c.fetch(ctx, x, fwd, key, nil, c.now())
 }
 
-// recheck answers x from the store when a fresh response is there now.
-func (c *Cache) recheck(ctx context.Context, x *proxy.Exchange) bool {
+// peerPoll is how often a miss waiting for another process's fetch looks again.
+const peerPoll = 20 * time.Millisecond
+
+// shareMiss coordinates a miss with the other processes that share the store (a
+// store.Locker): this process's flight leader takes the key's lease — its fetch then
+// holds it until the flight ends, after the commit — or, while another process holds
+// it, waits (at most CoalesceWait) for that process's response to be committed and
+// answers x from the store. It reports whether x was answered; if not, the caller
+// fetches (holding the lease, or alone when the store failed or the wait ran out).
+func (c *Cache) shareMiss(ctx context.Context, x *proxy.Exchange, lk store.Locker, key string, f *flight) bool {
+	k := store.KeyOf([]byte(key))
+	timer := time.NewTimer(c.CoalesceWait)
+	defer timer.Stop()
+	for {
+		if !c.health.usable() {
+			return false
+		}
+		unlock, ok, err := lk.TryLock(ctx, k)
+		if err != nil {
+			c.storeFailed(err)
+			return false
+		}
+		if ok {
+			f.holdLease(unlock)
+			// A holder that finished between the lookup and this lease committed its
+			// response before it let the lease go: look once more.
+			return c.recheck(ctx, x, true)
+		}
+		select {
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-time.After(peerPoll):
+		}
+		if c.recheck(ctx, x, true) {
+			return true
+		}
+	}
+}
+
+// recheck answers x from the store when a fresh response is there now; collapsed
+// says it was stored by another request's fetch that x waited for.
+func (c *Cache) recheck(ctx context.Context, x *proxy.Exchange, collapsed bool) bool {
 	s := c.getScratch()
 	s.key = x.Req.URL.AppendAbsolute(s.key[:0])
 	if e, _ := c.find(ctx, s, &x.Req.Header); e == nil {
@@ -63,9 +109,15 @@ func (c *Cache) recheck(ctx context.Context, x *proxy.Exchange) bool {
 		s.release()
 		return false
 	}
-	c.m.misses.Add(-1)
-	c.m.hits.Add(1)
-	c.answer(x, s, &s.resp.Header, age, &policy.CacheStatus{Hit: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true}, false, false)
+	cs := policy.CacheStatus{Hit: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true}
+	if collapsed {
+		cs = policy.CacheStatus{Fwd: policy.FwdURIMiss, Collapsed: true, TTL: cs.TTL, HasTTL: true}
+		c.m.coalesced.Add(1)
+	} else {
+		c.m.misses.Add(-1)
+		c.m.hits.Add(1)
+	}
+	c.answer(x, s, &s.resp.Header, age, &cs, false, false)
 	return true
 }
 
@@ -504,6 +556,14 @@ type flight struct {
 	ok        bool // the body ended complete
 	stored    bool // and was committed to the store
 	retry     bool // the leader found the response stored: look it up again
+	unlock    func() // gives back the store's lease on the key (shareMiss), at the end
+}
+
+// holdLease makes the flight give the store's lease back when it ends.
+func (f *flight) holdLease(unlock func()) {
+	f.mu.Lock()
+	f.unlock = unlock
+	f.mu.Unlock()
 }
 
 // start publishes the leader's head to the followers.
@@ -536,12 +596,19 @@ func (f *flight) write(p []byte) {
 
 func (f *flight) end(complete, stored bool) {
 	f.mu.Lock()
+	unlock := f.unlock
+	f.unlock = nil
 	if !f.ended {
 		f.ended, f.ok, f.stored = true, complete, stored
 		close(f.done)
 		f.cond.Broadcast()
 	}
 	f.mu.Unlock()
+	if unlock != nil {
+		// After the commit (fillBody.finish commits first): a process that takes
+		// the lease next finds the entry.
+		unlock()
+	}
 }
 
 // Outcomes of follow.
