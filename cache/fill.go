@@ -553,9 +553,9 @@ type flight struct {
 	spooled   bool // the body is kept in spool for followers
 	spool     []byte
 	ended     bool
-	ok        bool // the body ended complete
-	stored    bool // and was committed to the store
-	retry     bool // the leader found the response stored: look it up again
+	ok        bool   // the body ended complete
+	stored    bool   // and was committed to the store
+	retry     bool   // the leader found the response stored: look it up again
 	unlock    func() // gives back the store's lease on the key (shareMiss), at the end
 }
 

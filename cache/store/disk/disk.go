@@ -64,8 +64,8 @@ const (
 	// DefaultMemoryBytes bounds the bodies kept in memory (at most MaxBytes/4).
 	DefaultMemoryBytes = 64 << 20
 	headerLen          = 40
-	magic           = "HOPC"
-	version         = 1
+	magic              = "HOPC"
+	version            = 1
 )
 
 // Options configure a Store.
@@ -457,11 +457,13 @@ type entry struct {
 // returns the record itself, no file is opened.
 type memEntry item
 
-func (e *memEntry) Meta() []byte                            { return e.meta }
-func (e *memEntry) Size() int64                             { return e.size }
-func (e *memEntry) Close() error                            { return nil }
-func (e *memEntry) Bytes() []byte                           { return *e.body.Load() }
-func (e *memEntry) ReadAt(p []byte, off int64) (int, error) { return store.ReadBytesAt(e.Bytes(), p, off) }
+func (e *memEntry) Meta() []byte  { return e.meta }
+func (e *memEntry) Size() int64   { return e.size }
+func (e *memEntry) Close() error  { return nil }
+func (e *memEntry) Bytes() []byte { return *e.body.Load() }
+func (e *memEntry) ReadAt(p []byte, off int64) (int, error) {
+	return store.ReadBytesAt(e.Bytes(), p, off)
+}
 
 func (e *entry) Meta() []byte                            { return e.it.meta }
 func (e *entry) Size() int64                             { return e.it.size }
