@@ -349,20 +349,28 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 	r := &x.Resp
 	switch {
 	case conditional && r.Status == 304 && policy.Matches304(&r.Header, stored):
-		d := policy.ParseResponse(&r.Header)
-		policy.Freshen(&s.hdr, stored, &r.Header, &d)
 		x.Body.Close()
 		x.Body = nil
-		received := c.now()
-		fd := policy.ParseResponse(&s.hdr)
-		facts := policy.FactsOf(s.resp.Status, &s.hdr, &fd, sent, received)
-		c.update(ctx, s, &facts, sent, received, &fd)
+		facts, received := c.freshen(ctx, s, &r.Header, sent)
 		r.Header.Reset()
-		s.meta.facts = facts
 		restore(&x.Req.Header, &saved)
 		c.m.hits.Add(1)
 		age := facts.Age(received)
 		c.answer(x, s, &s.hdr, age, &policy.CacheStatus{Fwd: fwd, FwdStatus: 304, TTL: facts.Lifetime - age, HasTTL: true}, head, true)
+		return nil
+	case head && r.Status == 200:
+		// A HEAD answer freshens the stored GET it describes, or makes it stale
+		// (RFC 9111 §4.3.5: here it is removed). The client gets the origin's answer.
+		if policy.MatchesHEAD(&r.Header, stored, s.entry.Size()) {
+			c.freshen(ctx, s, &r.Header, sent)
+		} else {
+			c.invalidate(ctx, s.storedKey())
+		}
+		s.release()
+		if conditional {
+			restore(&x.Req.Header, &saved)
+		}
+		c.addStatus(x, &policy.CacheStatus{Fwd: fwd, FwdStatus: 200})
 		return nil
 	case r.Status >= 500 && policy.StaleOnError(&s.meta.facts, rd, age+c.now().Sub(sent), false, 0):
 		x.Body.Close()
@@ -402,12 +410,31 @@ func restore(h, saved *wire.Header) {
 	}
 }
 
+// freshen updates the stored response of s with the fields of nm, the head of a 304
+// or of a 200 to HEAD (RFC 9111 §3.2): the freshened head goes to s.hdr and to the
+// store, with the facts it implies, which it returns with the time received.
+func (c *Cache) freshen(ctx context.Context, s *scratch, nm *wire.Header, sent time.Time) (policy.Facts, time.Time) {
+	d := policy.ParseResponse(nm)
+	policy.Freshen(&s.hdr, &s.resp.Header, nm, &d)
+	received := c.now()
+	fd := policy.ParseResponse(&s.hdr)
+	facts := policy.FactsOf(s.resp.Status, &s.hdr, &fd, sent, received)
+	c.update(ctx, s, &facts, sent, received, &fd)
+	s.meta.facts = facts
+	return facts, received
+}
+
+// storedKey is the key text of the stored response of s (its variant's, with Vary).
+func (s *scratch) storedKey() []byte {
+	if len(s.key2) > 0 {
+		return s.key2
+	}
+	return s.key
+}
+
 // update stores the freshened head of s with new facts (the body is kept).
 func (c *Cache) update(ctx context.Context, s *scratch, f *policy.Facts, sent, received time.Time, d *policy.Response) {
-	key := s.key
-	if len(s.key2) > 0 {
-		key = s.key2
-	}
+	key := s.storedKey()
 	headBytes := appendHead(nil, s.resp.Status, s.resp.Reason, &s.hdr, d)
 	meta := appendResponseMeta(nil, key, s.meta.varyNames, sent, f, headBytes)
 	if err := c.Store.Update(ctx, store.KeyOf(key), meta, f.Keep(received, c.KeepStale)); err != nil && !errors.Is(err, store.ErrNotFound) {

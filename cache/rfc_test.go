@@ -1,6 +1,10 @@
 package cache_test
 
 import (
+	"io"
+	"mime"
+	"mime/multipart"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -470,6 +474,86 @@ func TestHeadAndRange(t *testing.T) {
 			{origin: stored, origins: 1},
 			{req: []string{"Range: bytes=2-4", `If-Range: "other"`}, origins: 1, body: body},
 			{req: []string{"Range: bytes=2-4", `If-Range: "r1"`}, status: 206, origins: 1, body: "234"},
+		}},
+		{"too many ranges get the whole", []step{
+			{origin: stored, origins: 1},
+			{req: []string{"Range: bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,9-9,0-0,1-1,2-2,3-3,4-4,5-5,6-6"}, origins: 1, body: body},
+		}},
+	})
+}
+
+// Several ranges of a complete stored response are answered 206 with a
+// multipart/byteranges body (RFC 9110 §14.6), each part with the stored
+// Content-Type and its Content-Range; HEAD gets the same length without the body.
+func TestMultipartRanges(t *testing.T) {
+	e := newEnv(t, nil)
+	body := "0123456789abcdefghij"
+	stored := answer{status: 200, fields: []string{"Cache-Control: max-age=600", "Content-Type: text/plain"}, body: body}
+	e.do("GET", "/m", stored)
+	for _, method := range []string{"GET", "HEAD"} {
+		r := e.do(method, "/m", stored, "Range: bytes=1-3, -2, 10-")
+		mt, params, err := mime.ParseMediaType(r.header.Get("Content-Type"))
+		if r.status != 206 || err != nil || mt != "multipart/byteranges" || r.header.Get("Content-Range") != "" ||
+			!strings.Contains(r.header.Get("Cache-Status"), "hit") {
+			t.Fatalf("%s: %d, Content-Type %q (%v), Content-Range %q, Cache-Status %q", method, r.status,
+				r.header.Get("Content-Type"), err, r.header.Get("Content-Range"), r.header.Get("Cache-Status"))
+		}
+		if method == "HEAD" {
+			if r.body != "" || r.header.Get("Content-Length") == "" {
+				t.Errorf("HEAD: body %q, Content-Length %q", r.body, r.header.Get("Content-Length"))
+			}
+			continue
+		}
+		if got := r.header.Get("Content-Length"); got != strconv.Itoa(len(r.body)) {
+			t.Errorf("Content-Length %s for a %d-byte body", got, len(r.body))
+		}
+		mr := multipart.NewReader(strings.NewReader(r.body), params["boundary"])
+		var got []string
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("part %d: %v\n%q", len(got), err, r.body)
+			}
+			b, _ := io.ReadAll(part)
+			got = append(got, part.Header.Get("Content-Type")+"|"+part.Header.Get("Content-Range")+"|"+string(b))
+		}
+		want := []string{"text/plain|bytes 1-3/20|123", "text/plain|bytes 18-19/20|ij", "text/plain|bytes 10-19/20|abcdefghij"}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("parts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	if n := e.originCount(); n != 1 {
+		t.Errorf("origin saw %d requests", n)
+	}
+}
+
+// A 200 answer to a HEAD the cache forwards freshens the stored GET when its
+// validators and Content-Length agree with it, and makes it stale otherwise (RFC
+// 9111 §4.3.5).
+func TestHeadFreshens(t *testing.T) {
+	get := answer{status: 200, fields: []string{"Cache-Control: max-age=10", `ETag: "v1"`}, body: "body-1"}
+	head := func(etag, body string, fields ...string) answer {
+		return answer{status: 200, fields: append([]string{"Cache-Control: max-age=600", "ETag: " + etag}, fields...), body: body}
+	}
+	run(t, []scenario{
+		{"matching HEAD freshens", []step{
+			{origin: get, origins: 1},
+			{advance: 20 * time.Second, method: "HEAD", origin: head(`"v1"`, "body-1", "X-Fresh: yes"), origins: 2,
+				cs: "fwd=stale; fwd-status=200", body: "<empty>", saw: []string{`If-None-Match: "v1"`}},
+			{origins: 2, cs: "hit", body: "body-1", has: []string{"X-Fresh: yes", "Cache-Control: max-age=600"}},
+		}},
+		{"HEAD with another ETag makes it stale", []step{
+			{origin: get, origins: 1},
+			{advance: 20 * time.Second, method: "HEAD", origin: head(`"v2"`, "body-2"), origins: 2},
+			{origin: ok200("Cache-Control: max-age=600"), origins: 3, cs: "fwd=uri-miss", body: "body-1"},
+		}},
+		{"HEAD with another Content-Length makes it stale", []step{
+			{origin: get, origins: 1},
+			{advance: 20 * time.Second, method: "HEAD", origin: head(`"v1"`, "a longer body"), origins: 2},
+			{origin: ok200("Cache-Control: max-age=600"), origins: 3, cs: "fwd=uri-miss"},
 		}},
 	})
 }
