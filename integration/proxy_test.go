@@ -115,7 +115,7 @@ func TestProxyCurl(t *testing.T) {
 
 	rev := startHop(t, "hop proxy (reverse)", "proxy", "--upstream", s.url, "--access-log", "off")
 	r = mustRunPeer(t, dir, curl, "-sS", "--max-time", "30", "-i", rev.url+"/a", rev.url+"/b")
-	if strings.Count(r.stdout, hello) != 2 || strings.Count(r.stdout, "HTTP/1.1 200 OK") != 2 {
+	if strings.Count(r.stdout, hello) != 2 || strings.Count(r.stdout, "HTTP/1.1 200 OK") != 2 || strings.Count(r.stdout, "\r\nVia: 1.1 ") != 2 {
 		t.Errorf("curl to the reverse proxy:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
 	// https through a CONNECT tunnel to hop serve with TLS.
