@@ -396,6 +396,13 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 		s.release()
 		return
 	}
+	if rg.Length == 0 {
+		// No body (304, 416, an empty stored body): none is set, so nothing is
+		// written, not even zero bytes, to a response whose status forbids one.
+		x.Body = nil
+		s.release()
+		return
+	}
 	if parts != nil {
 		x.Body = &multipartBody{s: s, m: parts, part: -1}
 		return

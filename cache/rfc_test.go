@@ -1,9 +1,13 @@
 package cache_test
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -604,4 +608,41 @@ func TestTargeted(t *testing.T) {
 			{advance: 100 * time.Second, origins: 1, cs: "hit"},
 		}},
 	})
+}
+
+// Answers without a body from the cache (304 to a conditional request, 416) keep the
+// client's connection: several of them and a full answer on one connection, read
+// with net/http's parser from a raw socket (net/http's client would silently retry
+// on a closed connection and hide a close).
+func TestBodilessAnswersKeepConnection(t *testing.T) {
+	e := newEnv(t, nil)
+	e.do("GET", "/k", answer{status: 200, fields: []string{"Cache-Control: max-age=600", `ETag: "k1"`}, body: "kept"})
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.proxy, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	for i, tc := range []struct {
+		fields string
+		status int
+		body   string
+	}{
+		{"If-None-Match: \"k1\"\r\n", 304, ""},
+		{"Range: bytes=50-\r\n", 416, ""},
+		{"If-None-Match: \"k1\"\r\n", 304, ""},
+		{"", 200, "kept"},
+	} {
+		fmt.Fprintf(c, "GET /k HTTP/1.1\r\nHost: %s\r\n%s\r\n", strings.TrimPrefix(e.proxy, "http://"), tc.fields)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d on the kept connection: %v", i+1, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != tc.status || string(b) != tc.body || resp.Close {
+			t.Fatalf("request %d: %d %q %v (close %v), want %d %q", i+1, resp.StatusCode, b, err, resp.Close, tc.status, tc.body)
+		}
+	}
 }

@@ -440,8 +440,8 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 	case resp.Framing == wire.FramingNone && r.IsMethod("HEAD") && resp.ContentLength >= 0:
 		w.SetContentLength(resp.ContentLength)
 	}
-	if x.Body == nil {
-		return
+	if x.Body == nil || r.IsMethod("HEAD") || resp.Status == 204 || resp.Status == 304 {
+		return // no body to send (x.Body is closed when the exchange is released)
 	}
 	if wt, ok := x.Body.(io.WriterTo); ok {
 		// A body that writes itself: a cache entry in memory (one Write) or in a file
