@@ -358,7 +358,10 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 	if parts != nil {
 		wire.Add(&r.Header, "Content-Type", parts.ContentType())
 	}
-	s.buf = strconv.AppendInt(s.buf[:0], int64(age/time.Second), 10)
+	// Age in whole seconds, rounded: the coarse clock and the moment a request lands
+	// make a resident time of 3 s read as 2.99 s, which truncation would turn into
+	// an Age one second short.
+	s.buf = strconv.AppendInt(s.buf[:0], int64((age+time.Second/2)/time.Second), 10)
 	wire.Add(&r.Header, "Age", s.buf)
 	switch status {
 	case 304:

@@ -208,8 +208,12 @@ func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 		// committed.
 		f.start(c, r, names, entryKey, size, spool)
 	}
-	if x.Body == nil {
+	if x.Body == nil || size == 0 {
+		// Nothing to stream (204, 304, HEAD or an empty body): complete already,
+		// whether or not the body is ever read.
 		fb.finish(nil)
+	}
+	if x.Body == nil {
 		return
 	}
 	x.Body = fb

@@ -157,6 +157,14 @@ func TestStoring(t *testing.T) {
 			{origin: ok200("Cache-Control: max-age=60"), origins: 1, body: "body-1", cs: "fwd=uri-miss; fwd-status=200; stored", age: "-"},
 			{origins: 1, body: "body-1", cs: "hit", age: "0"},
 		}},
+		{"204 is stored (no body to wait for)", []step{
+			{origin: answer{status: 204, fields: []string{"Cache-Control: max-age=60"}}, status: 204, origins: 1, cs: "stored"},
+			{status: 204, origins: 1, cs: "hit", body: "<empty>"},
+		}},
+		{"empty 200 is stored", []step{
+			{origin: answer{status: 200, fields: []string{"Cache-Control: max-age=60", "Content-Length: 0"}}, origins: 1, cs: "stored"},
+			{origins: 1, cs: "hit", body: "<empty>", has: []string{"Content-Length: 0"}},
+		}},
 		{"no-store", []step{
 			{origin: ok200("Cache-Control: no-store, max-age=60"), origins: 1, cs: "fwd=uri-miss"},
 			{origin: ok200("Cache-Control: no-store, max-age=60"), origins: 2, cs: "fwd=uri-miss"},
