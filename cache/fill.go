@@ -362,14 +362,24 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 		age := facts.Age(received)
 		c.answer(x, s, &s.hdr, age, &policy.CacheStatus{Fwd: fwd, FwdStatus: 304, TTL: facts.Lifetime - age, HasTTL: true}, head, true)
 		return nil
-	case head && r.Status == 200:
-		// A HEAD answer freshens the stored GET it describes, or makes it stale
-		// (RFC 9111 §4.3.5: here it is removed). The client gets the origin's answer.
-		if policy.MatchesHEAD(&r.Header, stored, s.entry.Size()) {
-			c.freshen(ctx, s, &r.Header, sent)
-		} else {
-			c.invalidate(ctx, s.storedKey())
+	case head && r.Status == 200 && policy.MatchesHEAD(&r.Header, stored, s.entry.Size()):
+		// A HEAD answer that describes the stored GET freshens it like a 304 (RFC
+		// 9111 §4.3.5), and the client gets the freshened stored head.
+		x.Body.Close()
+		x.Body = nil
+		facts, received := c.freshen(ctx, s, &r.Header, sent)
+		r.Header.Reset()
+		if conditional {
+			restore(&x.Req.Header, &saved)
 		}
+		c.m.hits.Add(1)
+		age := facts.Age(received)
+		c.answer(x, s, &s.hdr, age, &policy.CacheStatus{Fwd: fwd, FwdStatus: 200, TTL: facts.Lifetime - age, HasTTL: true}, head, true)
+		return nil
+	case head && r.Status == 200:
+		// One that does not (another validator or length) makes it stale: here it is
+		// removed, and the client gets the origin's answer.
+		c.invalidate(ctx, s.storedKey())
 		s.release()
 		if conditional {
 			restore(&x.Req.Header, &saved)

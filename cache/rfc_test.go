@@ -546,7 +546,7 @@ func TestMultipartRanges(t *testing.T) {
 // validators and Content-Length agree with it, and makes it stale otherwise (RFC
 // 9111 §4.3.5).
 func TestHeadFreshens(t *testing.T) {
-	get := answer{status: 200, fields: []string{"Cache-Control: max-age=10", `ETag: "v1"`}, body: "body-1"}
+	get := answer{status: 200, fields: []string{"Cache-Control: max-age=10", `ETag: "v1"`, "X-Stored: kept"}, body: "body-1"}
 	head := func(etag, body string, fields ...string) answer {
 		return answer{status: 200, fields: append([]string{"Cache-Control: max-age=600", "ETag: " + etag}, fields...), body: body}
 	}
@@ -554,7 +554,8 @@ func TestHeadFreshens(t *testing.T) {
 		{"matching HEAD freshens", []step{
 			{origin: get, origins: 1},
 			{advance: 20 * time.Second, method: "HEAD", origin: head(`"v1"`, "body-1", "X-Fresh: yes"), origins: 2,
-				cs: "fwd=stale; fwd-status=200", body: "<empty>", saw: []string{`If-None-Match: "v1"`}},
+				cs: "fwd=stale; fwd-status=200", body: "<empty>", saw: []string{`If-None-Match: "v1"`},
+				has: []string{"X-Fresh: yes", "X-Stored: kept", `ETag: "v1"`, "Content-Length: 6"}},
 			{origins: 2, cs: "hit", body: "body-1", has: []string{"X-Fresh: yes", "Cache-Control: max-age=600"}},
 		}},
 		{"HEAD with another ETag makes it stale", []step{
