@@ -57,13 +57,14 @@ func TestProcessNoAllocs(t *testing.T) {
 		in = append(in, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nHello\r\n8\r\n, World!\r\n0\r\nX-Trailer: t\r\n\r\n"...)
 	}
 	step := func() {
-		w.r, w.w = 0, copy(w.buf, in)
+		w.in.Reset()
+		w.in.Advance(copy(w.in.Free(), in))
 		w.head, w.n = 0, depth
 		if err := w.process(e.now()); err != nil {
 			t.Fatal(err)
 		}
-		if w.n != 0 || w.r != w.w {
-			t.Fatalf("%d responses left, %d bytes unparsed", w.n, w.w-w.r)
+		if w.n != 0 || w.in.Len() != 0 {
+			t.Fatalf("%d responses left, %d bytes unparsed", w.n, w.in.Len())
 		}
 	}
 	step()

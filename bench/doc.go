@@ -14,8 +14,8 @@
 // are parsed in place in the read buffer, bodies framed by Content-Length, the
 // chunked coding or the end of the connection are skipped without copying. On Linux,
 // plain TCP connections are read and written with raw system calls while still
-// waiting for readiness in the netpoller (syscall.RawConn): a non-blocking socket
-// call need not be announced to the scheduler, and not announcing it keeps the
+// waiting for readiness in the netpoller (package internal/rawio, shared with the
+// server): not announcing a non-blocking socket call to the scheduler keeps the
 // runtime from handing the processor to another thread in the middle of a loopback
 // write, which otherwise costs context switches on every request when the engine has
 // a single core. With that, the engine spends about as much CPU per request as wrk.

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hop-http/hop/internal/connbuf"
+	"github.com/hop-http/hop/internal/rawio"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -64,13 +67,12 @@ type worker struct {
 
 	mu   sync.Mutex
 	conn net.Conn
-	raw  rawIO // raw system calls on conn (plain TCP on Linux)
+	raw  rawio.Conn // raw system calls on conn (plain TCP on Linux)
 
-	buf        []byte
-	r, w       int // unparsed input is buf[r:w]
+	in         connbuf.Buffer // unparsed input
 	parser     wire.Parser
 	resp       wire.Response
-	chunk      wire.ChunkedDecoder
+	chunk      connbuf.Chunked
 	inBody     bool
 	framing    wire.Framing
 	left       int64 // body bytes left with FramingLength
@@ -86,9 +88,9 @@ type worker struct {
 
 	dialedAt     int64
 	lastProgress int64
-	rdl, wdl     int64 // read and write deadlines currently set (0: none)
-	pacing       bool  // the read deadline is a schedule slot, not a timeout
-	consecutive  int   // errors since the last complete response
+	rd, wd       connbuf.Deadline // the read and write deadlines in force
+	pacing       bool             // the read deadline is a schedule slot, not a timeout
+	consecutive  int              // errors since the last complete response
 	timer        *time.Timer
 
 	samples  [sampleBatch]int64
@@ -185,13 +187,15 @@ func (w *worker) connect() bool {
 	e.opened.Add(1)
 	w.mu.Lock()
 	w.conn = c
-	w.raw.attach(c)
+	w.raw.Attach(c)
 	if e.stopped.Load() {
 		c.SetDeadline(aLongTimeAgo)
 	}
 	w.mu.Unlock()
 	w.dialedAt = start
-	w.rdl, w.wdl, w.pacing = 0, 0, false
+	w.rd.Forget()
+	w.wd.Forget()
+	w.pacing = false
 	w.lastProgress = e.now()
 	return true
 }
@@ -204,9 +208,9 @@ func (w *worker) closeConn() {
 	w.mu.Lock()
 	w.conn.Close()
 	w.conn = nil
-	w.raw.detach()
+	w.raw.Detach()
 	w.mu.Unlock()
-	w.r, w.w = 0, 0
+	w.in.Reset()
 	w.inBody, w.closeAfter = false, false
 	w.parser.Reset()
 }
@@ -221,33 +225,32 @@ func (w *worker) wake() {
 }
 
 // setReadDeadline sets the read deadline to the engine time at. Unless exact, a
-// deadline already set less than Timeout/8 earlier is kept, so that a busy connection
+// deadline already set at most Timeout/8 earlier is kept, so that a busy connection
 // touches its timer rarely.
 func (w *worker) setReadDeadline(at int64, exact bool) {
-	if exact {
-		if at == w.rdl {
-			return
-		}
-	} else if w.rdl != 0 && w.rdl <= at && at-w.rdl <= int64(w.e.cfg.Timeout)/8 {
+	var slack time.Duration
+	if !exact {
+		slack = w.e.cfg.Timeout / 8
+	}
+	t := w.e.at(at)
+	if !w.rd.Move(t, slack) {
 		return
 	}
-	w.rdl = at
 	w.mu.Lock()
 	if !w.e.stopped.Load() {
-		w.conn.SetReadDeadline(w.e.at(at))
+		w.conn.SetReadDeadline(t)
 	}
 	w.mu.Unlock()
 }
 
 func (w *worker) setWriteDeadline(now int64) {
-	at := now + int64(w.e.cfg.Timeout)
-	if w.wdl != 0 && at-w.wdl <= int64(w.e.cfg.Timeout)/8 {
+	t := w.e.at(now + int64(w.e.cfg.Timeout))
+	if !w.wd.Move(t, w.e.cfg.Timeout/8) {
 		return
 	}
-	w.wdl = at
 	w.mu.Lock()
 	if !w.e.stopped.Load() {
-		w.conn.SetWriteDeadline(w.e.at(at))
+		w.conn.SetWriteDeadline(t)
 	}
 	w.mu.Unlock()
 }
@@ -320,17 +323,19 @@ func (w *worker) send() bool {
 }
 
 func (w *worker) read(p []byte) (int, error) {
-	if w.raw.attached {
-		return w.raw.read(p)
+	if w.raw.Attached() {
+		return w.raw.Read(p)
 	}
 	return w.conn.Read(p)
 }
 
 func (w *worker) write(p []byte) error {
-	if w.raw.attached {
-		return w.raw.write(p)
+	var err error
+	if w.raw.Attached() {
+		_, err = w.raw.Write(p)
+	} else {
+		_, err = w.conn.Write(p)
 	}
-	_, err := w.conn.Write(p)
 	return err
 }
 
@@ -349,10 +354,10 @@ func (w *worker) receive() {
 		w.fail(kindProtocol, e.now(), errHeadTooBig)
 		return
 	}
-	n, err := w.read(w.buf[w.w:])
+	n, err := w.read(w.in.Free())
 	now := e.now()
 	if n > 0 {
-		w.w += n
+		w.in.Advance(n)
 		w.lastProgress = now
 		if e.measured(now) {
 			w.bytes += int64(n)
@@ -454,54 +459,31 @@ func (w *worker) record(kind errKind, now int64, err error) {
 	w.firstErr[kind], w.firstAt[kind] = err, now
 }
 
-// makeRoom makes free space at the end of the read buffer. It reports false when an
-// incomplete head already fills the largest buffer allowed.
+// makeRoom makes free space at the end of the read buffer: at least minFree bytes,
+// so that reads are not tiny. It reports false when an incomplete head already fills
+// the largest buffer allowed.
 func (w *worker) makeRoom() bool {
-	if w.buf == nil {
-		w.buf = make([]byte, initialBuffer)
+	if w.in.Cap() == 0 {
+		w.in.Init(initialBuffer)
 	}
-	if w.r == w.w {
-		w.r, w.w = 0, 0
-		return true
-	}
-	if len(w.buf)-w.w >= minFree {
-		return true
-	}
-	if w.r > 0 {
-		w.w = copy(w.buf, w.buf[w.r:w.w])
-		w.r = 0
-		if len(w.buf)-w.w >= minFree {
-			return true
-		}
-	}
-	if len(w.buf) >= maxBuffer {
-		return w.w < len(w.buf)
-	}
-	size := 2 * len(w.buf)
-	if size > maxBuffer {
-		size = maxBuffer
-	}
-	nb := make([]byte, size)
-	copy(nb, w.buf[:w.w])
-	w.buf = nb
-	return true
+	return w.in.Room(minFree, maxBuffer)
 }
 
 // process parses the buffered input: every response it completes is recorded.
 func (w *worker) process(now int64) error {
 	for {
 		if !w.inBody {
-			if w.r == w.w {
+			if w.in.Len() == 0 {
 				return nil
 			}
-			n, err := w.parser.ParseResponse(w.buf[w.r:w.w], &w.resp, w.e.method)
+			n, err := w.parser.ParseResponse(w.in.Bytes(), &w.resp, w.e.method)
 			if err == wire.ErrNeedMore {
 				return nil // a head that fills the largest buffer fails in makeRoom
 			}
 			if err != nil {
 				return err
 			}
-			w.r += n
+			w.in.Consume(n)
 			if w.resp.Status < 200 {
 				if w.resp.Status == 101 {
 					return errUpgrade
@@ -520,26 +502,28 @@ func (w *worker) process(now int64) error {
 		}
 		switch w.framing {
 		case wire.FramingLength:
-			if avail := int64(w.w - w.r); avail < w.left {
+			if avail := int64(w.in.Len()); avail < w.left {
 				w.left -= avail
-				w.r = w.w
+				w.in.Consume(int(avail))
 				return nil
 			}
-			w.r += int(w.left)
+			w.in.Consume(int(w.left))
 			w.left = 0
 		case wire.FramingChunked:
-			for !w.chunk.Done() {
-				c, _, err := w.chunk.Decode(w.buf[w.r:w.w])
+			for {
+				data, err := w.chunk.Next(&w.in, math.MaxInt) // the data is skipped
+				if err == io.EOF {
+					break
+				}
 				if err != nil {
 					return err
 				}
-				if c == 0 {
+				if data == nil {
 					return nil // the rest of a line, or of a chunk, is still to come
 				}
-				w.r += c
 			}
 		case wire.FramingClose:
-			w.r = w.w // the body ends when the connection does
+			w.in.Consume(w.in.Len()) // the body ends when the connection does
 			return nil
 		}
 		w.inBody = false

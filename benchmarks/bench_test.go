@@ -8,18 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hop-http/hop/benchmarks/internal/memconn"
 	"github.com/hop-http/hop/benchmarks/internal/plainclient"
 	"github.com/hop-http/hop/benchmarks/servers"
+	"github.com/hop-http/hop/internal/testnet"
 )
 
 // memServer serves one in-memory connection to the end.
-type memServer func(tb testing.TB, c *memconn.Conn)
+type memServer func(tb testing.TB, c *testnet.MemConn)
 
 // serveListener serves c through a Serve(net.Listener) method and returns once the
 // server closed it.
-func serveListener(tb testing.TB, c *memconn.Conn, serve func(net.Listener) error) {
-	ln := memconn.NewListener(c)
+func serveListener(tb testing.TB, c *testnet.MemConn, serve func(net.Listener) error) {
+	ln := testnet.NewMemListener(c)
 	served := make(chan error, 1)
 	go func() { served <- serve(ln) }()
 	select {
@@ -38,15 +38,15 @@ func memServers() map[string]memServer {
 	hop := func(adapter bool) memServer {
 		s := servers.NewHopServer(adapter)
 		s.MaxRequestsPerConn = -1
-		return func(tb testing.TB, c *memconn.Conn) { serveListener(tb, c, s.Serve) }
+		return func(tb testing.TB, c *testnet.MemConn) { serveListener(tb, c, s.Serve) }
 	}
 	fs := servers.NewFastHTTPServer()
 	ns := servers.NewNetHTTPServer()
 	return map[string]memServer{
 		servers.Hop:        hop(false),
 		servers.HopAdapter: hop(true),
-		servers.FastHTTP:   func(tb testing.TB, c *memconn.Conn) { fs.ServeConn(c) },
-		servers.NetHTTP:    func(tb testing.TB, c *memconn.Conn) { serveListener(tb, c, ns.Serve) },
+		servers.FastHTTP:   func(tb testing.TB, c *testnet.MemConn) { fs.ServeConn(c) },
+		servers.NetHTTP:    func(tb testing.TB, c *testnet.MemConn) { serveListener(tb, c, ns.Serve) },
 	}
 }
 
@@ -54,8 +54,8 @@ var request = plainclient.Request("localhost", false)
 
 // newConn returns an in-memory connection carrying total requests, per at a time, whose
 // end of input waits for the last response like a real client.
-func newConn(per, total, keep int) *memconn.Conn {
-	c := memconn.New(request, per, total, keep)
+func newConn(per, total, keep int) *testnet.MemConn {
+	c := testnet.NewMemConn(request, per, total, keep)
 	c.ResponseSize = responseSize
 	return c
 }

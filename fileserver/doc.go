@@ -32,14 +32,16 @@
 //     precompressed one, whose bytes are stable) so that ranges stay meaningful.
 //   - HEAD, and zero-copy bodies: every section sent (the whole file, a single range, or
 //     one part of a multipart body) larger than 16 KiB is handed whole to
-//     ResponseWriter.ReadFrom as an io.LimitedReader of the *os.File, which the server
-//     sends with sendfile on plain TCP, the head corked together with the start of the
-//     file so that both leave in full segments. Sections of up to 16 KiB are read with
-//     one pread into the response buffer instead, without the file ever becoming an
-//     *os.File: one write per response, and responses to pipelined requests batch into
-//     one write.
+//     ResponseWriter.ReadFrom as an io.SectionReader of the open file, which lends its
+//     descriptor: the server sends it with sendfile on plain TCP from the section's
+//     offset, the head corked together with the start of the file so that both leave
+//     in full segments. Sections of up to 16 KiB are read with one pread into the
+//     response buffer instead: one write per response, and responses to pipelined
+//     requests batch into one write. Either way a file is a bare descriptor (openat2,
+//     fstat, pread or sendfile, close) and never becomes an *os.File.
 //
-// AccessLog wraps any handler with a log/slog access log whose records name the
-// connection (its id and the request's number on it), so that keep-alive reuse and the
-// number of connections a client opened can be read off the log.
+// server.AccessLog wraps the Handler (or any other) with a log/slog access log whose
+// records name the connection (its id and the request's number on it), so that
+// keep-alive reuse and the number of connections a client opened can be read off the
+// log.
 package fileserver

@@ -25,7 +25,7 @@ func Example() {
 	}
 	defer files.Close()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil)) // os.Stderr in real use
-	srv := &server.Server{Handler: fileserver.AccessLog(files, logger)}
+	srv := &server.Server{Handler: server.AccessLog(files, logger)}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(ln)
 	defer srv.Close()

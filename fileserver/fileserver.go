@@ -322,9 +322,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // declared with SetContentLength. A section of up to smallBody bytes is read with one
 // pread into the response buffer: it leaves in the same write as the head, and the
 // responses to pipelined requests batch into one write. A larger one is handed whole to
-// ReadFrom as a LimitedReader of the *os.File, which on plain TCP the server sends with
-// sendfile, the head corked together with the start of the file so that both leave in
-// full segments (what nginx gets from tcp_nopush); elsewhere (TLS) ReadFrom copies.
+// ReadFrom as an io.SectionReader of o, which lends its descriptor (o needs no
+// *os.File): on plain TCP the server sends it with sendfile from the section's offset,
+// the head corked together with the start of the file so that both leave in full
+// segments (what nginx gets from tcp_nopush); elsewhere (TLS) ReadFrom copies it with
+// pread.
 func sendSection(w *server.ResponseWriter, o *file, off, n int64) error {
 	if n <= smallBody {
 		bp := bufPool.Get().(*[]byte)
@@ -340,20 +342,9 @@ func sendSection(w *server.ResponseWriter, o *file, off, n int64) error {
 		_, err = w.Write(buf)
 		return err
 	}
-	f := o.File()
-	// sendfile and read start at the descriptor's offset: 0 after the open (pread does
-	// not move it), else where the previous section (of a multipart body) ended.
-	if o.pos != off {
-		if _, err := f.Seek(off, io.SeekStart); err != nil {
-			o.pos = -1
-			return err
-		}
-		o.pos = off
-	}
-	lr := &io.LimitedReader{R: f, N: n}
-	_, err := w.ReadFrom(lr)
-	o.pos = off + n - lr.N
-	if err == nil && lr.N > 0 {
+	sec := io.NewSectionReader(o, off, n)
+	_, err := w.ReadFrom(sec)
+	if pos, _ := sec.Seek(0, io.SeekCurrent); err == nil && pos < n {
 		err = io.ErrUnexpectedEOF // the file shrank
 	}
 	return err

@@ -22,7 +22,6 @@ type file struct {
 	mod  time.Time
 	dir  bool
 	h    *Handler
-	pos  int64 // the descriptor's file offset as sendSection left it; -1: unknown
 }
 
 // ReadAt reads len(p) bytes at off (io.ReaderAt).
@@ -46,6 +45,27 @@ func (o *file) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// SyscallConn lends the file's descriptor (syscall.Conn), so that the server can send
+// a section of it with sendfile without an *os.File.
+func (o *file) SyscallConn() (syscall.RawConn, error) {
+	if o.f != nil {
+		return o.f.SyscallConn()
+	}
+	return fdConn(o.fd), nil
+}
+
+// fdConn is the syscall.RawConn of a bare descriptor: Control only, since a regular
+// file is never read through the poller.
+type fdConn int
+
+func (c fdConn) Control(f func(fd uintptr)) error { f(uintptr(c)); return nil }
+func (c fdConn) Read(func(fd uintptr) bool) error { return errNoPoller }
+func (c fdConn) Write(func(fd uintptr) bool) error {
+	return errNoPoller
+}
+
+var errNoPoller = errors.New("fileserver: a bare file descriptor is not polled")
 
 // File returns the file as an *os.File, which then owns the descriptor.
 func (o *file) File() *os.File {

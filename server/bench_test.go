@@ -1,13 +1,14 @@
-package server
+package server_test
 
 import (
 	"bytes"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testnet"
+	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -20,108 +21,20 @@ const benchRequest = "GET /plaintext HTTP/1.1\r\n" +
 var benchHello = []byte("Hello, World!")
 
 // benchHandler is the plaintext handler of examples/plaintext.
-var benchHandler = HandlerFunc(func(w *ResponseWriter, r *Request) {
+var benchHandler = server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
 	w.Header().Set("Content-Type", "text/plain")
 	w.Write(benchHello)
 })
 
-// benchMemConn is an in-memory net.Conn whose reads deliver a request (per copies at a
-// time, as pipelined requests arriving in one segment) until total requests have been
-// handed out, then io.EOF. Reads honour len(p). Writes are counted and, up to keep
-// bytes, kept.
-type benchMemConn struct {
-	batch   []byte
-	reqLen  int
-	per     int
-	left    int
-	pending []byte
-	keep    int
-	out     bytes.Buffer
-	written int64
-	done    chan struct{}
-	once    sync.Once
-}
-
-func newBenchMemConn(req string, per, total, keep int) *benchMemConn {
-	return &benchMemConn{
-		batch: bytes.Repeat([]byte(req), per), reqLen: len(req), per: per,
-		left: total, keep: keep, done: make(chan struct{}),
-	}
-}
-
-func (c *benchMemConn) Read(p []byte) (int, error) {
-	if len(c.pending) == 0 {
-		if c.left <= 0 {
-			return 0, io.EOF
-		}
-		k := min(c.per, c.left)
-		c.left -= k
-		c.pending = c.batch[:k*c.reqLen]
-	}
-	n := copy(p, c.pending)
-	c.pending = c.pending[n:]
-	return n, nil
-}
-
-func (c *benchMemConn) Write(p []byte) (int, error) {
-	if c.out.Len() < c.keep {
-		c.out.Write(p[:min(len(p), c.keep-c.out.Len())])
-	}
-	c.written += int64(len(p))
-	return len(p), nil
-}
-
-func (c *benchMemConn) Close() error {
-	c.once.Do(func() { close(c.done) })
-	return nil
-}
-
-var benchAddr net.Addr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
-
-func (c *benchMemConn) LocalAddr() net.Addr              { return benchAddr }
-func (c *benchMemConn) RemoteAddr() net.Addr             { return benchAddr }
-func (c *benchMemConn) SetDeadline(time.Time) error      { return nil }
-func (c *benchMemConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *benchMemConn) SetWriteDeadline(time.Time) error { return nil }
-
-// benchOneShotListener returns its connection once, then blocks until closed.
-type benchOneShotListener struct {
-	conn   chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newBenchOneShotListener(c net.Conn) *benchOneShotListener {
-	l := &benchOneShotListener{conn: make(chan net.Conn, 1), closed: make(chan struct{})}
-	l.conn <- c
-	return l
-}
-
-func (l *benchOneShotListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conn:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *benchOneShotListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *benchOneShotListener) Addr() net.Addr { return benchAddr }
-
 // serveMem serves total requests, per at a time, over one in-memory connection and
 // returns it once the server has closed it.
-func serveMem(tb testing.TB, srv *Server, per, total int) *benchMemConn {
-	c := newBenchMemConn(benchRequest, per, total, 4096)
-	ln := newBenchOneShotListener(c)
+func serveMem(tb testing.TB, srv *server.Server, per, total int) *testnet.MemConn {
+	c := testnet.NewMemConn([]byte(benchRequest), per, total, 4096)
+	ln := testnet.NewMemListener(c)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
-	case <-c.done:
+	case <-c.Done():
 	case <-time.After(5 * time.Minute):
 		tb.Fatal("in-memory connection not closed after 5 minutes")
 	}
@@ -164,7 +77,7 @@ func checkHello(tb testing.TB, out []byte, n int) int {
 func benchmarkMem(b *testing.B, per int) {
 	// Unlimited requests per connection: the default limit would end the connection
 	// (with Connection: close) after 100,000 requests.
-	srv := &Server{Handler: benchHandler, MaxRequestsPerConn: -1}
+	srv := &server.Server{Handler: benchHandler, MaxRequestsPerConn: -1}
 	defer srv.Close()
 	// Warm up: fill the connection pool and the cached Date.
 	checkHello(b, serveMem(b, srv, per, 2*per).Output(), 2*per)
@@ -172,14 +85,11 @@ func benchmarkMem(b *testing.B, per int) {
 	b.ResetTimer()
 	c := serveMem(b, srv, per, b.N)
 	b.StopTimer()
-	size := checkHello(b, c.out.Bytes(), min(b.N, 4096/200))
-	if want := int64(size) * int64(b.N); c.written != want {
-		b.Fatalf("wrote %d bytes for %d requests, want %d", c.written, b.N, want)
+	size := checkHello(b, c.Output(), min(b.N, 4096/200))
+	if want := int64(size) * int64(b.N); c.Written() != want {
+		b.Fatalf("wrote %d bytes for %d requests, want %d", c.Written(), b.N, want)
 	}
 }
-
-// Output returns the kept output; call it after the connection is done.
-func (c *benchMemConn) Output() []byte { return c.out.Bytes() }
 
 // BenchmarkServerPlaintext measures parse, dispatch and serialize for one plaintext
 // request per read and one write per response, over an in-memory connection (no system
@@ -198,7 +108,7 @@ func BenchmarkServerLoopback(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &Server{Handler: benchHandler, MaxRequestsPerConn: -1}
+	srv := &server.Server{Handler: benchHandler, MaxRequestsPerConn: -1}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	defer func() {
@@ -247,5 +157,32 @@ func BenchmarkServerLoopback(b *testing.B) {
 		if !bytes.HasSuffix(resp, benchHello) {
 			b.Fatalf("unexpected response %q", resp)
 		}
+	}
+}
+
+// BenchmarkServerStream100K answers each request with one 100 KiB write, larger than
+// the response buffer: the head is committed and the body goes out chunked with one
+// gather write of head, chunk line, data and CRLF (writeBuffers). The target is 0
+// allocs/op here too (a reused net.Buffers over the in-memory connection; on plain TCP
+// the same path is one sendmsg through internal/rawio).
+func BenchmarkServerStream100K(b *testing.B) {
+	big := bytes.Repeat([]byte("s"), 100<<10)
+	srv := &server.Server{MaxRequestsPerConn: -1, Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		w.Write(big)
+	})}
+	defer srv.Close()
+	serveMem(b, srv, 1, 2) // warm up
+	b.ReportAllocs()
+	b.ResetTimer()
+	c := serveMem(b, srv, 1, b.N)
+	b.StopTimer()
+	var p wire.Parser
+	var resp wire.Response
+	out := c.Output()
+	if _, err := p.ParseResponse(out, &resp, []byte("GET")); err != nil || resp.Framing != wire.FramingChunked {
+		b.Fatalf("response %q: %v", out[:min(len(out), 200)], err)
+	}
+	if per := c.Written() / int64(b.N); per < int64(len(big)) {
+		b.Fatalf("%d bytes per response", per)
 	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/clock"
+	"github.com/hop-http/hop/internal/connbuf"
+	"github.com/hop-http/hop/internal/rawio"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -20,51 +21,76 @@ const flushThreshold = 64 << 10
 
 // conn is one server connection and its state machine. Its buffers are reused through
 // connPool.
+//
+// The goroutine serving a connection loops over: parse what is buffered; when a head
+// is incomplete, get more input (awaitInput: write pending responses first, then wait
+// for a new request — parked or not — or read the rest of a started head); when a head
+// is complete, dispatch it (handle: run the handler, settle the body it left unread,
+// finish the response) and decide the connection's fate (an outcome).
 type conn struct {
 	srv *Server
 	nc  net.Conn
 	id  uint64
 
-	rbuf       []byte // read buffer; unconsumed input is rbuf[rpos:rend]
-	rpos, rend int
-	floor      int    // while a handler runs, its head lies below floor and must not move
-	wbuf       []byte // pending output: responses not yet written
-
+	in     connbuf.Buffer // input; a running handler's head is pinned in it
+	wbuf   []byte         // pending output: responses not yet written
 	parser wire.Parser
 	req    Request
 	w      ResponseWriter
 	nreq   int
 
-	state        atomic.Uint32 // a ConnState, read by Stats and Shutdown
+	state        atomic.Uint32 // the ConnState (| waiting), read by Stats and Shutdown
 	told         ConnState     // the state last reported to the ConnState hook
 	info         *ConnInfo     // the hook's view of the connection; nil without a hook
-	takenOver    bool          // a handler took the connection over (TakeOver)
-	headDeadline time.Time     // set when a head needs a second read
-	lastRD       time.Time     // read deadline last set (zero: none or unknown)
-	lastWD       time.Time     // write deadline last set
+	phase        phase
+	dead         bool      // the peer is gone or the stream is unusable: no more I/O
+	headDeadline time.Time // when the head being read must be complete (zero: not started)
+	rd, wd       connbuf.Deadline
 	tlsState     *tls.ConnectionState
-	dead         bool      // the peer is gone or the stream is unusable
-	inHandler    bool      // the handler is running (a context watch may start)
-	woke         bool      // resumed from parking: input is ready, read before parking again
-	idle         *idleConn // parking record, allocated at the first park
-	rio          rawIO     // raw socket I/O (Linux, plain TCP)
-	remoteStr    string    // RemoteAddr().String(), formatted once (net/http adapter)
+	idle         *idleConn   // parking record, allocated at the first park
+	rio          rawio.Conn  // raw socket I/O (Linux, plain TCP)
+	bufs         net.Buffers // writeBuffers without raw I/O, over iov
+	iov          [3][]byte
+	remoteStr    string // RemoteAddr().String(), formatted once (net/http adapter)
 
-	watch struct {
-		active bool
-		done   chan struct{}
-		peek   [1]byte
-		n      int
-		err    error
-	}
+	watch watch
 }
+
+// phase is what the connection's goroutine is doing, where other parts of the server
+// behave differently while a handler runs.
+type phase uint8
+
+const (
+	phaseServing   phase = iota // reading, parsing, writing responses
+	phaseHandler                // a handler runs: Request.Context may start a watch
+	phaseTakenOver              // the handler took the connection over: hands off
+)
+
+// step is what getting more input came to.
+type step uint8
+
+const (
+	stepRead     step = iota // more input was read
+	stepClose                // the connection ends
+	stepParked               // the connection was parked; the goroutine must return
+	stepFallback             // idleWait could not park: wait with the goroutine
+)
+
+// outcome is what handle decided for the connection.
+type outcome uint8
+
+const (
+	keepServing outcome = iota // read the next request
+	closeConn                  // close the connection
+	handedOver                 // a handler took the connection over: forget it
+)
 
 var connPool = sync.Pool{New: func() any { return new(conn) }}
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := getConn(s)
 	c.nc = nc
-	c.rio.setup(nc)
+	c.rio.Attach(nc)
 	c.id = s.nextID.Add(1)
 	if s.ConnState != nil {
 		_, isTLS := nc.(*tls.Conn)
@@ -77,14 +103,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 func getConn(s *Server) *conn {
 	c := connPool.Get().(*conn)
 	c.srv = s
-	size := s.ReadBufferSize
-	if size <= 0 {
-		size = DefaultReadBufferSize
-	}
-	if cap(c.rbuf) < size {
-		c.rbuf = make([]byte, size)
-	}
-	c.rbuf = c.rbuf[:cap(c.rbuf)]
+	c.in.Init(s.readBufferSize())
 	c.parser.Limits = s.Limits // the pool is shared by every server
 	c.state.Store(uint32(StateNew))
 	return c
@@ -102,9 +121,7 @@ func (c *conn) close() {
 // recycle returns the state to the pool; the net.Conn is no longer referenced.
 func (c *conn) recycle() {
 	// Drop oversized buffers so the pool does not pin memory.
-	if cap(c.rbuf) > 64<<10 {
-		c.rbuf = nil
-	}
+	c.in.Release(64 << 10)
 	if cap(c.wbuf) > 256<<10 {
 		c.wbuf = nil
 	}
@@ -119,12 +136,12 @@ func (c *conn) recycle() {
 	}
 	c.srv, c.nc, c.tlsState, c.idle, c.info = nil, nil, nil, nil, nil
 	c.remoteStr = ""
-	c.takenOver = false
-	c.rio.release()
-	c.rpos, c.rend, c.floor, c.nreq = 0, 0, 0, 0
+	c.phase, c.dead, c.nreq = phaseServing, false, 0
+	c.rio.Detach()
 	c.wbuf = c.wbuf[:0]
-	c.headDeadline, c.lastRD, c.lastWD = time.Time{}, time.Time{}, time.Time{}
-	c.dead, c.woke = false, false
+	c.headDeadline = time.Time{}
+	c.rd.Forget()
+	c.wd.Forget()
 	c.parser.Reset()
 	c.req.reset()
 	c.w.reset()
@@ -138,7 +155,7 @@ func (c *conn) serve() {
 		c.srv.ConnState(*c.info, StateNew)
 	}
 	if tc, ok := c.nc.(*tls.Conn); ok {
-		tc.SetDeadline(clock.Now().Add(c.srv.headerTimeout()))
+		tc.SetDeadline(after(c.srv.headerTimeout()))
 		if err := tc.Handshake(); err != nil {
 			c.srv.stats.tlsErrors.Add(1)
 			c.close()
@@ -155,12 +172,12 @@ func (c *conn) serve() {
 // more only when no complete request is left.
 func (c *conn) loop() {
 	for {
-		n, err := c.parser.ParseRequest(c.rbuf[c.rpos:c.rend], &c.req.Request)
+		n, err := c.parser.ParseRequest(c.in.Bytes(), &c.req.Request)
 		if err == wire.ErrNeedMore {
-			switch c.fill() {
-			case fillOK:
+			switch c.awaitInput() {
+			case stepRead:
 				continue
-			case fillParked:
+			case stepParked:
 				return
 			default:
 				c.close()
@@ -168,7 +185,7 @@ func (c *conn) loop() {
 			}
 		}
 		if err != nil {
-			c.fail(wire.StatusOf(err), err.Error())
+			c.fail(asWireError(err), "")
 			c.close()
 			return
 		}
@@ -184,86 +201,101 @@ func (c *conn) loop() {
 	}
 }
 
-// outcome is what handle decided for the connection.
-type outcome uint8
-
-const (
-	keepServing outcome = iota // read the next request
-	closeConn                  // close the connection
-	handedOver                 // a handler took the connection over: forget it
-)
-
-const (
-	fillOK       = iota // more input was read
-	fillClose           // the connection ends
-	fillParked          // the connection was parked; the goroutine must return
-	fillFallback        // idleWait could not park: read with the goroutine
-)
-
-// fill reads more input for the head being parsed, after writing pending responses.
-// An idle connection (nothing buffered) may be parked instead of read.
-func (c *conn) fill() int {
-	if len(c.wbuf) > 0 && !c.flush() {
-		return fillClose
+// asWireError returns err as the *wire.Error a client is answered with.
+func asWireError(err error) *wire.Error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return we
 	}
-	if c.rpos == c.rend {
-		c.rpos, c.rend = 0, 0
-		if c.srv.closing.Load() {
-			return fillClose
-		}
-		if !c.woke && c.srv.parker.Load() != nil && c.parkable() {
-			if r := c.idleWait(); r != fillFallback {
-				return r
-			}
-		}
-		n, ok, _ := c.readIdle(c.srv.idleTimeout())
-		c.woke = false
-		if !ok || n == 0 {
-			return fillClose
-		}
-		return fillOK
+	return &wire.Error{Status: 400, Reason: err.Error()}
+}
+
+// errHeadTimeout answers a request head that did not arrive within ReadHeaderTimeout.
+var errHeadTimeout = &wire.Error{Status: 408, Reason: "request head not received in time"}
+
+// awaitInput gets more input for the head being parsed, after writing the responses
+// still pending (a pipelined batch is done): a new request when nothing is buffered,
+// else the rest of the head that started.
+func (c *conn) awaitInput() step {
+	if !c.flush() {
+		return stepClose
 	}
+	if c.in.Len() == 0 {
+		return c.awaitRequest()
+	}
+	return c.readHead()
+}
+
+// awaitRequest waits for the first bytes of the next request: in the epoll set
+// (parked, see park.go) where the connection can park, else with its goroutine, for
+// at most IdleTimeout.
+func (c *conn) awaitRequest() step {
+	if c.srv.closing.Load() {
+		return stepClose
+	}
+	if c.srv.parker.Load() != nil && c.parkable() {
+		if r := c.idleWait(); r != stepFallback {
+			return r
+		}
+	}
+	return c.readRequest(c.srv.idleTimeout(), true)
+}
+
+// readRequest reads the first bytes of a request with the goroutine, for at most
+// timeout; see readIdle.
+func (c *conn) readRequest(timeout time.Duration, reportIdle bool) step {
+	if n, ok, _ := c.readIdle(timeout, reportIdle); !ok || n == 0 {
+		return stepClose
+	}
+	return stepRead
+}
+
+// readHead reads more of a head that has started, within ReadHeaderTimeout of its
+// first byte (slowloris) and the largest head the Limits admit.
+func (c *conn) readHead() step {
 	if c.headDeadline.IsZero() {
-		c.headDeadline = clock.Now().Add(c.srv.headerTimeout())
+		c.headDeadline = after(c.srv.headerTimeout())
 	}
-	c.setReadDeadlineWithin(c.headDeadline, 0)
-	if !c.makeRoom(c.srv.Limits.MaxHead()) {
-		c.fail(431, "header section too large")
-		return fillClose
+	c.setReadDeadline(c.headDeadline, 0)
+	if !c.in.Room(1, c.srv.Limits.MaxHead()) {
+		c.fail(wire.ErrHeaderTooLarge, "")
+		return stepClose
 	}
-	n, err := c.read(c.rbuf[c.rend:])
+	n, err := c.read(c.in.Free())
 	if n > 0 {
-		c.rend += n
-		return fillOK
+		c.in.Advance(n)
+		return stepRead
 	}
 	if isTimeout(err) {
-		c.fail(408, "request head not received in time")
+		c.fail(errHeadTimeout, "")
 	}
-	return fillClose
+	return stepClose
 }
 
 // readIdle waits up to timeout for the first bytes of the next request on an idle
 // connection, in a state Shutdown can interrupt (closeIdle). It appends what it read
-// to rbuf and reports false when the server is shutting down and nothing arrived.
-func (c *conn) readIdle(timeout time.Duration) (n int, ok bool, err error) {
+// to the input and reports false when the server is shutting down and nothing arrived.
+// reportIdle tells the ConnState hook the connection is idle (not when it was woken
+// from parking with input ready).
+func (c *conn) readIdle(timeout time.Duration, reportIdle bool) (n int, ok bool, err error) {
 	c.setReadTimeout(timeout)
 	wait := StateIdle
 	if c.nreq == 0 {
 		wait = StateNew // no request yet
 	}
 	c.state.Store(uint32(wait) | waiting)
-	if c.told != StateNew && !c.woke {
-		// New is reported once; a connection woken from parking has input ready.
-		c.tell(StateIdle)
+	if reportIdle && c.told != StateNew {
+		c.tell(StateIdle) // New is reported once
 	}
 	if c.srv.closing.Load() {
 		return 0, false, nil
 	}
-	n, err = c.read(c.rbuf[c.rend:])
+	c.in.Room(1, c.in.Cap())
+	n, err = c.read(c.in.Free())
 	if !c.state.CompareAndSwap(uint32(wait)|waiting, uint32(StateActive)) {
 		// Shutdown woke us. Serve what arrived (its response will close), else end.
 		c.state.Store(uint32(StateActive))
-		c.lastRD = time.Time{}
+		c.rd.Forget()
 		if n == 0 {
 			return 0, false, err
 		}
@@ -271,66 +303,41 @@ func (c *conn) readIdle(timeout time.Duration) (n int, ok bool, err error) {
 	if n > 0 {
 		c.tell(StateActive)
 	}
-	c.rend += n
+	c.in.Advance(n)
 	return n, true, err
 }
 
-// makeRoom ensures free space at the end of rbuf, moving unconsumed input down to
-// floor or, when that frees nothing, moving it to a new buffer of up to max bytes (the
-// old buffer stays alive as long as a request still points into it). It reports false
-// when max bytes of unconsumed input are already buffered.
-func (c *conn) makeRoom(max int) bool {
-	if c.rend < len(c.rbuf) {
-		return true
+// setReadDeadline sets the read deadline to t unless the one in force is at most slack
+// earlier (see connbuf.Deadline): a busy keep-alive connection then touches its timer
+// only every so often, and a timeout fires no earlier than 7/8 of the timeout after
+// the last activity. A zero t clears the deadline.
+func (c *conn) setReadDeadline(t time.Time, slack time.Duration) {
+	if c.rd.Move(t, slack) {
+		c.nc.SetReadDeadline(t)
 	}
-	if c.rpos > c.floor {
-		c.rend = c.floor + copy(c.rbuf[c.floor:], c.rbuf[c.rpos:c.rend])
-		c.rpos = c.floor
-		return true
-	}
-	if c.rend-c.rpos >= max {
-		return false
-	}
-	size := 2 * len(c.rbuf)
-	if size > max {
-		size = max
-	}
-	if size < c.rend-c.rpos+512 {
-		size = c.rend - c.rpos + 512
-	}
-	nb := make([]byte, size)
-	c.rend = copy(nb, c.rbuf[c.rpos:c.rend])
-	c.rpos, c.floor = 0, 0
-	c.rbuf = nb
-	return true
 }
 
-// setReadTimeout sets the read deadline to d from now, unless the deadline in force is
-// at most min(d/8, 1s) earlier: a busy keep-alive connection then touches its timer
-// only every so often, and a timeout fires no earlier than 7/8 of d after the last
-// activity.
+// setReadTimeout sets the read deadline d from now (none for zero), tolerating one that
+// is up to min(d/8, 1s) earlier.
 func (c *conn) setReadTimeout(d time.Duration) {
-	c.setReadDeadlineWithin(clock.Now().Add(d), min(d/8, time.Second))
-}
-
-// setReadDeadlineWithin sets the read deadline unless the one in force is at most slack
-// earlier than t.
-func (c *conn) setReadDeadlineWithin(t time.Time, slack time.Duration) {
-	if d := t.Sub(c.lastRD); !c.lastRD.IsZero() && d >= 0 && d < slack {
-		return
-	}
-	c.lastRD = t
-	c.nc.SetReadDeadline(t)
+	c.setReadDeadline(after(d), min(d/8, time.Second))
 }
 
 func (c *conn) setWriteDeadline() {
 	wt := c.srv.writeTimeout()
-	t := clock.Now().Add(wt)
-	if d := t.Sub(c.lastWD); !c.lastWD.IsZero() && d >= 0 && d < min(wt/8, time.Second) {
-		return
+	if c.wd.Move(after(wt), min(wt/8, time.Second)) {
+		c.nc.SetWriteDeadline(c.wd.At())
 	}
-	c.lastWD = t
-	c.nc.SetWriteDeadline(t)
+}
+
+// after returns the deadline d from now, or none (zero) when d is zero (no timeout).
+// It adds nanoseconds rather than calling time.Time.Add, which costs several times as
+// much on this once-per-request path.
+func after(d time.Duration) time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, clock.Now().UnixNano()+int64(d))
 }
 
 // flush writes the pending output. It reports false (and marks the connection dead)
@@ -342,6 +349,7 @@ func (c *conn) flush() bool {
 	c.setWriteDeadline()
 	_, err := c.write(c.wbuf)
 	c.wbuf = c.wbuf[:0]
+	c.w.sent = c.w.committed
 	if err != nil {
 		c.writeFailed()
 		return false
@@ -357,33 +365,21 @@ func (c *conn) writeFailed() {
 	}
 }
 
-// writeBuffers writes the pending output followed by p in one writev where possible.
-func (c *conn) writeBuffers(p ...[]byte) error {
-	c.setWriteDeadline()
-	bufs := make(net.Buffers, 0, 1+len(p))
-	if len(c.wbuf) > 0 {
-		bufs = append(bufs, c.wbuf)
-	}
-	bufs = append(bufs, p...)
-	_, err := bufs.WriteTo(c.nc)
-	c.wbuf = c.wbuf[:0]
-	if err != nil {
-		c.writeFailed()
-	}
-	return err
-}
-
 // handle dispatches one parsed request whose head is n bytes and decides what
 // happens to the connection next.
 func (c *conn) handle(n int) outcome {
 	s := c.srv
 	c.headDeadline = time.Time{}
-	c.rpos += n
-	c.floor = c.rpos
+	c.in.Consume(n)
+	c.in.Pin() // the request's fields point into the head
 	c.nreq++
 	req := &c.req
-	if s.MaxRequestBody > 0 && req.ContentLength > s.MaxRequestBody {
-		c.fail(413, "request body too large")
+	if max := s.maxRequestBody(); max >= 0 && req.ContentLength > max {
+		c.fail(wire.ErrBodyTooLarge, "")
+		return closeConn
+	}
+	if c.badWebSocketVersion() {
+		c.fail(errWebSocketVersion, "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n")
 		return closeConn
 	}
 	keep := req.KeepAlive && !s.closing.Load()
@@ -395,35 +391,20 @@ func (c *conn) handle(n int) outcome {
 	w.begin(c, req, keep)
 	c.tell(StateActive)
 	s.stats.requests.add(c.id)
-	c.inHandler = true
+	c.phase = phaseHandler
 	c.run(w, req)
-	c.inHandler = false
-	if c.takenOver {
+	if c.phase == phaseTakenOver {
 		return handedOver
 	}
-	if req.watching() {
+	c.phase = phaseServing
+	if c.watch.active {
 		c.stopWatch()
 	}
-	if berr := req.body.err; berr != nil {
-		var we *wire.Error
-		if errors.As(berr, &we) && !w.committed {
-			c.fail(we.Status, we.Reason)
-			return closeConn
-		}
-		w.keepAlive = false
-	} else if !req.body.eof {
-		if req.Expect100 && !req.continued {
-			// The client waits for 100 before sending the body; do not read it.
-			w.keepAlive = false
-		} else if !req.body.discard(s.maxDrain()) {
-			w.keepAlive = false
-		}
-	}
-	if c.dead {
+	if !c.settleBody(w, req) {
 		return closeConn
 	}
 	ok := w.finish()
-	c.floor = 0
+	c.in.Unpin()
 	if !ok {
 		return closeConn
 	}
@@ -439,6 +420,54 @@ func (c *conn) handle(n int) outcome {
 	return keepServing
 }
 
+// settleBody deals with the request body after the handler returned, before its
+// response leaves. A body the handler did not finish is drained (up to MaxBodyDrain)
+// so that the connection can carry the next request; when the handler's reads or the
+// drain find the body malformed (or not arriving in time), a response that has not
+// left yet is replaced by the error. It reports false when the connection must end
+// now (the error was sent, or the peer is gone); a body left unread otherwise ends the
+// connection after the response.
+func (c *conn) settleBody(w *ResponseWriter, req *Request) bool {
+	b := &req.body
+	if b.err == nil && !b.eof {
+		switch {
+		case req.Expect100 && !req.continued:
+			w.keepAlive = false // the client waits for a 100 before sending the body: none comes
+		case !b.discard(c.srv.maxDrain()):
+			w.keepAlive = false // too much left to drain: close after the response
+		}
+	}
+	if b.err != nil {
+		var we *wire.Error
+		if errors.As(b.err, &we) && (!w.committed || !w.sent) {
+			if w.committed {
+				c.wbuf = c.wbuf[:w.headAt] // what was written of the response never left
+			}
+			c.fail(we, "")
+			return false
+		}
+		w.keepAlive = false
+	}
+	return !c.dead
+}
+
+// errWebSocketVersion answers a WebSocket upgrade asking for a version other than 13,
+// the only one RFC 6455 defines (§4.4).
+var errWebSocketVersion = &wire.Error{Status: 426, Reason: "unsupported WebSocket version"}
+
+// badWebSocketVersion reports an HTTP/1.1 request to upgrade to WebSocket whose
+// Sec-WebSocket-Version is not 13. The server answers it (426 with the version it
+// supports) before any handler runs, since no version but 13 exists for a handler to
+// implement; a request without the field is the handler's to refuse.
+func (c *conn) badWebSocketVersion() bool {
+	r := &c.req.Request
+	if !r.Upgrade || r.Minor == 0 || !r.Header.HasToken("Upgrade", "websocket") {
+		return false
+	}
+	v := r.Header.Get("Sec-WebSocket-Version")
+	return v != nil && string(wire.TrimOWS(v)) != "13"
+}
+
 // run calls the handler, turning a panic into a 500 (or a closed connection when the
 // response was already committed).
 func (c *conn) run(w *ResponseWriter, req *Request) {
@@ -448,7 +477,7 @@ func (c *conn) run(w *ResponseWriter, req *Request) {
 			if p != ErrAbortHandler {
 				c.srv.logger().Error("hop: handler panic", "conn", c.id, "panic", p)
 			}
-			if w.committed || p == ErrAbortHandler || c.takenOver {
+			if w.committed || p == ErrAbortHandler || c.phase == phaseTakenOver {
 				c.dead = true
 				return
 			}
@@ -464,19 +493,21 @@ func (c *conn) run(w *ResponseWriter, req *Request) {
 // connection is closed.
 var ErrAbortHandler = errors.New("hop/server: abort handler")
 
-// fail answers status with a short text body after any pending responses, then closes
-// the connection gracefully.
-func (c *conn) fail(status int, msg string) {
+// fail answers e (its status, its reason as a short text body) after any pending
+// responses, then closes the connection gracefully. fields are extra header lines,
+// each ending in CRLF.
+func (c *conn) fail(e *wire.Error, fields string) {
 	if c.dead {
 		return
 	}
-	c.srv.stats.reject(status)
-	b := wire.AppendStatusLine(c.wbuf, 1, status, "")
+	c.srv.stats.reject(e.Status)
+	b := wire.AppendStatusLine(c.wbuf, 1, e.Status, "")
 	b = appendServerDate(b, c.srv, true, true)
 	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
-	b = wire.AppendIntField(b, "Content-Length", int64(len(msg)+1))
+	b = append(b, fields...)
+	b = wire.AppendIntField(b, "Content-Length", int64(len(e.Reason)+1))
 	b = append(b, "\r\n"...)
-	b = append(b, msg...)
+	b = append(b, e.Reason...)
 	c.wbuf = append(b, '\n')
 	if c.flush() {
 		c.lingerClose()
@@ -487,6 +518,10 @@ func (c *conn) fail(status int, msg string) {
 // linger time runs out or LingerBytes were read, so that the peer reads our last
 // response before any reset.
 func (c *conn) lingerClose() {
+	timeout, limit := c.srv.lingerTimeout(), c.srv.lingerBytes()
+	if timeout < 0 || limit < 0 {
+		return // lingering is off
+	}
 	raw := c.nc
 	if tc, ok := raw.(*tls.Conn); ok {
 		tc.CloseWrite()
@@ -496,9 +531,10 @@ func (c *conn) lingerClose() {
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
-	raw.SetReadDeadline(clock.Now().Add(c.srv.lingerTimeout()))
-	limit := c.srv.lingerBytes()
-	buf := c.rbuf[:cap(c.rbuf)]
+	raw.SetReadDeadline(clock.Now().Add(timeout))
+	c.in.Reset()
+	c.in.Room(c.in.Cap(), c.in.Cap())
+	buf := c.in.Free()
 	for limit > 0 {
 		n, err := raw.Read(buf)
 		limit -= int64(n)
@@ -510,55 +546,6 @@ func (c *conn) lingerClose() {
 
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
-}
-
-// startWatch begins a background read that notices the client going away while the
-// handler runs; a byte that arrives (a pipelined request) is kept.
-func (c *conn) startWatch() {
-	if c.watch.active || c.dead || !c.inHandler || c.takenOver {
-		return
-	}
-	if c.rpos < c.rend {
-		// Input is already buffered: the client was alive a moment ago, and a read now
-		// would have to be ordered after those bytes. Nothing to watch.
-		return
-	}
-	c.watch.active = true
-	if c.watch.done == nil {
-		c.watch.done = make(chan struct{}, 1)
-	}
-	c.watch.n, c.watch.err = 0, nil
-	c.nc.SetReadDeadline(time.Time{})
-	c.lastRD = time.Time{}
-	go func() {
-		n, err := c.nc.Read(c.watch.peek[:])
-		c.watch.n, c.watch.err = n, err
-		if n == 0 && err != nil && !isTimeout(err) {
-			c.req.cancel()
-		}
-		c.watch.done <- struct{}{}
-	}()
-}
-
-// stopWatch ends the background read and keeps what it read.
-func (c *conn) stopWatch() {
-	if !c.watch.active {
-		return
-	}
-	c.nc.SetReadDeadline(aLongTimeAgo)
-	<-c.watch.done
-	c.watch.active = false
-	c.lastRD = time.Time{}
-	if c.watch.n > 0 {
-		c.makeRoom(len(c.rbuf) + 1)
-		c.rbuf[c.rend] = c.watch.peek[0]
-		c.rend++
-	} else if c.watch.err == io.EOF {
-		// The client finished sending (a half-close); it may still read: answer, then close.
-		c.w.keepAlive = false
-	} else if c.watch.err != nil && !isTimeout(c.watch.err) {
-		c.dead = true
-	}
 }
 
 // remoteString returns the peer's address as a string, formatted once per connection.

@@ -36,6 +36,20 @@
 // Plain TCP and TLS connections park (TLS once crypto/tls holds no decrypted input);
 // on systems without epoll every connection keeps its goroutine.
 //
+// Multi-core: ListenReusePort opens one SO_REUSEPORT listener per core and ServeAll
+// serves them, so the kernel spreads connections over several accept queues. Go's
+// scheduler does not pin goroutines to cores, so a connection is not bound to the core
+// that accepted it; with GOMAXPROCS=1 per process and one process per core (each with
+// its own shard, pinned with taskset), it is.
+//
+// Accept errors such as running out of file descriptors (EMFILE, ENFILE) are retried
+// with an exponential back-off from 5 ms to 1 s and logged once per burst.
+//
+// TCP_NODELAY is on (Go's default for TCP) because the server always writes whole
+// responses or whole batches of pipelined responses: Nagle's algorithm would only add
+// a delayed-ACK round trip to the last segment. Set Server.DisableNoDelay to turn
+// Nagle back on.
+//
 // # Beyond one request and response
 //
 // Interim responses: WriteHeader with a 1xx code sends it at once with the fields set
@@ -63,17 +77,49 @@
 // by kind) and the open connections by state. The counters are atomic and sharded;
 // nothing on the request path takes a lock for them.
 //
-// Multi-core: ListenReusePort opens one SO_REUSEPORT listener per core and ServeAll
-// serves them, so the kernel spreads connections over several accept queues. Go's
-// scheduler does not pin goroutines to cores, so a connection is not bound to the core
-// that accepted it; with GOMAXPROCS=1 per process and one process per core (each with
-// its own shard, pinned with taskset), it is.
+// # Strict whatever the handler does
 //
-// Accept errors such as running out of file descriptors (EMFILE, ENFILE) are retried
-// with an exponential back-off from 5 ms to 1 s and logged once per burst.
+// Every malformed request gets its status (400, 408, 413, 414, 417, 431, 501, 505,
+// from the *wire.Error the codec returns) and a graceful close, also when the
+// handler never reads the body: after the handler returns, the server drains the body
+// it left (up to MaxBodyDrain) before the response leaves, and a malformed body (bad
+// chunk sizes, extensions, data not followed by CRLF, a bad trailer) or one that
+// stops arriving replaces a response that has not left yet with the 400 (or 408). A
+// response already written in part cannot be taken back: the connection then closes
+// after it. A body larger than MaxBodyDrain is not read to its end: its response
+// carries Connection: close. The responses to earlier pipelined requests are not
+// affected. A request whose client waits for 100 Continue the handler never sent
+// has its body left unread and the connection closed after the response.
 //
-// TCP_NODELAY is on (Go's default for TCP) because the server always writes whole
-// responses or whole batches of pipelined responses: Nagle's algorithm would only add
-// a delayed-ACK round trip to the last segment. Set Server.DisableNoDelay to turn
-// Nagle back on.
+// Two rules need the server rather than the codec: a CONNECT whose handler does not
+// take the connection over gets 501 (see above), and a WebSocket upgrade asking for a
+// Sec-WebSocket-Version other than 13 (the only version RFC 6455 defines) gets 426
+// with Sec-WebSocket-Version: 13 before any handler runs; a WebSocket request without
+// the field is the handler's to refuse. Trailers never carry fields that must not be
+// trailers (Content-Length, Transfer-Encoding, Host and the others of RFC 9110 §6.5.1,
+// wire.ProhibitedTrailer): the decoder drops them from request trailers, so merging a
+// trailer into the header cannot smuggle them, and the server does not send them in
+// response trailers.
+//
+// # Settings
+//
+// Every numeric Server field follows one rule: zero means the documented default, a
+// negative value means none — no timeout (IdleTimeout, ReadHeaderTimeout,
+// BodyReadTimeout, WriteTimeout), no limit (MaxRequestsPerConn, MaxRequestBody), no
+// allowance (MaxBodyDrain: nothing is drained; LingerTimeout, LingerBytes: no
+// lingering close; ResponseBuffer: every write streams; ParkAfter, ParkGraceConns: no
+// grace before parking; ReadBufferSize: the smallest buffer, 512 bytes) and never for
+// a threshold (DetachAbove). Limits follows wire's rule for wire.Limits.
+//
+// # Buffers and I/O
+//
+// A connection's input lives in one read buffer (internal/connbuf, shared with the
+// client and the load generator): the parser reads heads in place, the head of the
+// request being handled stays pinned while the handler runs (its fields point into
+// it), and the buffer grows only up to the largest head the Limits admit. Chunked
+// bodies are decoded in place by wire's decoder, driven by connbuf. Plain TCP on Linux
+// is read and written with raw non-blocking system calls through internal/rawio
+// (send with MSG_NOSIGNAL, one gather sendmsg for a head and a large body, sendfile
+// for files), which keeps the runtime from handing the processor to another thread in
+// the middle of a loopback write.
 package server

@@ -55,19 +55,16 @@ type idleConn struct {
 	info     *ConnInfo // for the ConnState hook; nil without one
 }
 
-func (s *Server) parkAfter() time.Duration {
-	if s.ParkAfter < 0 {
-		return 0
-	}
-	return durOr(s.ParkAfter, DefaultParkAfter)
+// parkAfter returns the grace before parking (0: none).
+func (s *Server) parkAfter() time.Duration { return timeout(s.ParkAfter, DefaultParkAfter) }
+
+// parkGraceConns returns how many connections may hold a goroutine while idle (-1: none).
+func (s *Server) parkGraceConns() int64 {
+	return int64(amount(s.ParkGraceConns, DefaultParkGraceConns))
 }
 
-func (s *Server) parkGraceConns() int64 {
-	if s.ParkGraceConns == 0 {
-		return DefaultParkGraceConns
-	}
-	return int64(s.ParkGraceConns)
-}
+// forever stands for "no idle timeout" where the parker wants a deadline.
+const forever = 100 * 365 * 24 * time.Hour
 
 // startParker creates the server's parker unless parking is disabled or unsupported.
 func (s *Server) startParker() {
@@ -107,41 +104,45 @@ func tcpOf(nc net.Conn) *net.TCPConn {
 
 // idleWait waits for the next request on an idle connection: first with the goroutine
 // for up to ParkAfter, then parked.
-func (c *conn) idleWait() int {
+func (c *conn) idleWait() step {
 	s := c.srv
 	idle := s.idleTimeout()
+	if idle == 0 {
+		idle = forever
+	}
 	class := classParkedAtOnce
 	if grace := s.parkAfter(); grace > 0 && s.active.Load() <= s.parkGraceConns() {
-		n, ok, err := c.readIdle(min(grace, idle))
+		n, ok, err := c.readIdle(min(grace, idle), true)
 		if !ok {
-			return fillClose
+			return stepClose
 		}
 		if n > 0 {
-			return fillOK
+			return stepRead
 		}
 		if !isTimeout(err) || grace >= idle {
-			return fillClose // error, or the idle timeout ran out during the grace
+			return stepClose // error, or the idle timeout ran out during the grace
 		}
-		c.lastRD = time.Time{}
+		c.rd.Forget()
 		class, idle = classParkedAfterGrace, idle-grace
 	} else if _, isTLS := c.nc.(*tls.Conn); isTLS {
 		// Make sure crypto/tls holds no decrypted input before parking: a read with a
 		// deadline in the past returns buffered plaintext at once, or times out.
 		c.nc.SetReadDeadline(aLongTimeAgo)
-		c.lastRD = time.Time{}
-		n, err := c.read(c.rbuf[c.rend:])
+		c.rd.Forget()
+		c.in.Room(1, c.in.Cap())
+		n, err := c.read(c.in.Free())
 		if n > 0 {
-			c.rend += n
-			return fillOK
+			c.in.Advance(n)
+			return stepRead
 		}
 		if !isTimeout(err) {
-			return fillClose
+			return stepClose
 		}
 	}
 	if c.park(class, idle) {
-		return fillParked
+		return stepParked
 	}
-	return fillFallback
+	return stepFallback
 }
 
 // Expiry classes: every entry of a class is parked with the same remaining idle time,
@@ -230,12 +231,17 @@ func (s *Server) resume(ic *idleConn) {
 	c := getConn(s)
 	c.nc, c.id, c.nreq, c.tlsState, c.idle = ic.nc, ic.id, ic.nreq, ic.tlsState, ic
 	c.info, c.told = ic.info, StateParked
-	c.rio.setup(c.nc)
+	c.rio.Attach(c.nc)
 	if reattached {
 		c.idle = nil // a new descriptor: the next park makes a new record
 	}
-	c.woke = true
 	s.activate(c)
+	// The socket is readable (a request, or the peer's FIN or RST): read before
+	// parking again.
+	if c.readRequest(s.idleTimeout(), false) != stepRead {
+		c.close()
+		return
+	}
 	c.loop()
 }
 

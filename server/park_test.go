@@ -251,26 +251,41 @@ func emfileChild(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Skipf("setrlimit: %v", err)
 	}
-	// Each client connection costs one descriptor here and one for the server's end:
-	// dial until the server can no longer accept.
-	var conns []net.Conn
-	for i := 0; i < 40; i++ {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	// Use up every descriptor, then free one for a client: the connection it makes waits
+	// in the listen queue, and the server's accept of it fails with EMFILE. (Dialing
+	// until something fails would race the client's descriptors against the server's
+	// accepts: with the acceptor quick enough, only the client ever runs out.)
+	var spare []*os.File
+	for i := 0; i < 64; i++ {
+		f, err := os.Open(os.DevNull)
 		if err != nil {
-			break // the client side ran out too
+			break
 		}
-		conns = append(conns, c)
+		spare = append(spare, f)
 	}
+	if len(spare) == 0 {
+		t.Fatal("no descriptor left to take")
+	}
+	spare[len(spare)-1].Close()
+	spare = spare[:len(spare)-1]
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial with one descriptor free: %v", err)
+	}
+	conns := []net.Conn{c}
 	time.Sleep(300 * time.Millisecond) // let the acceptor hit EMFILE and back off
 	if logged.Load() == 0 {
-		t.Fatalf("no accept failure logged with %d connections open", len(conns))
+		t.Fatalf("no accept failure logged with every descriptor in use")
 	}
 	burst := logged.Load()
 	time.Sleep(500 * time.Millisecond)
 	if logged.Load() != burst {
 		t.Fatalf("accept failure logged per attempt: %d then %d", burst, logged.Load())
 	}
-	// Free descriptors: close all clients, then the server serves again.
+	// Free descriptors: close the spares and the client, then the server serves again.
+	for _, f := range spare {
+		f.Close()
+	}
 	for _, c := range conns {
 		c.Close()
 	}
@@ -292,7 +307,7 @@ func emfileChild(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	fmt.Printf("emfile: %d client connections exhausted descriptors; %d log line(s); recovered\n", len(conns), logged.Load())
+	fmt.Printf("emfile: accept failed with every descriptor in use; %d log line(s); recovered\n", logged.Load())
 }
 
 func detachedCount(s *Server) int {

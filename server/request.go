@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 
+	"github.com/hop-http/hop/internal/connbuf"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -42,10 +43,9 @@ func (r *Request) begin(c *conn) {
 	b.r = r
 	b.err = nil
 	b.total = 0
-	b.pending = nil
 	b.remaining = r.ContentLength
-	b.dec.Limits = c.srv.Limits
-	b.dec.Reset() // also empties the trailer of the previous request
+	b.chunk.Decoder.Limits = c.srv.Limits
+	b.chunk.Reset() // also empties the trailer of the previous request
 	b.eof = r.Framing == wire.FramingNone
 }
 
@@ -74,10 +74,9 @@ func (r *Request) ReadBody(max int64) ([]byte, error) {
 	}
 	c := r.c
 	if r.Framing == wire.FramingLength && b.total == 0 && r.ContentLength <= max &&
-		int64(c.rend-c.rpos) >= r.ContentLength && !r.Expect100 {
+		int64(c.in.Len()) >= r.ContentLength && !r.Expect100 {
 		n := int(r.ContentLength)
-		p := c.rbuf[c.rpos : c.rpos+n : c.rpos+n]
-		c.rpos += n
+		p := c.in.Take(n)
 		b.total, b.remaining, b.eof = int64(n), 0, true
 		b.bodyDone()
 		return p, nil
@@ -110,8 +109,12 @@ func (r *Request) ReadBody(max int64) ([]byte, error) {
 	}
 }
 
-// Trailer returns the trailer fields of a chunked body once it has been read to the end.
-func (r *Request) Trailer() *wire.Header { return &r.body.dec.Trailer }
+// Trailer returns the trailer fields of a chunked body once it has been read to the
+// end. Fields that must not be trailers (framing, routing and the others of RFC 9110
+// §6.5.1: Content-Length, Transfer-Encoding, Host, ...; see wire.ProhibitedTrailer)
+// are dropped by the decoder, so that a handler or proxy that merges the trailer into
+// the header cannot smuggle them in.
+func (r *Request) Trailer() *wire.Header { return r.body.chunk.Trailer() }
 
 // Context returns a context that is cancelled when the client goes away (noticed once
 // the body has been read) or the connection ends. Calling it arms a background read
@@ -150,8 +153,7 @@ var _ io.Reader = (*body)(nil)
 type body struct {
 	r         *Request
 	remaining int64 // FramingLength: bytes left
-	dec       wire.ChunkedDecoder
-	pending   []byte // decoded chunk data not yet returned (points into rbuf)
+	chunk     connbuf.Chunked
 	total     int64
 	eof       bool
 	err       error
@@ -215,9 +217,9 @@ func (b *body) readLength(p []byte) (int, error) {
 		p = p[:b.remaining]
 	}
 	var n int
-	if c.rpos < c.rend {
-		n = copy(p, c.rbuf[c.rpos:c.rend])
-		c.rpos += n
+	if c.in.Len() > 0 {
+		n = copy(p, c.in.Bytes())
+		c.in.Consume(n)
 	} else {
 		c.setReadTimeout(c.srv.bodyTimeout())
 		var err error
@@ -235,53 +237,37 @@ func (b *body) readLength(p []byte) (int, error) {
 
 func (b *body) readChunked(p []byte) (int, error) {
 	c := b.r.c
-	max := c.srv.MaxRequestBody
+	max := c.srv.maxRequestBody()
 	for {
-		if len(b.pending) > 0 {
-			n := copy(p, b.pending)
-			b.pending = b.pending[n:]
-			if max > 0 && b.total+int64(n) > max {
+		data, err := b.chunk.Next(&c.in, len(p))
+		if err != nil {
+			return 0, err // io.EOF at the end
+		}
+		if len(data) > 0 {
+			n := copy(p, data)
+			if max >= 0 && b.total+int64(n) > max {
 				return n, wire.ErrBodyTooLarge
 			}
 			return n, nil
 		}
-		if b.dec.Done() {
-			return 0, io.EOF
-		}
-		if c.rpos < c.rend {
-			used, data, err := b.dec.Decode(c.rbuf[c.rpos:c.rend])
-			c.rpos += used
-			if err != nil {
-				return 0, err
-			}
-			if len(data) > 0 {
-				b.pending = data
-				continue
-			}
-			if b.dec.Done() {
-				return 0, io.EOF
-			}
-			if used > 0 && c.rpos < c.rend {
-				continue
-			}
-		}
-		// need more input
-		if !c.makeRoom(len(c.rbuf) + c.srv.Limits.MaxHead()) {
+		// The rest of a chunk line, of the data or of the trailer is still to come; the
+		// decoder bounds the lines, so a head's worth of room is enough.
+		if !c.in.Room(1, c.srv.Limits.MaxHead()) {
 			return 0, wire.ErrInvalidChunk
 		}
 		c.setReadTimeout(c.srv.bodyTimeout())
-		n, err := c.read(c.rbuf[c.rend:])
+		n, err := c.read(c.in.Free())
 		if n == 0 && err != nil {
 			return 0, bodyReadError(err)
 		}
-		c.rend += n
+		c.in.Advance(n)
 	}
 }
 
 // discard reads and drops the rest of the body, up to max bytes. It reports whether the
 // body ended within that bound (so the connection can carry another request).
 func (b *body) discard(max int64) bool {
-	if b.r.Framing == wire.FramingLength && b.remaining > max {
+	if max < 0 || b.r.Framing == wire.FramingLength && b.remaining > max {
 		return false
 	}
 	w := &b.r.c.w

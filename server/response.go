@@ -2,13 +2,9 @@ package server
 
 import (
 	"errors"
-	"io"
-	"net"
-	"os"
 	"strconv"
 	"time"
 
-	"github.com/hop-http/hop/internal/clock"
 	"github.com/hop-http/hop/internal/httpdate"
 	"github.com/hop-http/hop/wire"
 )
@@ -37,6 +33,8 @@ type ResponseWriter struct {
 	body    []byte
 
 	committed bool
+	sent      bool // bytes of the committed response were written to the connection
+	headAt    int  // where the committed head starts in the connection's pending output
 	statusSet bool // WriteHeader set the status
 	hasServer bool // the handler set Server (found by applyHeaderControls)
 	hasDate   bool // the handler set Date
@@ -66,7 +64,7 @@ func (w *ResponseWriter) begin(c *conn, req *Request, keep bool) {
 	w.status = 200
 	w.length = -1
 	w.body = w.body[:0]
-	w.committed, w.chunked, w.overrun, w.statusSet, w.switching = false, false, false, false, false
+	w.committed, w.sent, w.chunked, w.overrun, w.statusSet, w.switching = false, false, false, false, false, false
 	w.noBody = req.IsMethod("HEAD")
 	w.written = 0
 	w.keepAlive = keep
@@ -131,9 +129,9 @@ func (w *ResponseWriter) interim(code int) {
 // announce them gets a Trailer field naming them. Trailers are dropped when they
 // cannot be sent: to an HTTP/1.0 client, after a response committed with
 // Content-Length, for HEAD and bodiless statuses. Fields that must not be trailers
-// (framing, routing, connection management, authentication, content format and
-// response control, RFC 9110 §6.5.1) and fields with invalid names or values are
-// dropped too.
+// (wire.ProhibitedTrailer: framing, routing, connection management, authentication,
+// content format and response control, RFC 9110 §6.5.1) and fields with invalid names
+// or values are dropped too.
 func (w *ResponseWriter) Trailer() *wire.Header { return &w.trailer }
 
 // Status returns the status code set so far.
@@ -190,12 +188,7 @@ func (w *ResponseWriter) WriteString(s string) (int, error) {
 	return w.Write([]byte(s))
 }
 
-func (w *ResponseWriter) bufferLimit() int {
-	if n := w.c.srv.ResponseBuffer; n > 0 {
-		return n
-	}
-	return DefaultResponseBuffer
-}
+func (w *ResponseWriter) bufferLimit() int { return w.c.srv.responseBuffer() }
 
 // Flush commits the head if needed and writes everything buffered to the connection.
 func (w *ResponseWriter) Flush() error {
@@ -242,6 +235,7 @@ func (w *ResponseWriter) commit() error {
 		}
 	}
 	c := w.c
+	w.headAt = len(c.wbuf)
 	c.wbuf = w.appendHead(c.wbuf, w.length)
 	w.committed = true
 	body := w.body
@@ -280,13 +274,11 @@ func (w *ResponseWriter) stream(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
-	var err error
+	var tail []byte
 	if w.chunked {
-		err = c.writeBuffers(p, crlf)
-	} else {
-		err = c.writeBuffers(p)
+		tail = crlf
 	}
-	if err != nil {
+	if err := c.writeBuffers(p, tail); err != nil {
 		return 0, errConnDead
 	}
 	return len(p), nil
@@ -457,6 +449,12 @@ func (w *ResponseWriter) appendLastChunk(b []byte) []byte {
 	return append(b, '\r', '\n')
 }
 
+// sendableTrailer reports whether a trailer field may go out: a valid field that may
+// be a trailer (wire.ProhibitedTrailer, RFC 9110 §6.5.1).
+func sendableTrailer(name, value []byte) bool {
+	return wire.IsToken(name) && wire.ValidFieldValue(value) && !wire.ProhibitedTrailer(name)
+}
+
 // appendTrailerNames announces the trailer fields that will be sent.
 func (w *ResponseWriter) appendTrailerNames(b []byte) []byte {
 	t := &w.trailer
@@ -480,30 +478,6 @@ func (w *ResponseWriter) appendTrailerNames(b []byte) []byte {
 	return b
 }
 
-func sendableTrailer(name, value []byte) bool {
-	return wire.IsToken(name) && wire.ValidFieldValue(value) && !forbiddenTrailer(name)
-}
-
-// forbiddenTrailer reports fields that must not be sent as trailers (RFC 9110 §6.5.1):
-// framing, routing, connection management, authentication, content format and
-// response control.
-func forbiddenTrailer(name []byte) bool {
-	for _, f := range forbiddenTrailers {
-		if len(f) == len(name) && wire.EqualFold(name, f) {
-			return true
-		}
-	}
-	return false
-}
-
-var forbiddenTrailers = [...]string{
-	"content-length", "transfer-encoding", "host", "trailer", "te", "connection",
-	"keep-alive", "proxy-connection", "upgrade", "content-type", "content-encoding",
-	"content-range", "cache-control", "expires", "location", "retry-after", "vary",
-	"age", "date", "www-authenticate", "proxy-authenticate", "authorization",
-	"proxy-authorization", "set-cookie", "expect", "range",
-}
-
 // resetForError discards an uncommitted response and replaces it with a plain error.
 func (w *ResponseWriter) resetForError(code int) {
 	w.header.Reset()
@@ -515,71 +489,6 @@ func (w *ResponseWriter) resetForError(code int) {
 	w.body = append(w.body, wire.StatusText(code)...)
 	w.body = append(w.body, '\n')
 }
-
-// ReadFrom copies src into the body. When the connection is plain TCP, the length was
-// declared with SetContentLength and src is an *os.File (or an *io.LimitedReader of
-// one), the file is sent with sendfile, without copying through user space; the head
-// is corked together with the start of the file so they leave in full segments. A
-// LimitedReader's N is reduced by what was sent.
-func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
-	c := w.c
-	if w.noBody && w.length >= 0 {
-		// HEAD with a declared length: the body is never sent, so it is not read either.
-		n := w.length - w.written
-		w.written = w.length
-		return n, nil
-	}
-	tc, isTCP := c.nc.(*net.TCPConn)
-	f, limit := fileOf(src)
-	if isTCP && f != nil && w.length >= 0 && !w.noBody && bodyAllowed(w.status) {
-		if !w.committed {
-			if err := w.commit(); err != nil {
-				return 0, err
-			}
-		}
-		n := w.length - w.written
-		if limit >= 0 && limit < n {
-			n = limit
-		}
-		setCork(tc, true)
-		if !c.flush() {
-			return 0, errConnDead
-		}
-		// Allow the write timeout per 16 MiB so large files over slow links can finish.
-		c.nc.SetWriteDeadline(clock.Now().Add(c.srv.writeTimeout() * time.Duration(1+n>>24)))
-		c.lastWD = time.Time{}
-		sent, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n})
-		setCork(tc, false)
-		w.written += sent
-		if lr, ok := src.(*io.LimitedReader); ok {
-			lr.N -= sent
-		}
-		if err != nil {
-			c.writeFailed()
-		}
-		return sent, err
-	}
-	return io.Copy(writerOnly{w}, src)
-}
-
-// fileOf returns the file behind src (an *os.File or an *io.LimitedReader of one) and
-// the limit (-1 for none).
-func fileOf(src io.Reader) (*os.File, int64) {
-	switch v := src.(type) {
-	case *os.File:
-		return v, -1
-	case *io.LimitedReader:
-		if f, ok := v.R.(*os.File); ok {
-			return f, v.N
-		}
-	}
-	return nil, -1
-}
-
-// writerOnly hides ReadFrom so io.Copy does not recurse.
-type writerOnly struct{ w *ResponseWriter }
-
-func (o writerOnly) Write(p []byte) (int, error) { return o.w.Write(p) }
 
 // appendServerDate appends the Server field (unless the server's Name is "-") and the
 // cached Date field, each when asked.

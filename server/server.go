@@ -27,7 +27,8 @@ type HandlerFunc func(w *ResponseWriter, r *Request)
 // ServeHOP calls f(w, r).
 func (f HandlerFunc) ServeHOP(w *ResponseWriter, r *Request) { f(w, r) }
 
-// Defaults for the Server's zero-valued fields.
+// Defaults for the Server's zero-valued fields (see "Settings" in the package doc: zero
+// means the default, a negative value means none).
 const (
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultReadHeaderTimeout  = 10 * time.Second
@@ -41,11 +42,16 @@ const (
 	DefaultResponseBuffer     = 64 << 10
 )
 
+// minReadBuffer is the read buffer of a negative ReadBufferSize.
+const minReadBuffer = 512
+
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("hop/server: server closed")
 
 // Server serves HTTP/1.1 on one or more listeners. Fields must not change after Serve
 // starts. The zero value with a Handler is a working server with the defaults above.
+// Every numeric field follows one rule: zero means the documented default, a negative
+// value means none (no timeout, no limit, no allowance).
 type Server struct {
 	// Addr is the TCP address for ListenAndServe (default "127.0.0.1:8080").
 	Addr string
@@ -54,30 +60,46 @@ type Server struct {
 	// Name is sent in the Server field of every response unless the handler set one;
 	// default "hop". Set to "-" to send no Server field.
 	Name string
-	// Limits bound what the request parser accepts (see wire.Limits).
+	// Limits bound what the request parser accepts (see wire.Limits, whose zero fields
+	// are its defaults too).
 	Limits wire.Limits
 
-	IdleTimeout       time.Duration // wait for the next request on a kept connection
-	ReadHeaderTimeout time.Duration // from the first byte of a request to the end of its head
-	BodyReadTimeout   time.Duration // each read of a request body
-	WriteTimeout      time.Duration // each write to the connection
+	// IdleTimeout bounds the wait for the next request on a kept connection (and for the
+	// first one on a new connection). Default 60s; negative: no timeout.
+	IdleTimeout time.Duration
+	// ReadHeaderTimeout bounds the time from the first byte of a request to the end of
+	// its head (and a TLS handshake). Default 10s; negative: no timeout.
+	ReadHeaderTimeout time.Duration
+	// BodyReadTimeout bounds each read of a request body. Default 30s; negative: no
+	// timeout.
+	BodyReadTimeout time.Duration
+	// WriteTimeout bounds each write to the connection. Default 30s; negative: no
+	// timeout.
+	WriteTimeout time.Duration
 	// MaxRequestsPerConn ends a connection after this many requests; the last response
-	// carries Connection: close. Negative means unlimited.
+	// carries Connection: close. Default 100,000; negative: no limit.
 	MaxRequestsPerConn int
-	// MaxBodyDrain is how much of an unread request body the server reads and discards
-	// to keep the connection; a larger remainder closes the connection instead.
+	// MaxBodyDrain is how much of a request body the handler left unread the server
+	// reads and discards so that the connection can carry the next request; a larger
+	// remainder closes the connection after the response instead. Default 256 KiB;
+	// negative: nothing is drained.
 	MaxBodyDrain int64
 	// MaxRequestBody rejects requests with a larger declared body with 413, and fails
-	// reads of chunked bodies that grow past it. Zero means unlimited.
+	// reads of chunked bodies that grow past it. Default and negative: no limit (a
+	// handler bounds what it reads, e.g. with Request.ReadBody).
 	MaxRequestBody int64
-	// LingerTimeout and LingerBytes bound the lingering close.
+	// LingerTimeout and LingerBytes bound the lingering close (see the package doc).
+	// Defaults 2s and 4 MiB; a negative value in either turns lingering off: the
+	// connection closes as soon as its last response is written, which risks a reset
+	// destroying that response when the client is still sending.
 	LingerTimeout time.Duration
 	LingerBytes   int64
 	// ReadBufferSize is the initial read buffer of a connection; it grows up to the
-	// largest head the Limits admit.
+	// largest head the Limits admit. Default 4 KiB; negative: the smallest, 512 bytes.
 	ReadBufferSize int
 	// ResponseBuffer is how much response body is buffered before the server commits the
-	// head and starts streaming (chunked unless a length was set).
+	// head and starts streaming (chunked unless a length was set). Default 64 KiB;
+	// negative: none, every write streams.
 	ResponseBuffer int
 	// DisableNoDelay turns Nagle's algorithm back on (see the package doc).
 	DisableNoDelay bool
@@ -89,15 +111,16 @@ type Server struct {
 	// DisablePark keeps a goroutine on every idle connection instead of parking it in
 	// the epoll set (see "Idle connections and parking" in park.go).
 	DisablePark bool
-	// ParkAfter is how long an idle connection keeps its goroutine before it is parked
-	// (default 1s; negative parks at once).
+	// ParkAfter is how long an idle connection keeps its goroutine before it is parked.
+	// Default 1s; negative: no grace, it parks at once.
 	ParkAfter time.Duration
 	// ParkGraceConns: when more connections than this hold a goroutine, idle ones park
-	// at once (default 128), which bounds the memory of many idle connections.
+	// at once, which bounds the memory of many idle connections. Default 128; negative:
+	// none get the grace.
 	ParkGraceConns int
 	// DetachAbove: when at least this many connections are parked, plain TCP
-	// connections that park are detached from Go's socket state (see park.go); default
-	// 1024, negative never.
+	// connections that park are detached from Go's socket state (see park.go). Default
+	// 1024; negative: never.
 	DetachAbove int
 	// ConnState, when set, is told every change of a connection's state (see
 	// ConnState): New once, then Active, Idle and Parked as they alternate, and last
@@ -120,40 +143,62 @@ type Server struct {
 	parker    atomic.Pointer[park.Parker]
 }
 
-func durOr(v, d time.Duration) time.Duration {
-	if v == 0 {
+// The settings as used. Zero fields get their default; negative ones none, which the
+// accessors return as 0 for timeouts (no deadline) and -1 for amounts.
+
+// timeout applies the rule to a timeout: none is 0.
+func timeout(v, d time.Duration) time.Duration {
+	switch {
+	case v == 0:
 		return d
+	case v < 0:
+		return 0
 	}
 	return v
 }
 
-func (s *Server) idleTimeout() time.Duration { return durOr(s.IdleTimeout, DefaultIdleTimeout) }
+// amount applies the rule to a count or size: none is -1.
+func amount[T int | int64](v, d T) T {
+	switch {
+	case v == 0:
+		return d
+	case v < 0:
+		return -1
+	}
+	return v
+}
+
+func (s *Server) idleTimeout() time.Duration { return timeout(s.IdleTimeout, DefaultIdleTimeout) }
 func (s *Server) headerTimeout() time.Duration {
-	return durOr(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	return timeout(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 }
-func (s *Server) bodyTimeout() time.Duration  { return durOr(s.BodyReadTimeout, DefaultBodyReadTimeout) }
-func (s *Server) writeTimeout() time.Duration { return durOr(s.WriteTimeout, DefaultWriteTimeout) }
+func (s *Server) bodyTimeout() time.Duration {
+	return timeout(s.BodyReadTimeout, DefaultBodyReadTimeout)
+}
+func (s *Server) writeTimeout() time.Duration { return timeout(s.WriteTimeout, DefaultWriteTimeout) }
+func (s *Server) maxRequests() int            { return amount(s.MaxRequestsPerConn, DefaultMaxRequestsPerConn) }
+func (s *Server) maxDrain() int64             { return amount(s.MaxBodyDrain, DefaultMaxBodyDrain) }
+func (s *Server) maxRequestBody() int64       { return amount(s.MaxRequestBody, -1) }
+func (s *Server) lingerBytes() int64          { return amount(s.LingerBytes, DefaultLingerBytes) }
+
+// lingerTimeout returns the linger time, or -1 when lingering is off.
 func (s *Server) lingerTimeout() time.Duration {
-	return durOr(s.LingerTimeout, DefaultLingerTimeout)
-}
-func (s *Server) maxRequests() int {
-	if s.MaxRequestsPerConn == 0 {
-		return DefaultMaxRequestsPerConn
+	if s.LingerTimeout < 0 {
+		return -1
 	}
-	return s.MaxRequestsPerConn
+	return timeout(s.LingerTimeout, DefaultLingerTimeout)
 }
-func (s *Server) maxDrain() int64 {
-	if s.MaxBodyDrain == 0 {
-		return DefaultMaxBodyDrain
+
+func (s *Server) readBufferSize() int {
+	if s.ReadBufferSize < 0 {
+		return minReadBuffer
 	}
-	return s.MaxBodyDrain
+	return amount(s.ReadBufferSize, DefaultReadBufferSize)
 }
-func (s *Server) lingerBytes() int64 {
-	if s.LingerBytes == 0 {
-		return DefaultLingerBytes
-	}
-	return s.LingerBytes
-}
+
+// responseBuffer returns how much body is buffered before committing (0: none).
+func (s *Server) responseBuffer() int { return max(amount(s.ResponseBuffer, DefaultResponseBuffer), 0) }
+
 func (s *Server) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger

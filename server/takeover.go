@@ -46,7 +46,7 @@ var (
 // ResponseWriter must not be used.
 func (w *ResponseWriter) TakeOver() (net.Conn, []byte, error) {
 	c := w.c
-	if c.takenOver {
+	if c.phase == phaseTakenOver {
 		return nil, nil, ErrTakenOver
 	}
 	if err := w.checkTakeOver(); err != nil {
@@ -72,9 +72,8 @@ func (w *ResponseWriter) TakeOver() (net.Conn, []byte, error) {
 	}
 	c.nc.SetDeadline(time.Time{})
 	var rest []byte
-	if c.rpos < c.rend {
-		rest = bytes.Clone(c.rbuf[c.rpos:c.rend])
-		c.rpos = c.rend
+	if n := c.in.Len(); n > 0 {
+		rest = bytes.Clone(c.in.Take(n))
 	}
 	s := c.srv
 	if c.idle != nil {
@@ -82,7 +81,7 @@ func (w *ResponseWriter) TakeOver() (net.Conn, []byte, error) {
 			p.Forget(c.idle.fd) // it may still be in the epoll set from an earlier park
 		}
 	}
-	c.takenOver = true
+	c.phase = phaseTakenOver
 	c.enter(StateTakenOver)
 	s.stats.takenOver.Add(1)
 	s.untrackConn(c, true)

@@ -126,7 +126,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 
 	var handler server.Handler = fsrv
 	if accessLog != nil {
-		handler = fileserver.AccessLog(handler, accessLog)
+		handler = server.AccessLog(handler, accessLog)
 	}
 
 	srv := &server.Server{

@@ -1,9 +1,12 @@
-// Package testnet owns the loopback servers of hop's tests: a TCP listener that
-// hands every connection to the test's own handler, a canned server that answers
-// every request head with the same bytes, and a hop server for a handler. Tests use
-// them where a real server cannot misbehave on purpose (resets, truncation, malformed
-// heads) or would cost more than the code being measured. Buffer is the log sink such
-// servers write to from their goroutines. It is imported only by _test files.
+// Package testnet owns the test networks of hop's tests and benchmarks: a raw loopback
+// TCP listener that hands every connection to the test's own handler, a canned server
+// that answers every request head with the same bytes, a hop server for a handler
+// (Serve), and an in-memory connection (MemConn, MemListener) that replays a request for
+// server benchmarks without system calls. Tests use them where a real server cannot
+// misbehave on purpose (resets, truncation, malformed heads) or would cost more than
+// the code being measured. Buffer is the log sink such servers write to from their
+// goroutines. It is imported only by _test files, in this module and in the
+// benchmarks module.
 package testnet
 
 import (

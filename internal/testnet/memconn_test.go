@@ -1,4 +1,4 @@
-package memconn
+package testnet
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func TestReadStream(t *testing.T) {
 		{"nothing", 1, 0, 64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := New(req, tc.per, tc.total, 0)
+			c := NewMemConn(req, tc.per, tc.total, 0)
 			var got bytes.Buffer
 			buf := make([]byte, tc.sz)
 			for i := 0; i < 100000; i++ {
@@ -47,7 +47,7 @@ func TestReadStream(t *testing.T) {
 }
 
 func TestWriteKeepsAndCounts(t *testing.T) {
-	c := New([]byte("x"), 1, 1, 5)
+	c := NewMemConn([]byte("x"), 1, 1, 5)
 	c.Write([]byte("abc"))
 	c.Write([]byte("defgh"))
 	if got := string(c.Output()); got != "abcde" {
@@ -59,7 +59,7 @@ func TestWriteKeepsAndCounts(t *testing.T) {
 }
 
 func TestEndWaitsForResponses(t *testing.T) {
-	c := New([]byte("q"), 1, 2, 16)
+	c := NewMemConn([]byte("q"), 1, 2, 16)
 	c.ResponseSize = func(out []byte) int {
 		if len(out) >= 3 {
 			return 3
@@ -89,14 +89,14 @@ func TestEndWaitsForResponses(t *testing.T) {
 }
 
 func TestEndHonoursDeadlineAndClose(t *testing.T) {
-	c := New([]byte("q"), 1, 1, 16)
+	c := NewMemConn([]byte("q"), 1, 1, 16)
 	c.ResponseSize = func([]byte) int { return 1 }
 	c.Read(make([]byte, 1))
 	c.SetReadDeadline(time.Now().Add(-time.Second))
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read after the deadline: %v", err)
 	}
-	c = New([]byte("q"), 1, 1, 16)
+	c = NewMemConn([]byte("q"), 1, 1, 16)
 	c.ResponseSize = func([]byte) int { return 1 }
 	c.Read(make([]byte, 1))
 	go func() { time.Sleep(10 * time.Millisecond); c.Close() }()
@@ -107,8 +107,8 @@ func TestEndHonoursDeadlineAndClose(t *testing.T) {
 }
 
 func TestListener(t *testing.T) {
-	c := New([]byte("q"), 1, 1, 0)
-	ln := NewListener(c)
+	c := NewMemConn([]byte("q"), 1, 1, 0)
+	ln := NewMemListener(c)
 	got, err := ln.Accept()
 	if err != nil || got != c {
 		t.Fatalf("first Accept: %v, %v", got, err)

@@ -1,16 +1,15 @@
-package fileserver
+package server
 
 import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/hop-http/hop/server"
 )
 
-// AccessLog wraps next so that every request is logged to log at level Info with the
-// message "request" once its handler returns (also when it panics). Each record names
-// the connection, so keep-alive reuse is visible:
+// AccessLog wraps next, any handler, so that every request is logged to log at level
+// Info with the message "request" once its handler returns (also when it panics; the
+// panic then goes on). Each record names the connection, so keep-alive reuse is
+// visible:
 //
 //	conn    the connection's id within the server (1, 2, 3, ...)
 //	req     the request's number on that connection, from 1
@@ -18,13 +17,17 @@ import (
 //	method, target, status, bytes (body bytes written), enc (Content-Encoding, if any)
 //	ms      time spent in the handler, in milliseconds
 //	tls     true on TLS connections
-func AccessLog(next server.Handler, log *slog.Logger) server.Handler {
-	return server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+//	aborted true when the handler panicked with ErrAbortHandler
+//
+// A handler that took its connection over (TakeOver) is logged with the status it set
+// (101, or the 2xx to CONNECT) once it returns.
+func AccessLog(next Handler, log *slog.Logger) Handler {
+	return HandlerFunc(func(w *ResponseWriter, r *Request) {
 		start := time.Now()
 		defer func() {
 			p := recover()
 			status := w.Status()
-			if p != nil && p != server.ErrAbortHandler {
+			if p != nil && p != ErrAbortHandler {
 				status = 500
 			}
 			attrs := []slog.Attr{
@@ -43,7 +46,7 @@ func AccessLog(next server.Handler, log *slog.Logger) server.Handler {
 			if r.TLS() != nil {
 				attrs = append(attrs, slog.Bool("tls", true))
 			}
-			if p == server.ErrAbortHandler {
+			if p == ErrAbortHandler {
 				attrs = append(attrs, slog.Bool("aborted", true))
 			}
 			log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)

@@ -1,8 +1,9 @@
-// Package memconn provides an in-memory net.Conn and a one-connection net.Listener for
-// benchmarks that measure a server's parse, dispatch and serialize work without
-// system calls: the Conn's reads replay a fixed request a bounded number of times and
-// its writes only count bytes.
-package memconn
+package testnet
+
+// The in-memory connection of the server benchmarks (hop's own and the comparison
+// module's): it measures a server's parse, dispatch and serialize work without system
+// calls. Its reads replay a fixed request a bounded number of times and its writes
+// only count bytes.
 
 import (
 	"bytes"
@@ -14,17 +15,17 @@ import (
 	"time"
 )
 
-// Conn is a net.Conn whose input is a request repeated until a number of requests have
+// MemConn is a net.Conn whose input is a request repeated until a number of requests have
 // been delivered. Reads honour the size of the caller's buffer, so the input is a
 // proper byte stream however the server reads it. Writes are discarded and counted;
 // the first bytes written are kept for inspection.
 //
 // At the end of the input a Read behaves like a client that waits for its last
 // response before closing: when ResponseSize is set, it blocks until every response
-// has been written (or the read deadline passes, or the Conn is closed) and only then
+// has been written (or the read deadline passes, or the MemConn is closed) and only then
 // returns io.EOF. A server that watches for the client going away while a handler runs
 // thus sees the client still there, as over TCP.
-type Conn struct {
+type MemConn struct {
 	// ResponseSize, when set, returns the size of one response given the first bytes
 	// written, or 0 while that is not known yet. Every response must have that size.
 	ResponseSize func(out []byte) int
@@ -36,9 +37,10 @@ type Conn struct {
 	left    int    // requests not yet handed out
 	pending []byte // rest of the current batch
 
-	mu   sync.Mutex
-	keep int
-	kept bytes.Buffer
+	mu       sync.Mutex
+	keep     int
+	kept     bytes.Buffer
+	keptFull atomic.Bool // keep bytes are kept: writes only count
 
 	written  atomic.Int64
 	deadline atomic.Int64 // read deadline, unix nanoseconds; 0 for none
@@ -46,14 +48,14 @@ type Conn struct {
 	closeOne sync.Once
 }
 
-// New returns a Conn that delivers req total times, per copies at a time (each batch is
+// NewMemConn returns a MemConn that delivers req total times, per copies at a time (each batch is
 // offered to the reader at once, as one TCP segment carrying pipelined requests would
 // be). keep is how many written bytes to retain for Output.
-func New(req []byte, per, total, keep int) *Conn {
+func NewMemConn(req []byte, per, total, keep int) *MemConn {
 	if per < 1 {
 		per = 1
 	}
-	return &Conn{
+	return &MemConn{
 		batch:  bytes.Repeat(req, per),
 		reqLen: len(req),
 		per:    per,
@@ -65,7 +67,7 @@ func New(req []byte, per, total, keep int) *Conn {
 }
 
 // Read copies the next input bytes into p.
-func (c *Conn) Read(p []byte) (int, error) {
+func (c *MemConn) Read(p []byte) (int, error) {
 	if len(c.pending) == 0 {
 		if c.left <= 0 {
 			return 0, c.waitEnd()
@@ -83,8 +85,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 const endWait = time.Minute
 
 // waitEnd blocks until every response was written, the read deadline passed or the
-// Conn was closed.
-func (c *Conn) waitEnd() error {
+// MemConn was closed.
+func (c *MemConn) waitEnd() error {
 	if c.ResponseSize == nil {
 		return io.EOF
 	}
@@ -113,34 +115,37 @@ func (c *Conn) waitEnd() error {
 }
 
 // Write counts p and keeps the first bytes written.
-func (c *Conn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	if c.kept.Len() < c.keep {
-		c.kept.Write(p[:min(len(p), c.keep-c.kept.Len())])
+func (c *MemConn) Write(p []byte) (int, error) {
+	if !c.keptFull.Load() {
+		c.mu.Lock()
+		if c.kept.Len() < c.keep {
+			c.kept.Write(p[:min(len(p), c.keep-c.kept.Len())])
+		}
+		c.keptFull.Store(c.kept.Len() >= c.keep)
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	c.written.Add(int64(len(p)))
 	return len(p), nil
 }
 
 // Written returns the number of bytes written so far.
-func (c *Conn) Written() int64 { return c.written.Load() }
+func (c *MemConn) Written() int64 { return c.written.Load() }
 
 // Output returns a copy of the first bytes written (up to keep).
-func (c *Conn) Output() []byte {
+func (c *MemConn) Output() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return bytes.Clone(c.kept.Bytes())
 }
 
 // Close marks the connection closed; it may be called more than once.
-func (c *Conn) Close() error {
+func (c *MemConn) Close() error {
 	c.closeOne.Do(func() { close(c.closed) })
 	return nil
 }
 
 // Done is closed when the connection has been closed.
-func (c *Conn) Done() <-chan struct{} { return c.closed }
+func (c *MemConn) Done() <-chan struct{} { return c.closed }
 
 // Fixed addresses, allocated once like a real connection's.
 var (
@@ -149,16 +154,16 @@ var (
 )
 
 // LocalAddr returns a fixed loopback address.
-func (c *Conn) LocalAddr() net.Addr { return localAddr }
+func (c *MemConn) LocalAddr() net.Addr { return localAddr }
 
 // RemoteAddr returns a fixed loopback address.
-func (c *Conn) RemoteAddr() net.Addr { return remoteAddr }
+func (c *MemConn) RemoteAddr() net.Addr { return remoteAddr }
 
 // SetDeadline sets the read deadline (writes never block).
-func (c *Conn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+func (c *MemConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
 
 // SetReadDeadline sets the deadline for a Read blocked at the end of the input.
-func (c *Conn) SetReadDeadline(t time.Time) error {
+func (c *MemConn) SetReadDeadline(t time.Time) error {
 	if t.IsZero() {
 		c.deadline.Store(0)
 	} else {
@@ -168,24 +173,24 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 }
 
 // SetWriteDeadline does nothing: writes never block.
-func (c *Conn) SetWriteDeadline(time.Time) error { return nil }
+func (c *MemConn) SetWriteDeadline(time.Time) error { return nil }
 
-// Listener hands out one connection, then blocks in Accept until closed.
-type Listener struct {
+// MemListener hands out one connection, then blocks in Accept until closed.
+type MemListener struct {
 	mu     sync.Mutex
 	conn   net.Conn
 	closed chan struct{}
 	once   sync.Once
 }
 
-// NewListener returns a Listener whose first Accept returns c.
-func NewListener(c net.Conn) *Listener {
-	return &Listener{conn: c, closed: make(chan struct{})}
+// NewMemListener returns a MemListener whose first Accept returns c.
+func NewMemListener(c net.Conn) *MemListener {
+	return &MemListener{conn: c, closed: make(chan struct{})}
 }
 
 // Accept returns the connection once; later calls wait for Close and return
 // net.ErrClosed.
-func (l *Listener) Accept() (net.Conn, error) {
+func (l *MemListener) Accept() (net.Conn, error) {
 	l.mu.Lock()
 	c := l.conn
 	l.conn = nil
@@ -198,10 +203,10 @@ func (l *Listener) Accept() (net.Conn, error) {
 }
 
 // Close makes Accept return net.ErrClosed.
-func (l *Listener) Close() error {
+func (l *MemListener) Close() error {
 	l.once.Do(func() { close(l.closed) })
 	return nil
 }
 
 // Addr returns a fixed loopback address.
-func (l *Listener) Addr() net.Addr { return localAddr }
+func (l *MemListener) Addr() net.Addr { return localAddr }
