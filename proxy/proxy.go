@@ -188,11 +188,11 @@ func inAny(list []netip.Prefix, a netip.Addr) bool {
 
 // authorized checks a Proxy-Authorization value against the configured credentials.
 func (p *Proxy) authorized(v []byte) bool {
-	v = bytes.TrimSpace(v)
+	v = wire.TrimOWS(v)
 	if len(v) < 6 || !wire.EqualFold(v[:6], "basic ") {
 		return false
 	}
-	return subtle.ConstantTimeCompare(bytes.TrimSpace(v[6:]), p.authHdr) == 1
+	return subtle.ConstantTimeCompare(wire.TrimOWS(v[6:]), p.authHdr) == 1
 }
 
 // looped reports whether a Via field names this proxy (received-by = our Name).
@@ -336,7 +336,7 @@ func (p *Proxy) addForwarded(r *server.Request, x *Exchange) {
 	b := x.scratch[:0]
 	if trusted {
 		h.Values("X-Forwarded-For", func(v []byte) {
-			if v = bytes.TrimSpace(v); len(v) > 0 {
+			if v = wire.TrimOWS(v); len(v) > 0 {
 				b = append(append(b, v...), ", "...)
 			}
 		})
@@ -359,7 +359,7 @@ func (p *Proxy) addForwarded(r *server.Request, x *Exchange) {
 	b = b[:0]
 	if trusted {
 		h.Values("Forwarded", func(v []byte) {
-			if v = bytes.TrimSpace(v); len(v) > 0 {
+			if v = wire.TrimOWS(v); len(v) > 0 {
 				b = append(append(b, v...), ", "...)
 			}
 		})
