@@ -7,7 +7,7 @@
 // dispatch and serialize without system calls) and over TCP loopback. The servers live
 // in package servers, the load scripts in run.sh (throughput with wrk and h2load) and
 // cmd/idleconns (memory per idle connection). Package client compares the HTTP clients
-// (hop's, fasthttp's, net/http's) against one nginx, and loadgen/run.sh compares
+// (hop's, fasthttp's, net/http's) against one nginx, and generators/run.sh compares
 // "hop bench" with wrk as load generators. README.md explains how to run and read
 // them.
 package benchmarks

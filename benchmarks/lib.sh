@@ -1,6 +1,6 @@
 # lib.sh — the shell helpers hop's benchmark scripts share. Sourced, not run:
 #
-#   . "$(dirname "$0")/../lib.sh"     (benchmarks/cache, benchmarks/proxy, benchmarks/loadgen)
+#   . "$(dirname "$0")/../lib.sh"     (benchmarks/cache, benchmarks/proxy, benchmarks/generators)
 #   . "$(dirname "$0")/lib.sh"        (benchmarks/run.sh)
 #   . "$repo/benchmarks/lib.sh"       (fileserver/bench.sh)
 #

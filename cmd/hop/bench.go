@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hop-http/hop/bench"
+	"github.com/hop-http/hop/loadgen"
 )
 
 func init() { commands["bench"] = cmdBench }
@@ -76,10 +76,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 		fs.PrintDefaults()
 	}
 	var (
-		cfg      bench.Config
+		cfg      loadgen.Config
 		duration time.Duration
 		warmup   time.Duration
-		timeout  = bench.DefaultTimeout
+		timeout  = loadgen.DefaultTimeout
 		headers  benchHeaders
 		body     string
 		bodyFile string
@@ -87,7 +87,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 		asJSON   bool
 		insecure bool
 	)
-	fs.IntVar(&cfg.Connections, "c", bench.DefaultConnections, "connections (with --close: requests in flight, each on a new connection)")
+	fs.IntVar(&cfg.Connections, "c", loadgen.DefaultConnections, "connections (with --close: requests in flight, each on a new connection)")
 	fs.Var(durationFlag{&duration}, "d", "measured duration (default 10s, or until -n requests when -n is set)")
 	fs.Int64Var(&cfg.Requests, "n", 0, "stop after this many requests")
 	fs.IntVar(&cfg.Pipeline, "pipeline", 1, "requests in flight on each connection")
@@ -135,7 +135,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
 	}
 	if progress != nil {
-		cfg.Progress = func(p bench.Progress) {
+		cfg.Progress = func(p loadgen.Progress) {
 			phase := p.Label
 			if p.Warmup {
 				phase += " (warm-up)"
@@ -155,7 +155,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 			fmt.Fprintln(stderr, "hop bench: --compare runs --close itself")
 			return 2
 		}
-		cmp, err := bench.Compare(ctx, cfg)
+		cmp, err := loadgen.Compare(ctx, cfg)
 		clearProgress()
 		if err != nil {
 			return benchFailed(stderr, err)
@@ -173,7 +173,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 		return 0
 	}
 
-	res, err := bench.Run(ctx, cfg)
+	res, err := loadgen.Run(ctx, cfg)
 	clearProgress()
 	if err != nil {
 		return benchFailed(stderr, err)
@@ -189,12 +189,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr, progress io.Wr
 	return 0
 }
 
-// benchFailed reports an error of bench.Run or bench.Compare and returns the exit
+// benchFailed reports an error of loadgen.Run or loadgen.Compare and returns the exit
 // status: 2 for an invalid configuration (a usage error), 1 for a failure to run it
 // (the host cannot be resolved).
 func benchFailed(stderr io.Writer, err error) int {
-	fmt.Fprintln(stderr, "hop bench:", strings.TrimPrefix(err.Error(), "bench: "))
-	if errors.Is(err, bench.ErrConfig) {
+	fmt.Fprintln(stderr, "hop bench:", strings.TrimPrefix(err.Error(), "loadgen: "))
+	if errors.Is(err, loadgen.ErrConfig) {
 		return 2
 	}
 	return 1

@@ -216,7 +216,7 @@ func TestBenchRunFailure(t *testing.T) {
 	for _, args := range [][]string{{"-n", "1"}, {"--compare", "-n", "1"}} {
 		code, out, errs := benchRun(t, nil, append(args, "http://hop-bench-test.onion/")...)
 		if code != 1 || out != "" || !strings.HasPrefix(errs, "hop bench: resolve hop-bench-test.onion: no such host") ||
-			strings.Count(errs, "bench:") != 1 {
+			strings.Count(errs, "bench:") != 1 || strings.Contains(errs, "loadgen:") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
 		}
 	}

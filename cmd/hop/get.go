@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hop-http/hop/bench"
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/loadgen"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -127,8 +127,8 @@ func (p *getPipeline) Set(s string) error {
 		p.depth = 0
 	default:
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > bench.MaxPipeline {
-			return fmt.Errorf("want a depth from 1 to %d", bench.MaxPipeline)
+		if err != nil || n < 1 || n > loadgen.MaxPipeline {
+			return fmt.Errorf("want a depth from 1 to %d", loadgen.MaxPipeline)
 		}
 		p.depth = n
 	}

@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 import (
 	"errors"
@@ -31,10 +31,10 @@ var maxBuffer = (&wire.Limits{}).MaxHead() + minFree
 var aLongTimeAgo = time.Unix(1, 0)
 
 var (
-	errUpgrade     = errors.New("bench: unexpected 101 Switching Protocols")
-	errUnsolicited = errors.New("bench: response without a request")
-	errHeadTooBig  = errors.New("bench: response head larger than the read buffer limit")
-	errClosed      = errors.New("bench: connection closed before the response was complete")
+	errUpgrade     = errors.New("loadgen: unexpected 101 Switching Protocols")
+	errUnsolicited = errors.New("loadgen: response without a request")
+	errHeadTooBig  = errors.New("loadgen: response head larger than the read buffer limit")
+	errClosed      = errors.New("loadgen: connection closed before the response was complete")
 )
 
 // errKind classifies a failure; see Errors.

@@ -1,4 +1,4 @@
-// Package bench is the load-generation engine behind "hop bench". It owns opening
+// Package loadgen is the load-generation engine behind "hop bench". It owns opening
 // and reusing connections under load, pacing requests, reading responses as fast as
 // the peer sends them, and measuring: throughput, latency percentiles (HdrHistogram),
 // errors by kind and connections opened. It does not own HTTP syntax: requests are
@@ -66,4 +66,4 @@
 //
 // [Compare] runs close, keep-alive, pipelined and parallel back to back and counts
 // the sockets left in TIME_WAIT after the close run ([CountTimeWait]).
-package bench
+package loadgen

@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 import (
 	"bytes"
@@ -386,7 +386,7 @@ func TestConfigErrors(t *testing.T) {
 			if !errors.Is(err, ErrConfig) {
 				t.Errorf("Run(%+v) = %v, want an ErrConfig", tt.cfg, err)
 			}
-			if err != nil && strings.HasPrefix(err.Error(), "bench: bench:") {
+			if err != nil && strings.HasPrefix(err.Error(), "loadgen: loadgen:") {
 				t.Errorf("error %q", err)
 			}
 			if tt.name == "close pipelined" {

@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 import (
 	"bufio"
@@ -130,7 +130,7 @@ func CountTimeWait(port int) (TimeWait, error) {
 		tw.Target += target
 	}
 	if !found {
-		return tw, errors.New("bench: /proc/net/tcp not available")
+		return tw, errors.New("loadgen: /proc/net/tcp not available")
 	}
 	return tw, nil
 }

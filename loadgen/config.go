@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 import (
 	"crypto/tls"
@@ -30,7 +30,7 @@ const (
 // ErrConfig is matched (errors.Is) by every error [Run] and [Compare] return because
 // the configuration is invalid, as opposed to a failure to run it (the host cannot be
 // resolved).
-var ErrConfig = errors.New("bench: invalid configuration")
+var ErrConfig = errors.New("loadgen: invalid configuration")
 
 // configError is an invalid configuration: its message, and what caused it.
 type configError struct {
@@ -43,7 +43,7 @@ func configErrorf(format string, a ...any) error {
 	return &configError{msg: err.Error(), cause: errors.Unwrap(err)}
 }
 
-func (e *configError) Error() string { return "bench: " + e.msg }
+func (e *configError) Error() string { return "loadgen: " + e.msg }
 
 func (e *configError) Unwrap() []error {
 	if e.cause == nil {

@@ -1,4 +1,4 @@
-package bench_test
+package loadgen_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"log"
 	"net"
 
-	"github.com/hop-http/hop/bench"
+	"github.com/hop-http/hop/loadgen"
 	"github.com/hop-http/hop/server"
 )
 
@@ -22,7 +22,7 @@ func Example() {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	res, err := bench.Run(context.Background(), bench.Config{
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
 		URL:         "http://" + ln.Addr().String() + "/",
 		Connections: 4,
 		Pipeline:    16,

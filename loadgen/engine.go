@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 import (
 	"context"
@@ -140,7 +140,7 @@ func resolveAddr(ctx context.Context, t *target, cfg *Config) (string, error) {
 	r := &resolve.Resolver{}
 	res, err := r.Lookup(ctx, t.host)
 	if err != nil {
-		return "", fmt.Errorf("bench: %w", err)
+		return "", fmt.Errorf("loadgen: %w", err)
 	}
 	addrs := resolve.Interleave(res.Addrs)
 	if len(addrs) == 1 {

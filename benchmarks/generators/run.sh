@@ -8,8 +8,8 @@
 # /usr/bin/time): the cost of generating the load, which the machine's other load
 # disturbs less than the throughput.
 #
-#   benchmarks/loadgen/run.sh                   # DUR=5 REPEATS=3 CONNS=50 PIPELINE=16
-#   DUR=3 REPEATS=5 MODES="keepalive pipelined close" benchmarks/loadgen/run.sh
+#   benchmarks/generators/run.sh                   # DUR=5 REPEATS=3 CONNS=50 PIPELINE=16
+#   DUR=3 REPEATS=5 MODES="keepalive pipelined close" benchmarks/generators/run.sh
 #
 # Both generators are limited by the same server core, so a ratio near 1.0 means hop
 # bench drives nginx as hard as wrk does; above 1.0 it drives it harder. On a shared
