@@ -97,6 +97,48 @@ func (c *conn) close() {
 	c.nc.Close()
 }
 
+// Bounds of a graceful close: how long and how much it waits for the server's end.
+const (
+	lingerTimeout = time.Second
+	lingerBytes   = 64 << 10
+)
+
+// closeGracefully ends a connection whose exchange finished cleanly but which is not
+// kept (either side asked to close). Closing a socket with input still unread makes
+// the kernel answer with a reset instead of a FIN, and a server that closes after its
+// response typically has sent more than the response: TLS's close_notify, or a
+// session ticket. So the write side is shut down first (close_notify, then FIN), and
+// in the background the rest of the server's input is read and discarded until its
+// FIN, for at most lingerTimeout and lingerBytes, before the socket is closed.
+func (c *conn) closeGracefully() {
+	c.dead = true
+	if c.tcp == nil {
+		c.nc.Close()
+		return
+	}
+	if c.tls != nil {
+		c.tls.SetWriteDeadline(time.Now().Add(lingerTimeout))
+		c.tls.CloseWrite() // close_notify; the TCP write side stays open
+	}
+	if err := c.tcp.CloseWrite(); err != nil {
+		c.nc.Close()
+		return
+	}
+	nc, tcp := c.nc, c.tcp
+	go func() {
+		tcp.SetReadDeadline(time.Now().Add(lingerTimeout))
+		var buf [4 << 10]byte
+		for n := 0; n < lingerBytes; {
+			m, err := tcp.Read(buf[:]) // the raw bytes: nothing here needs decrypting
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		nc.Close()
+	}()
+}
+
 // begin prepares the connection for an exchange.
 func (c *conn) begin(ctx context.Context, deadline time.Time, tr *Trace, method string) {
 	if c.stopCtx != nil {
@@ -171,10 +213,13 @@ func (c *conn) end(err error, status int, n int64) {
 		tr.done(DoneInfo{ConnID: id, Status: status, BodyBytes: n, Err: err, KeptAlive: keep, CloseReason: reason})
 		return
 	}
-	if keep {
+	switch {
+	case keep:
 		c.noteKeepAlive()
 		c.pool.put(c)
-	} else {
+	case err == nil && !c.dead:
+		c.pool.dropGracefully(c)
+	default:
 		c.pool.drop(c)
 	}
 	tr.done(DoneInfo{ConnID: id, Status: status, BodyBytes: n, Err: err, KeptAlive: keep, CloseReason: reason})

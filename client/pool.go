@@ -293,6 +293,15 @@ func (p *hostPool) drop(c *conn) {
 	p.mu.Unlock()
 }
 
+// dropGracefully is drop for a connection whose exchange ended cleanly: its socket
+// is closed only after the server's end of the stream (conn.closeGracefully).
+func (p *hostPool) dropGracefully(c *conn) {
+	c.closeGracefully()
+	p.mu.Lock()
+	p.freeSlot()
+	p.mu.Unlock()
+}
+
 // discard is drop for a connection that was counted as reused when it was taken from
 // the pool but turned out expired or closed by the server.
 func (p *hostPool) discard(c *conn) {
