@@ -177,11 +177,25 @@ func (c *conn) exchange(req *Request, resp *Response, cur *bodyCursor, absolute 
 		}
 		return c.fail("write request", werr)
 	}
-	n, err := c.readHead(false)
+	n, err := c.awaitHead()
 	if err != nil {
 		return c.fail("read response", err)
 	}
 	return c.startBody(resp, n)
+}
+
+// awaitHead reads the final response head, within ResponseHeaderTimeout when that is
+// set; the body's reads are then bounded by ReadTimeout alone.
+func (c *conn) awaitHead() (int, error) {
+	w := c.cl.ResponseHeaderTimeout
+	if w <= 0 {
+		return c.readHead(false)
+	}
+	c.rdLimit = time.Now().Add(w)
+	n, err := c.readHead(false)
+	c.rdLimit = time.Time{}
+	c.rd.Forget() // the deadline in force may be the head's: set it anew
+	return n, err
 }
 
 // wroteRequest records the end of writing the request.

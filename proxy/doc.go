@@ -72,13 +72,11 @@
 // A failed exchange is answered by the proxy with a Proxy-Status field (RFC 9209)
 // naming the error: 502 when the upstream refused, reset or closed the connection or
 // sent a malformed head; 504 when connecting or waiting for the response head timed
-// out (client.Client's ConnectTimeout and ReadTimeout, `--upstream-timeout`); 503
-// when the connection limit to the upstream was reached. client.Client's ReadTimeout
-// bounds every wait for response bytes, body reads included, so the same bound
-// applies to the silence between two pieces of a streamed body: a stream idle for
-// longer than `--upstream-timeout` is cut (an aborted message). Separate bounds for
-// the response head and for an idle body need a response-head timeout in package
-// client, which it does not have yet. Retries follow the engine's
+// out (client.Client's ConnectTimeout and ResponseHeaderTimeout, `--upstream-timeout`);
+// 503 when the connection limit to the upstream was reached. The silence between two
+// pieces of a streamed body has its own bound (client.Client's ReadTimeout,
+// `--upstream-body-timeout`, 5 minutes in hop proxy): a stream idle for longer is cut
+// (an aborted message), a slow but moving one is not. Retries follow the engine's
 // rules: an idempotent request (or one with Idempotency-Key) whose reused upstream
 // connection failed before any response byte is sent again; a POST never is.
 //

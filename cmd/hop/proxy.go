@@ -74,6 +74,7 @@ type proxyFlags struct {
 	trust, allowFrom    prefixFlag
 	auth, connectPorts  string
 	upstreamTimeout     time.Duration
+	upstreamBodyTimeout time.Duration
 	maxFails            int
 	eject               time.Duration
 	maxConnsPerHost     int
@@ -102,7 +103,8 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 	fs.Var(&f.allowFrom, "allow-from", "serve clients from this `CIDR` (repeatable; default loopback only)")
 	fs.StringVar(&f.auth, "auth", "", "require proxy authentication with these `USER:PASS` credentials (Basic; forward mode)")
 	fs.StringVar(&f.connectPorts, "connect-ports", "443", "comma-separated `PORTS` that CONNECT may reach")
-	fs.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "bound on connecting to an upstream and on each wait for its response (504 past it)")
+	fs.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "bound on connecting to an upstream and on the wait for its response head (504 past it)")
+	fs.DurationVar(&f.upstreamBodyTimeout, "upstream-body-timeout", 5*time.Minute, "bound on each wait for more of an upstream's body (a stream idle longer is cut: an aborted message)")
 	fs.DurationVar(&f.upstreamIdle, "upstream-idle-timeout", client.DefaultIdleTimeout, "close an idle upstream connection after this long")
 	fs.DurationVar(&f.livenessIdle, "upstream-check-idle", 250*time.Millisecond, "check that an upstream connection idle at least this long is still open before reusing it (0: every reuse)")
 	fs.IntVar(&f.maxConnsPerHost, "max-conns-per-upstream", client.DefaultMaxConnsPerHost, "connections per upstream origin (requests beyond it wait)")
@@ -137,7 +139,7 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 		return nil, errors.New("--auth wants USER:PASS")
 	case f.auth != "" && len(f.upstreams) > 0:
 		return nil, errors.New("--auth is proxy authentication, for forward mode; it does not go with --upstream")
-	case f.upstreamTimeout <= 0 || f.upstreamIdle <= 0 || f.livenessIdle < 0:
+	case f.upstreamTimeout <= 0 || f.upstreamBodyTimeout <= 0 || f.upstreamIdle <= 0 || f.livenessIdle < 0:
 		return nil, errors.New("timeouts must be positive")
 	case f.maxFails < 1:
 		return nil, errors.New("--max-fails must be at least 1")
@@ -195,11 +197,12 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	}
 
 	upstream := &client.Client{
-		MaxConnsPerHost:    f.maxConnsPerHost,
-		ConnectTimeout:     f.upstreamTimeout,
-		ReadTimeout:        f.upstreamTimeout,
-		IdleTimeout:        f.upstreamIdle,
-		InsecureSkipVerify: f.insecureUpstream,
+		MaxConnsPerHost:       f.maxConnsPerHost,
+		ConnectTimeout:        f.upstreamTimeout,
+		ResponseHeaderTimeout: f.upstreamTimeout,
+		ReadTimeout:           f.upstreamBodyTimeout,
+		IdleTimeout:           f.upstreamIdle,
+		InsecureSkipVerify:    f.insecureUpstream,
 		// A connection reused within this time was alive a moment ago: skipping the
 		// check saves a system call per request under load. A close it then meets
 		// fails before any response byte, and is retried when that is allowed.
