@@ -415,7 +415,7 @@ func (cl *Client) send(req *Request, resp *Response, tr *Trace, deadline time.Ti
 		if tr != nil && tr.GotConn != nil {
 			tr.gotConn(c, reused, idle)
 		}
-		auth := p.auth()
+		auth := p.requestAuth()
 		err = c.exchange(req, resp, &cur, p.absolute, auth)
 		if err == nil {
 			resp.Reused = reused

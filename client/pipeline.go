@@ -170,7 +170,7 @@ func (pl *pipeline) writeWindow(c *conn, from, lim int, reused bool, idle time.D
 	cl, p := pl.cl, pl.p
 	c.wbuf = c.wbuf[:0]
 	pl.heads = pl.heads[:0]
-	auth := p.auth()
+	auth := p.requestAuth()
 	for k := from; k < lim; k++ {
 		r := pl.reqs[k]
 		var closing bool

@@ -356,7 +356,8 @@ func (p *hostPool) failWaiters(err error) {
 	}
 }
 
-// auth returns the Proxy-Authorization value to send: the proxy URL's credentials
+// auth returns the Proxy-Authorization value to send to the proxy itself (in a
+// CONNECT, or a plain http request in absolute form): the proxy URL's credentials
 // once the proxy asked for them, else "".
 func (p *hostPool) auth() string {
 	if p.authOn != nil && p.authOn.Load() {
@@ -365,12 +366,23 @@ func (p *hostPool) auth() string {
 	return ""
 }
 
-// retryWithAuth decides, after a 407 from the proxy, whether to send the request again
-// with the proxy URL's credentials: only when there are some, they were not sent
-// (sent is what was), the caller set no Proxy-Authorization of its own, and the proxy
-// accepts Basic. It turns the credentials on for the pool.
+// requestAuth is auth for a request sent on one of the pool's connections: only a
+// request in absolute form goes to the proxy. Through a CONNECT tunnel the request goes
+// to the origin, which must never see the proxy's credentials.
+func (p *hostPool) requestAuth() string {
+	if !p.absolute {
+		return ""
+	}
+	return p.auth()
+}
+
+// retryWithAuth decides, after a 407, whether to send the request again with the proxy
+// URL's credentials: only when the request went to the proxy (absolute form: a 407
+// from inside a tunnel comes from the origin), there are credentials, they were not
+// sent (sent is what was), the caller set no Proxy-Authorization of its own, and the
+// proxy accepts Basic. It turns the credentials on for the pool.
 func (p *hostPool) retryWithAuth(sent string, req *Request, challenge *wire.Header) bool {
-	if p.proxyURL == nil || p.proxyAuth == "" || sent != "" || req.Fields().Has("Proxy-Authorization") {
+	if !p.absolute || p.proxyURL == nil || p.proxyAuth == "" || sent != "" || req.Fields().Has("Proxy-Authorization") {
 		return false
 	}
 	ok := false

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hop-http/hop/internal/testcert"
+	"github.com/hop-http/hop/server"
 )
 
 // testProxy is a forward proxy built on net/http (an independent peer): absolute-form
@@ -229,8 +230,18 @@ func TestProxyAuthRequired(t *testing.T) {
 
 // CONNECT through a proxy that asks for credentials: the tunnel is opened again on a
 // new connection with those of the proxy URL, and later tunnels send them at once.
+//
+// The credentials are the proxy's: the requests sent inside the tunnel go to the
+// origin, which must never see them.
 func TestProxyConnectAuth(t *testing.T) {
-	url, _ := startHopTLS(t, echoConn)
+	var mu sync.Mutex
+	var originSaw []string
+	url, _ := startHopTLS(t, func(w *server.ResponseWriter, r *server.Request) {
+		mu.Lock()
+		originSaw = append(originSaw, string(r.Target)+" "+string(r.Header.Get("Proxy-Authorization")))
+		mu.Unlock()
+		echoConn(w, r)
+	})
 	port := url[strings.LastIndexByte(url, ':')+1:]
 	const alice = "Basic YWxpY2U6czNjcmV0" // alice:s3cret
 	px := startProxy(t, alice)
@@ -251,6 +262,57 @@ func TestProxyConnectAuth(t *testing.T) {
 	}
 	if len(retries) != 1 || !strings.Contains(retries[0], "407") {
 		t.Errorf("retries %q", retries)
+	}
+	// Pipelined requests through the tunnel do not carry them either.
+	reqs, resps := make([]*Request, 2), make([]*Response, 2)
+	for i := range reqs {
+		reqs[i], resps[i] = &Request{}, &Response{}
+		reqs[i].SetURL("https://hop.test:" + port + "/p")
+	}
+	if err := cl.DoPipeline(reqs, resps, 2); err != nil || resps[1].Status != 200 {
+		t.Fatalf("pipeline: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(originSaw, "|") != "/s |/s |/p |/p " {
+		t.Errorf("the origin saw (target, Proxy-Authorization) %q, want no credentials", originSaw)
+	}
+}
+
+// A 407 from inside a CONNECT tunnel comes from the origin, not from the proxy: it is
+// the response, and the proxy's credentials are not sent to the origin to answer it,
+// even once the proxy has asked for them.
+func TestProxyTunnelOrigin407(t *testing.T) {
+	var mu sync.Mutex
+	var originSaw []string
+	url, _ := startHopTLS(t, func(w *server.ResponseWriter, r *server.Request) {
+		mu.Lock()
+		originSaw = append(originSaw, string(r.Header.Get("Proxy-Authorization")))
+		mu.Unlock()
+		w.Header().Set("Proxy-Authenticate", `Basic realm="origin"`)
+		w.WriteHeader(407)
+	})
+	port := url[strings.LastIndexByte(url, ':')+1:]
+	roots := testcert.New(t, "localhost", "hop.test", "127.0.0.1", "::1").Pool
+	const alice = "Basic YWxpY2U6czNjcmV0" // alice:s3cret
+	// The proxy asks for the credentials (they are on for the pool), or not (the
+	// origin's challenge would turn them on).
+	for _, want := range []string{alice, ""} {
+		px := startProxy(t, want)
+		fn, _ := FixedProxy(strings.Replace(px.url, "http://", "http://alice:s3cret@", 1))
+		cl := newClient(t, &Client{Proxy: fn, TLSConfig: &tls.Config{RootCAs: roots}})
+		for i := 0; i < 2; i++ {
+			if r := get(t, cl, "https://hop.test:"+port+"/"); r.Status != 407 || r.Retries != 0 {
+				t.Fatalf("proxy wants %q: status %d after %d retries, want the origin's 407 as it came",
+					want, r.Status, r.Retries)
+			}
+		}
+		mu.Lock()
+		if len(originSaw) != 2 || originSaw[0] != "" || originSaw[1] != "" {
+			t.Errorf("proxy wants %q: the origin saw Proxy-Authorization %q, want none", want, originSaw)
+		}
+		originSaw = nil
+		mu.Unlock()
 	}
 }
 
