@@ -512,7 +512,8 @@ func (cl *Client) poolFor(u *URL, direct bool) (*hostPool, error) {
 	}
 	// Own copies of the key strings: the URL's may point into a larger input.
 	key = originKey{scheme: clone(key.scheme), host: clone(key.host), port: clone(key.port), proxy: key.proxy}
-	p = &hostPool{cl: cl, key: key, origin: key.scheme + "://" + net.JoinHostPort(key.host, key.port)}
+	p = &hostPool{cl: cl, key: key, origin: key.scheme + "://" + net.JoinHostPort(key.host, key.port),
+		lastUse: time.Now()} // not forgotten before its first request takes a slot
 	if proxy != nil {
 		pu := *proxy
 		p.proxyURL = &pu

@@ -1314,3 +1314,33 @@ func TestLivenessCheckMinIdle(t *testing.T) {
 		t.Errorf("retries %d/%d: the check should have been skipped", r.Retries, retries.Load())
 	}
 }
+
+// A pool is forgotten once it has held no connection for IdleTimeout, however its
+// connections ended: closed after every exchange (Connection: close, where none is
+// ever kept idle), or expired early by the server's Keep-Alive timeout (the pool is
+// empty before IdleTimeout). A long-lived client (a forward proxy) that talks to many
+// origins would otherwise keep a pool for each of them for ever.
+func TestPoolsForgotten(t *testing.T) {
+	for _, tc := range []struct{ name, resp string }{
+		{"connection close", okResponse("x", "Connection: close")},
+		{"server keep-alive timeout", okResponse("x", "Keep-Alive: timeout=1")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _ := serveRecorded(t, tc.resp)
+			port := base[strings.LastIndexByte(base, ':')+1:]
+			resolve := map[string][]netip.Addr{}
+			for i := 0; i < 20; i++ {
+				resolve["o"+strconv.Itoa(i)+".test:"+port] = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+			}
+			cl := newClient(t, &Client{Resolve: resolve, IdleTimeout: 1500 * time.Millisecond})
+			for i := 0; i < 20; i++ {
+				get(t, cl, "http://o"+strconv.Itoa(i)+".test:"+port+"/")
+			}
+			if n := len(cl.OriginStats()); n != 20 {
+				t.Fatalf("%d pools after 20 origins", n)
+			}
+			waitFor(t, "the pools to be forgotten", func() bool { return len(cl.OriginStats()) == 0 })
+			waitFor(t, "the sweeper to stop", func() bool { return !cl.janitor.running.Load() })
+		})
+	}
+}

@@ -40,6 +40,8 @@ type hostPool struct {
 	active  int // connections lent to exchanges
 	waiters []*waiter
 	stats   poolCounters
+	// lastUse is when the pool was last used: a connection taken back, closed after its
+	// exchange, or a dial that failed. An empty pool is forgotten IdleTimeout after.
 	lastUse time.Time
 	gone    bool // removed from the Client's map: connections are not kept
 }
@@ -291,6 +293,7 @@ func (p *hostPool) drop(c *conn) {
 	p.mu.Lock()
 	p.freeSlot()
 	p.mu.Unlock()
+	p.cl.startJanitor()
 }
 
 // dropGracefully is drop for a connection whose exchange ended cleanly: its socket
@@ -300,6 +303,7 @@ func (p *hostPool) dropGracefully(c *conn) {
 	p.mu.Lock()
 	p.freeSlot()
 	p.mu.Unlock()
+	p.cl.startJanitor()
 }
 
 // discard is drop for a connection that was counted as reused when it was taken from
@@ -310,6 +314,7 @@ func (p *hostPool) discard(c *conn) {
 	p.stats.reused--
 	p.freeSlot()
 	p.mu.Unlock()
+	p.cl.startJanitor()
 }
 
 // freeSlot accounts for a closed connection that was lent out. p.mu is held.
@@ -317,6 +322,7 @@ func (p *hostPool) freeSlot() {
 	p.active--
 	p.open--
 	p.stats.closed++
+	p.lastUse = time.Now()
 	p.handOff()
 }
 
@@ -341,8 +347,10 @@ func (p *hostPool) detach(c *conn) {
 	p.active--
 	p.open--
 	p.stats.switched++
+	p.lastUse = time.Now()
 	p.handOff()
 	p.mu.Unlock()
+	p.cl.startJanitor()
 }
 
 // failWaiters hands err to every request waiting for a connection.
@@ -413,8 +421,10 @@ func (p *hostPool) dialFailed() {
 	p.open--
 	p.dialing--
 	p.stats.dialErrors++
+	p.lastUse = time.Now()
 	p.handOff()
 	p.mu.Unlock()
+	p.cl.startJanitor()
 }
 
 // dialed records a new connection lent to its exchange.
@@ -490,8 +500,10 @@ type janitor struct {
 }
 
 // startJanitor starts the sweeper goroutine if it is not running. It sweeps idle
-// connections (expired, or closed by the server) and forgets empty pools, and stops
-// by itself when no connection is left.
+// connections (expired, or closed by the server) and forgets pools that stayed empty
+// (see forget), and stops by itself when no pool is left. Every way a connection
+// leaves its exchange (kept, closed, handed over) or a dial fails starts it, so that
+// no pool outlives its use, whether its connections were kept or not.
 func (cl *Client) startJanitor() {
 	if cl.janitor.running.Load() {
 		return
@@ -522,23 +534,20 @@ func (cl *Client) sweepLoop(stop chan struct{}, interval time.Duration) {
 		case <-stop:
 			return
 		case now := <-t.C:
-			busy := false
 			for _, p := range cl.allPools() {
-				if p.sweep(now, false) {
-					busy = true
-				} else {
+				if !p.sweep(now, false) {
 					cl.forget(p, now)
 				}
 			}
-			if !busy {
+			if cl.poolCount() == 0 {
 				cl.janitor.Lock()
 				if cl.janitor.stop == stop {
 					cl.janitor.running.Store(false)
 				}
 				cl.janitor.Unlock()
-				// A connection put back since the sweep found the janitor still
-				// running and left it alone: start a new one for it.
-				if cl.busy() {
+				// A pool made since the count found the janitor still running and
+				// left it alone: start a new one for it.
+				if cl.poolCount() > 0 {
 					cl.startJanitor()
 				}
 				return
@@ -547,26 +556,31 @@ func (cl *Client) sweepLoop(stop chan struct{}, interval time.Duration) {
 	}
 }
 
-// busy reports whether any pool holds connections or waiters.
-func (cl *Client) busy() bool {
-	for _, p := range cl.allPools() {
-		p.mu.Lock()
-		b := p.open > 0 || len(p.waiters) > 0
-		p.mu.Unlock()
-		if b {
-			return true
-		}
-	}
-	return false
+// poolCount returns the number of pools.
+func (cl *Client) poolCount() int {
+	cl.mu.RLock()
+	defer cl.mu.RUnlock()
+	return len(cl.pools)
 }
 
-// forget removes an empty pool that has not been used for a while.
+// forgetAfter is how long a pool must have been empty and unused to be forgotten:
+// IdleTimeout, or DefaultIdleTimeout when connections have no idle limit (an empty
+// pool holds nothing worth keeping but its counters).
+func (cl *Client) forgetAfter() time.Duration {
+	if cl.IdleTimeout < 0 {
+		return DefaultIdleTimeout
+	}
+	return cl.idleTimeout()
+}
+
+// forget removes a pool that holds no connection and has not been used for
+// forgetAfter.
 func (cl *Client) forget(p *hostPool, now time.Time) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.open == 0 && len(p.waiters) == 0 && now.Sub(p.lastUse) > cl.idleTimeout() && cl.pools[p.key] == p {
+	if p.open == 0 && len(p.waiters) == 0 && now.Sub(p.lastUse) > cl.forgetAfter() && cl.pools[p.key] == p {
 		// A request that already holds p still works; its connection is closed
 		// after use instead of idling in a pool nobody sweeps.
 		p.gone = true
