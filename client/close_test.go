@@ -12,8 +12,38 @@ import (
 // A connection that is not kept is closed gracefully: the client shuts down its write
 // side and reads until the server's FIN before it closes, so that what the server
 // sends after the response (TLS's close_notify, a session ticket, late bytes) meets an
-// open socket instead of drawing a reset that the server sees as an error.
+// open socket instead of drawing a reset that the server sees as an error. This holds
+// for every way a cleanly ended exchange lets go of its connection: the server asked
+// to close (Do, DoPipeline), or the client keeps no idle connection
+// (MaxIdleConnsPerHost < 0).
 func TestCloseWaitsForServerEnd(t *testing.T) {
+	const closing = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+	do := func(t *testing.T, cl *Client, url string) *Response { return get(t, cl, url) }
+	pipelined := func(t *testing.T, cl *Client, url string) *Response {
+		var req Request
+		req.SetURL(url)
+		resp := &Response{}
+		if err := cl.DoPipeline([]*Request{&req}, []*Response{resp}, 4); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for _, tc := range []struct {
+		name   string
+		cl     *Client
+		answer string
+		run    func(*testing.T, *Client, string) *Response
+	}{
+		{"Do", &Client{}, closing, do},
+		{"DoPipeline", &Client{}, closing, pipelined},
+		{"no idle connections kept", &Client{MaxIdleConnsPerHost: -1},
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", do},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testCloseWaitsForServerEnd(t, tc.cl, tc.answer, tc.run) })
+	}
+}
+
+func testCloseWaitsForServerEnd(t *testing.T, cl *Client, answer string, run func(*testing.T, *Client, string) *Response) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +72,7 @@ func TestCloseWaitsForServerEnd(t *testing.T) {
 				break
 			}
 		}
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		io.WriteString(c, answer)
 		// A client that closes at once is gone by now; bytes sent to it draw a reset,
 		// and the write after that fails.
 		time.Sleep(150 * time.Millisecond)
@@ -54,8 +84,8 @@ func TestCloseWaitsForServerEnd(t *testing.T) {
 		_, eof := c.Read(make([]byte, 16))
 		done <- result{late, eof}
 	}()
-	cl := newClient(t, &Client{})
-	resp := get(t, cl, "http://"+ln.Addr().String()+"/")
+	newClient(t, cl)
+	resp := run(t, cl, "http://"+ln.Addr().String()+"/")
 	if resp.Status != 200 || string(resp.Body) != "ok" {
 		t.Fatalf("status %d body %q", resp.Status, resp.Body)
 	}

@@ -246,11 +246,17 @@ func (pl *pipeline) readResponse(c *conn, reused bool) error {
 // requests (or when all are answered), an error to stop.
 func (pl *pipeline) release(c *conn, reused, progress bool, failure error, failOp string) error {
 	cl, p, reqs, done := pl.cl, pl.p, pl.reqs, pl.done
-	if done == len(reqs) && c.heldReason == "" && failure == nil {
+	switch {
+	case done == len(reqs) && c.heldReason == "" && failure == nil:
 		p.put(c)
 		return nil
+	case failure == nil && !c.dead:
+		// The last exchange ended cleanly but the connection cannot carry more (the
+		// server asked to close, a Keep-Alive max): let the server finish first.
+		p.dropGracefully(c)
+	default:
+		p.drop(c)
 	}
-	p.drop(c)
 	if failure != nil && !connectionDied(failure) {
 		// The server answered, but the answer is unacceptable: sending the request
 		// again would only repeat it (DESIGN: re-send only when the connection dies).

@@ -242,7 +242,9 @@ func (p *hostPool) abandon(w *waiter) {
 }
 
 // put returns a healthy connection: to the first waiter (counted as reused), else to
-// the top of the idle stack.
+// the top of the idle stack. A connection that cannot be kept (the Client is closed,
+// the pool forgotten, no idle connections wanted) is closed gracefully: its exchange
+// ended cleanly.
 func (p *hostPool) put(c *conn) {
 	now := time.Now()
 	c.lastUsed = now
@@ -250,7 +252,7 @@ func (p *hostPool) put(c *conn) {
 	p.lastUse = now
 	if p.cl.closed.Load() || p.gone {
 		p.mu.Unlock()
-		p.drop(c)
+		p.dropGracefully(c)
 		return
 	}
 	if len(p.waiters) > 0 {
@@ -266,7 +268,7 @@ func (p *hostPool) put(c *conn) {
 	maxIdle := p.cl.maxIdlePerHost()
 	if maxIdle == 0 {
 		p.mu.Unlock()
-		p.drop(c)
+		p.dropGracefully(c)
 		return
 	}
 	p.active--
