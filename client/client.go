@@ -69,8 +69,9 @@ const (
 // For every numeric field, 0 means the documented default and a negative value means
 // none (no limit, no timeout, or off).
 type Client struct {
-	// MaxConnsPerHost bounds the connections per origin (scheme, host, port, proxy);
-	// 0 means DefaultMaxConnsPerHost, negative means no limit.
+	// MaxConnsPerHost bounds the connections per origin (scheme, host, port, proxy),
+	// those still closing gracefully included (their sockets wait for the server's
+	// end, at most a second); 0 means DefaultMaxConnsPerHost, negative means no limit.
 	MaxConnsPerHost int
 	// MaxIdleConnsPerHost bounds the idle connections kept per origin; 0 means
 	// MaxConnsPerHost, negative means none (every connection is closed after its

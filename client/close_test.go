@@ -5,8 +5,11 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/internal/testnet"
 )
 
 // A connection that is not kept is closed gracefully: the client shuts down its write
@@ -95,5 +98,45 @@ func testCloseWaitsForServerEnd(t *testing.T, cl *Client, answer string, run fun
 	}
 	if r.eof != io.EOF {
 		t.Errorf("server's read after its FIN: %v, want EOF (the client's FIN)", r.eof)
+	}
+}
+
+// A connection closing gracefully still holds its slot: with MaxConnsPerHost 1 and a
+// server slow to send its FIN after Connection: close, the next request waits for the
+// socket to be closed instead of opening a second one.
+func TestClosingCountsAgainstMaxConns(t *testing.T) {
+	var mu sync.Mutex
+	open, peak := 0, 0 // server connections not closed yet by the server
+	url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
+		mu.Lock()
+		open++
+		peak = max(peak, open)
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			open--
+			mu.Unlock()
+		}()
+		rr := &reqReader{c: c}
+		if _, err := rr.next(nil); err != nil {
+			return
+		}
+		io.WriteString(c, okResponse("ok", "Connection: close"))
+		time.Sleep(300 * time.Millisecond) // the FIN comes late
+	})
+	cl := newClient(t, &Client{MaxConnsPerHost: 1})
+	for i := 0; i < 3; i++ {
+		if r := get(t, cl, url+"/"); string(r.Body) != "ok" {
+			t.Fatalf("body %q", r.Body)
+		}
+	}
+	waitFor(t, "the last socket to close", func() bool { return cl.Stats().Closing == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if peak != 1 {
+		t.Errorf("%d connections open at once, want at most MaxConnsPerHost = 1", peak)
+	}
+	if s := cl.Stats(); s.Closed != 3 || s.Open != 0 || s.Active != 0 || s.NewConns != 3 {
+		t.Errorf("stats %+v", s)
 	}
 }

@@ -109,11 +109,13 @@ const (
 // response typically has sent more than the response: TLS's close_notify, or a
 // session ticket. So the write side is shut down first (close_notify, then FIN), and
 // in the background the rest of the server's input is read and discarded until its
-// FIN, for at most lingerTimeout and lingerBytes, before the socket is closed.
-func (c *conn) closeGracefully() {
+// FIN, for at most lingerTimeout and lingerBytes, before the socket is closed. closed
+// is called once the socket is closed (at once, or from the background).
+func (c *conn) closeGracefully(closed func()) {
 	c.dead = true
 	if c.tcp == nil {
 		c.nc.Close()
+		closed()
 		return
 	}
 	if c.tls != nil {
@@ -122,6 +124,7 @@ func (c *conn) closeGracefully() {
 	}
 	if err := c.tcp.CloseWrite(); err != nil {
 		c.nc.Close()
+		closed()
 		return
 	}
 	nc, tcp := c.nc, c.tcp
@@ -136,6 +139,7 @@ func (c *conn) closeGracefully() {
 			}
 		}
 		nc.Close()
+		closed()
 	}()
 }
 

@@ -35,9 +35,10 @@ type hostPool struct {
 
 	mu      sync.Mutex
 	idle    []*conn // LIFO: idle[len-1] was used last
-	open    int     // connections open or being dialed
+	open    int     // connections open or being dialed, but not closing
 	dialing int
 	active  int // connections lent to exchanges
+	closing int // connections closing gracefully: no longer open, but their slots are held
 	waiters []*waiter
 	stats   poolCounters
 	// lastUse is when the pool was last used: a connection taken back, closed after its
@@ -140,8 +141,8 @@ func (p *hostPool) take(fresh bool) (*conn, *waiter, error) {
 		p.stats.reused++ // taken back by discard if the connection turns out dead
 		return c, nil, nil
 	}
-	if p.open < max || fresh && len(p.idle) > 0 {
-		if p.open >= max {
+	if p.open+p.closing < max || fresh && len(p.idle) > 0 {
+		if p.open+p.closing >= max {
 			// fresh at the limit: give up the oldest idle connection for a new one.
 			old := p.idle[0]
 			copy(p.idle, p.idle[1:])
@@ -299,11 +300,25 @@ func (p *hostPool) drop(c *conn) {
 }
 
 // dropGracefully is drop for a connection whose exchange ended cleanly: its socket
-// is closed only after the server's end of the stream (conn.closeGracefully).
+// is closed only after the server's end of the stream (conn.closeGracefully), and its
+// slot is freed then, so that sockets still closing count against MaxConnsPerHost.
 func (p *hostPool) dropGracefully(c *conn) {
-	c.closeGracefully()
 	p.mu.Lock()
-	p.freeSlot()
+	p.active--
+	p.open--
+	p.closing++
+	p.stats.closed++
+	p.lastUse = time.Now()
+	p.mu.Unlock()
+	c.closeGracefully(p.closedGracefully)
+}
+
+// closedGracefully frees the slot of a connection dropGracefully closed.
+func (p *hostPool) closedGracefully() {
+	p.mu.Lock()
+	p.closing--
+	p.lastUse = time.Now()
+	p.handOff()
 	p.mu.Unlock()
 	p.cl.startJanitor()
 }
@@ -330,7 +345,7 @@ func (p *hostPool) freeSlot() {
 
 // handOff gives a free slot to the first waiter. p.mu is held.
 func (p *hostPool) handOff() {
-	if len(p.waiters) == 0 || p.open >= p.cl.maxConnsPerHost() {
+	if len(p.waiters) == 0 || p.open+p.closing >= p.cl.maxConnsPerHost() {
 		return
 	}
 	w := p.waiters[0]
@@ -484,7 +499,7 @@ func (p *hostPool) sweep(now time.Time, all bool) bool {
 	for range dead {
 		p.handOff()
 	}
-	busy := p.open > 0 || len(p.waiters) > 0
+	busy := p.open > 0 || p.closing > 0 || len(p.waiters) > 0
 	p.mu.Unlock()
 	for _, c := range dead {
 		c.close()
@@ -582,7 +597,7 @@ func (cl *Client) forget(p *hostPool, now time.Time) {
 	defer cl.mu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.open == 0 && len(p.waiters) == 0 && now.Sub(p.lastUse) > cl.forgetAfter() && cl.pools[p.key] == p {
+	if p.open == 0 && p.closing == 0 && len(p.waiters) == 0 && now.Sub(p.lastUse) > cl.forgetAfter() && cl.pools[p.key] == p {
 		// A request that already holds p still works; its connection is closed
 		// after use instead of idling in a pool nobody sweeps.
 		p.gone = true
@@ -607,7 +622,7 @@ type OriginStats struct {
 	Stats
 }
 
-// Stats are pool counters: gauges (Active, Idle, Waiting, Dialing, Open) and
+// Stats are pool counters: gauges (Active, Idle, Waiting, Dialing, Open, Closing) and
 // cumulative counts since the Client was created.
 type Stats struct {
 	Active  int // connections carrying an exchange
@@ -615,10 +630,11 @@ type Stats struct {
 	Waiting int // requests waiting for a connection at the per-host limit
 	Dialing int // connections being set up
 	Open    int // connections open or being set up
+	Closing int // connections closed gracefully, waiting for the server's end (within MaxConnsPerHost)
 
 	NewConns     uint64 // connections set up
 	Reused       uint64 // exchanges that reused an idle connection
-	Closed       uint64 // connections closed
+	Closed       uint64 // connections closed (Closing of them may still wait for the server's end)
 	Switched     uint64 // connections handed to the caller (101, CONNECT 2xx)
 	DialErrors   uint64 // failed connection set-ups
 	WaitTimeouts uint64 // requests that gave up waiting for a connection
@@ -629,6 +645,7 @@ func (s *Stats) add(o Stats) {
 	s.Idle += o.Idle
 	s.Waiting += o.Waiting
 	s.Dialing += o.Dialing
+	s.Closing += o.Closing
 	s.Open += o.Open
 	s.NewConns += o.NewConns
 	s.Reused += o.Reused
@@ -642,7 +659,7 @@ func (p *hostPool) snapshot() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return Stats{
-		Active: p.active, Idle: len(p.idle), Waiting: len(p.waiters), Dialing: p.dialing,
+		Active: p.active, Idle: len(p.idle), Waiting: len(p.waiters), Dialing: p.dialing, Closing: p.closing,
 		Open: p.open, NewConns: p.stats.newConns, Reused: p.stats.reused,
 		Closed: p.stats.closed, Switched: p.stats.switched, DialErrors: p.stats.dialErrors,
 		WaitTimeouts: p.stats.waitTimeouts,
