@@ -80,13 +80,11 @@ func SingleValue(h *wire.Header, name string) []byte {
 }
 
 // MatchList reports whether any entity tag listed in the fields named name matches
-// etag ("*" matches any current representation). strong selects the strong
-// comparison (If-Match), else the weak one (If-None-Match).
+// etag. "*" matches any current representation, one without an entity tag too (RFC
+// 9110 §13.1.1, §13.1.2); a listed tag matches nothing when etag is nil or malformed.
+// strong selects the strong comparison (If-Match), else the weak one (If-None-Match).
 func MatchList(h *wire.Header, name string, etag []byte, strong bool) bool {
-	ew, eo, _, ok := NextETag(etag)
-	if !ok {
-		return false
-	}
+	ew, eo, _, hasTag := NextETag(etag)
 	found := false
 	h.Values(name, func(v []byte) {
 		for !found {
@@ -103,7 +101,7 @@ func MatchList(h *wire.Header, name string, etag []byte, strong bool) bool {
 				return // malformed: stop reading this field
 			}
 			v = rest
-			if strong && (weak || ew) {
+			if !hasTag || strong && (weak || ew) {
 				continue
 			}
 			found = bytes.Equal(opaque, eo)

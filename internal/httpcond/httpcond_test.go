@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/hop-http/hop/wire"
 )
@@ -88,6 +89,31 @@ func TestETagList(t *testing.T) {
 		h.Add("If-Match", tc.field)
 		if got := MatchList(&h, "If-Match", etag, tc.strong); got != tc.want {
 			t.Errorf("MatchList(%q, strong=%v) = %v, want %v", tc.field, tc.strong, got, tc.want)
+		}
+	}
+}
+
+// "*" matches any current representation, one without an entity tag too: If-Match: *
+// proceeds and If-None-Match: * is a 304 (RFC 9110 §13.1.1, §13.1.2), while a listed
+// tag matches no representation without one.
+func TestStarWithoutETag(t *testing.T) {
+	for _, tc := range []struct {
+		field, value string
+		want         int
+	}{
+		{"If-Match", "*", 0},
+		{"If-None-Match", "*", 304},
+		{"If-Match", `"abc"`, 412},
+		{"If-None-Match", `"abc"`, 0},
+		{"If-Match", `"abc", *`, 0},
+		{"If-None-Match", `W/"x", *`, 304},
+	} {
+		for _, etag := range [][]byte{nil, []byte("not-a-tag")} {
+			var h wire.Header
+			h.Add(tc.field, tc.value)
+			if got := Preconditions(&h, etag, time.Time{}); got != tc.want {
+				t.Errorf("%s: %s against etag %q: %d, want %d", tc.field, tc.value, etag, got, tc.want)
+			}
 		}
 	}
 }
