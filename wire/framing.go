@@ -110,6 +110,11 @@ func (p *Parser) finishResponse(buf []byte, r *Response, method []byte) error {
 			return ErrInvalidTE
 		}
 		r.Framing = FramingChunked
+		if p.minor == 0 {
+			// Transfer-Encoding in an HTTP/1.0 message: the framing is faulty, and the
+			// connection must be closed after the message (RFC 9112 §6.1).
+			r.KeepAlive = false
+		}
 	case s.clSeen:
 		r.Framing = FramingLength
 		r.ContentLength = s.cl
