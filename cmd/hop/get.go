@@ -484,13 +484,29 @@ func (g *getter) setup() int {
 		}
 		switch {
 		case d.v == "@-":
-			if g.data, err = io.ReadAll(io.LimitReader(g.io.stdin, 1<<30)); err != nil {
-				return g.fail(err, 1)
+			if g.data, err = readData(g.io.stdin, "-d @-"); err != nil {
+				return g.fail(err, dataErrCode(err))
 			}
 		case strings.HasPrefix(d.v, "@"):
-			g.file = d.v[1:]
-			if _, err := os.Stat(g.file); err != nil {
+			name := d.v[1:]
+			st, err := os.Stat(name)
+			if err != nil {
 				return g.fail(err, 2)
+			}
+			if st.Mode().IsRegular() {
+				g.file = name // streamed, with its size, and opened again for a retry
+				break
+			}
+			// A pipe, a FIFO, /dev/stdin: its size says nothing and it cannot be read
+			// twice, so it is read whole now, as from stdin.
+			f, err := os.Open(name)
+			if err != nil {
+				return g.fail(err, 2)
+			}
+			g.data, err = readData(f, "-d @"+name)
+			f.Close()
+			if err != nil {
+				return g.fail(err, dataErrCode(err))
 			}
 		default:
 			g.data = []byte(d.v)
@@ -506,6 +522,35 @@ func (g *getter) setup() int {
 		}
 	}
 	return 0
+}
+
+// maxData bounds a request body read into memory (-d @- and -d @ a file that is not
+// a regular file); a variable so that tests can lower it.
+var maxData int64 = 1 << 30
+
+// errDataTooLarge is what readData returns when the data does not fit in maxData.
+var errDataTooLarge = errors.New("more data than hop get keeps in memory")
+
+// readData reads a request body whole, failing when it is larger than maxData rather
+// than sending it cut short.
+func readData(r io.Reader, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxData+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", what, err)
+	case int64(len(b)) > maxData:
+		return nil, fmt.Errorf("%s: %w (%d bytes); send a regular file with -d @FILE", what, errDataTooLarge, maxData)
+	}
+	return b, nil
+}
+
+// dataErrCode is the exit code of a readData failure: 2 for data too large (a usage
+// error), 1 for a read error.
+func dataErrCode(err error) int {
+	if errors.Is(err, errDataTooLarge) {
+		return 2
+	}
+	return 1
 }
 
 func (g *getter) fail(err error, code int) int {

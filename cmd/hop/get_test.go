@@ -214,6 +214,22 @@ func TestGetMethodHeadersData(t *testing.T) {
 	}
 }
 
+// Data read into memory (-d @-, or a file that is not a regular one) larger than the
+// limit fails before anything is sent (exit 2), instead of going out cut short.
+func TestGetDataTooLarge(t *testing.T) {
+	base := getServer(t, nil)
+	defer func(m int64) { maxData = m }(maxData)
+	maxData = int64(len("from stdin")) - 1
+	code, out, errOut := getRun(t, "-d", "@-", base+"/s")
+	if code != 2 || out != "" || !strings.Contains(errOut, "more data than hop get keeps in memory") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and no request", code, out, errOut)
+	}
+	maxData = int64(len("from stdin"))
+	if code, out, _ := getRun(t, "-d", "@-", base+"/s"); code != 0 || !strings.HasSuffix(out, "body=from stdin\n") {
+		t.Errorf("data at the limit: exit %d, stdout %q", code, out)
+	}
+}
+
 func TestGetOutputFile(t *testing.T) {
 	base := getServer(t, nil)
 	file := filepath.Join(t.TempDir(), "out.txt")
