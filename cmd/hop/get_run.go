@@ -242,7 +242,11 @@ func (g *getter) runSerial(ctx context.Context, stdout *bufio.Writer) []*getResu
 	return results
 }
 
-// runParallel fetches up to --parallel URLs at once; outputs follow URL order.
+// runParallel fetches up to --parallel URLs at once; outputs follow URL order. Bodies
+// are read whole, so that a URL that finishes ahead of an earlier one waits in
+// memory: no URL starts more than 2×--parallel places ahead of the next one to be
+// written, which bounds the bodies held to that many (each within the client's
+// MaxResponseBody).
 func (g *getter) runParallel(ctx context.Context, stdout *bufio.Writer) []*getResult {
 	urls := g.o.urls
 	results := make([]*getResult, len(urls))
@@ -253,32 +257,40 @@ func (g *getter) runParallel(ctx context.Context, stdout *bufio.Writer) []*getRe
 		}
 	}
 	done := make([]chan struct{}, len(urls))
-	sem := make(chan struct{}, g.o.parallel)
-	var wg sync.WaitGroup
-	for i := range urls {
+	for i := range done {
 		done[i] = make(chan struct{})
-		wg.Add(1)
-		go func(r *getResult) {
-			defer wg.Done()
-			defer close(done[r.n])
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			var files bodyFiles
-			defer files.close()
-			req := g.prepare(ctx, r, &files, &r.events)
-			if req == nil {
-				return
-			}
-			if err := g.cl.Do(req, r.resp); err != nil {
-				r.failed(err)
-			} else {
-				r.info.requestSent(req.ContentLength())
-			}
-		}(results[i])
 	}
+	sem := make(chan struct{}, g.o.parallel)
+	ahead := make(chan struct{}, 2*g.o.parallel) // URLs started and not written yet
+	var wg sync.WaitGroup
+	fetch := func(r *getResult) {
+		defer wg.Done()
+		defer close(done[r.n])
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		var files bodyFiles
+		defer files.close()
+		req := g.prepare(ctx, r, &files, &r.events)
+		if req == nil {
+			return
+		}
+		if err := g.cl.Do(req, r.resp); err != nil {
+			r.failed(err)
+		} else {
+			r.info.requestSent(req.ContentLength())
+		}
+	}
+	wg.Add(len(results))
+	go func() {
+		for _, r := range results {
+			ahead <- struct{}{}
+			go fetch(r)
+		}
+	}()
 	for i, r := range results {
 		<-done[i]
 		g.emitBuffered(r, stdout)
+		<-ahead
 	}
 	wg.Wait()
 	return results
@@ -331,7 +343,8 @@ func (g *getter) runPipeline(ctx context.Context, stdout *bufio.Writer) []*getRe
 	return results
 }
 
-// emitBuffered writes a result whose body was read whole (parallel, pipeline).
+// emitBuffered writes a result whose body was read whole (parallel, pipeline), then
+// lets go of the body and the -v lines: only what the exit code needs is kept.
 func (g *getter) emitBuffered(r *getResult, stdout *bufio.Writer) {
 	g.io.stderr.Write(r.events.Bytes())
 	if r.err == nil && r.resp != nil {
@@ -340,6 +353,10 @@ func (g *getter) emitBuffered(r *getResult, stdout *bufio.Writer) {
 		}
 	}
 	g.emit(r, stdout)
+	if r.resp != nil {
+		r.resp.Body = nil
+	}
+	r.events = bytes.Buffer{}
 }
 
 // meterWanted reports whether a progress meter goes to stderr for a body written to

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/testcert"
+	"github.com/hop-http/hop/internal/testnet"
 
 	"github.com/hop-http/hop/server"
 )
@@ -429,6 +431,71 @@ func TestGetParallelOverlaps(t *testing.T) {
 		}
 		if p := peak.Load(); args != nil && p < 2 || args == nil && p != 1 {
 			t.Errorf("hop get %q: at most %d requests in flight", args, p)
+		}
+	}
+}
+
+// --parallel reads bodies whole, and those that finish ahead of a slow earlier URL wait
+// to be written: no URL starts more than 2×N places ahead of the next one written, so
+// that memory follows --parallel, not the length of the URL list; and a body is let go
+// once written.
+func TestGetParallelBoundsLookAhead(t *testing.T) {
+	var arrived atomic.Int64
+	release := make(chan struct{})
+	base := "http://" + testnet.Serve(t, server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		arrived.Add(1)
+		if string(r.Path()) == "/hold" {
+			select {
+			case <-release:
+			case <-time.After(20 * time.Second):
+			}
+		}
+		w.WriteString(string(r.Target) + "\n")
+	}))
+	urls := []string{base + "/hold"}
+	want := "/hold\n"
+	for i := 0; i < 20; i++ {
+		urls = append(urls, base+"/"+strconv.Itoa(i))
+		want += "/" + strconv.Itoa(i) + "\n"
+	}
+	o, err := getParseFlags(append([]string{"--parallel", "2"}, urls...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	g := &getter{o: o, io: getIO{stdout: &stdout, stderr: &stderr}}
+	if code := g.setup(); code != 0 {
+		t.Fatal(g.setupErr)
+	}
+	defer g.cl.Close()
+	type outcome struct {
+		results []*getResult
+		out     string
+	}
+	finished := make(chan outcome, 1)
+	go func() {
+		bout := bufio.NewWriter(&stdout)
+		rs := g.runParallel(context.Background(), bout)
+		bout.Flush()
+		finished <- outcome{rs, stdout.String()}
+	}()
+	// /hold and the next 3 URLs may start (4 = 2×2 ahead of /hold, unwritten); no more.
+	deadline := time.Now().Add(10 * time.Second)
+	for arrived.Load() < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // time for any request that should not start
+	if n := arrived.Load(); n != 4 {
+		t.Errorf("%d requests reached the server while the first was held, want 4 (2×--parallel)", n)
+	}
+	close(release)
+	res := <-finished
+	if res.out != want {
+		t.Errorf("stdout %q, want %q (stderr %s)", res.out, want, stderr.String())
+	}
+	for _, r := range res.results {
+		if r.code != 0 || r.resp == nil || r.resp.Body != nil {
+			t.Errorf("%s: exit code %d, body kept after it was written: %v", r.given, r.code, r.resp != nil && r.resp.Body != nil)
 		}
 	}
 }
