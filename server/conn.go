@@ -409,7 +409,7 @@ func (c *conn) handle(n int) outcome {
 		return closeConn
 	}
 	if !w.keepAlive || c.dead {
-		if c.flush() {
+		if c.flush() && c.moreInputMayFollow() {
 			c.lingerClose()
 		}
 		return closeConn
@@ -512,6 +512,18 @@ func (c *conn) fail(e *wire.Error, fields string) {
 	if c.flush() {
 		c.lingerClose()
 	}
+}
+
+// moreInputMayFollow reports whether the client may still be sending when the server
+// closes after a response, so that the close must linger (as nginx decides): input is
+// buffered past the request, its body was not read to the end, or the client meant to
+// keep the connection (the server is the one closing: a limit, shutdown, an error). A
+// client that asked to close (Connection: close, or HTTP/1.0 without keep-alive) and
+// sent nothing more gets a plain close: it must not send another request (RFC 9112
+// §9.6), and lingering would cost a shutdown and a read on every such connection.
+func (c *conn) moreInputMayFollow() bool {
+	r := &c.req
+	return r.KeepAlive || c.in.Len() > 0 || !r.body.eof
 }
 
 // lingerClose shuts down the write side and discards input until the peer closes, the
