@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -291,6 +292,16 @@ func (c *conn) readIdle(timeout time.Duration, reportIdle bool) (n int, ok bool,
 		return 0, false, nil
 	}
 	c.in.Room(1, c.in.Cap())
+	if reportIdle && c.rio.Attached() {
+		// The response just left, and the client needs a moment for the next
+		// request: a read now finds nothing (EAGAIN) and the goroutine parks in the
+		// poller anyway. Letting the connections already runnable go first makes that
+		// read find the request more often (plaintext keep-alive, 50 connections on one
+		// core: 2.0 reads per request without this, 1.5-1.7 with it; pipelined 16:
+		// 1.95 reads per batch, 1.3), for the price of one trip through the scheduler
+		// when nothing else is runnable.
+		runtime.Gosched()
+	}
 	n, err = c.read(c.in.Free())
 	if !c.state.CompareAndSwap(uint32(wait)|waiting, uint32(StateActive)) {
 		// Shutdown woke us. Serve what arrived (its response will close), else end.
