@@ -50,15 +50,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "$*" | tee -a "$OUT"; }
-note() { echo "run.sh: $*" >&2; }
-
-need() {
-	command -v "$1" >/dev/null || {
-		echo "run.sh: $1 not found ($2)" >&2
-		exit 1
-	}
-}
+. ./lib.sh
 need go "Go toolchain"
 need taskset "util-linux"
 if [[ $mode != idle ]]; then
@@ -160,10 +152,12 @@ scenario_title() {
 
 declare -A MED=()
 
-# median RAWFILE SCENARIO IMPL: the median req/s of the runs of IMPL in SCENARIO.
-median() {
-	awk -v s="$2" -v i="$3" '$1 == s && $2 == i { print $4 }' "$1" | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+# runs_median RAWFILE SCENARIO IMPL: the median req/s of the runs of IMPL in SCENARIO.
+runs_median() {
+	local m
+	m=$(awk -v s="$2" -v i="$3" '$1 == s && $2 == i { print $4 }' "$1" | median)
+	[[ $m == nan ]] && m=0
+	echo "$m"
 }
 
 # ratio SCENARIO A B: MED[A] / MED[B] with two decimals, or "-" when either is missing.
@@ -210,7 +204,7 @@ throughput() {
 		for scen in $SCENARIOS; do
 			printf '%-24s' "$(scenario_title "$scen")"
 			for impl in "${arr[@]}"; do
-				MED[$scen/$impl]=$(median "$raw" "$scen" "$impl")
+				MED[$scen/$impl]=$(runs_median "$raw" "$scen" "$impl")
 				printf ' %12.0f' "${MED[$scen/$impl]}"
 			done
 			printf ' %13s %12s\n' "$(ratio "$scen" hop fasthttp)" "$(ratio "$scen" hop nethttp)"

@@ -318,15 +318,20 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 
 	// Conditional and range requests are answered from the stored response.
 	status, rg := 0, httpcond.Range{Start: 0, Length: size}
+	var parts *httpcond.Multipart // several ranges
 	etag, mod := h.Get("ETag"), lastModified(h)
 	if x.Req.Method == "GET" || x.Req.Method == "HEAD" {
 		status = httpcond.Preconditions(&x.Req.Header, etag, mod)
 	}
 	if status == 0 && r.Status == 200 && x.Req.Header.Has("Range") && httpcond.IfRange(&x.Req.Header, etag, mod) {
-		ranges, res := httpcond.ParseRange(x.Req.Header.Get("Range"), size, 16)
+		ranges, res := httpcond.ParseRange(x.Req.Header.Get("Range"), size, maxRanges)
 		switch {
 		case res == httpcond.RangeOK && len(ranges) == 1:
 			status, rg = 206, ranges[0]
+		case res == httpcond.RangeOK:
+			status = 206
+			parts = httpcond.NewMultipart(string(h.Get("Content-Type")), size, ranges)
+			rg = httpcond.Range{Start: 0, Length: parts.Length}
 		case res == httpcond.RangeUnsatisfiable:
 			status = 416
 		}
@@ -345,9 +350,18 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 		if (status == 206 || status == 416) && wire.EqualFold(n, "Content-Range") {
 			continue
 		}
+		if parts != nil && wire.EqualFold(n, "Content-Type") {
+			continue // the parts carry it; the whole is multipart/byteranges
+		}
 		wire.Add(&r.Header, n, v)
 	}
-	s.buf = strconv.AppendInt(s.buf[:0], int64(age/time.Second), 10)
+	if parts != nil {
+		wire.Add(&r.Header, "Content-Type", parts.ContentType())
+	}
+	// Age in whole seconds, rounded: the coarse clock and the moment a request lands
+	// make a resident time of 3 s read as 2.99 s, which truncation would turn into
+	// an Age one second short.
+	s.buf = strconv.AppendInt(s.buf[:0], int64((age+time.Second/2)/time.Second), 10)
 	wire.Add(&r.Header, "Age", s.buf)
 	switch status {
 	case 304:
@@ -356,8 +370,10 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 		rg.Length = 0
 	case 206:
 		r.Status, r.Reason = 206, r.Reason[:0]
-		s.buf = rg.AppendContentRange(s.buf[:0], size)
-		wire.Add(&r.Header, "Content-Range", s.buf)
+		if parts == nil {
+			s.buf = rg.AppendContentRange(s.buf[:0], size)
+			wire.Add(&r.Header, "Content-Range", s.buf)
+		}
 	case 416:
 		r.Status, r.Reason = 416, r.Reason[:0]
 		s.buf = append(s.buf[:0], "bytes */"...)
@@ -383,6 +399,17 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 		s.release()
 		return
 	}
+	if rg.Length == 0 {
+		// No body (304, 416, an empty stored body): none is set, so nothing is
+		// written, not even zero bytes, to a response whose status forbids one.
+		x.Body = nil
+		s.release()
+		return
+	}
+	if parts != nil {
+		x.Body = &multipartBody{s: s, m: parts, part: -1}
+		return
+	}
 	s.body = directBody{storedBody{s: s, off: rg.Start, end: rg.Start + rg.Length}}
 	switch e := s.entry.(type) {
 	case store.BytesEntry:
@@ -393,6 +420,63 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 	default:
 		x.Body = &s.body.storedBody
 	}
+}
+
+// maxRanges is the most ranges a request may ask for; a longer set gets the whole
+// response (as from hop's file server).
+const maxRanges = 16
+
+// multipartBody streams a multipart/byteranges body cut from a stored entry: each
+// part's head, then its range read from the entry, then the closing boundary.
+// Closing it releases the lookup state and the entry.
+type multipartBody struct {
+	s        *scratch
+	m        *httpcond.Multipart
+	part     int    // the part being sent; -1 before the first, len(Ranges) for the tail
+	pending  []byte // what remains of a part head or of the tail
+	off, end int64  // what remains of the part's range
+}
+
+func (b *multipartBody) Read(p []byte) (int, error) {
+	for {
+		switch {
+		case len(b.pending) > 0:
+			n := copy(p, b.pending)
+			b.pending = b.pending[n:]
+			return n, nil
+		case b.part >= 0 && b.part < len(b.m.Ranges) && b.off < b.end:
+			if int64(len(p)) > b.end-b.off {
+				p = p[:b.end-b.off]
+			}
+			n, err := b.s.entry.ReadAt(p, b.off)
+			b.off += int64(n)
+			if err == io.EOF && b.off < b.end {
+				return n, io.ErrUnexpectedEOF // the store holds less than it declared
+			}
+			if err != nil && err != io.EOF {
+				return n, err
+			}
+			return n, nil
+		case b.part >= len(b.m.Ranges):
+			return 0, io.EOF
+		}
+		b.part++
+		if b.part == len(b.m.Ranges) {
+			b.pending = []byte(b.m.Tail())
+			b.part++ // past the tail once it is sent
+			continue
+		}
+		rg := b.m.Ranges[b.part]
+		b.pending, b.off, b.end = b.m.PartHead(b.part), rg.Start, rg.Start+rg.Length
+	}
+}
+
+func (b *multipartBody) Close() error {
+	if s := b.s; s != nil {
+		b.s = nil
+		s.release()
+	}
+	return nil
 }
 
 func bodyAllowed(status int) bool { return status >= 200 && status != 204 && status != 304 }

@@ -21,7 +21,8 @@
 // A body is written to the store while it streams to the client and committed only
 // when it ended cleanly at its declared length (Content-Length) or last chunk; an
 // upstream that closes early, or a client that goes away before the end, aborts the
-// entry, which never becomes visible. Bodies larger than MaxObject are not stored.
+// entry, which never becomes visible. A response without a body (204, an empty
+// 200) is complete at its head. Bodies larger than MaxObject are not stored.
 //
 // # Coalescing
 //
@@ -31,6 +32,15 @@
 // larger or chunked one they read from the store once committed; a response that
 // cannot be stored, or whose Vary selects another variant, releases them to go
 // upstream themselves.
+//
+// Processes that share a store (hop proxy nodes on one Redis) coalesce too, through
+// the store's leases (store.Locker): each process's leader takes the key's lease
+// before it goes upstream and gives it back after the commit; a leader that finds the
+// lease taken waits (at most CoalesceWait, polling every 20 ms) for the other
+// process's response to appear in the store and answers from it, with its own
+// followers. A lease whose holder died lapses within seconds (the store's lease
+// time); a non-storable answer leaves nothing to find, and the next leader to take
+// the lease goes upstream itself.
 //
 // # Serving stale and revalidating
 //
@@ -44,10 +54,25 @@
 //
 // A client's If-None-Match / If-Modified-Since is answered from a usable stored
 // response (304); when the stored response is validated, the cache sends its own
-// validators and answers the client's conditions from the result. A single byte
-// range of a complete stored 200 is answered 206 (If-Range honoured), an
-// unsatisfiable one 416; several ranges get the whole response. If-Match and
+// validators and answers the client's conditions from the result. A Range request
+// is answered from a complete stored 200: one range with a 206 and Content-Range,
+// several (at most 16, not overlapping past the whole) with a 206
+// multipart/byteranges body (internal/httpcond.Multipart, the file server's layout),
+// an unsatisfiable one with 416; If-Range is honoured. If-Match and
 // If-Unmodified-Since requests go to the origin.
+//
+// A HEAD that has to be forwarded (the stored GET is stale) is made conditional like
+// a GET; a 200 answer whose validators and Content-Length agree with the stored GET
+// freshens it like a 304 and the client gets the freshened stored head; one that
+// disagrees removes it (RFC 9111 §4.3.5).
+//
+// Partial responses (206) are not stored, and a Range request that misses goes to
+// the origin as it is. Storing them right means keeping byte ranges of one
+// representation apart from complete bodies, combining them only when their
+// validators match (RFC 9111 §3.3, §3.4), and serving a range only when stored
+// pieces cover it — a second kind of entry that the store's one rule (an entry is
+// visible only when its declared length arrived) would not protect; hop does not do
+// it rather than do it halfway.
 //
 // # Invalidation and purge
 //
@@ -59,6 +84,14 @@
 // # Store outages
 //
 // When the store fails (Redis down), the cache logs it once, bypasses the store —
-// requests go upstream, nothing is stored — and lets one request per second probe it;
-// the recovery is logged once too.
+// requests go upstream, nothing is stored, misses coalesce within the process only —
+// and lets one request per second probe it; the recovery is logged once too.
+//
+// # Deliberate deviation
+//
+// The proxy applies the strictness policy to responses: one framed with both
+// Transfer-Encoding and Content-Length is a 502, so it is neither forwarded nor
+// stored (see package proxy). The cache-tests suite's required test
+// headers-store-Transfer-Encoding expects it stored; it is the one required test hop
+// fails.
 package cache

@@ -107,6 +107,81 @@ func TestCoalescing(t *testing.T) {
 	}
 }
 
+// lockingStore is a store shared by several caches, as Redis is by several hop
+// proxy processes, with the leases of store.Locker.
+type lockingStore struct {
+	store.Store
+	mu     sync.Mutex
+	held   map[store.Key]bool
+	leases int
+}
+
+func (s *lockingStore) TryLock(_ context.Context, k store.Key) (func(), bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[k] {
+		return nil, false, nil
+	}
+	if s.held == nil {
+		s.held = map[store.Key]bool{}
+	}
+	s.held[k] = true
+	s.leases++
+	return func() {
+		s.mu.Lock()
+		delete(s.held, k)
+		s.mu.Unlock()
+	}, true, nil
+}
+
+// Concurrent misses for one key through two caches sharing a store make one origin
+// request: one cache takes the store's lease and fetches, the other waits for the
+// commit and answers from the store; the lease is given back after the commit.
+func TestCoalescingAcrossCaches(t *testing.T) {
+	ls := &lockingStore{Store: memory.New(memory.Options{})}
+	t.Cleanup(func() { ls.Store.Close() })
+	e := newEnv(t, ls)
+	other, _ := e.newProxy(ls)
+	var n atomic.Int64
+	release := make(chan struct{})
+	body := strings.Repeat("shared ", 1000)
+	a := answer{fn: blockingOrigin(&n, release, "max-age=600", body)}
+	res := make([]result, 40)
+	var wg sync.WaitGroup
+	for i := range res {
+		base := e.proxy
+		if i%2 == 1 {
+			base = other
+		}
+		wg.Add(1)
+		// One Host for both: the key is the effective request URI.
+		go func() { defer wg.Done(); res[i] = e.doVia(base, "GET", "/shared", a, "Host: cache.test") }()
+	}
+	waitFor(t, "the first request at the origin", func() bool { return n.Load() >= 1 })
+	time.Sleep(200 * time.Millisecond) // let the others queue behind it, on both caches
+	close(release)
+	wg.Wait()
+	fetched := 0
+	for i, r := range res {
+		if r.err != nil || r.status != 200 || r.body != body {
+			t.Fatalf("client %d: %v, status %d, %d bytes", i, r.err, r.status, len(r.body))
+		}
+		// The others say collapsed (they waited for the fetch) or hit (looked up
+		// again once it was stored).
+		if cs := r.header.Get("Cache-Status"); !strings.Contains(cs, "collapsed") && !strings.Contains(cs, "hit") {
+			fetched++
+		}
+	}
+	if got := n.Load(); got != 1 || fetched != 1 {
+		t.Errorf("origin requests = %d, responses from a fetch = %d; want 1 and 1", got, fetched)
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if len(ls.held) != 0 || ls.leases == 0 {
+		t.Errorf("leases taken %d, still held %d", ls.leases, len(ls.held))
+	}
+}
+
 // When the coalesced upstream body is cut short, the waiting clients see an abort
 // too (never a complete response), and nothing is stored.
 func TestCoalescedTruncation(t *testing.T) {

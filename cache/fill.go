@@ -40,8 +40,12 @@ func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, hea
 		}
 		// The previous flight for key may have committed between this request's
 		// lookup and its join: look again before going upstream.
-		if c.recheck(ctx, x) {
+		if c.recheck(ctx, x, false) {
 			c.fl.retry(key, f)
+			return nil
+		}
+		if lk, ok := c.Store.(store.Locker); ok && c.shareMiss(ctx, x, lk, key, f) {
+			c.fl.retry(key, f) // this flight's followers find the entry now
 			return nil
 		}
 		return c.fetch(ctx, x, fwd, key, f, c.now())
@@ -49,8 +53,50 @@ func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, hea
 	return c.fetch(ctx, x, fwd, key, nil, c.now())
 }
 
-// recheck answers x from the store when a fresh response is there now.
-func (c *Cache) recheck(ctx context.Context, x *proxy.Exchange) bool {
+// peerPoll is how often a miss waiting for another process's fetch looks again.
+const peerPoll = 20 * time.Millisecond
+
+// shareMiss coordinates a miss with the other processes that share the store (a
+// store.Locker): this process's flight leader takes the key's lease — its fetch then
+// holds it until the flight ends, after the commit — or, while another process holds
+// it, waits (at most CoalesceWait) for that process's response to be committed and
+// answers x from the store. It reports whether x was answered; if not, the caller
+// fetches (holding the lease, or alone when the store failed or the wait ran out).
+func (c *Cache) shareMiss(ctx context.Context, x *proxy.Exchange, lk store.Locker, key string, f *flight) bool {
+	k := store.KeyOf([]byte(key))
+	timer := time.NewTimer(c.CoalesceWait)
+	defer timer.Stop()
+	for {
+		if !c.health.usable() {
+			return false
+		}
+		unlock, ok, err := lk.TryLock(ctx, k)
+		if err != nil {
+			c.storeFailed(err)
+			return false
+		}
+		if ok {
+			f.holdLease(unlock)
+			// A holder that finished between the lookup and this lease committed its
+			// response before it let the lease go: look once more.
+			return c.recheck(ctx, x, true)
+		}
+		select {
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-time.After(peerPoll):
+		}
+		if c.recheck(ctx, x, true) {
+			return true
+		}
+	}
+}
+
+// recheck answers x from the store when a fresh response is there now; collapsed
+// says it was stored by another request's fetch that x waited for.
+func (c *Cache) recheck(ctx context.Context, x *proxy.Exchange, collapsed bool) bool {
 	s := c.getScratch()
 	s.key = x.Req.URL.AppendAbsolute(s.key[:0])
 	if e, _ := c.find(ctx, s, &x.Req.Header); e == nil {
@@ -63,9 +109,15 @@ func (c *Cache) recheck(ctx context.Context, x *proxy.Exchange) bool {
 		s.release()
 		return false
 	}
-	c.m.misses.Add(-1)
-	c.m.hits.Add(1)
-	c.answer(x, s, &s.resp.Header, age, &policy.CacheStatus{Hit: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true}, false, false)
+	cs := policy.CacheStatus{Hit: true, TTL: s.meta.facts.Lifetime - age, HasTTL: true}
+	if collapsed {
+		cs = policy.CacheStatus{Fwd: policy.FwdURIMiss, Collapsed: true, TTL: cs.TTL, HasTTL: true}
+		c.m.coalesced.Add(1)
+	} else {
+		c.m.misses.Add(-1)
+		c.m.hits.Add(1)
+	}
+	c.answer(x, s, &s.resp.Header, age, &cs, false, false)
 	return true
 }
 
@@ -156,8 +208,12 @@ func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 		// committed.
 		f.start(c, r, names, entryKey, size, spool)
 	}
-	if x.Body == nil {
+	if x.Body == nil || size == 0 {
+		// Nothing to stream (204, 304, HEAD or an empty body): complete already,
+		// whether or not the body is ever read.
 		fb.finish(nil)
+	}
+	if x.Body == nil {
 		return
 	}
 	x.Body = fb
@@ -297,20 +353,38 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 	r := &x.Resp
 	switch {
 	case conditional && r.Status == 304 && policy.Matches304(&r.Header, stored):
-		d := policy.ParseResponse(&r.Header)
-		policy.Freshen(&s.hdr, stored, &r.Header, &d)
 		x.Body.Close()
 		x.Body = nil
-		received := c.now()
-		fd := policy.ParseResponse(&s.hdr)
-		facts := policy.FactsOf(s.resp.Status, &s.hdr, &fd, sent, received)
-		c.update(ctx, s, &facts, sent, received, &fd)
+		facts, received := c.freshen(ctx, s, &r.Header, sent)
 		r.Header.Reset()
-		s.meta.facts = facts
 		restore(&x.Req.Header, &saved)
 		c.m.hits.Add(1)
 		age := facts.Age(received)
 		c.answer(x, s, &s.hdr, age, &policy.CacheStatus{Fwd: fwd, FwdStatus: 304, TTL: facts.Lifetime - age, HasTTL: true}, head, true)
+		return nil
+	case head && r.Status == 200 && policy.MatchesHEAD(&r.Header, stored, s.entry.Size()):
+		// A HEAD answer that describes the stored GET freshens it like a 304 (RFC
+		// 9111 §4.3.5), and the client gets the freshened stored head.
+		x.Body.Close()
+		x.Body = nil
+		facts, received := c.freshen(ctx, s, &r.Header, sent)
+		r.Header.Reset()
+		if conditional {
+			restore(&x.Req.Header, &saved)
+		}
+		c.m.hits.Add(1)
+		age := facts.Age(received)
+		c.answer(x, s, &s.hdr, age, &policy.CacheStatus{Fwd: fwd, FwdStatus: 200, TTL: facts.Lifetime - age, HasTTL: true}, head, true)
+		return nil
+	case head && r.Status == 200:
+		// One that does not (another validator or length) makes it stale: here it is
+		// removed, and the client gets the origin's answer.
+		c.invalidate(ctx, s.storedKey())
+		s.release()
+		if conditional {
+			restore(&x.Req.Header, &saved)
+		}
+		c.addStatus(x, &policy.CacheStatus{Fwd: fwd, FwdStatus: 200})
 		return nil
 	case r.Status >= 500 && policy.StaleOnError(&s.meta.facts, rd, age+c.now().Sub(sent), false, 0):
 		x.Body.Close()
@@ -350,12 +424,31 @@ func restore(h, saved *wire.Header) {
 	}
 }
 
+// freshen updates the stored response of s with the fields of nm, the head of a 304
+// or of a 200 to HEAD (RFC 9111 §3.2): the freshened head goes to s.hdr and to the
+// store, with the facts it implies, which it returns with the time received.
+func (c *Cache) freshen(ctx context.Context, s *scratch, nm *wire.Header, sent time.Time) (policy.Facts, time.Time) {
+	d := policy.ParseResponse(nm)
+	policy.Freshen(&s.hdr, &s.resp.Header, nm, &d)
+	received := c.now()
+	fd := policy.ParseResponse(&s.hdr)
+	facts := policy.FactsOf(s.resp.Status, &s.hdr, &fd, sent, received)
+	c.update(ctx, s, &facts, sent, received, &fd)
+	s.meta.facts = facts
+	return facts, received
+}
+
+// storedKey is the key text of the stored response of s (its variant's, with Vary).
+func (s *scratch) storedKey() []byte {
+	if len(s.key2) > 0 {
+		return s.key2
+	}
+	return s.key
+}
+
 // update stores the freshened head of s with new facts (the body is kept).
 func (c *Cache) update(ctx context.Context, s *scratch, f *policy.Facts, sent, received time.Time, d *policy.Response) {
-	key := s.key
-	if len(s.key2) > 0 {
-		key = s.key2
-	}
+	key := s.storedKey()
 	headBytes := appendHead(nil, s.resp.Status, s.resp.Reason, &s.hdr, d)
 	meta := appendResponseMeta(nil, key, s.meta.varyNames, sent, f, headBytes)
 	if err := c.Store.Update(ctx, store.KeyOf(key), meta, f.Keep(received, c.KeepStale)); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -501,9 +594,17 @@ type flight struct {
 	spooled   bool // the body is kept in spool for followers
 	spool     []byte
 	ended     bool
-	ok        bool // the body ended complete
-	stored    bool // and was committed to the store
-	retry     bool // the leader found the response stored: look it up again
+	ok        bool   // the body ended complete
+	stored    bool   // and was committed to the store
+	retry     bool   // the leader found the response stored: look it up again
+	unlock    func() // gives back the store's lease on the key (shareMiss), at the end
+}
+
+// holdLease makes the flight give the store's lease back when it ends.
+func (f *flight) holdLease(unlock func()) {
+	f.mu.Lock()
+	f.unlock = unlock
+	f.mu.Unlock()
 }
 
 // start publishes the leader's head to the followers.
@@ -536,12 +637,19 @@ func (f *flight) write(p []byte) {
 
 func (f *flight) end(complete, stored bool) {
 	f.mu.Lock()
+	unlock := f.unlock
+	f.unlock = nil
 	if !f.ended {
 		f.ended, f.ok, f.stored = true, complete, stored
 		close(f.done)
 		f.cond.Broadcast()
 	}
 	f.mu.Unlock()
+	if unlock != nil {
+		// After the commit (fillBody.finish commits first): a process that takes
+		// the lease next finds the entry.
+		unlock()
+	}
 }
 
 // Outcomes of follow.

@@ -55,6 +55,7 @@ type env struct {
 	store  store.Store
 	proxy  string // http://127.0.0.1:port
 	origin string // 127.0.0.1:port
+	bal    *proxy.Balancer
 
 	mu   sync.Mutex
 	next answer
@@ -78,19 +79,8 @@ func newEnv(t *testing.T, st store.Store, configure ...func(c *cache.Cache)) *en
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := &client.Client{ConnectTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
-	t.Cleanup(func() { cl.Close() })
-	e.cache = &cache.Cache{
-		Store:  st,
-		Next:   &proxy.Transport{Client: cl, Upstreams: bal},
-		Now:    e.clock.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	for _, f := range configure {
-		f(e.cache)
-	}
-	t.Cleanup(func() { e.cache.Close() })
-	e.proxy = "http://" + testnet.Serve(t, &proxy.Proxy{Exchanger: e.cache, Reverse: true, Name: "hop-test"})
+	e.bal = bal
+	e.proxy, e.cache = e.newProxy(st, configure...)
 	e.hc = &http.Client{
 		Transport:     &http.Transport{DisableCompression: true},
 		Timeout:       20 * time.Second,
@@ -98,6 +88,25 @@ func newEnv(t *testing.T, st store.Store, configure ...func(c *cache.Cache)) *en
 	}
 	t.Cleanup(e.hc.CloseIdleConnections)
 	return e
+}
+
+// newProxy starts another caching reverse proxy in front of e's origin, over st:
+// several of them over one store stand for several processes sharing it.
+func (e *env) newProxy(st store.Store, configure ...func(c *cache.Cache)) (string, *cache.Cache) {
+	t := e.t
+	cl := &client.Client{ConnectTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
+	t.Cleanup(func() { cl.Close() })
+	c := &cache.Cache{
+		Store:  st,
+		Next:   &proxy.Transport{Client: cl, Upstreams: e.bal},
+		Now:    e.clock.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, f := range configure {
+		f(c)
+	}
+	t.Cleanup(func() { c.Close() })
+	return "http://" + testnet.Serve(t, &proxy.Proxy{Exchanger: c, Reverse: true, Name: "hop-test"}), c
 }
 
 // expand replaces {now}, {now+N} and {now-N} with HTTP-dates of the fake clock.
@@ -180,15 +189,25 @@ type result struct {
 // do sends a request through the proxy; the origin answers a if it is reached.
 func (e *env) do(method, path string, a answer, fields ...string) result {
 	e.t.Helper()
+	return e.doVia(e.proxy, method, path, a, fields...)
+}
+
+// doVia is do through the proxy at base (see newProxy).
+func (e *env) doVia(base, method, path string, a answer, fields ...string) result {
+	e.t.Helper()
 	e.mu.Lock()
 	e.next = a
 	e.mu.Unlock()
-	req, err := http.NewRequest(method, e.proxy+path, nil)
+	req, err := http.NewRequest(method, base+path, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	for _, f := range fields {
 		name, value, _ := strings.Cut(f, ":")
+		if strings.EqualFold(name, "Host") {
+			req.Host = strings.TrimSpace(value)
+			continue
+		}
 		req.Header.Add(name, strings.TrimSpace(e.expand(value)))
 	}
 	resp, err := e.hc.Do(req)

@@ -1,6 +1,14 @@
 package cache_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +156,14 @@ func TestStoring(t *testing.T) {
 		{"fresh 200 is stored", []step{
 			{origin: ok200("Cache-Control: max-age=60"), origins: 1, body: "body-1", cs: "fwd=uri-miss; fwd-status=200; stored", age: "-"},
 			{origins: 1, body: "body-1", cs: "hit", age: "0"},
+		}},
+		{"204 is stored (no body to wait for)", []step{
+			{origin: answer{status: 204, fields: []string{"Cache-Control: max-age=60"}}, status: 204, origins: 1, cs: "stored"},
+			{status: 204, origins: 1, cs: "hit", body: "<empty>"},
+		}},
+		{"empty 200 is stored", []step{
+			{origin: answer{status: 200, fields: []string{"Cache-Control: max-age=60", "Content-Length: 0"}}, origins: 1, cs: "stored"},
+			{origins: 1, cs: "hit", body: "<empty>", has: []string{"Content-Length: 0"}},
 		}},
 		{"no-store", []step{
 			{origin: ok200("Cache-Control: no-store, max-age=60"), origins: 1, cs: "fwd=uri-miss"},
@@ -471,6 +487,87 @@ func TestHeadAndRange(t *testing.T) {
 			{req: []string{"Range: bytes=2-4", `If-Range: "other"`}, origins: 1, body: body},
 			{req: []string{"Range: bytes=2-4", `If-Range: "r1"`}, status: 206, origins: 1, body: "234"},
 		}},
+		{"too many ranges get the whole", []step{
+			{origin: stored, origins: 1},
+			{req: []string{"Range: bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,9-9,0-0,1-1,2-2,3-3,4-4,5-5,6-6"}, origins: 1, body: body},
+		}},
+	})
+}
+
+// Several ranges of a complete stored response are answered 206 with a
+// multipart/byteranges body (RFC 9110 §14.6), each part with the stored
+// Content-Type and its Content-Range; HEAD gets the same length without the body.
+func TestMultipartRanges(t *testing.T) {
+	e := newEnv(t, nil)
+	body := "0123456789abcdefghij"
+	stored := answer{status: 200, fields: []string{"Cache-Control: max-age=600", "Content-Type: text/plain"}, body: body}
+	e.do("GET", "/m", stored)
+	for _, method := range []string{"GET", "HEAD"} {
+		r := e.do(method, "/m", stored, "Range: bytes=1-3, -2, 10-")
+		mt, params, err := mime.ParseMediaType(r.header.Get("Content-Type"))
+		if r.status != 206 || err != nil || mt != "multipart/byteranges" || r.header.Get("Content-Range") != "" ||
+			!strings.Contains(r.header.Get("Cache-Status"), "hit") {
+			t.Fatalf("%s: %d, Content-Type %q (%v), Content-Range %q, Cache-Status %q", method, r.status,
+				r.header.Get("Content-Type"), err, r.header.Get("Content-Range"), r.header.Get("Cache-Status"))
+		}
+		if method == "HEAD" {
+			if r.body != "" || r.header.Get("Content-Length") == "" {
+				t.Errorf("HEAD: body %q, Content-Length %q", r.body, r.header.Get("Content-Length"))
+			}
+			continue
+		}
+		if got := r.header.Get("Content-Length"); got != strconv.Itoa(len(r.body)) {
+			t.Errorf("Content-Length %s for a %d-byte body", got, len(r.body))
+		}
+		mr := multipart.NewReader(strings.NewReader(r.body), params["boundary"])
+		var got []string
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("part %d: %v\n%q", len(got), err, r.body)
+			}
+			b, _ := io.ReadAll(part)
+			got = append(got, part.Header.Get("Content-Type")+"|"+part.Header.Get("Content-Range")+"|"+string(b))
+		}
+		want := []string{"text/plain|bytes 1-3/20|123", "text/plain|bytes 18-19/20|ij", "text/plain|bytes 10-19/20|abcdefghij"}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("parts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	if n := e.originCount(); n != 1 {
+		t.Errorf("origin saw %d requests", n)
+	}
+}
+
+// A 200 answer to a HEAD the cache forwards freshens the stored GET when its
+// validators and Content-Length agree with it, and makes it stale otherwise (RFC
+// 9111 §4.3.5).
+func TestHeadFreshens(t *testing.T) {
+	get := answer{status: 200, fields: []string{"Cache-Control: max-age=10", `ETag: "v1"`, "X-Stored: kept"}, body: "body-1"}
+	head := func(etag, body string, fields ...string) answer {
+		return answer{status: 200, fields: append([]string{"Cache-Control: max-age=600", "ETag: " + etag}, fields...), body: body}
+	}
+	run(t, []scenario{
+		{"matching HEAD freshens", []step{
+			{origin: get, origins: 1},
+			{advance: 20 * time.Second, method: "HEAD", origin: head(`"v1"`, "body-1", "X-Fresh: yes"), origins: 2,
+				cs: "fwd=stale; fwd-status=200", body: "<empty>", saw: []string{`If-None-Match: "v1"`},
+				has: []string{"X-Fresh: yes", "X-Stored: kept", `ETag: "v1"`, "Content-Length: 6"}},
+			{origins: 2, cs: "hit", body: "body-1", has: []string{"X-Fresh: yes", "Cache-Control: max-age=600"}},
+		}},
+		{"HEAD with another ETag makes it stale", []step{
+			{origin: get, origins: 1},
+			{advance: 20 * time.Second, method: "HEAD", origin: head(`"v2"`, "body-2"), origins: 2},
+			{origin: ok200("Cache-Control: max-age=600"), origins: 3, cs: "fwd=uri-miss", body: "body-1"},
+		}},
+		{"HEAD with another Content-Length makes it stale", []step{
+			{origin: get, origins: 1},
+			{advance: 20 * time.Second, method: "HEAD", origin: head(`"v1"`, "a longer body"), origins: 2},
+			{origin: ok200("Cache-Control: max-age=600"), origins: 3, cs: "fwd=uri-miss"},
+		}},
 	})
 }
 
@@ -520,4 +617,41 @@ func TestTargeted(t *testing.T) {
 			{advance: 100 * time.Second, origins: 1, cs: "hit"},
 		}},
 	})
+}
+
+// Answers without a body from the cache (304 to a conditional request, 416) keep the
+// client's connection: several of them and a full answer on one connection, read
+// with net/http's parser from a raw socket (net/http's client would silently retry
+// on a closed connection and hide a close).
+func TestBodilessAnswersKeepConnection(t *testing.T) {
+	e := newEnv(t, nil)
+	e.do("GET", "/k", answer{status: 200, fields: []string{"Cache-Control: max-age=600", `ETag: "k1"`}, body: "kept"})
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.proxy, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	for i, tc := range []struct {
+		fields string
+		status int
+		body   string
+	}{
+		{"If-None-Match: \"k1\"\r\n", 304, ""},
+		{"Range: bytes=50-\r\n", 416, ""},
+		{"If-None-Match: \"k1\"\r\n", 304, ""},
+		{"", 200, "kept"},
+	} {
+		fmt.Fprintf(c, "GET /k HTTP/1.1\r\nHost: %s\r\n%s\r\n", strings.TrimPrefix(e.proxy, "http://"), tc.fields)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d on the kept connection: %v", i+1, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != tc.status || string(b) != tc.body || resp.Close {
+			t.Fatalf("request %d: %d %q %v (close %v), want %d %q", i+1, resp.StatusCode, b, err, resp.Close, tc.status, tc.body)
+		}
+	}
 }

@@ -14,10 +14,16 @@ import (
 const cannedHello = "HTTP/1.1 200 OK\r\nServer: canned\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
 
 // BenchmarkClientGet measures the native GET path on a reused connection: it must not
-// allocate.
-func BenchmarkClientGet(b *testing.B) {
+// allocate. Connections reused this fast skip the liveness check
+// (DefaultLivenessCheckMinIdle).
+func BenchmarkClientGet(b *testing.B) { benchGet(b, &Client{}) }
+
+// BenchmarkClientGetChecked is BenchmarkClientGet with the liveness check before every
+// reuse (LivenessCheckMinIdle negative): the cost of one MSG_PEEK per request.
+func BenchmarkClientGetChecked(b *testing.B) { benchGet(b, &Client{LivenessCheckMinIdle: -1}) }
+
+func benchGet(b *testing.B, cl *Client) {
 	url := "http://" + testnet.Canned(b, []byte(cannedHello)) + "/"
-	cl := &Client{}
 	defer cl.Close()
 	var req Request
 	var resp Response

@@ -14,9 +14,8 @@ type bodyReader struct {
 	c         *conn
 	resp      *Response
 	framing   wire.Framing
-	remaining int64  // FramingLength: bytes still to come
-	pending   []byte // FramingChunked: decoded data not yet delivered (inside c.rbuf)
-	n         int64  // bytes delivered
+	remaining int64 // FramingLength: bytes still to come
+	n         int64 // bytes delivered
 	done      bool
 	err       error // what Read returns once done (io.EOF on success)
 }
@@ -44,8 +43,8 @@ func (b *bodyReader) finish(err error) {
 		c.dead = true
 	} else {
 		b.err = io.EOF
-		if b.framing == wire.FramingChunked && c.chunk.Trailer.Len() > 0 {
-			b.resp.Trailer.CopyFrom(&c.chunk.Trailer)
+		if t := c.chunk.Trailer(); b.framing == wire.FramingChunked && t.Len() > 0 {
+			b.resp.Trailer.CopyFrom(t)
 		}
 	}
 	c.end(err, c.head.Status, b.n)
@@ -56,62 +55,41 @@ func (b *bodyReader) finish(err error) {
 // (nil, nil) at the end of the body.
 func (b *bodyReader) next(max int) ([]byte, error) {
 	c := b.c
+	in := &c.in
 	switch b.framing {
 	case wire.FramingLength:
 		if b.remaining == 0 {
 			return nil, nil
 		}
-		if c.rpos == c.rend {
-			if err := c.fill(len(c.rbuf)); err != nil {
+		if in.Len() == 0 {
+			if err := c.fill(in.Cap()); err != nil {
 				return nil, b.readErr(err)
 			}
 		}
-		k := int64(c.rend - c.rpos)
+		k := int64(min(in.Len(), max))
 		if k > b.remaining {
 			k = b.remaining
 		}
-		if k > int64(max) {
-			k = int64(max)
-		}
-		p := c.rbuf[c.rpos : c.rpos+int(k)]
-		c.rpos += int(k)
 		b.remaining -= k
-		return p, nil
+		return in.Take(int(k)), nil
 	case wire.FramingChunked:
 		for {
-			if len(b.pending) > 0 {
-				k := min(len(b.pending), max)
-				p := b.pending[:k]
-				b.pending = b.pending[k:]
-				return p, nil
-			}
-			if c.chunk.Done() {
+			p, err := c.chunk.Next(in, max)
+			switch {
+			case err == io.EOF:
 				return nil, nil
-			}
-			if c.rpos < c.rend {
-				used, data, err := c.chunk.Decode(c.rbuf[c.rpos:c.rend])
-				c.rpos += used
-				if err != nil {
-					return nil, err
-				}
-				if len(data) > 0 {
-					b.pending = data
-					continue
-				}
-				if c.chunk.Done() {
-					return nil, nil
-				}
-				if used > 0 && c.rpos < c.rend {
-					continue
-				}
+			case err != nil:
+				return nil, err
+			case len(p) > 0:
+				return p, nil
 			}
 			if err := c.fill(c.headLimit()); err != nil {
 				return nil, b.readErr(err)
 			}
 		}
 	case wire.FramingClose:
-		if c.rpos == c.rend {
-			err := c.fill(len(c.rbuf))
+		if in.Len() == 0 {
+			err := c.fill(in.Cap())
 			if err == io.EOF {
 				return nil, nil
 			}
@@ -119,10 +97,7 @@ func (b *bodyReader) next(max int) ([]byte, error) {
 				return nil, err
 			}
 		}
-		k := min(c.rend-c.rpos, max)
-		p := c.rbuf[c.rpos : c.rpos+k]
-		c.rpos += k
-		return p, nil
+		return in.Take(min(in.Len(), max)), nil
 	}
 	return nil, nil
 }
@@ -149,7 +124,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	c := b.c
 	// A large read of a length-delimited body with nothing buffered goes straight
 	// into p.
-	if b.framing == wire.FramingLength && c.rpos == c.rend && len(p) >= 2048 && b.remaining > 0 {
+	if b.framing == wire.FramingLength && c.in.Len() == 0 && len(p) >= 2048 && b.remaining > 0 {
 		q := p
 		if int64(len(q)) > b.remaining {
 			q = q[:b.remaining]
@@ -179,7 +154,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	n := copy(p, s)
 	b.n += int64(n)
 	if b.framing == wire.FramingLength && b.remaining == 0 ||
-		b.framing == wire.FramingChunked && len(b.pending) == 0 && b.chunkEnded() {
+		b.framing == wire.FramingChunked && b.c.chunk.Ended(&b.c.in) {
 		b.finish(nil)
 	}
 	return n, nil
@@ -206,7 +181,7 @@ func (b *bodyReader) WriteTo(w io.Writer) (int64, error) {
 		c := b.c
 		var s []byte
 		var err error
-		if c.rpos == c.rend && (b.framing == wire.FramingLength && b.remaining > 0 || b.framing == wire.FramingClose) {
+		if c.in.Len() == 0 && (b.framing == wire.FramingLength && b.remaining > 0 || b.framing == wire.FramingClose) {
 			// Nothing buffered: read a large piece straight into the copy buffer.
 			if c.sbuf == nil {
 				c.sbuf = make([]byte, streamChunk)
@@ -247,28 +222,10 @@ func (b *bodyReader) WriteTo(w io.Writer) (int64, error) {
 			return total, werr
 		}
 		if b.framing == wire.FramingLength && b.remaining == 0 ||
-			b.framing == wire.FramingChunked && len(b.pending) == 0 && b.chunkEnded() {
+			b.framing == wire.FramingChunked && b.c.chunk.Ended(&b.c.in) {
 			b.finish(nil)
 		}
 	}
-}
-
-// chunkEnded reports whether the chunked body is complete, decoding the framing that
-// is already buffered (the last chunk and trailer usually arrive with the data).
-func (b *bodyReader) chunkEnded() bool {
-	c := b.c
-	for !c.chunk.Done() && c.rpos < c.rend {
-		used, data, err := c.chunk.Decode(c.rbuf[c.rpos:c.rend])
-		c.rpos += used
-		if err != nil || len(data) > 0 {
-			b.pending = data
-			return false
-		}
-		if used == 0 {
-			return false
-		}
-	}
-	return c.chunk.Done()
 }
 
 // close ends a streamed body early: it discards up to MaxDrain bytes within
@@ -284,7 +241,7 @@ func (b *bodyReader) close() error {
 		return nil
 	}
 	limit := c.cl.maxDrain()
-	if b.framing == wire.FramingLength && b.remaining > limit+int64(c.rend-c.rpos) {
+	if b.framing == wire.FramingLength && b.remaining > limit+int64(c.in.Len()) {
 		c.dead = true
 		b.finish(nil)
 		return nil

@@ -116,6 +116,13 @@ type Client struct {
 	// ReadTimeout bounds each wait for response bytes; 0 means DefaultReadTimeout,
 	// negative means none.
 	ReadTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the final response head once the
+	// request is written (a timeout *Error with Op "read response"); the body's reads
+	// are then bounded by ReadTimeout alone, so a slow head and a long-idle stream can
+	// have different limits (a proxy answers the first with 504 and streams the
+	// second). 0 or negative: none, the default (ReadTimeout bounds each wait). Not
+	// applied to pipelined requests.
+	ResponseHeaderTimeout time.Duration
 	// WriteTimeout bounds each write of the request; 0 means DefaultWriteTimeout,
 	// negative means none.
 	WriteTimeout time.Duration

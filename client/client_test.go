@@ -154,39 +154,16 @@ func TestHTTP10Request(t *testing.T) {
 // connection instead of answering.
 func serveScript(t *testing.T, responses ...string) (string, func() []*testRequest) {
 	var mu sync.Mutex
-	var reqs []*testRequest
 	next := 0
-	url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
-		rr := &reqReader{c: c}
-		for {
-			r, err := rr.next(nil)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			reqs = append(reqs, r)
-			if next >= len(responses) {
-				mu.Unlock()
-				return
-			}
-			resp := responses[next]
-			next++
-			mu.Unlock()
-			if resp == "CLOSE" {
-				return
-			}
-			if strings.HasSuffix(resp, "|CLOSE") {
-				c.Write([]byte(strings.TrimSuffix(resp, "|CLOSE")))
-				return
-			}
-			c.Write([]byte(resp))
-		}
-	})
-	return url, func() []*testRequest {
+	return serveRequests(t, func(*testRequest) string {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]*testRequest(nil), reqs...)
-	}
+		if next >= len(responses) {
+			return "CLOSE"
+		}
+		next++
+		return responses[next-1]
+	})
 }
 
 func TestResponseFraming(t *testing.T) {

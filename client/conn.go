@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/hop-http/hop/internal/connbuf"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -40,18 +41,17 @@ type conn struct {
 	proxy                 string // proxy URL, "" when direct
 	localAddr, remoteAddr net.Addr
 
-	rbuf       []byte // read buffer; unconsumed input is rbuf[rpos:rend]
-	rpos, rend int
-	wbuf       []byte // request heads being written
-	target     []byte // the request-target of the head being serialized
-	sbuf       []byte // copy buffer for streamed request bodies, allocated on first use
-	parser     wire.Parser
-	head       wire.Response
-	chunk      wire.ChunkedDecoder
-	peekBuf    [1]byte
-	peekN      int
-	peekErr    error
-	peekFn     func(fd uintptr) bool
+	in      connbuf.Buffer // read buffer: the unconsumed input is in.Bytes()
+	wbuf    []byte         // request heads being written
+	target  []byte         // the request-target of the head being serialized
+	sbuf    []byte         // copy buffer for streamed request bodies, allocated on first use
+	parser  wire.Parser
+	head    wire.Response
+	chunk   connbuf.Chunked
+	peekBuf [1]byte
+	peekN   int
+	peekErr error
+	peekFn  func(fd uintptr) bool
 
 	created  time.Time
 	lastUsed time.Time
@@ -62,11 +62,10 @@ type conn struct {
 	dead     bool          // must not be reused
 
 	// The current exchange.
-	gotByte  bool      // a byte of the current response arrived
-	deadline time.Time // absolute deadline (zero: none)
-	rdLimit  time.Time // a nearer read deadline while waiting for 100 Continue (zero: none)
-	rdSet    time.Time // read deadline in force
-	wdSet    time.Time // write deadline in force
+	gotByte  bool             // a byte of the current response arrived
+	deadline time.Time        // absolute deadline (zero: none)
+	rdLimit  time.Time        // a nearer read deadline while waiting for 100 Continue (zero: none)
+	rd, wd   connbuf.Deadline // the read and write deadlines in force
 	canceled atomic.Bool
 	stopCtx  func() bool
 	ctx      context.Context
@@ -82,9 +81,9 @@ type conn struct {
 }
 
 func (c *conn) init() {
-	c.rbuf = make([]byte, c.cl.readBufferSize())
+	c.in.Init(c.cl.readBufferSize())
 	c.parser.Limits = c.cl.Limits
-	c.chunk.Limits = c.cl.Limits
+	c.chunk.Decoder.Limits = c.cl.Limits
 	c.localAddr, c.remoteAddr = c.nc.LocalAddr(), c.nc.RemoteAddr()
 	c.peekFn = c.peek
 	if c.tcp != nil {
@@ -96,6 +95,48 @@ func (c *conn) init() {
 func (c *conn) close() {
 	c.dead = true
 	c.nc.Close()
+}
+
+// Bounds of a graceful close: how long and how much it waits for the server's end.
+const (
+	lingerTimeout = time.Second
+	lingerBytes   = 64 << 10
+)
+
+// closeGracefully ends a connection whose exchange finished cleanly but which is not
+// kept (either side asked to close). Closing a socket with input still unread makes
+// the kernel answer with a reset instead of a FIN, and a server that closes after its
+// response typically has sent more than the response: TLS's close_notify, or a
+// session ticket. So the write side is shut down first (close_notify, then FIN), and
+// in the background the rest of the server's input is read and discarded until its
+// FIN, for at most lingerTimeout and lingerBytes, before the socket is closed.
+func (c *conn) closeGracefully() {
+	c.dead = true
+	if c.tcp == nil {
+		c.nc.Close()
+		return
+	}
+	if c.tls != nil {
+		c.tls.SetWriteDeadline(time.Now().Add(lingerTimeout))
+		c.tls.CloseWrite() // close_notify; the TCP write side stays open
+	}
+	if err := c.tcp.CloseWrite(); err != nil {
+		c.nc.Close()
+		return
+	}
+	nc, tcp := c.nc, c.tcp
+	go func() {
+		tcp.SetReadDeadline(time.Now().Add(lingerTimeout))
+		var buf [4 << 10]byte
+		for n := 0; n < lingerBytes; {
+			m, err := tcp.Read(buf[:]) // the raw bytes: nothing here needs decrypting
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		nc.Close()
+	}()
 }
 
 // begin prepares the connection for an exchange.
@@ -140,7 +181,7 @@ func (c *conn) end(err error, status int, n int64) {
 		reason = "error: " + err.Error()
 	case c.dead:
 		reason = "connection unusable"
-	case !c.hold && c.rpos < c.rend:
+	case !c.hold && c.in.Len() > 0:
 		reason = "unexpected data after the response"
 	case c.reqClose:
 		reason = "request asked to close"
@@ -172,10 +213,13 @@ func (c *conn) end(err error, status int, n int64) {
 		tr.done(DoneInfo{ConnID: id, Status: status, BodyBytes: n, Err: err, KeptAlive: keep, CloseReason: reason})
 		return
 	}
-	if keep {
+	switch {
+	case keep:
 		c.noteKeepAlive()
 		c.pool.put(c)
-	} else {
+	case err == nil && !c.dead:
+		c.pool.dropGracefully(c)
+	default:
 		c.pool.drop(c)
 	}
 	tr.done(DoneInfo{ConnID: id, Status: status, BodyBytes: n, Err: err, KeptAlive: keep, CloseReason: reason})
@@ -221,34 +265,30 @@ func (c *conn) setReadDeadline() error {
 	if !c.rdLimit.IsZero() && (limit.IsZero() || c.rdLimit.Before(limit)) {
 		limit = c.rdLimit
 	}
-	return c.armDeadline(&c.rdSet, c.cl.readTimeout(), limit, c.nc.SetReadDeadline)
+	return c.armDeadline(&c.rd, c.cl.readTimeout(), limit, c.nc.SetReadDeadline)
 }
 
 func (c *conn) setWriteDeadline() error {
-	return c.armDeadline(&c.wdSet, c.cl.writeTimeout(), c.deadline, c.nc.SetWriteDeadline)
+	return c.armDeadline(&c.wd, c.cl.writeTimeout(), c.deadline, c.nc.SetWriteDeadline)
 }
 
 // armDeadline sets a deadline of timeout from now (none when timeout is 0, that is
-// when the Client's timeout is negative), or limit when that comes first; *set is the
-// deadline in force. A deadline that only moves later is set at most once a second.
-func (c *conn) armDeadline(set *time.Time, timeout time.Duration, limit time.Time, apply func(time.Time) error) error {
+// when the Client's timeout is negative), or limit when that comes first; d is the
+// deadline in force. A deadline that only moves later is set at most once a second
+// (connbuf.Deadline); an exact limit is always set.
+func (c *conn) armDeadline(d *connbuf.Deadline, timeout time.Duration, limit time.Time, apply func(time.Time) error) error {
 	var t time.Time
+	slack := time.Second
 	if timeout > 0 {
 		t = time.Now().Add(timeout)
 	}
-	switch {
-	case !limit.IsZero() && (t.IsZero() || limit.Before(t)):
-		t = limit
-	case t.IsZero():
-		if set.IsZero() {
-			return c.checkCanceled()
-		}
-	case !set.IsZero() && !set.After(t) && t.Sub(*set) < time.Second:
-		return c.checkCanceled()
+	if !limit.IsZero() && (t.IsZero() || limit.Before(t)) {
+		t, slack = limit, 0
 	}
-	*set = t
-	if err := apply(t); err != nil {
-		return err
+	if d.Move(t, slack) {
+		if err := apply(t); err != nil {
+			return err
+		}
 	}
 	return c.checkCanceled()
 }
@@ -267,47 +307,18 @@ func (c *conn) write(p []byte) error {
 	return err
 }
 
-// makeRoom ensures free space at the end of rbuf: unconsumed input moves to the front,
-// and the buffer grows up to max bytes. It reports false when max bytes of unconsumed
-// input are already buffered.
-func (c *conn) makeRoom(max int) bool {
-	if c.rpos == c.rend {
-		c.rpos, c.rend = 0, 0
-	}
-	if c.rend < len(c.rbuf) {
-		return true
-	}
-	if c.rpos > 0 {
-		c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
-		c.rpos = 0
-		return true
-	}
-	if len(c.rbuf) >= max {
-		return false
-	}
-	size := 2 * len(c.rbuf)
-	if size > max {
-		size = max
-	}
-	nb := make([]byte, size)
-	c.rend = copy(nb, c.rbuf[c.rpos:c.rend])
-	c.rpos = 0
-	c.rbuf = nb
-	return true
-}
-
-// fill reads more input into rbuf. It returns an error when nothing could be read.
+// fill reads more input into the read buffer, which may grow until it holds max bytes
+// of unconsumed input. It returns an error when nothing could be read.
 func (c *conn) fill(max int) error {
-	if !c.makeRoom(max) {
+	if !c.in.Room(1, max) {
 		return errBufferFull
 	}
 	if err := c.setReadDeadline(); err != nil {
 		return err
 	}
 	for range 4 {
-		n, err := c.nc.Read(c.rbuf[c.rend:])
+		n, err := c.in.Fill(c.nc)
 		if n > 0 {
-			c.rend += n
 			if !c.gotByte {
 				c.firstByte()
 			}
@@ -334,7 +345,7 @@ func (c *conn) firstByte() {
 	}
 }
 
-// readDirect reads body bytes into p, bypassing rbuf (which must be empty).
+// readDirect reads body bytes into p, bypassing the read buffer (which must be empty).
 func (c *conn) readDirect(p []byte) (int, error) {
 	if err := c.setReadDeadline(); err != nil {
 		return 0, err

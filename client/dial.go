@@ -120,7 +120,8 @@ func (c *conn) tunnel(deadline time.Time, host, port, auth string) error {
 	defer func() {
 		c.deadline, c.method = time.Time{}, ""
 		c.nc.SetDeadline(time.Time{})
-		c.rdSet, c.wdSet = time.Time{}, time.Time{}
+		c.rd.Forget()
+		c.wd.Forget()
 	}()
 	target := net.JoinHostPort(host, port)
 	b := wire.AppendRequestLine(c.wbuf[:0], "CONNECT", target, 1)
@@ -142,11 +143,11 @@ func (c *conn) tunnel(deadline time.Time, host, port, auth string) error {
 		c.head.Header.Values("Proxy-Authenticate", func(v []byte) { pe.Authenticate = append(pe.Authenticate, string(v)) })
 		return pe
 	}
-	c.rpos += n
-	if c.rpos != c.rend {
+	c.in.Consume(n)
+	if c.in.Len() != 0 {
 		return errors.New("proxy sent data after its CONNECT response")
 	}
-	c.rpos, c.rend = 0, 0
+	c.in.Reset()
 	return nil
 }
 

@@ -16,7 +16,8 @@
 //
 // On a kept-alive connection this path allocates nothing: the URL is parsed into
 // substrings of its input, the request head is serialized into the connection's write
-// buffer, the response head is parsed in place in the connection's read buffer and
+// buffer, the response head is parsed in place in the connection's read buffer (an
+// internal/connbuf Buffer, the type the server and bench read with too) and
 // its fields are copied into the Response's own storage, and the body is read into
 // resp.Body, which keeps its capacity. [Client.DoStream] leaves the body on the
 // connection, to be read from [Response.BodyReader] (which implements io.WriterTo:

@@ -31,14 +31,14 @@ func (c *conn) headLimit() int { return c.cl.Limits.MaxHead() }
 // Trace.Got1xx (and 100 to Got100Continue) and counted, at most max1xx per exchange.
 // With untilContinue (a request with Expect: 100-continue), a 100 Continue ends the
 // wait too, and so does the end of that wait (errContinueTimeout). It returns the
-// length of the final head, which is rbuf[rpos:rpos+n] and not consumed yet; 0 after a
+// length of the final head, which is c.in.Bytes()[:n] and not consumed yet; 0 after a
 // 100 Continue.
 func (c *conn) readHead(untilContinue bool) (int, error) {
-	if !c.gotByte && c.rpos < c.rend {
+	if !c.gotByte && c.in.Len() > 0 {
 		c.firstByte() // the response arrived with an earlier one (pipelining)
 	}
 	for {
-		n, err := c.parser.ParseResponse(c.rbuf[c.rpos:c.rend], &c.head, unsafeBytes(c.method))
+		n, err := c.parser.ParseResponse(c.in.Bytes(), &c.head, unsafeBytes(c.method))
 		if err == wire.ErrNeedMore {
 			if err := c.fill(c.headLimit()); err != nil {
 				c.parser.Reset()
@@ -55,7 +55,7 @@ func (c *conn) readHead(untilContinue bool) (int, error) {
 		}
 		tr := c.tr
 		if tr != nil && tr.GotHead != nil {
-			tr.GotHead(c.rbuf[c.rpos : c.rpos+n])
+			tr.GotHead(c.in.Bytes()[:n])
 		}
 		st := c.head.Status
 		if st >= 200 || st == 101 {
@@ -74,7 +74,7 @@ func (c *conn) readHead(untilContinue bool) (int, error) {
 				tr.Got100Continue()
 			}
 		}
-		c.rpos += n
+		c.in.Consume(n)
 		if st == 100 && untilContinue {
 			return 0, nil
 		}
@@ -103,7 +103,7 @@ func (c *conn) awaitContinue() (int, error) {
 	n, err := c.readHead(true)
 	if !c.rdLimit.IsZero() {
 		c.rdLimit = time.Time{}
-		c.rdSet = aLongTimeAgo // the deadline in force may be the wait's: set it anew
+		c.rd.Forget() // the deadline in force may be the wait's: set it anew
 	}
 	return n, err
 }
@@ -170,18 +170,32 @@ func (c *conn) exchange(req *Request, resp *Response, cur *bodyCursor, absolute 
 		// The server may have answered (say 413) and closed before reading all of the
 		// request: read what it sent before reporting the write error.
 		c.dead = true
-		if c.gotByte || c.rpos < c.rend || c.peekReadable() {
+		if c.gotByte || c.in.Len() > 0 || c.peekReadable() {
 			if n, err := c.readHead(false); err == nil {
 				return c.startBody(resp, n)
 			}
 		}
 		return c.fail("write request", werr)
 	}
-	n, err := c.readHead(false)
+	n, err := c.awaitHead()
 	if err != nil {
 		return c.fail("read response", err)
 	}
 	return c.startBody(resp, n)
+}
+
+// awaitHead reads the final response head, within ResponseHeaderTimeout when that is
+// set; the body's reads are then bounded by ReadTimeout alone.
+func (c *conn) awaitHead() (int, error) {
+	w := c.cl.ResponseHeaderTimeout
+	if w <= 0 {
+		return c.readHead(false)
+	}
+	c.rdLimit = time.Now().Add(w)
+	n, err := c.readHead(false)
+	c.rdLimit = time.Time{}
+	c.rd.Forget() // the deadline in force may be the head's: set it anew
+	return n, err
 }
 
 // wroteRequest records the end of writing the request.
@@ -316,7 +330,7 @@ func (c *conn) startBody(resp *Response, n int) error {
 	resp.Trailer.Reset()
 	resp.ConnID = c.id
 	resp.LocalAddr, resp.RemoteAddr, resp.TLS = c.localAddr, c.remoteAddr, c.tlsState
-	c.rpos += n
+	c.in.Consume(n)
 	if switching {
 		return c.switchProtocols(resp)
 	}
@@ -342,10 +356,10 @@ func (c *conn) switchProtocols(resp *Response) error {
 	}
 	c.nc.SetDeadline(time.Time{})
 	sc := &SwitchedConn{Conn: c.nc}
-	if c.rpos < c.rend {
-		sc.buf = bytes.Clone(c.rbuf[c.rpos:c.rend])
+	if c.in.Len() > 0 {
+		sc.buf = bytes.Clone(c.in.Bytes())
 	}
-	c.rpos, c.rend = 0, 0
+	c.in.Reset()
 	resp.switched = sc
 	resp.KeepAlive = false
 	resp.stream = bodyReader{done: true, err: io.EOF}

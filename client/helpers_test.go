@@ -138,9 +138,11 @@ func (r *reqReader) next(beforeBody func(*testRequest)) (*testRequest, error) {
 	}
 }
 
-// serveRecorded runs a raw server that answers every request with resp and records
-// the requests (heads, bodies and trailers) it read.
-func serveRecorded(t *testing.T, resp string) (string, func() []*testRequest) {
+// serveRequests runs a raw server that reads requests (heads, bodies and trailers)
+// and writes what answer returns for each: "CLOSE" closes the connection instead, and
+// a suffix "|CLOSE" closes it after the answer. It returns the base URL and the
+// requests read so far.
+func serveRequests(t *testing.T, answer func(r *testRequest) string) (string, func() []*testRequest) {
 	var mu sync.Mutex
 	var got []*testRequest
 	url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
@@ -153,7 +155,14 @@ func serveRecorded(t *testing.T, resp string) (string, func() []*testRequest) {
 			mu.Lock()
 			got = append(got, r)
 			mu.Unlock()
-			c.Write([]byte(resp))
+			resp := answer(r)
+			if resp == "CLOSE" {
+				return
+			}
+			body, closing := strings.CutSuffix(resp, "|CLOSE")
+			if _, err := c.Write([]byte(body)); err != nil || closing {
+				return
+			}
 		}
 	})
 	return url, func() []*testRequest {
@@ -161,6 +170,11 @@ func serveRecorded(t *testing.T, resp string) (string, func() []*testRequest) {
 		defer mu.Unlock()
 		return append([]*testRequest(nil), got...)
 	}
+}
+
+// serveRecorded answers every request with resp (see serveRequests).
+func serveRecorded(t *testing.T, resp string) (string, func() []*testRequest) {
+	return serveRequests(t, func(*testRequest) string { return resp })
 }
 
 // okResponse is a minimal HTTP/1.1 response with body.

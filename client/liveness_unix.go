@@ -37,7 +37,7 @@ func (c *conn) peekState() int {
 				// An old read deadline expired while the connection was idle: clear it
 				// and look again.
 				c.nc.SetReadDeadline(time.Time{})
-				c.rdSet = time.Time{}
+				c.rd.Forget()
 				continue
 			}
 			return peekClosed
@@ -70,7 +70,7 @@ func (c *conn) alive() bool {
 	}
 	for range 4 {
 		c.nc.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
-		c.rdSet = aLongTimeAgo // a short deadline is in force: the next read sets its own
+		c.rd.Forget() // a short deadline is in force: the next read sets its own
 		n, err := c.tls.Read(c.peekBuf[:])
 		if n > 0 || err == nil {
 			return false // application data nobody asked for

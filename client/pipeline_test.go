@@ -205,26 +205,11 @@ func TestPipelineDoesNotResendAnsweredRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			hits := map[string]int{}
-			url := "http://" + testnet.Raw(t, func(c net.Conn, _ int) {
-				rr := &reqReader{c: c}
-				for {
-					r, err := rr.next(nil)
-					if err != nil {
-						return
-					}
-					mu.Lock()
-					hits[r.Target]++
-					mu.Unlock()
-					answer := okResponse("GET " + r.Target + " ")
-					if r.Target == "/p/1" {
-						answer = tt.answer
-					}
-					if _, err := c.Write([]byte(answer)); err != nil {
-						return
-					}
+			url, seen := serveRequests(t, func(r *testRequest) string {
+				if r.Target == "/p/1" {
+					return tt.answer
 				}
+				return okResponse("GET " + r.Target + " ")
 			})
 			cl := newClient(t, &Client{MaxResponseBody: 10})
 			reqs, resps := pipelineRequests(t, url, 3, nil)
@@ -235,8 +220,10 @@ func TestPipelineDoesNotResendAnsweredRequest(t *testing.T) {
 			if string(resps[0].Body) != "GET /p/0 " {
 				t.Errorf("response 0: %q", resps[0].Body)
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			hits := map[string]int{}
+			for _, r := range seen() {
+				hits[r.Target]++
+			}
 			if hits["/p/1"] != 1 {
 				t.Errorf("server saw /p/1 %d times, want 1 (all hits: %v)", hits["/p/1"], hits)
 			}

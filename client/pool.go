@@ -72,98 +72,32 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan waitRe
 // The set-up of a new connection is reported to tr and recorded in tm (either may be
 // nil).
 func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, tr *Trace, tm *Timings) (c *conn, reused bool, idle time.Duration, err error) {
-	cl := p.cl
-	max := cl.maxConnsPerHost()
 	var timer *time.Timer
-	var w *waiter
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
 	for {
-		p.mu.Lock()
-		if cl.closed.Load() {
-			p.mu.Unlock()
-			return nil, false, 0, ErrClientClosed
-		}
-		if !fresh && len(p.idle) > 0 {
-			c = p.idle[len(p.idle)-1]
-			p.idle[len(p.idle)-1] = nil
-			p.idle = p.idle[:len(p.idle)-1]
-			p.active++
-			p.stats.reused++ // taken back by discard if the connection turns out dead
-			p.mu.Unlock()
-			now := time.Now()
-			if c.expired(now) || !c.usable(now) {
-				p.discard(c)
-				continue
-			}
-			return c, true, now.Sub(c.lastUsed), nil
-		}
-		if p.open < max || fresh && len(p.idle) > 0 {
-			if p.open >= max {
-				// fresh at the limit: give up the oldest idle connection for a new one.
-				old := p.idle[0]
-				copy(p.idle, p.idle[1:])
-				p.idle[len(p.idle)-1] = nil
-				p.idle = p.idle[:len(p.idle)-1]
-				p.open--
-				p.stats.closed++
-				old.close()
-			}
-			p.open++
-			p.dialing++
-			p.mu.Unlock()
+		c, w, err := p.take(fresh)
+		switch {
+		case err != nil:
+			return nil, false, 0, err
+		case c != nil:
+		case w == nil: // the right to dial
 			c, err = p.dial(ctx, deadline, tr, tm)
 			return c, false, 0, err
-		}
-		if len(p.waiters) >= cl.maxWaiters() {
-			p.mu.Unlock()
-			return nil, false, 0, ErrPoolFull
-		}
-		w = waiterPool.Get().(*waiter)
-		p.waiters = append(p.waiters, w)
-		p.mu.Unlock()
-		if tr != nil && tr.PoolWait != nil {
-			tr.PoolWait()
-		}
-		wait := cl.poolWaitTimeout() // 0: no limit of its own
-		if !deadline.IsZero() {
-			if d := time.Until(deadline); wait == 0 || d < wait {
-				wait = d
-				if wait <= 0 {
-					wait = 1 // expired: the timer fires at once
-				}
-			}
-		}
-		var expired <-chan time.Time
-		if wait > 0 {
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-			expired = timer.C
-		}
-		var done <-chan struct{}
-		if ctx != nil {
-			done = ctx.Done()
-		}
-		select {
-		case r := <-w.ch:
-			waiterPool.Put(w)
-			if r.err != nil {
-				return nil, false, 0, r.err
-			}
-			if r.dial {
+		default:
+			r, err := p.await(ctx, deadline, tr, w, &timer)
+			switch {
+			case err != nil:
+				return nil, false, 0, err
+			case r.dial:
 				c, err = p.dial(ctx, deadline, tr, tm)
 				return c, false, 0, err
-			}
-			c = r.c // counted as reused by put
-			if fresh {
+			case fresh:
 				// A new connection is wanted: close this one and dial in its slot.
-				c.close()
+				r.c.close()
 				p.mu.Lock()
 				p.active--
 				p.dialing++
@@ -173,22 +107,102 @@ func (p *hostPool) acquire(ctx context.Context, deadline time.Time, fresh bool, 
 				c, err = p.dial(ctx, deadline, tr, tm)
 				return c, false, 0, err
 			}
-			now := time.Now()
-			if c.expired(now) || !c.usable(now) {
-				p.discard(c)
-				continue
-			}
-			return c, true, now.Sub(c.lastUsed), nil
-		case <-expired:
-			p.abandon(w)
-			p.mu.Lock()
-			p.stats.waitTimeouts++
-			p.mu.Unlock()
-			return nil, false, 0, ErrPoolTimeout
-		case <-done:
-			p.abandon(w)
-			return nil, false, 0, ctx.Err()
+			c = r.c // counted as reused by put
 		}
+		now := time.Now()
+		if c.expired(now) || !c.usable(now) {
+			p.discard(c)
+			continue
+		}
+		return c, true, now.Sub(c.lastUsed), nil
+	}
+}
+
+// take does what can be done at once under the pool's lock: it returns an idle
+// connection (counted as reused and active), or neither a connection nor a waiter
+// (the right to dial: the slot is counted in open and dialing), or a waiter queued
+// for the next connection released.
+func (p *hostPool) take(fresh bool) (*conn, *waiter, error) {
+	cl := p.cl
+	max := cl.maxConnsPerHost()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cl.closed.Load() {
+		return nil, nil, ErrClientClosed
+	}
+	if !fresh && len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		p.active++
+		p.stats.reused++ // taken back by discard if the connection turns out dead
+		return c, nil, nil
+	}
+	if p.open < max || fresh && len(p.idle) > 0 {
+		if p.open >= max {
+			// fresh at the limit: give up the oldest idle connection for a new one.
+			old := p.idle[0]
+			copy(p.idle, p.idle[1:])
+			p.idle[len(p.idle)-1] = nil
+			p.idle = p.idle[:len(p.idle)-1]
+			p.open--
+			p.stats.closed++
+			old.close()
+		}
+		p.open++
+		p.dialing++
+		return nil, nil, nil
+	}
+	if len(p.waiters) >= cl.maxWaiters() {
+		return nil, nil, ErrPoolFull
+	}
+	w := waiterPool.Get().(*waiter)
+	p.waiters = append(p.waiters, w)
+	return nil, w, nil
+}
+
+// await waits for what the queue hands w: a connection, the right to dial, or an
+// error; for at most PoolWaitTimeout, the request's deadline and its context. *timer
+// is reused across waits.
+func (p *hostPool) await(ctx context.Context, deadline time.Time, tr *Trace, w *waiter, timer **time.Timer) (waitResult, error) {
+	if tr != nil && tr.PoolWait != nil {
+		tr.PoolWait()
+	}
+	wait := p.cl.poolWaitTimeout() // 0: no limit of its own
+	if !deadline.IsZero() {
+		if d := time.Until(deadline); wait == 0 || d < wait {
+			wait = d
+			if wait <= 0 {
+				wait = 1 // expired: the timer fires at once
+			}
+		}
+	}
+	var expired <-chan time.Time
+	if wait > 0 {
+		if *timer == nil {
+			*timer = time.NewTimer(wait)
+		} else {
+			(*timer).Reset(wait)
+		}
+		expired = (*timer).C
+	}
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	select {
+	case r := <-w.ch:
+		waiterPool.Put(w)
+		return r, r.err
+	case <-expired:
+		p.abandon(w)
+		p.mu.Lock()
+		p.stats.waitTimeouts++
+		p.mu.Unlock()
+		return waitResult{}, ErrPoolTimeout
+	case <-done:
+		p.abandon(w)
+		return waitResult{}, ctx.Err()
 	}
 }
 
@@ -274,6 +288,15 @@ func (p *hostPool) put(c *conn) {
 // first waiter as the right to dial.
 func (p *hostPool) drop(c *conn) {
 	c.close()
+	p.mu.Lock()
+	p.freeSlot()
+	p.mu.Unlock()
+}
+
+// dropGracefully is drop for a connection whose exchange ended cleanly: its socket
+// is closed only after the server's end of the stream (conn.closeGracefully).
+func (p *hostPool) dropGracefully(c *conn) {
+	c.closeGracefully()
 	p.mu.Lock()
 	p.freeSlot()
 	p.mu.Unlock()

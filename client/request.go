@@ -57,7 +57,7 @@ type Request struct {
 	GetBody func() (io.Reader, error)
 
 	// Timeout bounds the whole exchange, from asking for a connection to the end of
-	// the body; 0 means Client.Timeout.
+	// the body; 0 means Client.Timeout, negative means none (whatever Client.Timeout).
 	Timeout time.Duration
 	// Ctx, if set, cancels the exchange when done; nil means no cancellation.
 	Ctx context.Context
@@ -330,21 +330,9 @@ func checkTrailer(t *wire.Header) error {
 	return nil
 }
 
-// allowedInTrailer reports whether a field may be sent in a trailer section: not the
-// fields that frame, route or control the message (RFC 9110 §6.5.1), nor the
-// hop-by-hop ones.
-func allowedInTrailer(name []byte) bool {
-	for _, f := range notInTrailer {
-		if len(name) == len(f) && wire.EqualFold(name, f) {
-			return false
-		}
-	}
-	return true
-}
-
-var notInTrailer = []string{"Content-Length", "Transfer-Encoding", "Host", "Trailer", "TE",
-	"Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Expect", "Max-Forwards",
-	"Content-Encoding", "Content-Type", "Content-Range", "Authorization", "Proxy-Authorization"}
+// allowedInTrailer reports whether a field may be sent in a trailer section
+// (wire.ProhibitedTrailer: RFC 9110 §6.5.1).
+func allowedInTrailer(name []byte) bool { return !wire.ProhibitedTrailer(name) }
 
 func containsToken(v []byte, tok string) bool {
 	found := false

@@ -712,3 +712,66 @@ func TestIdleTimeoutNone(t *testing.T) {
 		t.Error("not expired past its idle limit")
 	}
 }
+
+// Against hop's own server (TakeOver, interim responses, trailers): 101 and CONNECT
+// hand-overs, 103 Early Hints with their fields, response trailers.
+func TestHopServerSurface(t *testing.T) {
+	base := startHop(t, func(w *server.ResponseWriter, r *server.Request) {
+		switch {
+		case r.IsMethod("CONNECT"):
+			w.WriteHeader(200)
+		case r.Header.Has("Upgrade"):
+			w.Header().Set("Upgrade", "echo")
+			w.WriteHeader(101)
+		default:
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(103)
+			w.Header().Del("Link")
+			w.Trailer().Set("X-Sum", "9")
+			w.Write([]byte("hinted"))
+			return
+		}
+		nc, early, err := w.TakeOver()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		io.Copy(nc, io.MultiReader(bytes.NewReader(early), nc))
+	})
+	var hints []string
+	cl := newClient(t, &Client{Trace: &Trace{Got1xx: func(st int, h *wire.Header) error {
+		hints = append(hints, itoa(st)+" "+string(h.Get("Link")))
+		return nil
+	}}})
+	r := get(t, cl, base+"/page")
+	if r.Status != 200 || string(r.Body) != "hinted" || string(r.Trailer.Get("X-Sum")) != "9" ||
+		len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload" {
+		t.Errorf("%d %q trailer %q hints %q", r.Status, r.Body, r.Trailer.Get("X-Sum"), hints)
+	}
+	for _, method := range []string{"GET", "CONNECT"} {
+		var req Request
+		req.Method = method
+		req.SetURL(base + "/")
+		if method == "CONNECT" {
+			req.Target = []byte("dest.test:443")
+		} else {
+			req.Header.Set("Upgrade", "echo")
+		}
+		var resp Response
+		if err := cl.Do(&req, &resp); err != nil {
+			t.Fatal(err)
+		}
+		sc := resp.SwitchedConn()
+		if sc == nil {
+			t.Fatalf("%s: %d, no switched connection", method, resp.Status)
+		}
+		sc.SetDeadline(time.Now().Add(10 * time.Second))
+		sc.Write([]byte(method))
+		buf := make([]byte, len(method))
+		if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != method {
+			t.Errorf("%s: echo %q, %v", method, buf, err)
+		}
+		sc.Close()
+	}
+}

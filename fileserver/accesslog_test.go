@@ -1,35 +1,16 @@
 package fileserver
 
 import (
-	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hop-http/hop/internal/selfsigned"
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type logRecord struct {
 	Msg    string  `json:"msg"`
@@ -71,7 +52,7 @@ func TestAccessLogConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	var buf syncBuffer
+	var buf testnet.Buffer
 	addr := startServer(t, server.AccessLog(h, slog.New(slog.NewJSONHandler(&buf, nil))), nil)
 	rawRequests(t, addr, nil,
 		buildRequest("GET", "/hello.txt"),
@@ -130,7 +111,7 @@ func testTLS(t *testing.T, portable bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf syncBuffer
+	var buf testnet.Buffer
 	addr := startServer(t, server.AccessLog(h, slog.New(slog.NewJSONHandler(&buf, nil))),
 		&tls.Config{Certificates: []tls.Certificate{cert}})
 	rs := rawRequests(t, addr, &tls.Config{InsecureSkipVerify: true},

@@ -22,35 +22,13 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
+. "$repo/benchmarks/lib.sh"
 for tool in wrk taskset "$NGINX" python3; do
-	command -v "$tool" >/dev/null || { echo "bench.sh: $tool not found" >&2; exit 1; }
+	need "$tool" "apt-get install it"
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]:-}"; do
-		[ -n "$p" ] && kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-freeport() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-waitport() {
-	for _ in $(seq 100); do
-		if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "bench.sh: nothing listens on port $1" >&2
-	return 1
-}
+bench_workdir
+work=$WORK
 
 # nginx's workers run unprivileged: the tree must be world-readable (mktemp makes 0700).
 chmod 755 "$work"
@@ -61,44 +39,22 @@ chmod 644 "$work/root"/*
 
 (cd "$repo" && go build -o "$work/hop" ./cmd/hop)
 
-hop_port=$(freeport)
+hop_port=$(free_port)
 GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$work/hop" serve --addr "127.0.0.1:$hop_port" \
 	--root "$work/root" --access-log off 2>"$work/hop.err" &
 hop_pid=$!
-pids+=($hop_pid)
+track "$hop_pid"
 
-nginx_port=$(freeport)
+nginx_port=$(free_port)
 mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 100000;
-	keepalive_timeout 65;
-	client_body_temp_path $work/nginx/body;
-	proxy_temp_path $work/nginx/proxy;
-	fastcgi_temp_path $work/nginx/fastcgi;
-	uwsgi_temp_path $work/nginx/uwsgi;
-	scgi_temp_path $work/nginx/scgi;
-	types { application/octet-stream bin; }
-	server {
-		listen 127.0.0.1:$nginx_port;
-		root $work/root;
-	}
-}
-EOF
+nginx_conf "$work/nginx" "127.0.0.1:$nginx_port" "access_log off; sendfile on; tcp_nopush on; types { application/octet-stream bin; }" \
+	"root $work/root;" >"$work/nginx/nginx.conf"
 taskset -c "$SERVER_CPU" "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 nginx_pid=$!
-pids+=($nginx_pid)
+track "$nginx_pid"
 
-waitport "$hop_port"
-waitport "$nginx_port"
+wait_port "$hop_port"
+wait_port "$nginx_port"
 
 # cputicks PID...: user+system CPU clock ticks used so far by the processes and their
 # children (nginx's worker is a child of its master).
@@ -135,7 +91,6 @@ measure() {
 		'BEGIN { printf "%s %.1f\n", rps, (r > 0 ? t / hz * 1e6 / r : 0) }'
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "hop serve vs nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\//nginx\//'): servers on core $SERVER_CPU, wrk on core $CLIENT_CPU," \
 	"$CONNS connections, $DURATION x $ROUNDS rounds (median); load average $(cut -d' ' -f1-3 /proc/loadavg)"

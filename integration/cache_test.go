@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,35 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hop-http/hop/cache"
-	"github.com/hop-http/hop/cache/store/redis"
-	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/internal/testnet"
-	"github.com/hop-http/hop/proxy"
 	"github.com/hop-http/hop/server"
 )
-
-// cachingProxy starts a reverse proxy with a Redis-backed cache in front of origin.
-func cachingProxy(t *testing.T, origin, redisURL string, logger *slog.Logger) (string, *cache.Cache) {
-	t.Helper()
-	st, err := redis.Open(redis.Options{URL: redisURL, Timeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	bal, err := proxy.NewBalancer(proxy.RoundRobin, "http://"+origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := &client.Client{ConnectTimeout: 5 * time.Second, ReadTimeout: 20 * time.Second}
-	t.Cleanup(func() { cl.Close() })
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	c := &cache.Cache{Store: st, Next: &proxy.Transport{Client: cl, Upstreams: bal}, Logger: logger}
-	t.Cleanup(func() { c.Close() })
-	return "http://" + testnet.Serve(t, &proxy.Proxy{Exchanger: c, Reverse: true}), c
-}
 
 // countingOrigin answers every GET with a cacheable body after delay.
 func countingOrigin(t *testing.T, n *atomic.Int64, delay time.Duration) string {
@@ -72,41 +45,63 @@ func getVia(t *testing.T, hc *http.Client, url string) (string, string) {
 	return string(b), resp.Header.Get("Cache-Status")
 }
 
-// Two caching proxies share one redis-server: a miss through A is a hit through B;
-// 1,000 concurrent misses for one key through A make one origin request.
-func TestCacheSharedThroughRedis(t *testing.T) {
+// redisProxies starts two hop proxy processes, A and B, in front of origin, sharing
+// the cache in redis-server rs. Their logs may name a Redis outage (the tests that
+// stop Redis count those lines themselves).
+func redisProxies(t *testing.T, origin string, rs *redisServer) (a, b *plaintextServer) {
+	t.Helper()
+	for i, name := range []string{"A", "B"} {
+		p := startHop(t, "hop proxy "+name, "proxy", "--upstream", "http://"+origin, "--cache-redis", rs.URL(),
+			"--access-log", "off", "--name", "node"+name)
+		p.allowLog = []string{"cache store unavailable"}
+		if i == 0 {
+			a = p
+		} else {
+			b = p
+		}
+	}
+	return a, b
+}
+
+// TestCacheScaleOutRedis: two hop proxy processes share one redis-server. A miss
+// through A is a hit through B, and 1,000 concurrent misses for one key, half through
+// each, make exactly one origin request: each process coalesces its own, and the two
+// share one fetch through a lease in Redis.
+func TestCacheScaleOutRedis(t *testing.T) {
 	rs := startRedis(t)
 	var n atomic.Int64
-	origin := countingOrigin(t, &n, 0)
-	a, ca := cachingProxy(t, origin, rs.URL(), nil)
-	b, _ := cachingProxy(t, origin, rs.URL(), nil)
+	origin := countingOrigin(t, &n, 300*time.Millisecond)
+	a, b := redisProxies(t, origin, rs)
 	hc := &http.Client{Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
 
-	body, cs := getVia(t, hc, a+"/shared")
+	body, cs := getVia(t, hc, a.url+"/shared")
 	if !strings.Contains(cs, "fwd=uri-miss") || !strings.Contains(cs, "stored") {
 		t.Fatalf("through A: Cache-Status %q", cs)
 	}
-	body2, cs2 := getVia(t, hc, b+"/shared")
+	body2, cs2 := getVia(t, hc, b.url+"/shared")
 	if body2 != body || !strings.Contains(cs2, "hit") || n.Load() != 1 {
-		t.Fatalf("through B: %q, Cache-Status %q, origin requests %d; A: %+v", body2, cs2, n.Load(), ca.Stats())
+		t.Fatalf("through B: %q, Cache-Status %q, origin requests %d", body2, cs2, n.Load())
 	}
 
-	// 1,000 concurrent misses for one key.
 	n.Store(0)
-	slow := countingOrigin(t, &n, 300*time.Millisecond)
-	herdLog := &lineLog{}
-	c, cc := cachingProxy(t, slow, rs.URL(), slog.New(slog.NewTextHandler(herdLog, nil)))
-	tr := &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: 1000}
+	tr := &http.Transport{MaxIdleConnsPerHost: 1000}
 	many := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	defer tr.CloseIdleConnections()
 	var wg sync.WaitGroup
 	var bad atomic.Int64
-	for range 1000 {
+	var statuses sync.Map
+	for i := range 1000 {
+		node := a
+		if i%2 == 1 {
+			node = b
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := many.Get(c + "/herd")
+			req, _ := http.NewRequest("GET", node.url+"/herd", nil)
+			req.Host = "cache.test"
+			resp, err := many.Do(req)
 			if err != nil {
 				bad.Add(1)
 				return
@@ -116,79 +111,80 @@ func TestCacheSharedThroughRedis(t *testing.T) {
 			if err != nil || resp.StatusCode != 200 || string(b) != "shared body for /herd" {
 				bad.Add(1)
 			}
+			v, _ := statuses.LoadOrStore(resp.Header.Get("Cache-Status"), new(atomic.Int64))
+			v.(*atomic.Int64).Add(1)
 		}()
 	}
 	wg.Wait()
+	var summary []string
+	statuses.Range(func(k, v any) bool {
+		summary = append(summary, fmt.Sprintf("%d× %q", v.(*atomic.Int64).Load(), k))
+		return true
+	})
 	if bad.Load() != 0 {
 		t.Errorf("%d of 1000 clients failed", bad.Load())
 	}
 	if got := n.Load(); got != 1 {
-		t.Errorf("1000 concurrent misses made %d origin requests, want 1; %+v\n%s", got, cc.Stats(), herdLog.String())
+		t.Errorf("1000 concurrent misses over two proxies made %d origin requests, want 1; Cache-Status: %s\nA:\n%s\nB:\n%s",
+			got, strings.Join(summary, ", "), a.log(), b.log())
 	}
+	t.Logf("1000 concurrent misses over two proxies: Cache-Status %s", strings.Join(summary, ", "))
 }
 
-// Redis stopped mid-run: the proxy keeps serving (bypass, logged once) and uses
-// Redis again when it returns.
+// TestCacheRedisOutage: Redis is stopped while two hop proxy processes use it; both
+// keep serving (every request goes to the origin), each logs the outage once, and
+// both use Redis again when it returns, logging the recovery once.
 func TestCacheRedisOutage(t *testing.T) {
 	rs := startRedis(t)
 	var n atomic.Int64
 	origin := countingOrigin(t, &n, 0)
-	logs := &lineLog{}
-	p, _ := cachingProxy(t, origin, rs.URL(), slog.New(slog.NewTextHandler(logs, nil)))
+	a, b := redisProxies(t, origin, rs)
+	nodes := []*plaintextServer{a, b}
 	hc := &http.Client{Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
-	getVia(t, hc, p+"/x")
-	if _, cs := getVia(t, hc, p+"/x"); !strings.Contains(cs, "hit") {
-		t.Fatalf("before the outage: Cache-Status %q", cs)
+	getVia(t, hc, a.url+"/x")
+	if _, cs := getVia(t, hc, b.url+"/x"); !strings.Contains(cs, "hit") {
+		t.Fatalf("before the outage, through B: Cache-Status %q", cs)
 	}
 	rs.Stop()
 	before := n.Load()
 	for i := range 10 {
-		path := fmt.Sprint("/o", i)
-		body, _ := getVia(t, hc, p+path)
-		if body != "shared body for "+path {
-			t.Fatalf("request %d during the outage: %q", i, body)
+		for j, p := range nodes {
+			path := fmt.Sprintf("/o%d-%d", j, i)
+			if body, _ := getVia(t, hc, p.url+path); body != "shared body for "+path {
+				t.Fatalf("request %d through %s during the outage: %q", i, p.name, body)
+			}
 		}
 	}
-	if n.Load() != before+10 {
-		t.Errorf("origin saw %d of the 10 requests made during the outage", n.Load()-before)
+	if got := n.Load() - before; got != 20 {
+		t.Errorf("origin saw %d of the 20 requests made during the outage", got)
 	}
-	if c := logs.count("unavailable"); c != 1 {
-		t.Errorf("outage logged %d times, want once:\n%s", c, logs.String())
+	for _, p := range nodes {
+		if c := strings.Count(p.log(), "cache store unavailable"); c != 1 {
+			t.Errorf("%s logged the outage %d times, want once:\n%s", p.name, c, p.log())
+		}
 	}
 	rs.Start()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		getVia(t, hc, p+"/y")
-		if _, cs := getVia(t, hc, p+"/y"); strings.Contains(cs, "hit") {
-			break
+	for _, p := range nodes {
+		deadline := time.Now().Add(20 * time.Second)
+		path := "/back-" + p.name[len(p.name)-1:]
+		for {
+			getVia(t, hc, p.url+path)
+			if _, cs := getVia(t, hc, p.url+path); strings.Contains(cs, "hit") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no hit 20 s after Redis returned:\n%s", p.name, p.log())
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no hit 15 s after Redis returned:\n%s", logs.String())
+		if c := strings.Count(p.log(), "cache store recovered"); c != 1 {
+			t.Errorf("%s logged the recovery %d times, want once:\n%s", p.name, c, p.log())
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
-	if c := logs.count("recovered"); c != 1 {
-		t.Errorf("recovery logged %d times, want once:\n%s", c, logs.String())
+	// Shared again: what A stores now, B finds.
+	getVia(t, hc, a.url+"/after")
+	if _, cs := getVia(t, hc, b.url+"/after"); !strings.Contains(cs, "hit") {
+		t.Errorf("after the recovery, a miss through A is not a hit through B: %q", cs)
 	}
 }
-
-// lineLog collects log output.
-type lineLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lineLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lineLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lineLog) count(sub string) int { return strings.Count(l.String(), sub) }

@@ -142,18 +142,14 @@ func killableHop(t *testing.T, args ...string) (*exec.Cmd, string) {
 // page shows the Cache-Status of a fetch it makes: a miss the first time, a hit the
 // second, and the origin saw each URL once.
 func TestCacheChromium(t *testing.T) {
-	chromium := testpeer.Program(t, "chromium", "chromium-browser")
+	testpeer.Program(t, "chromium", "chromium-browser")
 	var n atomic.Int64
 	origin := cacheOrigin(t, &n)
 	p := startHop(t, "hop proxy --cache", "proxy", "--upstream", "http://"+origin, "--cache")
 	dir := t.TempDir()
 	load := func(profile string) string {
-		r := mustRunPeer(t, dir, chromium, "--headless", "--no-sandbox", "--disable-gpu",
-			"--disable-quic", "--no-first-run", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-			"--virtual-time-budget=5000", "--user-data-dir="+filepath.Join(dir, profile),
-			"--dump-dom", p.url+"/page")
-		return regexp.MustCompile(`status=[^<]*`).FindString(r.stdout)
+		dom := testpeer.Chromium(t, filepath.Join(dir, profile), p.url+"/page", "--virtual-time-budget=5000")
+		return regexp.MustCompile(`status=[^<]*`).FindString(dom)
 	}
 	if got := load("one"); !strings.Contains(got, "fwd=uri-miss") || !strings.Contains(got, "body=data") {
 		t.Errorf("first load: %q", got)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -29,20 +28,29 @@ func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange
 		p.answer(w, 405, "", "CONNECT is not served by a reverse proxy")
 		return
 	}
-	target := string(r.Target)
-	host, port, err := net.SplitHostPort(target)
-	n, perr := strconv.Atoi(port)
-	if err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+	// The server parsed the authority-form target already (wire.ParseTarget: a host
+	// and a port 1–65535); parsing it again here only takes its parts.
+	t, err := wire.ParseTarget(r.Method, r.Target)
+	if err != nil || t.Form != wire.FormAuthority {
 		rec.kind = "bad_request"
 		p.answer(w, 400, "", "CONNECT wants host:port")
 		return
 	}
-	if !p.connectAllowed(n) {
+	if !p.connectAllowed(t.Authority.PortNumber) {
 		rec.kind = "denied"
 		w.CloseAfter()
-		p.answer(w, 403, "", "CONNECT to port "+port+" is not allowed (--connect-ports)")
+		p.answer(w, 403, "", "CONNECT to port "+string(t.Authority.Port)+" is not allowed (--connect-ports)")
 		return
 	}
+	lt, ok := p.tunnels.reserve()
+	if !ok {
+		rec.kind = "shutting_down"
+		w.CloseAfter()
+		p.answer(w, 503, "", "the proxy is shutting down: no new tunnels")
+		return
+	}
+	defer lt.done()
+	target := string(r.Target)
 	x.Upstream.Name = target
 	timeout := p.ConnectTimeout
 	if timeout <= 0 {
@@ -65,19 +73,21 @@ func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange
 	}
 	x.Upstream.Addr = up.RemoteAddr()
 	w.WriteHeader(200)
-	p.relay(w, up, nil, rec)
+	p.relay(w, up, nil, lt, rec)
 }
 
 // relay takes the client's connection over (its response head, set up by the caller,
 // goes out first) and tunnels it with up; early holds bytes the upstream already sent
-// past its own head, which go to the client first.
-func (p *Proxy) relay(w *server.ResponseWriter, up net.Conn, early []byte, rec *record) {
+// past its own head, which go to the client first. lt is the tunnel's reservation
+// (Shutdown waits for it, then closes its connections).
+func (p *Proxy) relay(w *server.ResponseWriter, up net.Conn, early []byte, lt *liveTunnel, rec *record) {
 	nc, head, err := w.TakeOver()
 	if err != nil {
 		up.Close()
 		rec.kind, rec.err = "takeover_failed", err
 		return
 	}
+	lt.attach(nc, up)
 	rec.tunnel = true
 	if len(early) > 0 {
 		n, err := nc.Write(early)
@@ -139,6 +149,15 @@ func (p *Proxy) upgrade(w *server.ResponseWriter, x *Exchange, rec *record) {
 		p.answer(w, 502, rec.kind, errorText(502))
 		return
 	}
+	lt, ok := p.tunnels.reserve()
+	if !ok {
+		sc.Close()
+		rec.kind = "shutting_down"
+		w.CloseAfter()
+		p.answer(w, 503, "", "the proxy is shutting down: no new tunnels")
+		return
+	}
+	defer lt.done()
 	up, early := sc.TakeOver()
 	wh := w.Header()
 	rh := &x.Resp.Header
@@ -148,5 +167,5 @@ func (p *Proxy) upgrade(w *server.ResponseWriter, x *Exchange, rec *record) {
 	}
 	wire.Add(wh, "Via", p.via[min(int(x.Resp.Minor), 1)])
 	w.WriteHeader(101)
-	p.relay(w, up, early, rec)
+	p.relay(w, up, early, lt, rec)
 }

@@ -43,9 +43,21 @@
 // Early Hints with their end-to-end fields, 100 Continue to a client that sent
 // Expect: 100-continue, from the upstream's own 100 (the server does not send one by
 // itself). Trailers are forwarded both ways with chunked bodies; the response's
-// Trailer announcement goes along when its trailer does (not to HTTP/1.0 clients). Everything the strictness policy rejects (request smuggling shapes
-// included) is rejected by the server with 400 before anything is forwarded, and the
-// client package applies the same codec to responses.
+// Trailer announcement goes along when its trailer does (not to HTTP/1.0 clients).
+//
+// Everything the strictness policy rejects (request smuggling shapes included) is
+// rejected by the server with 400 before anything is forwarded, and the client
+// package applies the same codec to responses: the policy holds on both sides of the
+// proxy. An upstream response with Transfer-Encoding and Content-Length together, an
+// invalid Content-Length, obs-fold and the like is answered 502
+// (http_protocol_error), never forwarded or stored. This is a deliberate choice:
+// RFC 9112 §6.3 lets Transfer-Encoding override Content-Length, and allows an
+// intermediary to forward such a message once it removed Content-Length (while
+// saying it "ought to be handled as an error"); the cache-tests suite expects that
+// (its required test headers-store-Transfer-Encoding fails against hop for this
+// reason alone). A message framed two ways is what request and response smuggling
+// feed on, and a proxy that repairs it hides the ambiguity from whoever reads the
+// upstream's bytes another way.
 //
 // Lengths are exact end to end: a response body that ends before its declared length
 // or last chunk reaches the client as an aborted message — the bytes that arrived,
@@ -60,10 +72,23 @@
 // A failed exchange is answered by the proxy with a Proxy-Status field (RFC 9209)
 // naming the error: 502 when the upstream refused, reset or closed the connection or
 // sent a malformed head; 504 when connecting or waiting for the response head timed
-// out (client.Client's ConnectTimeout and ReadTimeout, `--upstream-timeout`); 503
-// when the connection limit to the upstream was reached. Retries follow the engine's
+// out (client.Client's ConnectTimeout and ResponseHeaderTimeout, `--upstream-timeout`);
+// 503 when the connection limit to the upstream was reached. The silence between two
+// pieces of a streamed body has its own bound (client.Client's ReadTimeout,
+// `--upstream-body-timeout`, 5 minutes in hop proxy): a stream idle for longer is cut
+// (an aborted message), a slow but moving one is not. Retries follow the engine's
 // rules: an idempotent request (or one with Idempotency-Key) whose reused upstream
 // connection failed before any response byte is sent again; a POST never is.
+//
+// # Shutdown
+//
+// The server's Shutdown waits for requests in flight, but not for tunnels: a CONNECT
+// or upgrade hands its connection over (server.ResponseWriter.TakeOver) and the
+// server forgets it. The proxy keeps its own count of tunnels — reserved before the
+// hand-over, while the server still waits for the request — and [Proxy.Shutdown],
+// called after the server's with the same deadline, refuses new tunnels (503), lets
+// the open ones run until both sides end them, and closes those still open at the
+// deadline. hop proxy does both on SIGINT and SIGTERM within --shutdown-timeout.
 //
 // # The Exchanger seam (for the cache)
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -65,6 +66,60 @@ func TestGatewayTimeout(t *testing.T) {
 	resp, _ := get(t, addr, "GET http://"+slow+"/ HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp.StatusCode != 504 || resp.Header.Get("Proxy-Status") != "hop-test; error=http_response_header_timeout" {
 		t.Errorf("%d %q", resp.StatusCode, resp.Header.Get("Proxy-Status"))
+	}
+}
+
+// TestHeadAndBodyTimeouts: the wait for the response head and the silence inside a
+// streamed body have separate bounds (client.Client's ResponseHeaderTimeout and
+// ReadTimeout): a slow head is a 504, a body whose pieces come slower than the head's
+// bound but within the body's streams whole, and a body silent for longer than the
+// body's bound reaches the client as an aborted message.
+func TestHeadAndBodyTimeouts(t *testing.T) {
+	piece := strings.Repeat("x", 100)
+	origin := testnet.Raw(t, func(c net.Conn, _ int) {
+		br := bufio.NewReader(c)
+		head, err := readHead(br)
+		if err != nil {
+			return
+		}
+		switch {
+		case strings.HasPrefix(head, "GET /slow-head "):
+			time.Sleep(800 * time.Millisecond) // past the head's bound, within the body's
+			io.WriteString(c, okResponse)
+		case strings.HasPrefix(head, "GET /slow-body "):
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n")
+			for range 3 {
+				time.Sleep(600 * time.Millisecond) // twice the head's bound
+				io.WriteString(c, piece)
+			}
+		case strings.HasPrefix(head, "GET /stalled-body "):
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n"+piece)
+			time.Sleep(4 * time.Second) // longer than the body's bound
+		}
+	})
+	addr, _ := forwardProxy(t, func(_ *Proxy, tr *Transport) {
+		tr.Client = &client.Client{ResponseHeaderTimeout: 300 * time.Millisecond,
+			ReadTimeout: 1500 * time.Millisecond, ConnectTimeout: time.Second}
+		t.Cleanup(func() { tr.Client.Close() })
+	})
+	resp, _ := get(t, addr, "GET http://"+origin+"/slow-head HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp.StatusCode != 504 || resp.Header.Get("Proxy-Status") != "hop-test; error=http_response_header_timeout" {
+		t.Errorf("slow head: %d %q", resp.StatusCode, resp.Header.Get("Proxy-Status"))
+	}
+	resp, body := get(t, addr, "GET http://"+origin+"/slow-body HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp.StatusCode != 200 || body != strings.Repeat(piece, 3) {
+		t.Errorf("slow body: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	c := dial(t, addr)
+	io.WriteString(c, "GET http://"+origin+"/stalled-body HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r.Body)
+	if err == nil || len(got) != len(piece) {
+		t.Errorf("stalled body: %d bytes, %v; want the first piece and an aborted message", len(got), err)
 	}
 }
 

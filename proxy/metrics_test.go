@@ -2,35 +2,21 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestMetricsAndAccessLog(t *testing.T) {
 	origin := serve(t, &recorder{})
 	dead := closedPort(t)
-	var logBuf syncBuffer
+	var logBuf testnet.Buffer
 	bal, _ := NewBalancer(RoundRobin, "http://"+origin)
 	tr := &Transport{Client: testClient(t)}
 	srv := &server.Server{}

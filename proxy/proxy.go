@@ -58,6 +58,8 @@ type Proxy struct {
 	// Metrics, when set, is updated for every request (see [NewMetrics]).
 	Metrics *Metrics
 
+	tunnels tunnelSet
+
 	once    sync.Once
 	name    string
 	via     [2]string // "1.0 name", "1.1 name"
@@ -78,6 +80,17 @@ func (p *Proxy) init() {
 		p.status = p.name + "; error="
 	})
 }
+
+// Shutdown ends the proxy's tunnels gracefully, to go with the server's Shutdown
+// (call it after that returns, with the same deadline): tunnels (CONNECT and
+// upgrades) are connections the server handed over and no longer waits for. From
+// the call on, a new CONNECT or upgrade is answered 503; the tunnels already open
+// carry on until both sides end them or ctx is done, when their connections are
+// closed and Shutdown returns ctx's error.
+func (p *Proxy) Shutdown(ctx context.Context) error { return p.tunnels.shutdown(ctx) }
+
+// Tunnels returns the number of tunnels open (or being set up).
+func (p *Proxy) Tunnels() int { return p.tunnels.count() }
 
 // ServeHOP handles one client request.
 func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
@@ -175,11 +188,11 @@ func inAny(list []netip.Prefix, a netip.Addr) bool {
 
 // authorized checks a Proxy-Authorization value against the configured credentials.
 func (p *Proxy) authorized(v []byte) bool {
-	v = bytes.TrimSpace(v)
+	v = wire.TrimOWS(v)
 	if len(v) < 6 || !wire.EqualFold(v[:6], "basic ") {
 		return false
 	}
-	return subtle.ConstantTimeCompare(bytes.TrimSpace(v[6:]), p.authHdr) == 1
+	return subtle.ConstantTimeCompare(wire.TrimOWS(v[6:]), p.authHdr) == 1
 }
 
 // looped reports whether a Via field names this proxy (received-by = our Name).
@@ -226,7 +239,7 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 			u = append(u, r.LocalAddr().String()...)
 		}
 		u = append(u, t...)
-	case hasScheme(t):
+	case r.Form == wire.FormAbsolute && hasWebScheme(t):
 		u = append(u, t...)
 	default:
 		return 400, "request target cannot be forwarded"
@@ -267,7 +280,7 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 	// Max-Forwards on OPTIONS and TRACE (RFC 9110 §7.6.2).
 	if r.IsMethod("OPTIONS") || r.IsMethod("TRACE") {
 		if v := r.Header.Get("Max-Forwards"); v != nil {
-			n, ok := wire.ParseContentLength(bytes.TrimSpace(v))
+			n, ok := wire.ParseDigits(wire.TrimOWS(v)) // Max-Forwards = 1*DIGIT
 			if !ok {
 				return 400, "invalid Max-Forwards"
 			}
@@ -302,8 +315,11 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 	return 0, ""
 }
 
-func hasScheme(t []byte) bool {
-	return len(t) > 7 && wire.EqualFold(t[:7], "http://") || len(t) > 8 && wire.EqualFold(t[:8], "https://")
+// hasWebScheme reports whether an absolute-form target is an http or https URI (the
+// server's parser checked the rest of its syntax).
+func hasWebScheme(t []byte) bool {
+	u := wire.SplitURI(t)
+	return wire.EqualFold(u.Scheme, "http") || wire.EqualFold(u.Scheme, "https")
 }
 
 // addForwarded adds X-Forwarded-For, -Proto, -Host and Forwarded (RFC 7239). Values
@@ -320,7 +336,7 @@ func (p *Proxy) addForwarded(r *server.Request, x *Exchange) {
 	b := x.scratch[:0]
 	if trusted {
 		h.Values("X-Forwarded-For", func(v []byte) {
-			if v = bytes.TrimSpace(v); len(v) > 0 {
+			if v = wire.TrimOWS(v); len(v) > 0 {
 				b = append(append(b, v...), ", "...)
 			}
 		})
@@ -343,7 +359,7 @@ func (p *Proxy) addForwarded(r *server.Request, x *Exchange) {
 	b = b[:0]
 	if trusted {
 		h.Values("Forwarded", func(v []byte) {
-			if v = bytes.TrimSpace(v); len(v) > 0 {
+			if v = wire.TrimOWS(v); len(v) > 0 {
 				b = append(append(b, v...), ", "...)
 			}
 		})
@@ -424,8 +440,8 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 	case resp.Framing == wire.FramingNone && r.IsMethod("HEAD") && resp.ContentLength >= 0:
 		w.SetContentLength(resp.ContentLength)
 	}
-	if x.Body == nil {
-		return
+	if x.Body == nil || r.IsMethod("HEAD") || resp.Status == 204 || resp.Status == 304 {
+		return // no body to send (x.Body is closed when the exchange is released)
 	}
 	if wt, ok := x.Body.(io.WriterTo); ok {
 		// A body that writes itself: a cache entry in memory (one Write) or in a file

@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"sync"
+	"time"
 )
 
 // tunnelBuf is the copy buffer of a tunnel direction that cannot splice (TLS on the
@@ -102,3 +104,106 @@ func closedErr(err error) bool {
 
 type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
+
+// tunnelSet tracks the proxy's tunnels (CONNECT and upgrades), which the server
+// forgets once it hands their connections over, so that Shutdown can wait for them.
+// A tunnel is reserved before its connection is taken over — while the server still
+// counts the request as in flight — so a server Shutdown that returns before
+// Proxy.Shutdown starts cannot miss one.
+type tunnelSet struct {
+	mu      sync.Mutex
+	live    map[*liveTunnel]struct{}
+	closing bool // Shutdown started: no new tunnels
+	cut     bool // Shutdown's deadline passed: tunnels are closed
+}
+
+// liveTunnel is one reserved tunnel; its connections are set once taken over.
+type liveTunnel struct {
+	set   *tunnelSet
+	conns [2]net.Conn
+}
+
+// reserve registers a tunnel about to start; it fails once Shutdown has begun.
+func (ts *tunnelSet) reserve() (*liveTunnel, bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.closing {
+		return nil, false
+	}
+	if ts.live == nil {
+		ts.live = map[*liveTunnel]struct{}{}
+	}
+	lt := &liveTunnel{set: ts}
+	ts.live[lt] = struct{}{}
+	return lt, true
+}
+
+// attach records the tunnel's connections; when Shutdown already cut the tunnels
+// they are closed at once (the relay then ends straight away).
+func (lt *liveTunnel) attach(client, upstream net.Conn) {
+	ts := lt.set
+	ts.mu.Lock()
+	lt.conns = [2]net.Conn{client, upstream}
+	cut := ts.cut
+	ts.mu.Unlock()
+	if cut {
+		client.Close()
+		upstream.Close()
+	}
+}
+
+// done unregisters the tunnel.
+func (lt *liveTunnel) done() {
+	ts := lt.set
+	ts.mu.Lock()
+	delete(ts.live, lt)
+	ts.mu.Unlock()
+}
+
+func (ts *tunnelSet) count() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return len(ts.live)
+}
+
+// closeAll closes the connections of every tunnel.
+func (ts *tunnelSet) closeAll() {
+	ts.mu.Lock()
+	ts.cut = true
+	var conns []net.Conn
+	for lt := range ts.live {
+		for _, c := range lt.conns {
+			if c != nil {
+				conns = append(conns, c)
+			}
+		}
+	}
+	ts.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// shutdown refuses new tunnels, waits for the live ones to end until ctx is done,
+// then closes them and waits (briefly) for their relays to return.
+func (ts *tunnelSet) shutdown(ctx context.Context) error {
+	ts.mu.Lock()
+	ts.closing = true
+	ts.mu.Unlock()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for ts.count() > 0 {
+		select {
+		case <-ctx.Done():
+			ts.closeAll()
+			// Closed connections end their relays at once; a relay still writing to
+			// a peer gives up at that write's error. Bound the wait all the same.
+			for end := time.Now().Add(time.Second); ts.count() > 0 && time.Now().Before(end); {
+				time.Sleep(5 * time.Millisecond)
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}

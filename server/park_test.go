@@ -240,6 +240,9 @@ func emfileChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
+	// Serve creates the parker's epoll descriptor; create it now, so that it cannot take
+	// the descriptor freed for the client below when the goroutine starts late.
+	s.startParker()
 	go s.Serve(ln)
 	defer s.Close()
 	// Leave room for a handful of descriptors only.

@@ -28,62 +28,26 @@ WRK=${WRK:-$(command -v wrk || true)}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$here/../lib.sh"
+[ -n "$WRK" ] || { echo "run.sh: missing wrk" >&2; exit 1; }
 for tool in "$NGINX" "$WRK" taskset python3 /usr/bin/time; do
-  if [ -z "$tool" ] || ! command -v "$tool" >/dev/null; then
-    echo "run.sh: missing ${tool:-wrk}" >&2
-    exit 1
-  fi
+  need "$tool" "apt-get install it"
 done
 
-tmp=$(mktemp -d)
-nginx_pid=
-cleanup() {
-  if [ -n "$nginx_pid" ]; then
-    kill "$nginx_pid" 2>/dev/null || true
-    wait "$nginx_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_workdir
+tmp=$WORK
 
 (cd "$root" && go build -o "$tmp/hop" ./cmd/hop)
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 mkdir -p "$tmp/nginx"
-cat >"$tmp/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  keepalive_timeout 65;
-  client_body_temp_path $tmp/nginx/body;
-  proxy_temp_path $tmp/nginx/proxy;
-  fastcgi_temp_path $tmp/nginx/fastcgi;
-  uwsgi_temp_path $tmp/nginx/uwsgi;
-  scgi_temp_path $tmp/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port;
-    location / {
-      default_type text/plain;
-      return 200 "Hello, World!";
-    }
-  }
-}
-CONF
+nginx_conf "$tmp/nginx" "127.0.0.1:$port" "access_log off;" \
+  'location / { default_type text/plain; return 200 "Hello, World!"; }' >"$tmp/nginx/nginx.conf"
 taskset -c "$SERVER_CORE" "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
 nginx_pid=$!
+track "$nginx_pid"
 url="http://127.0.0.1:$port/"
-for _ in $(seq 1 50); do
-  if curl -fs -o /dev/null "$url" 2>/dev/null || python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
-    break
-  fi
-  sleep 0.1
-done
+wait_port "$port"
 
 # timed CMD... runs CMD with its stdout to $tmp/out and prints the CPU seconds
 # (user + system) it used.
@@ -124,7 +88,6 @@ run_hop() {
 print("%s %.3f" % (j["requests_per_sec"], float(sys.argv[2]) * 1e6 / n if n else 0))' "$tmp/out" "$cpu"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (a / b if b else 0))" "$1" "$2"; }
 
 echo "nginx on core $SERVER_CORE, load generators on core $LOAD_CORE: $CONNS connections, ${DUR}s runs, $REPEATS repeats"

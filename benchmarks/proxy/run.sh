@@ -23,41 +23,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DUR=${DUR:-10}
-WARM=${WARM:-2}
-REPEAT=${REPEAT:-5}
-CONNS=${CONNS:-50}
+. ../lib.sh
 SIZES=${SIZES:-"1k 64k"}
 IMPLS=${IMPLS:-"hop nginx httputil"}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
-PORT=${PORT:-18180}
-ORIGIN_PORT=$((PORT + 1))
-CPU_PER_REQUEST=${CPU_PER_REQUEST:-$(cd ../../.. && pwd)/shared/tools/cpu-per-request}
-
-need() { command -v "$1" >/dev/null || { echo "run.sh: $1 not found ($2)" >&2; exit 1; }; }
-need go "Go toolchain"
-need taskset "util-linux"
-need wrk "apt-get install wrk"
-need curl "apt-get install curl"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[[ -x $NGINX ]] || { echo "run.sh: nginx not found (apt-get install nginx)" >&2; exit 1; }
-[[ -x $CPU_PER_REQUEST ]] || { echo "run.sh: $CPU_PER_REQUEST not found or not executable (set CPU_PER_REQUEST)" >&2; exit 1; }
-
-BIN=results/bin
-mkdir -p "$BIN"
-OUT=results/$(date -u +%Y-%m-%dT%H%M%SZ).txt
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]:-}"; do [[ -n $p ]] && kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { echo "$*" | tee -a "$OUT"; }
-note() { echo "run.sh: $*" >&2; }
+front_env 18180
 
 note "building into $BIN"
 (cd ../.. && go build -o "benchmarks/proxy/$BIN/hop" ./cmd/hop)
@@ -67,97 +36,38 @@ note "building into $BIN"
 mkdir -p "$WORK/www" "$WORK/origin" "$WORK/nginxproxy"
 head -c 1024 /dev/zero | tr '\0' 'a' >"$WORK/www/1k"
 head -c 65536 /dev/zero | tr '\0' 'b' >"$WORK/www/64k"
-nginx_conf() { # dir listen body-of-server
-	cat <<EOF
-daemon off; master_process off; worker_processes 1;
-pid $1/nginx.pid; error_log $1/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1; uwsgi_temp_path $1; scgi_temp_path $1;
-  keepalive_requests 1000000; keepalive_timeout 300s;
-  $3
-  server { listen $2; $4 }
-}
-EOF
-}
-nginx_conf "$WORK/origin" "127.0.0.1:$ORIGIN_PORT" "" "root $WORK/www; sendfile on; tcp_nopush on;" >"$WORK/origin/nginx.conf"
+nginx_conf "$WORK/origin" "127.0.0.1:$ORIGIN_PORT" "access_log off;" "root $WORK/www; sendfile on; tcp_nopush on;" >"$WORK/origin/nginx.conf"
 nginx_conf "$WORK/nginxproxy" "127.0.0.1:$PORT" \
 	"upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 128; }" \
 	'location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering on; }' \
 	>"$WORK/nginxproxy/nginx.conf"
+# Neither nginx logs requests (the directive given last wins).
+sed -i "0,/access_log .*;/s//access_log off;/" "$WORK/nginxproxy/nginx.conf"
 
-wait_url() { # url pid
-	local i
-	for i in $(seq 1 100); do
-		curl -sf -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "run.sh: nothing answers on $1" >&2
-	exit 1
-}
+start_origin "$WORK/origin" "$WORK/origin/nginx.conf"
 
-taskset -c "$LOAD_CPU" "$NGINX" -p "$WORK/origin" -c "$WORK/origin/nginx.conf" 2>>"$WORK/origin.log" &
-ORIGIN_PID=$!
-PIDS+=("$ORIGIN_PID")
-wait_url "http://127.0.0.1:$ORIGIN_PORT/1k" "$ORIGIN_PID"
-
-PROXY_PID=
 start_proxy() { # impl
 	local up=http://127.0.0.1:$ORIGIN_PORT
 	case $1 in
-	direct) PROXY_PID=; return 0 ;;
-	hop)
-		GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$BIN/hop" proxy --addr "127.0.0.1:$PORT" --upstream "$up" \
-			--access-log off 2>>"$WORK/proxy.log" &
-		;;
-	nginx)
-		taskset -c "$PROXY_CPU" "$NGINX" -p "$WORK/nginxproxy" -c "$WORK/nginxproxy/nginx.conf" 2>>"$WORK/proxy.log" &
-		;;
-	httputil)
-		GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$BIN/httputilproxy" -addr "127.0.0.1:$PORT" -upstream "$up" 2>>"$WORK/proxy.log" &
-		;;
+	hop) start_front env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$BIN/hop" proxy --addr "127.0.0.1:$PORT" --upstream "$up" --access-log off ;;
+	nginx) start_front taskset -c "$PROXY_CPU" "$NGINX" -p "$WORK/nginxproxy" -c "$WORK/nginxproxy/nginx.conf" ;;
+	httputil) start_front env GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$BIN/httputilproxy" -addr "127.0.0.1:$PORT" -upstream "$up" ;;
 	*) echo "run.sh: unknown impl $1" >&2; exit 2 ;;
 	esac
-	PROXY_PID=$!
-	PIDS+=("$PROXY_PID")
-	wait_url "http://127.0.0.1:$PORT/1k" "$PROXY_PID"
-}
-stop_proxy() {
-	if [[ -n $PROXY_PID ]]; then
-		kill "$PROXY_PID" 2>/dev/null || true
-		wait "$PROXY_PID" 2>/dev/null || true
-		PROXY_PID=
-	fi
 }
 
 # measure IMPL SIZE: one warm-up and one measured run; prints "REQS_PER_SEC CPU_US P50_MS".
 measure() {
-	local impl=$1 size=$2 port=$PORT out=$WORK/wrk.out
-	[[ $impl == direct ]] && port=$ORIGIN_PORT
-	local url=http://127.0.0.1:$port/$size
-	start_proxy "$impl"
-	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARM}s" "$url" >/dev/null 2>&1 || true
-	local cpu=nan
-	if [[ -n $PROXY_PID ]]; then
-		"$CPU_PER_REQUEST" "$PROXY_PID" -- taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "$url" >"$out" 2>&1 || true
-		cpu=$(awk '/^cpu-per-request:/{print $2}' "$out")
+	local url=http://127.0.0.1:$PORT/$2
+	if [[ $1 == direct ]]; then
+		url=http://127.0.0.1:$ORIGIN_PORT/$2
 	else
-		taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "$url" >"$out" 2>&1 || true
+		start_proxy "$1"
 	fi
-	stop_proxy
-	if grep -qE 'Non-2xx|Socket errors' "$out"; then
-		note "$impl $size: wrk reports errors:"
-		grep -E 'Non-2xx|Socket errors' "$out" >&2
-	fi
-	local rps p50
-	rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
-	p50=$(awk '$1=="50%"{v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$out")
-	echo "${rps:-0} ${cpu:-nan} ${p50:-nan}"
+	warm_front "$url"
+	measure_front "$url"
+	stop_front
 }
-
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 log "hop proxy benchmark $(date -u +%FT%TZ); proxy on CPU $PROXY_CPU, origin (nginx static) and wrk on CPU $LOAD_CPU;" \
 	"$CONNS connections keep-alive; ${DUR}s runs after ${WARM}s warm-up; median of $REPEAT interleaved runs;" \
@@ -174,7 +84,7 @@ for size in $SIZES; do
 	done
 done
 
-col() { awk -v s="$1" -v i="$2" -v c="$3" '$1==s && $2==i {print $c}' "$RAW" | median; }
+col() { raw_median "$RAW" "$@"; }
 for size in $SIZES; do
 	direct_p50=$(col "$size" direct 5)
 	log ""

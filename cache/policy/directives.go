@@ -223,21 +223,14 @@ func quoteOpen(b []byte) bool {
 	return in
 }
 
-// deltaSeconds parses a delta-seconds argument: 1*DIGIT, clamped to MaxDelta.
+// deltaSeconds parses a delta-seconds argument: 1*DIGIT (wire.ParseDigits, which
+// saturates), clamped to MaxDelta.
 func deltaSeconds(arg []byte, hasArg bool) (int64, bool) {
-	if !hasArg || len(arg) == 0 {
+	if !hasArg {
 		return 0, false
 	}
-	var n int64
-	for _, c := range arg {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		if n < MaxDelta {
-			n = n*10 + int64(c-'0')
-		}
-	}
-	return min(n, MaxDelta), true
+	n, ok := wire.ParseDigits(arg)
+	return min(n, MaxDelta), ok
 }
 
 // trimList reports the non-empty part of a field-name list.

@@ -54,6 +54,30 @@ func Matches304(nm, stored *wire.Header) bool {
 	return true
 }
 
+// MatchesHEAD reports whether a 200 answer with header h to a HEAD request may
+// freshen the stored GET response with header stored and a body of storedSize bytes
+// (RFC 9111 §4.3.5): every validator h carries (ETag, Last-Modified) has the stored
+// value, and so has Content-Length when h carries one. Otherwise the stored response
+// is to be considered stale.
+func MatchesHEAD(h, stored *wire.Header, storedSize int64) bool {
+	if e := h.Get("ETag"); e != nil {
+		weak1, eo, _, ok1 := httpcond.NextETag(e)
+		weak2, so, _, ok2 := httpcond.NextETag(stored.Get("ETag"))
+		if !ok1 || !ok2 || weak1 != weak2 || !bytes.Equal(eo, so) {
+			return false
+		}
+	}
+	if lm := h.Get("Last-Modified"); lm != nil && !bytes.Equal(lm, stored.Get("Last-Modified")) {
+		return false
+	}
+	if v := h.Get("Content-Length"); v != nil {
+		if n, ok := wire.ParseContentLength(v); !ok || n != storedSize {
+			return false
+		}
+	}
+	return true
+}
+
 // Freshen writes into dst the stored response header stored updated by the header
 // nm of a 304 (or of a HEAD response; RFC 9111 §3.2, §4.3.4, §4.3.5): every field
 // nm carries replaces the stored fields of that name, except the fields a cache

@@ -101,6 +101,17 @@ type FileEntry interface {
 	File() (f *os.File, off int64)
 }
 
+// Locker is implemented by stores that several processes share (Redis). A lease on
+// a key lets one process fetch a response nobody has stored yet while the others
+// wait for it to be committed, so that concurrent misses for one key on many nodes
+// make one upstream request. A lease is advisory and short-lived: the store keeps
+// it alive while its holder runs, and it lapses by itself when the holder dies.
+type Locker interface {
+	// TryLock takes the lease on key unless another holder has it. On success it
+	// returns the function that gives the lease back.
+	TryLock(ctx context.Context, key Key) (unlock func(), ok bool, err error)
+}
+
 // Writer writes a new entry's body.
 type Writer interface {
 	io.Writer

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/testcert"
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/internal/testpeer"
 )
 
@@ -122,7 +123,7 @@ http {
 		if scheme == "https" {
 			args = append(args, "--tls-cert", certFile, "--tls-key", keyFile)
 		}
-		addr, stop := startServe(t, &serveBuffer{}, &serveBuffer{}, args...)
+		addr, stop := startServe(t, &testnet.Buffer{}, &testnet.Buffer{}, args...)
 		t.Cleanup(func() { stop() })
 		servers["hop serve "+scheme] = scheme + "://" + addr
 	}
@@ -435,7 +436,7 @@ func TestGetProgressBesideCurl(t *testing.T) {
 	curl := testpeer.Program(t, "curl")
 	script := testpeer.Program(t, "script")
 	site := makeBesideSite(t)
-	addr, stop := startServe(t, &serveBuffer{}, &serveBuffer{}, "--root", site.dir, "--access-log", "off")
+	addr, stop := startServe(t, &testnet.Buffer{}, &testnet.Buffer{}, "--root", site.dir, "--access-log", "off")
 	t.Cleanup(func() { stop() })
 	url := "http://" + addr + "/rand.bin"
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

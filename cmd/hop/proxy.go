@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -68,31 +67,35 @@ func (l *prefixFlag) Set(s string) error {
 
 // proxyFlags are the flags of `hop proxy`.
 type proxyFlags struct {
-	addr, admin, name    string
-	upstreams            listFlag
-	balance, hostHeader  string
-	trust, allowFrom     prefixFlag
-	auth, connectPorts   string
-	upstreamTimeout      time.Duration
-	idleTimeout          time.Duration
-	maxFails             int
-	eject                time.Duration
-	maxConnsPerHost      int
-	logFormat, accessLog string
-	shutdownTimeout      time.Duration
-	ports                []int
-	policy               proxy.Policy
-	insecureUpstream     bool
-	upstreamIdle         time.Duration
-	livenessIdle         time.Duration
-	cache                cacheFlags
+	*serving
+	admin, name         string
+	upstreams           listFlag
+	balance, hostHeader string
+	trust, allowFrom    prefixFlag
+	auth, connectPorts  string
+	upstreamTimeout     time.Duration
+	upstreamBodyTimeout time.Duration
+	maxFails            int
+	eject               time.Duration
+	maxConnsPerHost     int
+	ports               []int
+	policy              proxy.Policy
+	insecureUpstream    bool
+	upstreamIdle        time.Duration
+	livenessIdle        time.Duration
+	cache               cacheFlags
 }
 
+const proxyUsage = `usage: hop proxy [--addr HOST:PORT] [--upstream URL]... [flags]
+
+A forward proxy (absolute-form requests; CONNECT) or, with --upstream, a reverse proxy in front
+of those origins. Keeps persistent connections on both sides, removes hop-by-hop fields, adds Via,
+and logs each request with its client and upstream connections.
+`
+
 func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
-	var f proxyFlags
-	fs := flag.NewFlagSet("hop proxy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.addr, "addr", "127.0.0.1:3128", "`HOST:PORT` to listen on (port 0 picks a free one)")
+	f := proxyFlags{serving: newServing("hop proxy", "127.0.0.1:3128", proxyUsage, "requests in flight and open tunnels", stderr)}
+	fs := f.fs
 	fs.Var(&f.upstreams, "upstream", "reverse proxy in front of this origin `URL` (repeatable; http or https, optional path prefix)")
 	fs.StringVar(&f.balance, "balance", "round-robin", "choice among upstreams: round-robin or least-conn")
 	fs.StringVar(&f.hostHeader, "host-header", "", "reverse mode: Host sent upstream; empty passes the client's through, \"upstream\" sends the upstream's authority, anything else is sent as it is")
@@ -100,32 +103,19 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 	fs.Var(&f.allowFrom, "allow-from", "serve clients from this `CIDR` (repeatable; default loopback only)")
 	fs.StringVar(&f.auth, "auth", "", "require proxy authentication with these `USER:PASS` credentials (Basic; forward mode)")
 	fs.StringVar(&f.connectPorts, "connect-ports", "443", "comma-separated `PORTS` that CONNECT may reach")
-	fs.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "bound on connecting to an upstream and on each wait for its response (504 past it)")
-	fs.DurationVar(&f.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close an idle client connection after this long")
+	fs.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "bound on connecting to an upstream and on the wait for its response head (504 past it)")
+	fs.DurationVar(&f.upstreamBodyTimeout, "upstream-body-timeout", 5*time.Minute, "bound on each wait for more of an upstream's body (a stream idle longer is cut: an aborted message)")
 	fs.DurationVar(&f.upstreamIdle, "upstream-idle-timeout", client.DefaultIdleTimeout, "close an idle upstream connection after this long")
 	fs.DurationVar(&f.livenessIdle, "upstream-check-idle", 250*time.Millisecond, "check that an upstream connection idle at least this long is still open before reusing it (0: every reuse)")
 	fs.IntVar(&f.maxConnsPerHost, "max-conns-per-upstream", client.DefaultMaxConnsPerHost, "connections per upstream origin (requests beyond it wait)")
 	fs.IntVar(&f.maxFails, "max-fails", proxy.DefaultMaxFails, "eject an upstream after this many failures in a row")
 	fs.DurationVar(&f.eject, "eject-time", proxy.DefaultEjectFirst, "first ejection of a failing upstream (doubles on each failed probe, up to 30s)")
 	fs.BoolVar(&f.insecureUpstream, "insecure-upstream", false, "accept any TLS certificate from https upstreams")
-	fs.StringVar(&f.admin, "admin", "", "serve /metrics (Prometheus) on this `HOST:PORT`")
+	fs.StringVar(&f.admin, "admin", "", "serve /metrics (Prometheus) and, with the cache, POST /purge?url=URL on this `HOST:PORT`")
 	fs.StringVar(&f.name, "name", "", "pseudonym in Via and for loop detection (default HOSTNAME:PORT)")
-	fs.StringVar(&f.logFormat, "log-format", "text", "access log format: text or json")
-	fs.StringVar(&f.accessLog, "access-log", "stderr", "access log destination: stderr, stdout (or -), off, or a `FILE` to append to")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this long for requests in flight")
 	f.cache.register(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: hop proxy [--addr HOST:PORT] [--upstream URL]... [flags]\n\n"+
-			"A forward proxy (absolute-form requests; CONNECT) or, with --upstream, a reverse proxy in front\n"+
-			"of those origins. Keeps persistent connections on both sides, removes hop-by-hop fields, adds Via,\n"+
-			"and logs each request with its client and upstream connections.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := f.parse(args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
 	if err = f.cache.check(); err != nil {
@@ -145,13 +135,11 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 		f.ports = append(f.ports, n)
 	}
 	switch {
-	case f.logFormat != "text" && f.logFormat != "json":
-		return nil, fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
 	case f.auth != "" && !strings.Contains(f.auth, ":"):
 		return nil, errors.New("--auth wants USER:PASS")
 	case f.auth != "" && len(f.upstreams) > 0:
 		return nil, errors.New("--auth is proxy authentication, for forward mode; it does not go with --upstream")
-	case f.upstreamTimeout <= 0 || f.idleTimeout <= 0 || f.upstreamIdle <= 0 || f.livenessIdle < 0:
+	case f.upstreamTimeout <= 0 || f.upstreamBodyTimeout <= 0 || f.upstreamIdle <= 0 || f.livenessIdle < 0:
 		return nil, errors.New("timeouts must be positive")
 	case f.maxFails < 1:
 		return nil, errors.New("--max-fails must be at least 1")
@@ -163,12 +151,8 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 
 // validToken reports whether s can be a Via received-by: a token, or host:port.
 func validToken(s string) bool {
-	host, port, err := net.SplitHostPort(s)
-	if err == nil {
-		if _, perr := strconv.Atoi(port); perr != nil {
-			return false
-		}
-		s = host
+	if a, err := wire.ParseAuthority(s); err == nil && len(a.Port) > 0 && !a.HasUserInfo {
+		s = a.Host
 	}
 	return wire.IsToken(s)
 }
@@ -177,12 +161,8 @@ func validToken(s string) bool {
 // the proxy listens. It returns the exit code.
 func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) int {
 	f, err := parseProxyFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "hop proxy:", err)
-		return 2
+		return usageExit("hop proxy", err, stderr)
 	}
 	var bal *proxy.Balancer
 	if len(f.upstreams) > 0 {
@@ -193,13 +173,12 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		bal.MaxFails, bal.EjectFirst = f.maxFails, f.eject
 	}
 
-	logOut, closeLog, err := openAccessLog(f.accessLog, stdout, stderr)
+	accessLog, errLog, closeLog, err := f.logs(stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "hop proxy:", err)
 		return 1
 	}
 	defer closeLog()
-	errLog := newLogger(f.logFormat, stderr)
 
 	ln, err := server.Listen("tcp", f.addr)
 	if err != nil {
@@ -218,11 +197,12 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	}
 
 	upstream := &client.Client{
-		MaxConnsPerHost:    f.maxConnsPerHost,
-		ConnectTimeout:     f.upstreamTimeout,
-		ReadTimeout:        f.upstreamTimeout,
-		IdleTimeout:        f.upstreamIdle,
-		InsecureSkipVerify: f.insecureUpstream,
+		MaxConnsPerHost:       f.maxConnsPerHost,
+		ConnectTimeout:        f.upstreamTimeout,
+		ResponseHeaderTimeout: f.upstreamTimeout,
+		ReadTimeout:           f.upstreamBodyTimeout,
+		IdleTimeout:           f.upstreamIdle,
+		InsecureSkipVerify:    f.insecureUpstream,
 		// A connection reused within this time was alive a moment ago: skipping the
 		// check saves a system call per request under load. A close it then meets
 		// fails before any response byte, and is retried when that is allowed.
@@ -255,9 +235,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		ConnectPorts:   f.ports,
 		ConnectTimeout: f.upstreamTimeout,
 		Metrics:        metrics,
-	}
-	if logOut != nil {
-		p.AccessLog = newLogger(f.logFormat, logOut)
+		AccessLog:      accessLog,
 	}
 	srv.Handler = p
 
@@ -277,7 +255,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		}
 		admin = &server.Server{Handler: server.FromHTTP(mux), Logger: errLog}
 		fmt.Fprintf(stderr, "hop proxy: metrics on http://%s/metrics\n", aln.Addr())
-		go func() { adminDone <- admin.Serve(aln) }()
+		go func() { adminDone <- fmt.Errorf("admin: %w", admin.Serve(aln)) }()
 	}
 
 	if bal != nil {
@@ -289,32 +267,22 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		ready(addr)
 	}
 
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		fmt.Fprintln(stderr, "hop proxy:", err)
-		return 1
-	case err := <-adminDone:
-		fmt.Fprintln(stderr, "hop proxy: admin:", err)
-		srv.Close()
-		<-done
-		return 1
-	case <-ctx.Done():
-	}
-	fmt.Fprintln(stderr, "hop proxy: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
-	defer cancel()
-	code := 0
-	if err := srv.Shutdown(sctx); err != nil {
-		fmt.Fprintln(stderr, "hop proxy: shutdown:", err)
-		code = 1
-	}
-	<-done
-	if admin != nil {
-		admin.Shutdown(sctx)
-	}
-	st := upstream.Stats()
-	fmt.Fprintf(stderr, "hop proxy: %d upstream connections opened, %d exchanges reused one\n", st.NewConns, st.Reused)
-	return code
+	return f.serve(ctx, srv, ln, stderr, adminDone, func(sctx context.Context) int {
+		code := 0
+		// Tunnels (CONNECT, upgrades) left the server's care when they started: they
+		// get what remains of the same deadline.
+		if n := p.Tunnels(); n > 0 {
+			fmt.Fprintf(stderr, "hop proxy: waiting for %d tunnels\n", n)
+		}
+		if err := p.Shutdown(sctx); err != nil {
+			fmt.Fprintln(stderr, "hop proxy: shutdown: tunnels still open at the deadline were closed")
+			code = 1
+		}
+		if admin != nil {
+			admin.Shutdown(sctx)
+		}
+		st := upstream.Stats()
+		fmt.Fprintf(stderr, "hop proxy: %d upstream connections opened, %d exchanges reused one\n", st.NewConns, st.Reused)
+		return code
+	})
 }

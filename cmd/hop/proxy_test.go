@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 )
 
@@ -45,14 +46,14 @@ func TestProxyFlagErrors(t *testing.T) {
 		{[]string{"--addr", "127.0.0.1:99999"}, 1, "invalid port"},
 		{[]string{"--access-log", filepath.Join(dir, "no", "such", "log")}, 1, "no such file"},
 	} {
-		var stderr serveBuffer
+		var stderr testnet.Buffer
 		code := runProxy(context.Background(), tc.args, io.Discard, &stderr, nil)
 		if code != tc.code || !strings.Contains(stderr.String(), tc.msg) {
 			t.Errorf("hop proxy %s: exit %d, stderr %q; want %d and %q", strings.Join(tc.args, " "), code,
 				stderr.String(), tc.code, tc.msg)
 		}
 	}
-	var stderr serveBuffer
+	var stderr testnet.Buffer
 	if code := runProxy(context.Background(), []string{"-h"}, io.Discard, &stderr, nil); code != 0 ||
 		!strings.Contains(stderr.String(), "--upstream") {
 		t.Errorf("hop proxy -h: exit %d, %q", code, stderr.String())
@@ -68,7 +69,7 @@ func TestProxyForwardAndReverse(t *testing.T) {
 	origin, _ := startServe(t, io.Discard, io.Discard, "--root", dir, "--access-log", "off")
 
 	logFile := filepath.Join(dir, "proxy.log")
-	var stderr serveBuffer
+	var stderr testnet.Buffer
 	adminLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	adminAddr := adminLn.Addr().String()
 	adminLn.Close()

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/hop-http/hop/fileserver"
 	"github.com/hop-http/hop/internal/selfsigned"
@@ -27,63 +25,48 @@ func cmdServe(args []string) int {
 
 // serveFlags are the flags of `hop serve`.
 type serveFlags struct {
-	addr, root                string
+	*serving
+	root                      string
 	tlsCert, tlsKey           string
 	tlsSelfSigned             bool
-	idleTimeout               time.Duration
 	maxRequests               int
 	cacheControl              string
-	logFormat, accessLog      string
 	listing, noListing        bool
 	showDotfiles, followLinks bool
 	noCompress                bool
 	compressMin               int64
-	shutdownTimeout           time.Duration
 }
 
+const serveUsage = `usage: hop serve [--addr HOST:PORT] [--root DIR] [flags]
+
+Serves the files under DIR over HTTP/1.1 (HTTPS with --tls-cert/--tls-key or --tls-self-signed)
+with ranges, conditional requests, compression and directory listings, and logs each request
+with the id of its connection.
+`
+
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
-	var f serveFlags
-	fs := flag.NewFlagSet("hop serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`HOST:PORT` to listen on (port 0 picks a free one)")
+	f := serveFlags{serving: newServing("hop serve", "127.0.0.1:8080", serveUsage, "requests in flight", stderr)}
+	fs := f.fs
 	fs.StringVar(&f.root, "root", ".", "`DIR`ectory to serve")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with the certificate chain in `FILE` (PEM; needs --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "private key `FILE` (PEM) for --tls-cert")
 	fs.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a fresh in-memory certificate for localhost, 127.0.0.1 and ::1")
-	fs.DurationVar(&f.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close a kept-alive connection idle this long")
 	fs.IntVar(&f.maxRequests, "max-requests", server.DefaultMaxRequestsPerConn, "requests per connection before it is closed (negative: unlimited)")
 	fs.StringVar(&f.cacheControl, "cache-control", "", "Cache-Control `VALUE` for files, e.g. \"public, max-age=3600\"")
-	fs.StringVar(&f.logFormat, "log-format", "text", "access log format: text or json")
-	fs.StringVar(&f.accessLog, "access-log", "stderr", "access log destination: stderr, stdout (or -), off, or a `FILE` to append to")
 	fs.BoolVar(&f.listing, "listing", true, "list directories without an index.html")
 	fs.BoolVar(&f.noListing, "no-listing", false, "do not list directories (same as --listing=false)")
 	fs.BoolVar(&f.showDotfiles, "show-dotfiles", false, "serve and list files whose name starts with '.'")
 	fs.BoolVar(&f.followLinks, "follow-symlinks", false, "let symbolic links point outside the root")
 	fs.BoolVar(&f.noCompress, "no-compress", false, "disable compression (precompressed siblings and on the fly)")
 	fs.Int64Var(&f.compressMin, "compress-min", fileserver.DefaultCompressMinSize, "smallest file, in `BYTES`, compressed on the fly")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this long for requests in flight")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: hop serve [--addr HOST:PORT] [--root DIR] [flags]\n\n"+
-			"Serves the files under DIR over HTTP/1.1 (HTTPS with --tls-cert/--tls-key or --tls-self-signed)\n"+
-			"with ranges, conditional requests, compression and directory listings, and logs each request\n"+
-			"with the id of its connection.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := f.parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
 	switch {
-	case f.logFormat != "text" && f.logFormat != "json":
-		return nil, fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
 	case (f.tlsCert == "") != (f.tlsKey == ""):
 		return nil, errors.New("--tls-cert and --tls-key go together")
 	case f.tlsCert != "" && f.tlsSelfSigned:
 		return nil, errors.New("--tls-self-signed excludes --tls-cert/--tls-key")
-	case f.idleTimeout <= 0:
-		return nil, errors.New("--idle-timeout must be positive")
 	case f.maxRequests == 0:
 		return nil, errors.New("--max-requests must not be 0 (negative means unlimited)")
 	}
@@ -97,12 +80,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 // the server listens. It returns the exit code.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) int {
 	f, err := parseServeFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "hop serve:", err)
-		return 2
+		return usageExit("hop serve", err, stderr)
 	}
 
 	var tlsConf *tls.Config
@@ -137,17 +116,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	}
 	defer fsrv.Close()
 
-	logOut, closeLog, err := openAccessLog(f.accessLog, stdout, stderr)
+	accessLog, errLog, closeLog, err := f.logs(stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "hop serve:", err)
 		return 1
 	}
 	defer closeLog()
-	errLog := newLogger(f.logFormat, stderr)
 
 	var handler server.Handler = fsrv
-	if logOut != nil {
-		handler = server.AccessLog(handler, newLogger(f.logFormat, logOut))
+	if accessLog != nil {
+		handler = server.AccessLog(handler, accessLog)
 	}
 
 	srv := &server.Server{
@@ -171,27 +149,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	if ready != nil {
 		ready(addr)
 	}
-
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		fmt.Fprintln(stderr, "hop serve:", err)
-		return 1
-	case <-ctx.Done():
-	}
-	fmt.Fprintln(stderr, "hop serve: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
-	defer cancel()
-	code := 0
-	if err := srv.Shutdown(sctx); err != nil {
-		fmt.Fprintln(stderr, "hop serve: shutdown:", err)
-		code = 1
-	}
-	<-done
-	st := srv.Stats()
-	fmt.Fprintf(stderr, "hop serve: %d requests on %d connections\n", st.Requests, st.Accepted)
-	return code
+	return f.serve(ctx, srv, ln, stderr, nil, func(context.Context) int {
+		st := srv.Stats()
+		fmt.Fprintf(stderr, "hop serve: %d requests on %d connections\n", st.Requests, st.Accepted)
+		return 0
+	})
 }
 
 // openAccessLog resolves the --access-log destination; nil means logging is off.

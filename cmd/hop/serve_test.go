@@ -2,14 +2,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -17,31 +13,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/internal/testpeer"
 )
-
-// serveBuffer is a bytes.Buffer safe for concurrent writers.
-type serveBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *serveBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *serveBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startServe runs `hop serve args...` in-process on a free loopback port and returns
 // its address and a stop function that ends it like SIGINT would and returns its exit
@@ -110,7 +88,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"--addr", "127.0.0.1:99999"}, 1, "invalid port"},
 		{[]string{"--access-log", filepath.Join(dir, "no", "such", "dir", "log")}, 1, "no such file"},
 	} {
-		var stderr serveBuffer
+		var stderr testnet.Buffer
 		args := append([]string{"--root", dir}, tc.args...)
 		code := runServe(context.Background(), args, io.Discard, &stderr, nil)
 		if code != tc.code || !strings.Contains(stderr.String(), tc.msg) {
@@ -118,7 +96,7 @@ func TestServeFlagErrors(t *testing.T) {
 				stderr.String(), tc.code, tc.msg)
 		}
 	}
-	var stderr serveBuffer
+	var stderr testnet.Buffer
 	if code := runServe(context.Background(), []string{"-h"}, io.Discard, &stderr, nil); code != 0 ||
 		!strings.Contains(stderr.String(), "--tls-self-signed") {
 		t.Errorf("hop serve -h: exit %d, %q", code, stderr.String())
@@ -130,7 +108,7 @@ func TestServeEndToEnd(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<h1>home</h1>\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("alpha\n"), 0o644)
 	os.Mkdir(filepath.Join(dir, "d"), 0o755)
-	var stderr serveBuffer
+	var stderr testnet.Buffer
 	addr, stop := startServe(t, io.Discard, &stderr, "--root", dir, "--log-format", "json",
 		"--cache-control", "max-age=5", "--no-listing", "--max-requests", "2")
 
@@ -190,7 +168,7 @@ func TestServeEndToEnd(t *testing.T) {
 func TestServeTLSSelfSigned(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("alpha\n"), 0o644)
-	var stderr serveBuffer
+	var stderr testnet.Buffer
 	addr, _ := startServe(t, io.Discard, &stderr, "--root", dir, "--tls-self-signed", "--access-log", "off")
 	if !strings.HasPrefix(stderr.String(), "serving https://"+addr+"/") {
 		t.Errorf("stderr %q", stderr.String())
@@ -301,48 +279,17 @@ func TestServeSignal(t *testing.T) {
 // checks that every image arrived; the access log tells how many connections the
 // browser opened for them.
 func TestServeChromium(t *testing.T) {
-	chromium := testpeer.Program(t, "chromium", "chromium-browser")
+	testpeer.Program(t, "chromium", "chromium-browser")
 	const nImages = 20
 	dir := t.TempDir()
 	site := filepath.Join(dir, "site")
-	os.MkdirAll(filepath.Join(site, "img"), 0o755)
-	var page strings.Builder
-	page.WriteString(`<!DOCTYPE html><html><head><meta charset="utf-8"><title>hop serve: 20 images</title>
-<style>img{margin:4px}</style></head><body><h1>20 images from hop serve</h1><div>`)
-	for i := range nImages {
-		name := fmt.Sprintf("img/%02d.png", i)
-		serveWritePNG(t, filepath.Join(site, name), i)
-		fmt.Fprintf(&page, `<img src="%s" alt="%d">`, name, i)
-	}
-	page.WriteString(`</div><p id="result">pending</p><script>
-window.addEventListener("load", function () {
-  var ok = 0, imgs = document.images;
-  for (var i = 0; i < imgs.length; i++) if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++;
-  document.getElementById("result").textContent = "loaded " + ok + "/" + imgs.length;
-});
-</script></body></html>
-`)
-	os.WriteFile(filepath.Join(site, "index.html"), []byte(page.String()), 0o644)
+	testpeer.WriteImagePage(t, site, nImages)
 	logFile := filepath.Join(dir, "access.log")
-	var stderr serveBuffer
+	var stderr testnet.Buffer
 	addr, stop := startServe(t, io.Discard, &stderr, "--root", site, "--log-format", "json", "--access-log", logFile)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-quic", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir="+filepath.Join(dir, "profile"), "--dump-dom", "http://"+addr+"/")
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, serveTail(errOut.String(), 2000))
-	}
-	want := fmt.Sprintf("loaded %d/%d", nImages, nImages)
-	if !strings.Contains(out.String(), want) {
-		m := regexp.MustCompile(`<p id="result">[^<]*</p>`).FindString(out.String())
-		t.Errorf("page reports %q, want %q\nchromium stderr:\n%s", m, want, serveTail(errOut.String(), 2000))
+	dom := testpeer.Chromium(t, filepath.Join(dir, "profile"), "http://"+addr+"/")
+	if got, want := testpeer.LoadedImages(dom), fmt.Sprintf("loaded %d/%d", nImages, nImages); got != want {
+		t.Errorf("page reports %q, want %q", got, want)
 	}
 	stop()
 
@@ -371,34 +318,4 @@ window.addEventListener("load", function () {
 	}
 	t.Logf("Chromium fetched the page and %d images over %d connections (requests per connection: %v)",
 		images, len(conns), conns)
-}
-
-// serveWritePNG writes a 48x48 PNG of a color picked by i.
-func serveWritePNG(t *testing.T, path string, i int) {
-	img := image.NewRGBA(image.Rect(0, 0, 48, 48))
-	c := color.RGBA{uint8(40 + i*10), uint8(200 - i*8), uint8(i * 12), 255}
-	for y := range 48 {
-		for x := range 48 {
-			if (x/8+y/8)%2 == 0 {
-				img.Set(x, y, c)
-			} else {
-				img.Set(x, y, color.White)
-			}
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func serveTail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }

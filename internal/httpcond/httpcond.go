@@ -7,6 +7,7 @@ package httpcond
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -235,3 +236,57 @@ func ParseRange(v []byte, size int64, maxRanges int) ([]Range, RangeResult) {
 	}
 	return out, RangeOK
 }
+
+// Multipart is the layout of a multipart/byteranges body (RFC 9110 §14.6) holding
+// ranges of a representation: for each range a part head (boundary, Content-Type
+// when the representation has one, Content-Range, blank line) followed by those
+// bytes, then the closing boundary. Its length is known up front, so the body is
+// sent with Content-Length. The file server and the cache both answer several
+// ranges with it.
+type Multipart struct {
+	// Boundary is the random boundary.
+	Boundary string
+	// Ranges are the ranges, in the order of the parts.
+	Ranges []Range
+	// Length is the length of the whole body.
+	Length int64
+	heads  [][]byte
+	tail   string
+}
+
+// NewMultipart lays out the ranges of a representation of size bytes whose
+// Content-Type is ctype ("" for none).
+func NewMultipart(ctype string, size int64, ranges []Range) *Multipart {
+	var bnd [16]byte
+	const hexdig = "0123456789abcdef"
+	for i, x := 0, rand.Uint64(); i < len(bnd); i, x = i+1, x>>4 {
+		bnd[i] = hexdig[x&15]
+	}
+	m := &Multipart{Boundary: string(bnd[:]), Ranges: ranges, heads: make([][]byte, len(ranges))}
+	for i, rg := range ranges {
+		b := make([]byte, 0, 96+len(ctype))
+		b = append(b, "\r\n--"...)
+		b = append(b, m.Boundary...)
+		if ctype != "" {
+			b = append(b, "\r\nContent-Type: "...)
+			b = append(b, ctype...)
+		}
+		b = append(b, "\r\nContent-Range: "...)
+		b = rg.AppendContentRange(b, size)
+		b = append(b, "\r\n\r\n"...)
+		m.heads[i] = b
+		m.Length += int64(len(b)) + rg.Length
+	}
+	m.tail = "\r\n--" + m.Boundary + "--\r\n"
+	m.Length += int64(len(m.tail))
+	return m
+}
+
+// ContentType is the Content-Type of the multipart body.
+func (m *Multipart) ContentType() string { return "multipart/byteranges; boundary=" + m.Boundary }
+
+// PartHead returns the head of part i, which its range's bytes follow.
+func (m *Multipart) PartHead(i int) []byte { return m.heads[i] }
+
+// Tail returns the closing boundary, after the last part.
+func (m *Multipart) Tail() string { return m.tail }

@@ -1,6 +1,10 @@
 package httpcond
 
 import (
+	"bytes"
+	"io"
+	"mime"
+	"mime/multipart"
 	"reflect"
 	"testing"
 
@@ -84,6 +88,42 @@ func TestETagList(t *testing.T) {
 		h.Add("If-Match", tc.field)
 		if got := MatchList(&h, "If-Match", etag, tc.strong); got != tc.want {
 			t.Errorf("MatchList(%q, strong=%v) = %v, want %v", tc.field, tc.strong, got, tc.want)
+		}
+	}
+}
+
+func TestMultipart(t *testing.T) {
+	rep := []byte("0123456789")
+	for _, ctype := range []string{"text/plain", ""} {
+		ranges := []Range{{1, 2}, {7, 3}}
+		m := NewMultipart(ctype, int64(len(rep)), ranges)
+		var b []byte
+		for i, rg := range m.Ranges {
+			b = append(b, m.PartHead(i)...)
+			b = append(b, rep[rg.Start:rg.Start+rg.Length]...)
+		}
+		b = append(b, m.Tail()...)
+		if int64(len(b)) != m.Length {
+			t.Errorf("Length %d, body %d bytes", m.Length, len(b))
+		}
+		mt, params, err := mime.ParseMediaType(m.ContentType())
+		if err != nil || mt != "multipart/byteranges" || params["boundary"] != m.Boundary {
+			t.Fatalf("ContentType %q: %v", m.ContentType(), err)
+		}
+		r := multipart.NewReader(bytes.NewReader(b), m.Boundary)
+		for i, want := range []string{"12", "789"} {
+			p, err := r.NextPart()
+			if err != nil {
+				t.Fatalf("part %d: %v", i, err)
+			}
+			got, _ := io.ReadAll(p)
+			cr := string(ranges[i].AppendContentRange(nil, 10))
+			if string(got) != want || p.Header.Get("Content-Range") != cr || p.Header.Get("Content-Type") != ctype {
+				t.Errorf("part %d: %q, %v", i, got, p.Header)
+			}
+		}
+		if _, err := r.NextPart(); err != io.EOF {
+			t.Errorf("after the parts: %v", err)
 		}
 	}
 }

@@ -4,8 +4,9 @@
 // (Serve), and an in-memory connection (MemConn, MemListener) that replays a request for
 // server benchmarks without system calls. Tests use them where a real server cannot
 // misbehave on purpose (resets, truncation, malformed heads) or would cost more than
-// the code being measured. It is imported only by _test files, in this module and in
-// the benchmarks module.
+// the code being measured. Buffer is the log sink such servers write to from their
+// goroutines. It is imported only by _test files, in this module and in the
+// benchmarks module.
 package testnet
 
 import (
@@ -130,4 +131,25 @@ func Serve(tb testing.TB, h server.Handler) string {
 		<-done
 	})
 	return ln.Addr().String()
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers: the log sink of a server
+// under test, whose connections write from their own goroutines while the test reads.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

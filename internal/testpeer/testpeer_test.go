@@ -67,3 +67,25 @@ http {
 		t.Errorf("access log has %d lines, want 2:\n%s", n, ng.Logs())
 	}
 }
+
+func TestWriteImagePage(t *testing.T) {
+	dir := t.TempDir()
+	WriteImagePage(t, dir, 3)
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		name := filepath.Join(dir, "img", "0"+string(rune('0'+i))+".png")
+		b, err := os.ReadFile(name)
+		if err != nil || !strings.HasPrefix(string(b), "\x89PNG") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if strings.Count(string(page), "<img ") != 3 || LoadedImages(string(page)) != "" {
+		t.Errorf("page:\n%s", page)
+	}
+	if got := LoadedImages(`<p id="result">loaded 3/3</p>`); got != "loaded 3/3" {
+		t.Errorf("LoadedImages = %q", got)
+	}
+}

@@ -23,6 +23,15 @@
 // file (store.FileEntry), which hop's server sends with sendfile. An entry opened by
 // Get stays readable after it is deleted or replaced (the open file outlives its
 // name).
+//
+// Small bodies are also kept in memory (up to Options.MemoryBodyMax each, at most
+// Options.MemoryBytes in all), so that a hit on one costs no open, read and close:
+// the copy is made as the entry is written (or at its first hit after a restart) and
+// belongs to the index record of that one committed file — a generation — so a
+// replaced, updated, evicted or deleted entry drops its copy with its record, and a
+// later Get can never see a body of another generation. This plays the part of
+// nginx's open_file_cache: the file stays the durable truth (written, renamed and
+// rebuilt as above), the copy only saves system calls on hits.
 package disk
 
 import (
@@ -48,9 +57,15 @@ import (
 // Defaults.
 const (
 	DefaultMaxBytes = 1 << 30 // 1 GiB
-	headerLen       = 40
-	magic           = "HOPC"
-	version         = 1
+	// DefaultMemoryBodyMax is the largest body kept in memory as well as on disk;
+	// a larger one is sent from its file (sendfile), where an open per hit is small
+	// beside the body.
+	DefaultMemoryBodyMax = 16 << 10
+	// DefaultMemoryBytes bounds the bodies kept in memory (at most MaxBytes/4).
+	DefaultMemoryBytes = 64 << 20
+	headerLen          = 40
+	magic              = "HOPC"
+	version            = 1
 )
 
 // Options configure a Store.
@@ -61,6 +76,13 @@ type Options struct {
 	MaxEntry int64
 	// Sync fsyncs every committed entry and its directory (see the package doc).
 	Sync bool
+	// MemoryBodyMax is the largest body also kept in memory (default
+	// DefaultMemoryBodyMax; negative: none).
+	MemoryBodyMax int64
+	// MemoryBytes bounds the bodies kept in memory (default DefaultMemoryBytes, at
+	// most MaxBytes/4; negative: none). A body that does not fit is read from its
+	// file on every hit.
+	MemoryBytes int64
 }
 
 // Store is an on-disk store.Store.
@@ -70,18 +92,33 @@ type Store struct {
 	idx       *otter.Cache[store.Key, *item]
 	gen       atomic.Uint64
 	bytes     atomic.Int64
+	memBytes  atomic.Int64 // bytes of bodies held in memory
 	evictions atomic.Int64
 	closed    atomic.Bool
 }
 
-// item is the index record of one committed entry.
+// item is the index record of one committed entry: one file, one generation.
 type item struct {
 	path    string
 	meta    []byte
 	size    int64 // body length
 	fileLen int64
 	expires time.Time
+	// body is the body held in memory (small bodies), nil until it is kept, then
+	// never changed (an entry returned by Get reads it until Close). mem says
+	// whether its bytes count in Store.memBytes; dead is set when the record left
+	// the index, which releases them (the record and its copy are then garbage once
+	// the last entry reading them is closed).
+	body atomic.Pointer[[]byte]
+	mem  atomic.Uint32 // memNone, memKept, memReleased
+	dead atomic.Bool
 }
+
+const (
+	memNone = iota
+	memKept
+	memReleased
+)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -93,6 +130,18 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	if o.MaxEntry <= 0 {
 		o.MaxEntry = o.MaxBytes / 8
+	}
+	switch {
+	case o.MemoryBodyMax == 0:
+		o.MemoryBodyMax = DefaultMemoryBodyMax
+	case o.MemoryBodyMax < 0:
+		o.MemoryBodyMax = -1
+	}
+	switch {
+	case o.MemoryBytes == 0:
+		o.MemoryBytes = min(DefaultMemoryBytes, o.MaxBytes/4)
+	case o.MemoryBytes < 0:
+		o.MemoryBytes, o.MemoryBodyMax = 0, -1
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, err
@@ -111,6 +160,7 @@ func Open(dir string, o Options) (*Store, error) {
 		},
 		OnDeletion: func(e otter.DeletionEvent[store.Key, *item]) {
 			s.bytes.Add(-e.Value.fileLen)
+			s.drop(e.Value)
 			os.Remove(e.Value.path)
 		},
 	})
@@ -258,13 +308,65 @@ func (s *Store) Get(_ context.Context, key store.Key) (store.Entry, error) {
 	if !ok {
 		return nil, store.ErrNotFound
 	}
+	if it.body.Load() != nil {
+		return (*memEntry)(it), nil
+	}
 	f, err := os.Open(it.path)
 	if err != nil {
 		// Removed under us (replaced or deleted between lookup and open).
 		return nil, store.ErrNotFound
 	}
-	return &entry{it: it, f: f, off: headerLen + int64(len(it.meta))}, nil
+	e := &entry{it: it, f: f, off: headerLen + int64(len(it.meta))}
+	if it.size <= s.opts.MemoryBodyMax && s.memBytes.Load()+it.size <= s.opts.MemoryBytes {
+		// A small body not in memory yet (the store was reopened, or memory was
+		// short when it was written): read it once, keep it, serve it from there.
+		b := make([]byte, it.size)
+		if n, err := f.ReadAt(b, e.off); n == len(b) && (err == nil || err == io.EOF) && s.keep(it, b) {
+			f.Close()
+			return (*memEntry)(it), nil
+		}
+	}
+	return e, nil
 }
+
+// keep makes body (it.size bytes) the in-memory copy of it's body when the memory
+// bound allows. It reports whether the record holds a copy now (this one or another
+// caller's).
+func (s *Store) keep(it *item, body []byte) bool {
+	if it.body.Load() != nil {
+		return true
+	}
+	n := int64(len(body))
+	if s.memBytes.Add(n) > s.opts.MemoryBytes {
+		s.memBytes.Add(-n)
+		return false
+	}
+	if !it.body.CompareAndSwap(nil, &body) {
+		s.memBytes.Add(-n) // another Get kept it first
+		return true
+	}
+	it.mem.Store(memKept)
+	if it.dead.Load() {
+		s.release(it) // the record left the index meanwhile
+	}
+	return true
+}
+
+// release takes a record's copy out of the memory count, once.
+func (s *Store) release(it *item) {
+	if it.mem.CompareAndSwap(memKept, memReleased) {
+		s.memBytes.Add(-it.size)
+	}
+}
+
+// drop is called when a record leaves the index.
+func (s *Store) drop(it *item) {
+	it.dead.Store(true)
+	s.release(it)
+}
+
+// MemoryBytes returns the bytes of bodies held in memory.
+func (s *Store) MemoryBytes() int64 { return s.memBytes.Load() }
 
 // Create implements store.Store.
 func (s *Store) Create(_ context.Context, key store.Key, meta []byte, size int64, ttl time.Duration) (store.Writer, error) {
@@ -279,6 +381,9 @@ func (s *Store) Create(_ context.Context, key store.Key, meta []byte, size int64
 		return nil, err
 	}
 	w := &writer{s: s, key: key, f: f, size: size, ttl: ttl, meta: append([]byte(nil), meta...)}
+	if size <= s.opts.MemoryBodyMax {
+		w.mem = make([]byte, 0, max(size, 0)) // the copy kept in memory at Commit
+	}
 	w.bw = bufio.NewWriterSize(f, 64<<10)
 	// The header is rewritten at Commit, when the length and expiry are final.
 	w.bw.Write(make([]byte, headerLen))
@@ -303,8 +408,16 @@ func (s *Store) Update(ctx context.Context, key store.Key, meta []byte, ttl time
 		w.Abort()
 		return err
 	}
-	de := e.(*entry)
-	n, err := io.Copy(ww.f, io.NewSectionReader(de.f, de.off, e.Size()))
+	var n int64
+	switch de := e.(type) {
+	case *entry:
+		n, err = io.Copy(ww.f, io.NewSectionReader(de.f, de.off, e.Size()))
+	case *memEntry:
+		var m int
+		m, err = ww.f.Write(de.Bytes())
+		n = int64(m)
+		ww.mem = de.Bytes() // the body is unchanged: the new generation keeps the copy
+	}
 	ww.n = n
 	if err != nil {
 		w.Abort()
@@ -333,10 +446,23 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// entry is an entry read from its file.
 type entry struct {
 	it  *item
 	f   *os.File
 	off int64
+}
+
+// memEntry is an entry whose body is held in memory (store.BytesEntry): Get
+// returns the record itself, no file is opened.
+type memEntry item
+
+func (e *memEntry) Meta() []byte  { return e.meta }
+func (e *memEntry) Size() int64   { return e.size }
+func (e *memEntry) Close() error  { return nil }
+func (e *memEntry) Bytes() []byte { return *e.body.Load() }
+func (e *memEntry) ReadAt(p []byte, off int64) (int, error) {
+	return store.ReadBytesAt(e.Bytes(), p, off)
 }
 
 func (e *entry) Meta() []byte                            { return e.it.meta }
@@ -373,6 +499,9 @@ type writer struct {
 	n    int64
 	err  error
 	done bool
+	// mem collects a small body to keep in memory at Commit (nil when the body is
+	// too large for that).
+	mem []byte
 }
 
 func (w *writer) Write(p []byte) (int, error) {
@@ -381,6 +510,13 @@ func (w *writer) Write(p []byte) (int, error) {
 			w.err = err
 		}
 		return 0, err
+	}
+	if w.mem != nil {
+		if int64(len(w.mem)+len(p)) <= w.s.opts.MemoryBodyMax {
+			w.mem = append(w.mem, p...)
+		} else {
+			w.mem = nil
+		}
 	}
 	n, err := w.bw.Write(p)
 	w.n += int64(n)
@@ -451,7 +587,11 @@ func (w *writer) Commit() (err error) {
 	}
 	fileLen := headerLen + int64(len(w.meta)) + w.n
 	w.s.bytes.Add(fileLen)
-	w.s.idx.Set(w.key, &item{path: path, meta: w.meta, size: w.n, fileLen: fileLen, expires: expires})
+	it := &item{path: path, meta: w.meta, size: w.n, fileLen: fileLen, expires: expires}
+	if w.mem != nil && int64(len(w.mem)) == w.n {
+		w.s.keep(it, w.mem)
+	}
+	w.s.idx.Set(w.key, it)
 	return nil
 }
 

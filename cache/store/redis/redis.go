@@ -19,6 +19,11 @@
 //
 // Stats reports Redis's own view of the database: Bytes is used_memory, Evictions
 // evicted_keys and Entries the number of keys (metadata and chunks).
+//
+// The store is a store.Locker: a lease is a key PREFIX l:KEY set with NX to a random
+// token for LeaseTTL, renewed every LeaseTTL/3 while its holder keeps it, and deleted
+// by its holder only while it still holds that token (a Lua compare-and-delete), so a
+// lease that lapsed and was taken by another process is never released by the first.
 package redis
 
 import (
@@ -45,6 +50,7 @@ const (
 	DefaultMaxEntry  = 256 << 20
 	DefaultGrace     = time.Minute
 	DefaultPrefix    = "hop:cache:"
+	DefaultLeaseTTL  = 3 * time.Second
 	recordHead       = 20 // gen u64, size i64, chunk u32
 )
 
@@ -65,6 +71,9 @@ type Options struct {
 	// Timeout bounds each Redis command (default 500 ms): a Redis that does not
 	// answer makes the cache bypass it quickly rather than stall requests.
 	Timeout time.Duration
+	// LeaseTTL is how long a lease (TryLock) outlives a holder that stopped renewing
+	// it, e.g. because its process died (default DefaultLeaseTTL).
+	LeaseTTL time.Duration
 }
 
 // Store is a Redis store.Store.
@@ -98,6 +107,9 @@ func Open(o Options) (*Store, error) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 500 * time.Millisecond
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
 	}
 	ro.DialTimeout = o.Timeout
 	ro.ReadTimeout = o.Timeout
@@ -291,6 +303,65 @@ func (s *Store) Stats() store.Stats {
 	}
 	return st
 }
+
+// The lease scripts: renew and release only while the key holds the holder's token.
+var (
+	renewLease = goredis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) end return 0`)
+	dropLease  = goredis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`)
+)
+
+// TryLock implements store.Locker (see the package doc).
+func (s *Store) TryLock(parent context.Context, key store.Key) (func(), bool, error) {
+	ctx, cancel := s.ctx(parent)
+	defer cancel()
+	lk := s.o.Prefix + "l:" + key.String()
+	token := strconv.FormatUint(rand.Uint64(), 36)
+	ok, err := s.c.SetNX(ctx, lk, token, s.o.LeaseTTL).Result()
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	l := &lease{s: s, key: lk, token: token}
+	l.mu.Lock()
+	l.timer = time.AfterFunc(s.o.LeaseTTL/3, l.renew)
+	l.mu.Unlock()
+	return l.release, true, nil
+}
+
+// lease is a held lease, renewed until released.
+type lease struct {
+	s          *Store
+	key, token string
+	mu         sync.Mutex
+	timer      *time.Timer
+	released   bool
+}
+
+func (l *lease) renew() {
+	ctx, cancel := l.s.ctx(context.Background())
+	n, err := renewLease.Run(ctx, l.s.c, []string{l.key}, l.token, l.s.o.LeaseTTL.Milliseconds()).Int()
+	cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.released && err == nil && n == 1 {
+		l.timer.Reset(l.s.o.LeaseTTL / 3)
+	}
+}
+
+func (l *lease) release() {
+	l.mu.Lock()
+	if l.released {
+		l.mu.Unlock()
+		return
+	}
+	l.released = true
+	l.timer.Stop()
+	l.mu.Unlock()
+	ctx, cancel := l.s.ctx(context.Background())
+	defer cancel()
+	dropLease.Run(ctx, l.s.c, []string{l.key}, l.token)
+}
+
+var _ store.Locker = (*Store)(nil)
 
 // Ping reports whether the server answers.
 func (s *Store) Ping(ctx context.Context) error {
