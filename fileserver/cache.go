@@ -16,10 +16,13 @@ import (
 // with no system call at all (no openat2, fstat, pread and close per request, and
 // none of the runtime's work around blocking system calls); when its entry is older
 // than CacheValid (on the coarse clock) the next request opens the path again and
-// refreshes it, so a change to the tree is seen within CacheValid. Files larger than
-// cacheMaxFile are not kept (they go out by sendfile from a fresh descriptor), nor is
-// a directory's descriptor (a listing opens it again); only "does not exist" is kept
-// of errors. Memory is bounded by CacheBytes (github.com/maypok86/otter/v2).
+// refreshes it, so a change to the tree is seen within CacheValid. Of a file larger
+// than cacheMaxFile only the size and modification time are kept: it goes out by
+// sendfile from a fresh descriptor, and one found unchanged within CacheValid was
+// sent a moment ago, so it is in the page cache (file.PageCached) and its sendfile
+// cannot wait for the disk. A directory's descriptor is not kept either (a listing
+// opens it again); of errors, only "does not exist" is. Memory is bounded by
+// CacheBytes (github.com/maypok86/otter/v2).
 
 // Defaults for the cache's zero-valued Options.
 const (
@@ -40,6 +43,7 @@ const cacheOverhead = 160
 type cached struct {
 	missing bool // nothing there (ENOENT or ENOTDIR)
 	dir     bool
+	large   bool // a file larger than cacheMaxFile: metadata only
 	size    int64
 	mod     time.Time
 	data    []byte // a regular file's contents
@@ -72,7 +76,9 @@ func (h *Handler) open(rel string) (*file, error) {
 		return h.openFile(rel)
 	}
 	now := clock.Now().UnixNano()
-	if e, ok := h.cache.GetIfPresent(rel); ok && now < e.expires {
+	e, hit := h.cache.GetIfPresent(rel)
+	hit = hit && now < e.expires
+	if hit && !e.large {
 		if e.missing {
 			return nil, &fs.PathError{Op: "open", Path: rel, Err: errMissingCached}
 		}
@@ -92,7 +98,11 @@ func (h *Handler) open(rel string) (*file, error) {
 		h.cache.Set(rel, &cached{dir: true, mod: f.mod, expires: expires})
 		return f, nil
 	case f.size > cacheMaxFile:
-		h.cache.Invalidate(rel)
+		if hit && e.large && e.size == f.size && e.mod.Equal(f.mod) {
+			f.pageCached = true // opened unchanged within CacheValid: sent a moment ago
+		} else {
+			h.cache.Set(rel, &cached{large: true, size: f.size, mod: f.mod, expires: expires})
+		}
 		return f, nil
 	}
 	data := make([]byte, f.size)
@@ -102,7 +112,7 @@ func (h *Handler) open(rel string) (*file, error) {
 		h.cache.Invalidate(rel)
 		return f, nil
 	}
-	e := &cached{size: f.size, mod: f.mod, data: data, expires: expires}
+	e = &cached{size: f.size, mod: f.mod, data: data, expires: expires}
 	e.ctype = contentType(rel, f, f.size)
 	f.Close()
 	h.cache.Set(rel, e)

@@ -26,7 +26,14 @@ type file struct {
 	cached bool   // from the open-file cache: no descriptor
 	data   []byte // a cached regular file's contents
 	ctype  string // a cached regular file's Content-Type
+	// pageCached: a large file the cache saw unchanged within CacheValid, so sent a
+	// moment ago and in the page cache (see PageCached).
+	pageCached bool
 }
+
+// PageCached reports whether the file is known to be in the page cache (sent a moment
+// ago): the server then issues its sendfile as a raw system call (server.ReadFrom).
+func (o *file) PageCached() bool { return o.pageCached }
 
 // ReadAt reads len(p) bytes at off (io.ReaderAt).
 func (o *file) ReadAt(p []byte, off int64) (int, error) {
