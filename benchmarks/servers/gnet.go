@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/panjf2000/gnet/v2/pkg/logging"
 )
 
 // The gnet peer: gnet v2's event loop (one epoll loop per core, no goroutine per
@@ -98,9 +97,11 @@ func (s *gnetServer) ListenAndServe(addr string, ready func()) error {
 }
 
 func (s *gnetServer) run(addr string) error {
+	// SO_REUSEADDR as Go's listeners set it: after a Connection: close run the port's
+	// server-side TIME_WAIT sockets would otherwise refuse the bind.
 	err := gnet.Run(s, "tcp://"+addr, gnet.WithMulticore(false), gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay), gnet.WithLoadBalancing(gnet.LeastConnections),
-		gnet.WithLogLevel(logging.ErrorLevel))
+		gnet.WithReuseAddr(true), gnet.WithLogger(quietLogger{}))
 	if s.stopped.Load() {
 		return nil
 	}
@@ -159,3 +160,13 @@ func (s *gnetServer) OnTraffic(c gnet.Conn) gnet.Action {
 	s.out = out
 	return action
 }
+
+// quietLogger drops gnet's log lines ("Launching gnet ..." on every start); errors
+// surface through Run's result.
+type quietLogger struct{}
+
+func (quietLogger) Debugf(string, ...any) {}
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Warnf(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(string, ...any) {}
