@@ -532,9 +532,12 @@ func (c *conn) fail(e *wire.Error, fields string) {
 // client that asked to close (Connection: close, or HTTP/1.0 without keep-alive) and
 // sent nothing more gets a plain close: it must not send another request (RFC 9112
 // §9.6), and lingering would cost a shutdown and a read on every such connection.
+// Over TLS something does follow: the client's close_notify, which a closed socket
+// would answer with a reset, so TLS connections always linger (a small cost beside
+// the handshake each of them paid).
 func (c *conn) moreInputMayFollow() bool {
 	r := &c.req
-	return r.KeepAlive || c.in.Len() > 0 || !r.body.eof
+	return r.KeepAlive || c.in.Len() > 0 || !r.body.eof || c.tlsState != nil
 }
 
 // lingerClose shuts down the write side and discards input until the peer closes, the
