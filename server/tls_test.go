@@ -228,3 +228,45 @@ func TestTLSIdleModes(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSCloseLingers: a TLS client ends a connection it asked to close with its own
+// close_notify, after the response. The server lingers for it instead of closing at
+// once (as it does on plain TCP, where nothing more may follow), so the alert meets an
+// open socket and the client sees a clean end of stream, not a reset.
+func TestTLSCloseLingers(t *testing.T) {
+	tc := testcert.New(t)
+	ts := startServer(t, &server.Server{
+		TLSConfig:     &tls.Config{Certificates: []tls.Certificate{tc.TLS}},
+		Handler:       textHandler,
+		LingerTimeout: ioWait,
+	})
+	raw, err := net.DialTimeout("tcp", ts.addr, ioWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	nc := tls.Client(raw, &tls.Config{RootCAs: tc.Pool, ServerName: "127.0.0.1"})
+	c := newClient(t, nc)
+	if r := c.roundTrip("GET", head("GET / HTTP/1.1", "Host: test", "Connection: close")); r.Status != 200 || !r.closes() {
+		t.Fatalf("response %s", r)
+	}
+	time.Sleep(100 * time.Millisecond) // a server that closes at once is gone by now
+	nc.CloseWrite()                    // close_notify: a closed socket answers it with a reset
+	time.Sleep(100 * time.Millisecond)
+	raw.SetWriteDeadline(time.Now().Add(ioWait))
+	if _, err := raw.Write([]byte{0}); err != nil {
+		t.Fatalf("write after close_notify: %v (the server reset the connection)", err)
+	}
+	raw.(*net.TCPConn).CloseWrite() // FIN
+	raw.SetReadDeadline(time.Now().Add(ioWait))
+	buf := make([]byte, 512)
+	for {
+		_, err := raw.Read(buf) // what is left of the server's records, then its FIN
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("after close_notify: %v, want a clean end of stream", err)
+		}
+	}
+}
