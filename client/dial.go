@@ -78,7 +78,7 @@ func (p *hostPool) setUp(ctx context.Context, d *Dialer, tr *Trace, tm *Timings)
 	c.init()
 	deadline, _ := ctx.Deadline()
 	if p.proxyURL != nil && p.key.scheme == "https" {
-		err := c.tunnel(deadline, p.key.host, p.key.port, p.auth())
+		err := c.tunnel(ctx, deadline, p.key.host, p.key.port, p.auth())
 		if tr != nil && tr.ProxyConnect != nil {
 			tr.ProxyConnect(c.proxy, net.JoinHostPort(p.key.host, p.key.port), err)
 		}
@@ -114,15 +114,25 @@ func (p *hostPool) retryTunnelWithAuth(pe *ProxyError) bool {
 
 // tunnel asks the proxy on c to open a tunnel to host:port (CONNECT, RFC 9110 §9.3.6),
 // before deadline, sending auth as Proxy-Authorization unless empty. A refusal is a
-// *ProxyError.
-func (c *conn) tunnel(deadline time.Time, host, port, auth string) error {
+// *ProxyError. The wait ends when ctx is done, as an exchange's does (the tunnel is set
+// up before the request's exchange begins).
+func (c *conn) tunnel(ctx context.Context, deadline time.Time, host, port, auth string) error {
 	c.deadline, c.method, c.n1xx = deadline, "CONNECT", 0
+	c.ctx = ctx
+	c.canceled.Store(false)
 	defer func() {
-		c.deadline, c.method = time.Time{}, ""
+		c.deadline, c.method, c.ctx = time.Time{}, "", nil
 		c.nc.SetDeadline(time.Time{})
 		c.rd.Forget()
 		c.wd.Forget()
 	}()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() {
+			c.canceled.Store(true)
+			c.nc.SetDeadline(aLongTimeAgo)
+		})
+		defer stop() // before the deadline is cleared: a canceled ctx fails the TLS handshake next
+	}
 	target := net.JoinHostPort(host, port)
 	b := wire.AppendRequestLine(c.wbuf[:0], "CONNECT", target, 1)
 	b = wire.AppendField(b, "Host", target)

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hop-http/hop/internal/testcert"
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 )
 
@@ -381,5 +383,25 @@ func TestProxyConfigFromEnvironment(t *testing.T) {
 	t.Setenv("REQUEST_METHOD", "GET")
 	if c := ProxyConfigFromEnvironment(); c.HTTPProxy != "" {
 		t.Error("HTTP_PROXY used in a CGI environment")
+	}
+}
+
+// The CONNECT through a proxy ends when the request's context does: a proxy that never
+// answers does not hold a canceled request for the whole ConnectTimeout.
+func TestProxyConnectCanceled(t *testing.T) {
+	silent := testnet.Raw(t, func(c net.Conn, _ int) {
+		io.Copy(io.Discard, c) // the CONNECT, never answered
+	})
+	fn, _ := FixedProxy("http://" + silent)
+	cl := newClient(t, &Client{Proxy: fn, ConnectTimeout: 30 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	var req Request
+	req.SetURL("https://origin.test/")
+	req.Ctx = ctx
+	start := time.Now()
+	err := cl.Do(&req, &Response{})
+	if took := time.Since(start); !errors.Is(err, context.Canceled) || took > 5*time.Second {
+		t.Errorf("after %v: %v, want context.Canceled soon after the cancellation", took, err)
 	}
 }
