@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -457,13 +459,43 @@ func (cl *Client) send(req *Request, resp *Response, tr *Trace, deadline time.Ti
 		default:
 			attempt++
 			if tr != nil && tr.Retry != nil {
-				tr.Retry(attempt, err)
+				tr.Retry(attempt, &RetryReason{ConnID: c.id, Err: err})
 			}
 			continue
 		}
 		return cl.describe(req, c, reused, err, note)
 	}
 }
+
+// RetryReason is what Trace.Retry reports when a request (or the rest of a pipeline)
+// is sent again because its connection ended: which connection, and why.
+type RetryReason struct {
+	ConnID uint64 // the connection that ended
+	// Answered is how many requests of a pipeline the connection answered before it
+	// ended (0 for a request of Do, which is re-sent only when no response byte came).
+	Answered int
+	// Pending is how many requests of a pipeline are sent again (0 for Do).
+	Pending int
+	// Closed, when set, is why a connection that answered could carry no more, in the
+	// words of DoneInfo.CloseReason ("server asked to close", ...); Err is nil then.
+	Closed string
+	Err    error // the failure of the connection, nil when Closed says why
+}
+
+func (r *RetryReason) Error() string {
+	id := "conn #" + strconv.FormatUint(r.ConnID, 10)
+	switch {
+	case r.Pending == 0:
+		return "the reused " + id + " failed before any response byte: " + r.Err.Error()
+	case r.Err == nil:
+		return fmt.Sprintf("%s answered %d and cannot carry more (%s): re-sending %d", id, r.Answered, r.Closed, r.Pending)
+	case r.Answered > 0:
+		return fmt.Sprintf("%s failed after answering %d (%v): re-sending %d", id, r.Answered, r.Err, r.Pending)
+	}
+	return fmt.Sprintf("%s failed before answering (%v): re-sending %d", id, r.Err, r.Pending)
+}
+
+func (r *RetryReason) Unwrap() error { return r.Err }
 
 // errProxyAuth is what Trace.Retry reports for the retry after a 407.
 var errProxyAuth = errors.New("proxy asked for authentication (407): sending the proxy URL's credentials")

@@ -91,6 +91,9 @@ type pipeline struct {
 	heads    [][2]int // start and end of each head in the window being written
 	done     int      // responses received
 	failures int      // connections in a row that died without answering
+	// answeredOn counts the responses on the current connection; resends the times the
+	// unanswered requests were sent again on a new one.
+	answeredOn, resends int
 }
 
 // pipelineRun pipelines requests that share an origin, one connection after another
@@ -126,6 +129,7 @@ func (pl *pipeline) onConnection() error {
 	}
 	tm.Start, tm.GotConn = pl.start, time.Now()
 	c.hold, c.heldReason = true, ""
+	pl.answeredOn = 0
 	sent := pl.done
 	progress := false
 	var failure error
@@ -152,6 +156,7 @@ func (pl *pipeline) onConnection() error {
 			break
 		}
 		pl.done++
+		pl.answeredOn++
 		progress = true
 		pl.failures = 0
 		if c.heldReason != "" {
@@ -263,6 +268,11 @@ func (pl *pipeline) release(c *conn, reused, progress bool, failure error, failO
 		return cl.describe(reqs[done], c, reused || progress, &connErr{op: failOp, err: failure},
 			"not re-sent: the server answered")
 	}
+	why := &RetryReason{ConnID: c.id, Answered: pl.answeredOn, Pending: len(reqs) - done,
+		Closed: c.heldReason, Err: failure}
+	if failure != nil {
+		why.Closed = ""
+	}
 	if failure != nil && progress {
 		failure = nil // the connection died after answering: re-send the rest
 	}
@@ -275,8 +285,9 @@ func (pl *pipeline) release(c *conn, reused, progress bool, failure error, failO
 		}
 	}
 	if done < len(reqs) {
+		pl.resends++
 		if t := traceOf(cl, reqs[done]); t != nil && t.Retry != nil {
-			t.Retry(pl.failures, failure)
+			t.Retry(pl.resends, why)
 		}
 	}
 	return nil

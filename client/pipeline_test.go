@@ -80,7 +80,15 @@ func TestPipeline(t *testing.T) {
 // response): the unanswered requests are re-sent on new connections, in order.
 func TestPipelineServerCloses(t *testing.T) {
 	base := startHop(t, echoConn, func(s *server.Server) { s.MaxRequestsPerConn = 3 })
-	cl := newClient(t, nil)
+	var retries []string
+	cl := newClient(t, &Client{Trace: &Trace{Retry: func(n int, err error) {
+		var why *RetryReason
+		if !errors.As(err, &why) {
+			t.Errorf("retry %d: %v is not a *RetryReason", n, err)
+			return
+		}
+		retries = append(retries, fmt.Sprintf("%d:%d/%d:%s:%v", n, why.Answered, why.Pending, why.Closed, why.Err))
+	}}})
 	reqs, resps := pipelineRequests(t, base, 10, nil)
 	if err := cl.DoPipeline(reqs, resps, 8); err != nil {
 		t.Fatal(err)
@@ -88,6 +96,12 @@ func TestPipelineServerCloses(t *testing.T) {
 	checkInOrder(t, resps)
 	if s := cl.Stats(); s.NewConns != 4 {
 		t.Errorf("%d connections, want 4 (3 requests each)", s.NewConns)
+	}
+	// Each connection answered 3 and could carry no more: the trace says so, with the
+	// re-sends counted from 1 (it said "retry 0 ... failed before any response byte").
+	want := "1:3/7:server asked to close:<nil> 2:3/4:server asked to close:<nil> 3:3/1:server asked to close:<nil>"
+	if got := strings.Join(retries, " "); got != want {
+		t.Errorf("retries %q, want %q", got, want)
 	}
 }
 

@@ -59,7 +59,10 @@ type Trace struct {
 	// Done is called when the exchange is over: the body read (or abandoned) and the
 	// connection released or closed.
 	Done func(info DoneInfo)
-	// Retry is called before a request is sent again on another connection.
+	// Retry is called before a request is sent again on another connection: attempt
+	// counts the re-sends of the request (or of the rest of a pipeline run) from 1, err
+	// says why — a *RetryReason when its connection ended (failed, or could carry no
+	// more), or the proxy's demand for credentials after a 407.
 	Retry func(attempt int, err error)
 	// Redirect is called before a redirect is followed.
 	Redirect func(status int, to string)

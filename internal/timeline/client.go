@@ -145,7 +145,7 @@ func ClientTrace(sink Sink, req int) *client.Trace {
 			}
 		},
 		Retry: func(n int, err error) {
-			say("retry %d on another connection: the reused one failed before any response byte (%v)", n, err)
+			say("retry %d on another connection: %v", n, err)
 		},
 		Redirect: func(status int, to string) { say("redirect (%d) to %s", status, to) },
 	}
