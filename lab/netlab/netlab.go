@@ -180,7 +180,7 @@ func New(cfg Config) (_ *Lab, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("netlab: host %s: %w", name, err)
 		}
-		if h.Port, err = l.link.AddPort(name, addr, fd); err != nil {
+		if h.Port, err = l.link.AddPort(addr, fd); err != nil {
 			unix.Close(fd)
 			return nil, err
 		}
