@@ -114,11 +114,12 @@ type Host struct {
 
 var labSeq atomic.Int64
 
-// ErrPrivilege is returned when the process may not create namespaces.
-var ErrPrivilege = errors.New("netlab: needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create network namespaces")
+// ErrPrivilege is returned when the process may not create a lab.
+var ErrPrivilege = errors.New("netlab: needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN and CAP_NET_RAW) to create network namespaces")
 
-// Privileged reports whether the process has CAP_SYS_ADMIN and CAP_NET_ADMIN (and
-// CAP_NET_RAW, for the ping probe), returning ErrPrivilege when it has not.
+// Privileged reports whether the process has what a lab needs: CAP_SYS_ADMIN and
+// CAP_NET_ADMIN (namespaces, TUN devices, addresses) and CAP_NET_RAW (the ICMP echo of
+// the calibration and the ping probe). It returns ErrPrivilege when it has not.
 func Privileged() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -360,27 +361,11 @@ func onLockedThread(fn func() error) error {
 	return <-errc
 }
 
-// CongestionControl is the hosts' TCP congestion control.
-func (l *Lab) CongestionControl() string { return l.cc }
-
 // Host returns the host called name, or nil.
 func (l *Lab) Host(name string) *Host { return l.byName[name] }
 
 // Hosts returns the lab's hosts in creation order.
 func (l *Lab) Hosts() []*Host { return append([]*Host(nil), l.hosts...) }
-
-// Link returns the lab's link, to change its parameters or read its counters.
-func (l *Lab) Link() *link.Link { return l.link }
-
-// HostByPort returns the host on link port n, or nil.
-func (l *Lab) HostByPort(n int) *Host {
-	for _, h := range l.hosts {
-		if h.Port == n {
-			return h
-		}
-	}
-	return nil
-}
 
 func (l *Lab) record(p *link.Packet) {
 	if l.maxPkts < 0 {
@@ -554,8 +539,16 @@ func (h *Host) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // DialWith is Dial with a function that may set socket options on the descriptor
-// before it connects.
+// before it connects. For tcp and udp, addr must be an IP address and port: a name
+// would be resolved by net.Dialer on a thread outside the host's namespace, so the
+// query would leave the lab. Names are resolved with hop's resolver (package resolve,
+// dialing with Dial) against the lab's DNS host.
 func (h *Host) DialWith(ctx context.Context, network, addr string, control func(fd uintptr) error) (net.Conn, error) {
+	if strings.HasPrefix(network, "tcp") || strings.HasPrefix(network, "udp") {
+		if _, err := netip.ParseAddrPort(addr); err != nil {
+			return nil, fmt.Errorf("netlab: dial %s %q: want an IP address and port (resolve names with hop's resolver, inside the lab): %w", network, addr, err)
+		}
+	}
 	d := net.Dialer{Control: func(network, _ string, rc syscall.RawConn) error {
 		return h.control(network, rc, func(fd uintptr) error {
 			if strings.HasPrefix(network, "tcp") {
