@@ -89,7 +89,7 @@ func (e *env) measurePred(key, label, unit string, v, pred float64) {
 
 // measureMs adds a time in ms beside its prediction.
 func (e *env) measureMs(key, label string, v, pred time.Duration) {
-	e.measurePred(key, label, "ms", ms(v), ms(pred))
+	e.measurePred(key, label, "ms", timeline.Millis(v), timeline.Millis(pred))
 }
 
 // check records one comparison behind the verdict.
@@ -144,14 +144,17 @@ func (e *env) capture() *capture.Capture {
 }
 
 // waterfall records the phases hop's client timed for one request.
+// Phases that took no time (no DNS or connect on a reused connection) are left
+// blank, and the axis starts with the first phase that did.
 func (e *env) waterfall(title string, tm *client.Timings) {
-	w := Waterfall{Title: title}
-	for _, p := range timeline.ClientPhases(tm) {
-		ph := Phase{Name: p.Name, Start: -1, End: -1}
-		if p.Duration() > 0 {
-			ph.Start, ph.End = e.since(p.Start), e.since(p.End)
+	w := timeline.Waterfall{Title: title, Phases: timeline.ClientPhases(tm)}
+	for i := range w.Phases {
+		p := &w.Phases[i]
+		if p.Duration() <= 0 {
+			p.Start, p.End = time.Time{}, time.Time{}
+		} else if w.Start.IsZero() || p.Start.Before(w.Start) {
+			w.Start = p.Start
 		}
-		w.Phases = append(w.Phases, ph)
 	}
 	e.res.Waterfalls = append(e.res.Waterfalls, w)
 }

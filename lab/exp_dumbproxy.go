@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab/dumbproxy"
 	"github.com/hop-http/hop/lab/netlab"
 	"github.com/hop-http/hop/proxy"
@@ -112,8 +113,8 @@ func runDumbProxy(e *env) error {
 	e.near("hop proxy, Proxy-Connection, second request", hpc.second, 3*rtt, tolerance(3*rtt))
 	labels := []string{"dumb, Connection", "dumb, Proxy-Connection", "hop, Connection", "hop, Proxy-Connection"}
 	e.plot(Plot{Title: "The second request answered after", XLabel: "proxy and keep-alive field", YLabel: "ms", Kind: "bar", Series: []Series{
-		{Name: "measured", Labels: labels, Y: []float64{ms(ka.second), ms(pc.second), ms(hka.second), ms(hpc.second)}},
-		{Name: "predicted", Labels: labels, Y: []float64{ms(idle + 4*rtt), ms(4 * rtt), ms(2 * rtt), ms(3 * rtt)}, Dashed: true},
+		{Name: "measured", Labels: labels, Y: []float64{timeline.Millis(ka.second), timeline.Millis(pc.second), timeline.Millis(hka.second), timeline.Millis(hpc.second)}},
+		{Name: "predicted", Labels: labels, Y: []float64{timeline.Millis(idle + 4*rtt), timeline.Millis(4 * rtt), timeline.Millis(2 * rtt), timeline.Millis(3 * rtt)}, Dashed: true},
 	}})
 	e.note("the dumb proxy forwarded Connection: keep-alive: the second request hung %s until the origin's idle timeout; Proxy-Connection avoided the hang at the price of a new connection (%s); hop proxy kept both sides persistent and answered the second request in %s",
 		fmtMs(ka.hung), fmtMs(pc.second), fmtMs(hka.second))

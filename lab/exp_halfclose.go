@@ -4,11 +4,13 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
@@ -125,10 +127,10 @@ func runHalfClose(e *env) error {
 	e.measurePred("lingering_complete", "lingering close: whole 413 received (1/0)", "", b2f(lingering.complete()), 1)
 	e.measure("lingering_received_bytes", "lingering close: 413 body bytes received", "bytes", float64(lingering.got))
 	e.measure("lingering_sent_bytes", "lingering close: request body bytes written", "bytes", float64(lingering.written))
-	e.measure("lingering_ms", "lingering close: request start → response read", "ms", ms(lingering.elapsed))
+	e.measure("lingering_ms", "lingering close: request start → response read", "ms", timeline.Millis(lingering.elapsed))
 
-	e.check(!abortive.complete(), "after the abortive close the client got %d of %d bytes of the 413 (%v)", abortive.got, abortive.want, firstErr(abortive.readErr, abortive.writeErr))
-	e.check(lingering.complete(), "after hop's lingering close the client got %d of %d bytes of the 413 (%v)", lingering.got, lingering.want, firstErr(lingering.readErr, lingering.writeErr))
+	e.check(!abortive.complete(), "after the abortive close the client got %d of %d bytes of the 413 (%v)", abortive.got, abortive.want, cmp.Or(abortive.readErr, abortive.writeErr))
+	e.check(lingering.complete(), "after hop's lingering close the client got %d of %d bytes of the 413 (%v)", lingering.got, lingering.want, cmp.Or(lingering.readErr, lingering.writeErr))
 	e.check(abortiveShort.complete(), "a one-line 413 that arrived before the RST is still read (Linux keeps received data after a reset)")
 	labels := []string{"abortive, 32 KiB 413", "abortive, one line", "lingering, 32 KiB 413"}
 	e.plot(Plot{Title: "Bytes of the 413 the client received", XLabel: "how the server closed", YLabel: "bytes", Kind: "bar", Series: []Series{
@@ -137,15 +139,6 @@ func runHalfClose(e *env) error {
 	}})
 	e.note("abortive close: %d of %d bytes of the 413 arrived (the rest was still in the server's send queue when it reset); lingering close: all %d; a one-line 413 survives the reset on Linux",
 		abortive.got, abortive.want, lingering.got)
-	return nil
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hop-http/hop/internal/timeline"
 )
 
 // lossProbePackets is how many datagrams the loss probe sends.
@@ -43,18 +45,18 @@ func runLink(e *env) error {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	med := sorted[len(sorted)/2]
 	e.measureMs("rtt_ms", "RTT (median ICMP echo)", med, rtt)
-	e.measure("rtt_min_ms", "RTT, fastest echo", "ms", ms(sorted[0]))
-	e.measure("rtt_max_ms", "RTT, slowest echo", "ms", ms(sorted[len(sorted)-1]))
-	e.measure("base_rtt_ms", "bare path RTT (taken out of the delay)", "ms", ms(e.lab.BaseRTT()))
+	e.measure("rtt_min_ms", "RTT, fastest echo", "ms", timeline.Millis(sorted[0]))
+	e.measure("rtt_max_ms", "RTT, slowest echo", "ms", timeline.Millis(sorted[len(sorted)-1]))
+	e.measure("base_rtt_ms", "bare path RTT (taken out of the delay)", "ms", timeline.Millis(e.lab.BaseRTT()))
 	tol := rtt/10 + 100*time.Microsecond
 	e.near("median RTT", med, rtt, tol)
 	var xs, ys []float64
 	for i, s := range samples {
-		xs, ys = append(xs, float64(i+1)), append(ys, ms(s))
+		xs, ys = append(xs, float64(i+1)), append(ys, timeline.Millis(s))
 	}
 	e.plot(Plot{Title: "RTT of each echo", XLabel: "echo", YLabel: "ms", Kind: "line", Series: []Series{
 		{Name: "measured", X: xs, Y: ys},
-		{Name: "setting", X: []float64{1, float64(len(samples))}, Y: []float64{ms(rtt), ms(rtt)}, Dashed: true},
+		{Name: "setting", X: []float64{1, float64(len(samples))}, Y: []float64{timeline.Millis(rtt), timeline.Millis(rtt)}, Dashed: true},
 	}})
 
 	// Loss, one direction.

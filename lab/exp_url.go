@@ -14,6 +14,7 @@ import (
 	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/internal/dnszone"
 	"github.com/hop-http/hop/internal/selfsigned"
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/resolve"
 	"github.com/hop-http/hop/server"
 )
@@ -120,9 +121,9 @@ func runURL(e *env) error {
 	e.measureMs("dns_ms", "DNS (A and AAAA in parallel over UDP)", tm.DNS(), rtt)
 	e.measureMs("connect_ms", "TCP connect (SYN → SYN/ACK)", tm.Connect(), rtt)
 	e.measureMs("tls_ms", tlsName+" handshake", tm.TLS(), tlsRTT*rtt)
-	e.measure("request_ms", "request written", "ms", ms(tm.Request()))
+	e.measure("request_ms", "request written", "ms", timeline.Millis(tm.Request()))
 	e.measureMs("wait_ms", "request → first byte", tm.Wait(), rtt)
-	e.measure("transfer_ms", "first byte → body done", "ms", ms(tm.Transfer()))
+	e.measure("transfer_ms", "first byte → body done", "ms", timeline.Millis(tm.Transfer()))
 	total := (3 + tlsRTT) * rtt
 	e.measureMs("total_ms", "total", tm.Total(), total)
 	closeDur, reset, ok := closeTime(e)
@@ -146,8 +147,8 @@ func runURL(e *env) error {
 	}
 	labels := []string{"dns", "connect", "tls", "first byte", "close"}
 	e.plot(Plot{Title: "Each step of the walk", XLabel: "step", YLabel: "ms", Kind: "bar", Series: []Series{
-		{Name: "measured", Labels: labels, Y: []float64{ms(tm.DNS()), ms(tm.Connect()), ms(tm.TLS()), ms(tm.Wait()), ms(closeDur)}},
-		{Name: "predicted", Labels: labels, Y: []float64{ms(rtt), ms(rtt), ms(tlsRTT * rtt), ms(rtt), ms(rtt)}, Dashed: true},
+		{Name: "measured", Labels: labels, Y: []float64{timeline.Millis(tm.DNS()), timeline.Millis(tm.Connect()), timeline.Millis(tm.TLS()), timeline.Millis(tm.Wait()), timeline.Millis(closeDur)}},
+		{Name: "predicted", Labels: labels, Y: []float64{timeline.Millis(rtt), timeline.Millis(rtt), timeline.Millis(tlsRTT * rtt), timeline.Millis(rtt), timeline.Millis(rtt)}, Dashed: true},
 	}})
 	closing := ""
 	if reset {

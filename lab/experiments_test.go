@@ -186,7 +186,7 @@ func TestPipelineHOL(t *testing.T) {
 }
 
 func TestLoss(t *testing.T) {
-	measure(t, "loss", 20*time.Millisecond, func(o *Options) { o.Loss, o.LossSet = 0.02, true }, func(r *Result) []string {
+	measure(t, "loss", 20*time.Millisecond, func(o *Options) { o.Loss = 0.02 }, func(r *Result) []string {
 		var p problems
 		lost, resent := row(r, "data_lost"), row(r, "retransmitted")
 		p.expect(lost > 0 && resent >= lost, "%v segments lost, %v retransmitted", lost, resent)

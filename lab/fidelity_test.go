@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"cmp"
 	"testing"
 	"time"
 )
@@ -26,8 +27,8 @@ func TestLinkFidelity(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			R := msOf(tc.rtt)
 			measure(t, "link", tc.rtt, func(o *Options) {
-				o.Loss, o.LossSet = tc.loss, true
-				o.Rate, o.RateSet = tc.rate, true
+				// A zero in the table is none (negative), not the default.
+				o.Loss, o.Rate = cmp.Or(tc.loss, -1), cmp.Or(tc.rate, -1)
 			}, func(r *Result) []string {
 				var p problems
 				p.expect(between(row(r, "rtt_ms"), 0.9*R, 1.1*R), "median RTT %.3f ms for %v", row(r, "rtt_ms"), tc.rtt)

@@ -84,7 +84,7 @@ func labResults(t *testing.T) []*lab.Result {
 	resultsOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		opt := lab.Options{RTT: 10 * time.Millisecond, RTTSet: true, Short: true, Seed: 1}
+		opt := lab.Options{RTT: 10 * time.Millisecond, Short: true, Seed: 1}
 		for _, name := range []string{"url", "slow-start"} {
 			r, err := lab.Run(ctx, name, opt)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab"
 	"github.com/hop-http/hop/lab/capture"
 )
@@ -278,7 +279,7 @@ func sequenceSVG(r *lab.Result, recs []*capture.Record, leg string) template.HTM
 		fmt.Fprintf(&b, `<text x="%.0f" y="18" class="host" text-anchor="middle">%s</text>`, x, esc(h))
 		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="26" y2="%d" class="life"/>`, x, x, H+T+B/2)
 	}
-	for _, v := range niceTicks(ms(t0), ms(t1), 8) {
+	for _, v := range niceTicks(timeline.Millis(t0), timeline.Millis(t1), 8) {
 		y := yOf(time.Duration(v * float64(time.Millisecond)))
 		if y < float64(T)-1 || y > float64(T+H)+1 {
 			continue
@@ -319,11 +320,11 @@ func sequenceSVG(r *lab.Result, recs []*capture.Record, leg string) template.HTM
 		if rec.Info != "" {
 			label += " " + rec.Info
 		}
-		detail := fmt.Sprintf("%s → %s  %s  sent %.3f ms, ", rec.Src, rec.Dst, rec.Proto, ms(rec.Sent))
+		detail := fmt.Sprintf("%s → %s  %s  sent %.3f ms, ", rec.Src, rec.Dst, rec.Proto, timeline.Millis(rec.Sent))
 		if rec.Dropped() {
 			detail += "dropped (" + rec.Fate.String() + ")"
 		} else {
-			detail += fmt.Sprintf("arrived %.3f ms", ms(rec.Arrived))
+			detail += fmt.Sprintf("arrived %.3f ms", timeline.Millis(rec.Arrived))
 		}
 		if rec.Proto == "TCP" {
 			detail += fmt.Sprintf("  conn #%d %s seq=%d ack=%d win=%d len=%d", rec.Conn, rec.Flags, rec.Seq, rec.Ack, rec.Win, rec.Len)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab"
 )
 
@@ -124,22 +123,9 @@ func WriteJSON(w io.Writer, results []*lab.Result) error {
 // writeWaterfalls draws the result's per-request phases with the waterfall of `hop
 // get --timing`.
 func writeWaterfalls(w io.Writer, r *lab.Result) {
-	for _, wf := range r.Waterfalls {
-		base := r.Capture.Start
-		tw := timeline.Waterfall{Title: wf.Title}
-		first := true
-		for _, p := range wf.Phases {
-			ph := timeline.Phase{Name: p.Name}
-			if p.Start >= 0 {
-				ph.Start, ph.End = base.Add(p.Start), base.Add(p.End)
-				if first || ph.Start.Before(tw.Start) {
-					tw.Start, first = ph.Start, false
-				}
-			}
-			tw.Phases = append(tw.Phases, ph)
-		}
+	for i := range r.Waterfalls {
 		fmt.Fprintln(w)
-		indent(w, func(b io.Writer) { tw.WriteTo(b) })
+		indent(w, func(b io.Writer) { r.Waterfalls[i].WriteTo(b) })
 	}
 }
 
