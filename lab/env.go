@@ -30,6 +30,12 @@ type env struct {
 
 	mu       sync.Mutex
 	cleanups []func()
+	closed   bool          // closeAll ran: a cleanup registered now runs at once
+	ended    chan struct{} // closed by closeAll
+}
+
+func newEnv(ctx context.Context, l *netlab.Lab, p Params, short bool, res *Result) *env {
+	return &env{ctx: ctx, lab: l, p: p, short: short, res: res, ended: make(chan struct{})}
 }
 
 // runSafely runs fn, turning a panic into an error so that the lab is still removed.
@@ -43,18 +49,27 @@ func (e *env) runSafely(fn func(*env) error) (err error) {
 }
 
 // cleanup registers f to run when the experiment ends, before the lab is removed
-// (last registered, first run).
+// (last registered, first run). Registered once the experiment has ended (by a
+// goroutine that outlived it), f runs at once.
 func (e *env) cleanup(f func()) {
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		f()
+		return
+	}
 	e.cleanups = append(e.cleanups, f)
 	e.mu.Unlock()
 }
 
+// closeAll ends the experiment: it runs the cleanups and tells the goroutines that
+// wait on ended.
 func (e *env) closeAll() {
 	e.mu.Lock()
 	fs := e.cleanups
-	e.cleanups = nil
+	e.cleanups, e.closed = nil, true
 	e.mu.Unlock()
+	close(e.ended)
 	for i := len(fs) - 1; i >= 0; i-- {
 		fs[i]()
 	}

@@ -255,7 +255,7 @@ func (x Experiment) Run(ctx context.Context, opt Options) (*Result, error) {
 	for _, h := range l.Hosts() {
 		res.Hosts = append(res.Hosts, h.Name)
 	}
-	e := &env{ctx: ctx, lab: l, p: p, short: opt.Short, res: res}
+	e := newEnv(ctx, l, p, opt.Short, res)
 	start := time.Now()
 	runErr := e.runSafely(x.run)
 	e.closeAll()
