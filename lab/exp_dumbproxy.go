@@ -15,6 +15,7 @@ import (
 	"github.com/hop-http/hop/lab/netlab"
 	"github.com/hop-http/hop/proxy"
 	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
 )
 
 // browserOutcome is what the 1.0-era browser of the dumb-proxy experiment saw for
@@ -184,12 +185,5 @@ func (e *env) browse(proxyAddr, target, hdr string, idle time.Duration) (browser
 	return out, nil
 }
 
-func hostOf(url string) string {
-	h := url[len("http://"):]
-	for i := 0; i < len(h); i++ {
-		if h[i] == '/' {
-			return h[:i]
-		}
-	}
-	return h
-}
+// hostOf returns the authority of an absolute URL, its Host field.
+func hostOf(url string) string { return wire.SplitURI(url).Authority }
