@@ -28,6 +28,11 @@ func TestURL(t *testing.T) {
 		}
 		p.expect(between(row(r, "total_ms"), 3.9*R, 4*R+slack(4*R)), "total %.1f ms, want 4 RTT", row(r, "total_ms"))
 		p.expect(row(r, "status") == 200, "status %v", row(r, "status"))
+		// The walk ends with the four-way close, not a reset (the client's abortive
+		// close once reset the connection in 3 runs of 10): one round trip from the
+		// first FIN to the last ACK.
+		p.expect(row(r, "close_reset") == 0, "the close ended in a reset")
+		p.expect(between(row(r, "close_ms"), 0.97*R, R+slack(R)), "close %.1f ms, want one RTT", row(r, "close_ms"))
 		return p
 	})
 
