@@ -69,16 +69,16 @@ func runDumbProxy(e *env) error {
 
 	var ka, pc, hka, hpc browserOutcome
 	for _, l := range []struct {
-		name, addr, hdr string
-		out             *browserOutcome
+		name, addr, field string
+		out               *browserOutcome
 	}{
-		{"Connection: keep-alive through the dumb proxy", proxyAddr, "Connection: keep-alive", &ka},
-		{"Proxy-Connection: keep-alive through the dumb proxy", proxyAddr, "Proxy-Connection: keep-alive", &pc},
-		{"Connection: keep-alive through hop proxy", hopAddr, "Connection: keep-alive", &hka},
-		{"Proxy-Connection: keep-alive through hop proxy", hopAddr, "Proxy-Connection: keep-alive", &hpc},
+		{"Connection: keep-alive through the dumb proxy", proxyAddr, "Connection", &ka},
+		{"Proxy-Connection: keep-alive through the dumb proxy", proxyAddr, "Proxy-Connection", &pc},
+		{"Connection: keep-alive through hop proxy", hopAddr, "Connection", &hka},
+		{"Proxy-Connection: keep-alive through hop proxy", hopAddr, "Proxy-Connection", &hpc},
 	} {
 		if err := e.leg(l.name, func() (err error) {
-			*l.out, err = e.browse(l.addr, target, l.hdr, idle)
+			*l.out, err = e.browse(l.addr, target, l.field, idle)
 			return err
 		}); err != nil {
 			return err
@@ -122,14 +122,14 @@ func runDumbProxy(e *env) error {
 	return nil
 }
 
-// browse plays a 1.0-era browser behind a proxy: it requests target twice with the
-// keep-alive field hdr, reusing the connection when the response says keep-alive, and
-// sending the request again on a new connection if the kept one ends without an
-// answer. idle is the origin's idle timeout (the second request waits at most that
-// long plus 5 s).
-func (e *env) browse(proxyAddr, target, hdr string, idle time.Duration) (browserOutcome, error) {
+// browse plays a 1.0-era browser behind a proxy: it requests target twice with field
+// (Connection or Proxy-Connection) set to keep-alive, reusing the connection when the
+// response says keep-alive, and sending the request again on a new connection if the
+// kept one ends without an answer. idle is the origin's idle timeout (the second
+// request waits at most that long plus 5 s).
+func (e *env) browse(proxyAddr, target, field string, idle time.Duration) (browserOutcome, error) {
 	var out browserOutcome
-	req := []byte("GET " + target + " HTTP/1.0\r\nHost: " + hostOf(target) + "\r\nUser-Agent: Mozilla/3.0 (hop lab)\r\n" + hdr + "\r\n\r\n")
+	req := rawHead("GET", target, 0, "Host", hostOf(target), "User-Agent", "Mozilla/3.0 (hop lab)", field, "keep-alive")
 	exchange := func(rc *rawConn, wait time.Duration) (*rawResponse, error) {
 		rc.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if _, err := rc.c.Write(req); err != nil {

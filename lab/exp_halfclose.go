@@ -28,8 +28,10 @@ func refusal(short bool) (head, body []byte) {
 	if !short {
 		body = append(body, fill[:refusalPage-len(body)]...)
 	}
-	head = []byte("HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n")
+	head = wire.AppendStatusLine(nil, 1, 413, "")
+	head = wire.AppendField(head, "Content-Type", "text/plain")
+	head = wire.AppendIntField(head, "Content-Length", int64(len(body)))
+	head = append(wire.AppendField(head, "Connection", "close"), '\r', '\n')
 	return head, body
 }
 
@@ -153,10 +155,9 @@ func (e *env) postTooLarge(addr, path string, size int64) (halfCloseOutcome, err
 	}
 	defer conn.Close()
 	start := time.Now()
-	head := "POST " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
-		strconv.FormatInt(size, 10) + "\r\n\r\n"
+	head := rawHead("POST", path, 1, "Host", addr, "Content-Type", "application/octet-stream", "Content-Length", strconv.FormatInt(size, 10))
 	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := conn.Write([]byte(head)); err != nil {
+	if _, err := conn.Write(head); err != nil {
 		out.writeErr = err
 	}
 	chunk := make([]byte, 16<<10)

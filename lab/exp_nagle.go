@@ -5,6 +5,7 @@ package lab
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/hop-http/hop/internal/timeline"
@@ -26,7 +27,7 @@ func runNagle(e *env) error {
 	}
 	addr := net.JoinHostPort(e.host("web").Addr.String(), "80")
 	body := []byte("twenty bytes of body")
-	head := []byte(fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", addr, len(body)))
+	head := rawHead("POST", "/echo", 1, "Host", addr, "Content-Type", "text/plain", "Content-Length", strconv.Itoa(len(body)))
 
 	run := func(noDelay, twoWrites bool) ([]time.Duration, error) {
 		conn, err := e.dialRaw(addr)

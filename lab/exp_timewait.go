@@ -38,7 +38,7 @@ func runTimeWait(e *env) error {
 		return err
 	}
 	addr := net.JoinHostPort(web.Addr.String(), "80")
-	req := []byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
+	req := rawHead("GET", "/", 1, "Host", addr)
 	interval := time.Second / time.Duration(rate)
 
 	type point struct {

@@ -162,5 +162,16 @@ func (rc *rawConn) fill() error {
 	return err
 }
 
+// rawHead builds a request head with hop's serializer: the request line (HTTP/1.minor)
+// and the fields, given as name, value, name, value..., in order. The experiments
+// choose its bytes and how they are written, not how they are spelled.
+func rawHead(method, target string, minor uint8, fields ...string) []byte {
+	b := wire.AppendRequestLine(nil, method, target, minor)
+	for i := 0; i+1 < len(fields); i += 2 {
+		b = wire.AppendField(b, fields[i], fields[i+1])
+	}
+	return append(b, '\r', '\n')
+}
+
 // isReset reports a connection reset by the peer.
 func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }

@@ -81,3 +81,14 @@ func TestRawConnCanceled(t *testing.T) {
 		t.Errorf("read after cancel: %v", err)
 	}
 }
+
+func TestRawHead(t *testing.T) {
+	got := string(rawHead("GET", "http://192.0.2.80/", 0, "Host", "192.0.2.80", "Proxy-Connection", "keep-alive"))
+	if want := "GET http://192.0.2.80/ HTTP/1.0\r\nHost: 192.0.2.80\r\nProxy-Connection: keep-alive\r\n\r\n"; got != want {
+		t.Errorf("rawHead: %q, want %q", got, want)
+	}
+	head, body := refusal(true)
+	if want := "HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 23\r\nConnection: close\r\n\r\n"; string(head) != want || len(body) != 23 {
+		t.Errorf("refusal: %q, %d bytes", head, len(body))
+	}
+}
