@@ -255,13 +255,10 @@ func TestLabOutputsCheckedFirst(t *testing.T) {
 		{"--html", filepath.Join(dir, "no", "such", "x.html")},
 		{"--pcap", filepath.Join(dir, "ok.pcapng"), "--html", filepath.Join(dir, "no", "x.html")},
 	} {
-		start := time.Now()
+		// Had the experiment run, it would have printed its result (and exited 1).
 		code, out, stderr := labRun(append([]string{"run", "link", "--rtt", "1ms", "--short"}, args...)...)
 		if code != 2 || out != "" || !strings.Contains(stderr, "no such file or directory") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 before running", args, code, out, stderr)
-		}
-		if took := time.Since(start); took > 5*time.Second {
-			t.Errorf("%q: took %v: the experiment ran", args, took)
 		}
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
