@@ -5,9 +5,12 @@ package lab
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/internal/testnet"
 )
 
 // rawConn reads responses of every framing, across reads, one after another on one
@@ -31,17 +34,19 @@ func TestRawConn(t *testing.T) {
 		{"head too large", []string{"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", rawHeadLimit)}, "GET", nil, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client, server := loopbackPair(t)
-			go func() {
+			addr := testnet.Raw(t, func(c net.Conn, _ int) {
 				for _, w := range tc.writes {
-					server.Write([]byte(w))
+					c.Write([]byte(w))
 					time.Sleep(5 * time.Millisecond)
 				}
-				server.Close()
-			}()
+			})
+			client, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
 			rc := newRawConn(context.Background(), client)
 			var got []string
-			var err error
 			for i := 0; i < 4; i++ {
 				var resp *rawResponse
 				resp, err = rc.read(tc.method, time.Now().Add(5*time.Second))
@@ -73,7 +78,7 @@ func TestRawConn(t *testing.T) {
 
 // A canceled experiment ends a read at once.
 func TestRawConnCanceled(t *testing.T) {
-	client, _ := loopbackPair(t)
+	client := discardConn(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := newRawConn(ctx, client).read("GET", time.Now().Add(time.Minute))

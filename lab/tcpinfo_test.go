@@ -9,27 +9,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/lab/netlab"
 )
 
-// loopbackPair returns both ends of a loopback TCP connection (no lab needed).
-func loopbackPair(t *testing.T) (client, server net.Conn) {
+// discardConn returns a loopback connection to a server that reads and discards
+// (no lab needed).
+func discardConn(t *testing.T) net.Conn {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := testnet.Raw(t, func(c net.Conn, _ int) { io.Copy(io.Discard, c) })
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err = ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close(); server.Close() })
-	return client, server
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func testEnv() *env {
@@ -40,8 +34,8 @@ func testEnv() *env {
 func TestSamplerFinalSample(t *testing.T) {
 	e := testEnv()
 	defer e.closeAll()
-	client, server := loopbackPair(t)
-	s := e.sampleTCP(server, time.Hour) // one sample at the start, then none by the ticker
+	conn := discardConn(t)
+	s := e.sampleTCP(conn, time.Hour) // one sample at the start, then none by the ticker
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		s.mu.Lock()
@@ -55,13 +49,12 @@ func TestSamplerFinalSample(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	go io.Copy(io.Discard, client)
-	if _, err := server.Write(make([]byte, 64<<10)); err != nil {
+	if _, err := conn.Write(make([]byte, 64<<10)); err != nil {
 		t.Fatal(err)
 	}
 	// Wait until the peer acknowledged it all.
 	for {
-		info, err := tcpInfo(server)
+		info, err := tcpInfo(conn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,8 +87,7 @@ func TestSamplingEndsWithTheExperiment(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("sampleNext still waiting after the experiment ended")
 	}
-	_, server := loopbackPair(t)
-	s := e.sampleTCP(server, time.Millisecond)
+	s := e.sampleTCP(discardConn(t), time.Millisecond)
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):

@@ -15,33 +15,17 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/resolve"
 )
 
-// serve runs s on a free UDP port and the TCP port of the same number (a resolver
-// retries a truncated answer over TCP at the same address). When that TCP port is
-// taken it tries other UDP ports.
+// serve runs s on a free UDP port and the TCP port of the same number.
 func serve(t *testing.T, s *Server) string {
 	t.Helper()
-	var lastErr error
-	for range 10 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err != nil {
-			pc.Close()
-			lastErr = err
-			continue
-		}
-		go s.ServeUDP(pc)
-		go s.ServeTCP(ln)
-		t.Cleanup(func() { pc.Close(); ln.Close() })
-		return pc.LocalAddr().String()
-	}
-	t.Fatalf("no UDP port whose TCP twin was free in 10 attempts: %v", lastErr)
-	return ""
+	pc, ln := testnet.UDPAndTCP(t)
+	go s.ServeUDP(pc)
+	go s.ServeTCP(ln)
+	return pc.LocalAddr().String()
 }
 
 // hop's own resolver is the client: the answers must satisfy it.
