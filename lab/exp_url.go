@@ -126,7 +126,8 @@ func runURL(e *env) error {
 	e.measure("transfer_ms", "first byte → body done", "ms", timeline.Millis(tm.Transfer()))
 	total := (3 + tlsRTT) * rtt
 	e.measureMs("total_ms", "total", tm.Total(), total)
-	closeDur, reset, ok := closeTime(e)
+	closeDur, resetBy, ok := closeTime(e)
+	reset := resetBy != ""
 	if ok {
 		e.measureMs("close_ms", "close (first FIN → last packet, at the client)", closeDur, rtt)
 		e.measurePred("close_reset", "the close ended in a reset (1/0)", "", b2f(reset), 0)
@@ -141,7 +142,11 @@ func runURL(e *env) error {
 	e.near("first byte", tm.Wait(), rtt, tolerance(rtt))
 	e.near("total", tm.Total(), total, tolerance(total))
 	if e.check(ok, "the close was seen on the wire") {
-		if e.check(!reset, "the connection closed with FIN and ACK both ways, without a reset") {
+		what := "the connection closed with FIN and ACK both ways, without a reset"
+		if reset {
+			what += " (" + resetBy + " reset it)"
+		}
+		if e.check(!reset, "%s", what) {
 			e.near("close", closeDur, rtt, tolerance(rtt))
 		}
 	}
@@ -152,7 +157,9 @@ func runURL(e *env) error {
 	}})
 	closing := ""
 	if reset {
-		closing = "; the client reset the connection at the close: it closed its socket with the server's TLS close_notify unread"
+		// A socket closed with data still arriving (the peer's TLS close_notify, sent
+		// as its part of the close) answers it with a reset.
+		closing = "; " + resetBy + " reset the connection at the close: TLS data (the other side's close_notify) reached a socket it had closed without reading"
 	}
 	e.note("%s: DNS %s, connect %s, %s %s, first byte %s after the request, total %s (%.1f RTT)%s",
 		labDomain, fmtMs(tm.DNS()), fmtMs(tm.Connect()), tlsName, fmtMs(tm.TLS()), fmtMs(tm.Wait()),
@@ -161,12 +168,13 @@ func runURL(e *env) error {
 }
 
 // closeTime finds, at the client's end of its TCP connection, the time from the first
-// FIN to the connection's last packet, and whether a reset ended it.
-func closeTime(e *env) (time.Duration, bool, bool) {
+// FIN to the connection's last packet, and the host that reset the connection ("" for
+// none).
+func closeTime(e *env) (time.Duration, string, bool) {
 	cp := e.capture()
 	for _, c := range cp.ConnsOf("client") {
 		var fin, last time.Duration = -1, -1
-		reset := false
+		resetBy := ""
 		for _, i := range c.Records {
 			r := &cp.Records[i]
 			at, ok := r.At("client")
@@ -179,11 +187,13 @@ func closeTime(e *env) (time.Duration, bool, bool) {
 			if fin >= 0 {
 				last = max(last, at)
 			}
-			reset = reset || strings.Contains(r.Flags, "RST")
+			if resetBy == "" && strings.Contains(r.Flags, "RST") {
+				resetBy = r.Src
+			}
 		}
 		if fin >= 0 && last >= fin {
-			return last - fin, reset, true
+			return last - fin, resetBy, true
 		}
 	}
-	return 0, false, false
+	return 0, "", false
 }
