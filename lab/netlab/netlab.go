@@ -46,12 +46,6 @@ var standardHosts = map[string]netip.Addr{
 	"web":    netip.MustParseAddr("192.0.2.80"),
 }
 
-// AddrOf returns the address a standard host gets ("client", "dns", "web", "proxy").
-func AddrOf(host string) (netip.Addr, bool) {
-	a, ok := standardHosts[host]
-	return a, ok
-}
-
 // DefaultCongestionControl is the congestion control the lab's hosts use unless told
 // otherwise: CUBIC, Linux's usual default, whose slow start is the textbooks' (a new
 // namespace would otherwise inherit the machine's choice, which may be BBR). It is set
@@ -64,7 +58,8 @@ const DefaultMaxPackets = 200_000
 
 // Config describes a lab.
 type Config struct {
-	// Hosts are the hosts to create, by standard name (see AddrOf).
+	// Hosts are the hosts to create, by standard name: client (192.0.2.10), proxy
+	// (192.0.2.31), dns (192.0.2.53) and web (192.0.2.80).
 	Hosts []string
 	// Link applies to every direction between two hosts.
 	Link link.Params
@@ -195,7 +190,7 @@ func New(cfg Config) (_ *Lab, err error) {
 	if err := l.SetLink(cfg.Link); err != nil {
 		return nil, err
 	}
-	l.ClearPackets()
+	l.clearPackets()
 	l.Start = time.Now()
 	return l, nil
 }
@@ -403,8 +398,8 @@ func (l *Lab) SetSnap(n int) {
 	l.capMu.Unlock()
 }
 
-// ClearPackets forgets the packets recorded so far.
-func (l *Lab) ClearPackets() {
+// clearPackets forgets the packets recorded so far.
+func (l *Lab) clearPackets() {
 	l.capMu.Lock()
 	l.captured, l.overflow = nil, 0
 	l.capMu.Unlock()
