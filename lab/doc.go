@@ -22,7 +22,9 @@
 // lingering close), and its proxy for the dumb-proxy experiment's last legs. Where an
 // experiment needs to control exactly what goes on the wire — a request in two writes,
 // a 1.0 browser's Proxy-Connection, a body still being sent when the server answers —
-// it drives the socket itself and parses the responses with package wire. The subjects
+// it drives the socket itself: it chooses the bytes and the writes (the heads are
+// still spelled by wire's serializer) and reads the responses with hop's read side
+// (internal/connbuf and package wire), adding only their timing. The subjects
 // of two experiments are written here on purpose: a server that closes abortively
 // (half-close) and a 1.0-era blind-forwarding proxy (package dumbproxy).
 //

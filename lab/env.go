@@ -30,6 +30,12 @@ type env struct {
 
 	mu       sync.Mutex
 	cleanups []func()
+	closed   bool          // closeAll ran: a cleanup registered now runs at once
+	ended    chan struct{} // closed by closeAll
+}
+
+func newEnv(ctx context.Context, l *netlab.Lab, p Params, short bool, res *Result) *env {
+	return &env{ctx: ctx, lab: l, p: p, short: short, res: res, ended: make(chan struct{})}
 }
 
 // runSafely runs fn, turning a panic into an error so that the lab is still removed.
@@ -43,18 +49,27 @@ func (e *env) runSafely(fn func(*env) error) (err error) {
 }
 
 // cleanup registers f to run when the experiment ends, before the lab is removed
-// (last registered, first run).
+// (last registered, first run). Registered once the experiment has ended (by a
+// goroutine that outlived it), f runs at once.
 func (e *env) cleanup(f func()) {
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		f()
+		return
+	}
 	e.cleanups = append(e.cleanups, f)
 	e.mu.Unlock()
 }
 
+// closeAll ends the experiment: it runs the cleanups and tells the goroutines that
+// wait on ended.
 func (e *env) closeAll() {
 	e.mu.Lock()
 	fs := e.cleanups
-	e.cleanups = nil
+	e.cleanups, e.closed = nil, true
 	e.mu.Unlock()
+	close(e.ended)
 	for i := len(fs) - 1; i >= 0; i-- {
 		fs[i]()
 	}
@@ -89,7 +104,7 @@ func (e *env) measurePred(key, label, unit string, v, pred float64) {
 
 // measureMs adds a time in ms beside its prediction.
 func (e *env) measureMs(key, label string, v, pred time.Duration) {
-	e.measurePred(key, label, "ms", ms(v), ms(pred))
+	e.measurePred(key, label, "ms", timeline.Millis(v), timeline.Millis(pred))
 }
 
 // check records one comparison behind the verdict.
@@ -144,14 +159,17 @@ func (e *env) capture() *capture.Capture {
 }
 
 // waterfall records the phases hop's client timed for one request.
+// Phases that took no time (no DNS or connect on a reused connection) are left
+// blank, and the axis starts with the first phase that did.
 func (e *env) waterfall(title string, tm *client.Timings) {
-	w := Waterfall{Title: title}
-	for _, p := range timeline.ClientPhases(tm) {
-		ph := Phase{Name: p.Name, Start: -1, End: -1}
-		if p.Duration() > 0 {
-			ph.Start, ph.End = e.since(p.Start), e.since(p.End)
+	w := timeline.Waterfall{Title: title, Phases: timeline.ClientPhases(tm)}
+	for i := range w.Phases {
+		p := &w.Phases[i]
+		if p.Duration() <= 0 {
+			p.Start, p.End = time.Time{}, time.Time{}
+		} else if w.Start.IsZero() || p.Start.Before(w.Start) {
+			w.Start = p.Start
 		}
-		w.Phases = append(w.Phases, ph)
 	}
 	e.res.Waterfalls = append(e.res.Waterfalls, w)
 }

@@ -25,7 +25,7 @@ func ExampleParseRate() {
 // Run one experiment at 20 ms RTT and print what it measured beside the prediction
 // (needs root).
 func ExampleRun() {
-	r, err := lab.Run(context.Background(), "handshake", lab.Options{RTT: 20 * time.Millisecond, RTTSet: true})
+	r, err := lab.Run(context.Background(), "handshake", lab.Options{RTT: 20 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab/dumbproxy"
 	"github.com/hop-http/hop/lab/netlab"
 	"github.com/hop-http/hop/proxy"
 	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
 )
 
 // browserOutcome is what the 1.0-era browser of the dumb-proxy experiment saw for
@@ -67,16 +69,16 @@ func runDumbProxy(e *env) error {
 
 	var ka, pc, hka, hpc browserOutcome
 	for _, l := range []struct {
-		name, addr, hdr string
-		out             *browserOutcome
+		name, addr, field string
+		out               *browserOutcome
 	}{
-		{"Connection: keep-alive through the dumb proxy", proxyAddr, "Connection: keep-alive", &ka},
-		{"Proxy-Connection: keep-alive through the dumb proxy", proxyAddr, "Proxy-Connection: keep-alive", &pc},
-		{"Connection: keep-alive through hop proxy", hopAddr, "Connection: keep-alive", &hka},
-		{"Proxy-Connection: keep-alive through hop proxy", hopAddr, "Proxy-Connection: keep-alive", &hpc},
+		{"Connection: keep-alive through the dumb proxy", proxyAddr, "Connection", &ka},
+		{"Proxy-Connection: keep-alive through the dumb proxy", proxyAddr, "Proxy-Connection", &pc},
+		{"Connection: keep-alive through hop proxy", hopAddr, "Connection", &hka},
+		{"Proxy-Connection: keep-alive through hop proxy", hopAddr, "Proxy-Connection", &hpc},
 	} {
 		if err := e.leg(l.name, func() (err error) {
-			*l.out, err = e.browse(l.addr, target, l.hdr, idle)
+			*l.out, err = e.browse(l.addr, target, l.field, idle)
 			return err
 		}); err != nil {
 			return err
@@ -112,22 +114,22 @@ func runDumbProxy(e *env) error {
 	e.near("hop proxy, Proxy-Connection, second request", hpc.second, 3*rtt, tolerance(3*rtt))
 	labels := []string{"dumb, Connection", "dumb, Proxy-Connection", "hop, Connection", "hop, Proxy-Connection"}
 	e.plot(Plot{Title: "The second request answered after", XLabel: "proxy and keep-alive field", YLabel: "ms", Kind: "bar", Series: []Series{
-		{Name: "measured", Labels: labels, Y: []float64{ms(ka.second), ms(pc.second), ms(hka.second), ms(hpc.second)}},
-		{Name: "predicted", Labels: labels, Y: []float64{ms(idle + 4*rtt), ms(4 * rtt), ms(2 * rtt), ms(3 * rtt)}, Dashed: true},
+		{Name: "measured", Labels: labels, Y: []float64{timeline.Millis(ka.second), timeline.Millis(pc.second), timeline.Millis(hka.second), timeline.Millis(hpc.second)}},
+		{Name: "predicted", Labels: labels, Y: []float64{timeline.Millis(idle + 4*rtt), timeline.Millis(4 * rtt), timeline.Millis(2 * rtt), timeline.Millis(3 * rtt)}, Dashed: true},
 	}})
 	e.note("the dumb proxy forwarded Connection: keep-alive: the second request hung %s until the origin's idle timeout; Proxy-Connection avoided the hang at the price of a new connection (%s); hop proxy kept both sides persistent and answered the second request in %s",
 		fmtMs(ka.hung), fmtMs(pc.second), fmtMs(hka.second))
 	return nil
 }
 
-// browse plays a 1.0-era browser behind a proxy: it requests target twice with the
-// keep-alive field hdr, reusing the connection when the response says keep-alive, and
-// sending the request again on a new connection if the kept one ends without an
-// answer. idle is the origin's idle timeout (the second request waits at most that
-// long plus 5 s).
-func (e *env) browse(proxyAddr, target, hdr string, idle time.Duration) (browserOutcome, error) {
+// browse plays a 1.0-era browser behind a proxy: it requests target twice with field
+// (Connection or Proxy-Connection) set to keep-alive, reusing the connection when the
+// response says keep-alive, and sending the request again on a new connection if the
+// kept one ends without an answer. idle is the origin's idle timeout (the second
+// request waits at most that long plus 5 s).
+func (e *env) browse(proxyAddr, target, field string, idle time.Duration) (browserOutcome, error) {
 	var out browserOutcome
-	req := []byte("GET " + target + " HTTP/1.0\r\nHost: " + hostOf(target) + "\r\nUser-Agent: Mozilla/3.0 (hop lab)\r\n" + hdr + "\r\n\r\n")
+	req := rawHead("GET", target, 0, "Host", hostOf(target), "User-Agent", "Mozilla/3.0 (hop lab)", field, "keep-alive")
 	exchange := func(rc *rawConn, wait time.Duration) (*rawResponse, error) {
 		rc.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if _, err := rc.c.Write(req); err != nil {
@@ -183,12 +185,5 @@ func (e *env) browse(proxyAddr, target, hdr string, idle time.Duration) (browser
 	return out, nil
 }
 
-func hostOf(url string) string {
-	h := url[len("http://"):]
-	for i := 0; i < len(h); i++ {
-		if h[i] == '/' {
-			return h[:i]
-		}
-	}
-	return h
-}
+// hostOf returns the authority of an absolute URL, its Host field.
+func hostOf(url string) string { return wire.SplitURI(url).Authority }

@@ -4,11 +4,13 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
@@ -26,8 +28,10 @@ func refusal(short bool) (head, body []byte) {
 	if !short {
 		body = append(body, fill[:refusalPage-len(body)]...)
 	}
-	head = []byte("HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n")
+	head = wire.AppendStatusLine(nil, 1, 413, "")
+	head = wire.AppendField(head, "Content-Type", "text/plain")
+	head = wire.AppendIntField(head, "Content-Length", int64(len(body)))
+	head = append(wire.AppendField(head, "Connection", "close"), '\r', '\n')
 	return head, body
 }
 
@@ -83,8 +87,8 @@ func runHalfClose(e *env) error {
 	// hop's server with the same refusal, sent by a handler that does not read the
 	// body; the server then closes the connection gracefully.
 	if _, _, err := e.startServer("web", 80, server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
-		cl, _ := wire.ParseContentLength(r.Header.Get("Content-Length"))
-		if cl <= uploadLimit {
+		// The length the server's parser found (a chunked body's is unknown: refused).
+		if r.Framing != wire.FramingChunked && r.ContentLength <= uploadLimit {
 			b, _ := r.ReadBody(uploadLimit)
 			fmt.Fprintf(w, "%d bytes\n", len(b))
 			return
@@ -125,10 +129,10 @@ func runHalfClose(e *env) error {
 	e.measurePred("lingering_complete", "lingering close: whole 413 received (1/0)", "", b2f(lingering.complete()), 1)
 	e.measure("lingering_received_bytes", "lingering close: 413 body bytes received", "bytes", float64(lingering.got))
 	e.measure("lingering_sent_bytes", "lingering close: request body bytes written", "bytes", float64(lingering.written))
-	e.measure("lingering_ms", "lingering close: request start → response read", "ms", ms(lingering.elapsed))
+	e.measure("lingering_ms", "lingering close: request start → response read", "ms", timeline.Millis(lingering.elapsed))
 
-	e.check(!abortive.complete(), "after the abortive close the client got %d of %d bytes of the 413 (%v)", abortive.got, abortive.want, firstErr(abortive.readErr, abortive.writeErr))
-	e.check(lingering.complete(), "after hop's lingering close the client got %d of %d bytes of the 413 (%v)", lingering.got, lingering.want, firstErr(lingering.readErr, lingering.writeErr))
+	e.check(!abortive.complete(), "after the abortive close the client got %d of %d bytes of the 413 (%v)", abortive.got, abortive.want, cmp.Or(abortive.readErr, abortive.writeErr))
+	e.check(lingering.complete(), "after hop's lingering close the client got %d of %d bytes of the 413 (%v)", lingering.got, lingering.want, cmp.Or(lingering.readErr, lingering.writeErr))
 	e.check(abortiveShort.complete(), "a one-line 413 that arrived before the RST is still read (Linux keeps received data after a reset)")
 	labels := []string{"abortive, 32 KiB 413", "abortive, one line", "lingering, 32 KiB 413"}
 	e.plot(Plot{Title: "Bytes of the 413 the client received", XLabel: "how the server closed", YLabel: "bytes", Kind: "bar", Series: []Series{
@@ -137,15 +141,6 @@ func runHalfClose(e *env) error {
 	}})
 	e.note("abortive close: %d of %d bytes of the 413 arrived (the rest was still in the server's send queue when it reset); lingering close: all %d; a one-line 413 survives the reset on Linux",
 		abortive.got, abortive.want, lingering.got)
-	return nil
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -160,10 +155,9 @@ func (e *env) postTooLarge(addr, path string, size int64) (halfCloseOutcome, err
 	}
 	defer conn.Close()
 	start := time.Now()
-	head := "POST " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
-		strconv.FormatInt(size, 10) + "\r\n\r\n"
+	head := rawHead("POST", path, 1, "Host", addr, "Content-Type", "application/octet-stream", "Content-Length", strconv.FormatInt(size, 10))
 	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := conn.Write([]byte(head)); err != nil {
+	if _, err := conn.Write(head); err != nil {
 		out.writeErr = err
 	}
 	chunk := make([]byte, 16<<10)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/timeline"
 )
 
 // runHandshake sends N requests with a new connection each, then N on one persistent
@@ -90,7 +91,7 @@ func runHandshake(e *env) error {
 		var t time.Duration
 		for i, x := range d {
 			t += x
-			xs, ys = append(xs, float64(i+1)), append(ys, ms(t))
+			xs, ys = append(xs, float64(i+1)), append(ys, timeline.Millis(t))
 		}
 		return
 	}
@@ -99,8 +100,8 @@ func runHandshake(e *env) error {
 	var px, pc, pk []float64
 	for i := 1; i <= n; i++ {
 		px = append(px, float64(i))
-		pc = append(pc, ms(time.Duration(2*i)*rtt))
-		pk = append(pk, ms(time.Duration(i+1)*rtt))
+		pc = append(pc, timeline.Millis(time.Duration(2*i)*rtt))
+		pk = append(pk, timeline.Millis(time.Duration(i+1)*rtt))
 	}
 	e.plot(Plot{Title: "Time after each request", XLabel: "requests", YLabel: "ms", Kind: "line", Series: []Series{
 		{Name: "a connection each", X: x1, Y: y1},

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sort"
 	"sync/atomic"
@@ -13,13 +14,25 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hop-http/hop/internal/timeline"
 )
 
-// lossProbePackets is how many datagrams the loss probe sends.
-const lossProbePackets = 10000
+// The loss probe sends up to lossProbePackets datagrams of lossProbeSize bytes (an
+// 8-byte payload: 36 bytes of IP), paced at most at half the line rate and for at
+// most lossProbeTime.
+const (
+	lossProbePackets = 10000
+	lossProbeSize    = 20 + 8 + 8
+	lossProbeTime    = 6 * time.Second
+)
+
+// echoSize is the IP size of the ping probe's echo request and reply (56 bytes of
+// data, as ping sends).
+const echoSize = 20 + 8 + 56
 
 // runLink probes the link itself: RTT with ICMP echo (answered by the web host's
-// kernel), loss with 10,000 UDP datagrams, and throughput with a TCP transfer.
+// kernel), loss with up to 10,000 UDP datagrams, and throughput with a TCP transfer.
 func runLink(e *env) error {
 	c, w := e.host("client"), e.host("web")
 	rtt := e.rtt()
@@ -42,36 +55,43 @@ func runLink(e *env) error {
 	sorted := append([]time.Duration(nil), samples...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	med := sorted[len(sorted)/2]
-	e.measureMs("rtt_ms", "RTT (median ICMP echo)", med, rtt)
-	e.measure("rtt_min_ms", "RTT, fastest echo", "ms", ms(sorted[0]))
-	e.measure("rtt_max_ms", "RTT, slowest echo", "ms", ms(sorted[len(sorted)-1]))
-	e.measure("base_rtt_ms", "bare path RTT (taken out of the delay)", "ms", ms(e.lab.BaseRTT()))
-	tol := rtt/10 + 100*time.Microsecond
-	e.near("median RTT", med, rtt, tol)
+	// At a limited rate each echo also spends its serialization time on the line,
+	// once each way.
+	predRTT := rtt + 2*serialization(echoSize, e.p.Rate)
+	e.measureMs("rtt_ms", "RTT (median ICMP echo)", med, predRTT)
+	e.measure("rtt_min_ms", "RTT, fastest echo", "ms", timeline.Millis(sorted[0]))
+	e.measure("rtt_max_ms", "RTT, slowest echo", "ms", timeline.Millis(sorted[len(sorted)-1]))
+	e.measure("base_rtt_ms", "bare path RTT (taken out of the delay)", "ms", timeline.Millis(e.lab.BaseRTT()))
+	tol := predRTT/10 + 100*time.Microsecond
+	e.near("median RTT", med, predRTT, tol)
 	var xs, ys []float64
 	for i, s := range samples {
-		xs, ys = append(xs, float64(i+1)), append(ys, ms(s))
+		xs, ys = append(xs, float64(i+1)), append(ys, timeline.Millis(s))
 	}
 	e.plot(Plot{Title: "RTT of each echo", XLabel: "echo", YLabel: "ms", Kind: "line", Series: []Series{
 		{Name: "measured", X: xs, Y: ys},
-		{Name: "setting", X: []float64{1, float64(len(samples))}, Y: []float64{ms(rtt), ms(rtt)}, Dashed: true},
+		{Name: "setting", X: []float64{1, float64(len(samples))}, Y: []float64{timeline.Millis(rtt), timeline.Millis(rtt)}, Dashed: true},
 	}})
 
 	// Loss, one direction.
-	var lost int64
+	var lost, sent int64
 	if err := e.leg("loss probe", func() (err error) {
-		lost, err = e.lossProbe()
+		lost, sent, err = e.lossProbe()
 		return err
 	}); err != nil {
 		return err
 	}
-	pct := float64(lost) * 100 / lossProbePackets
-	e.measurePred("loss_pct", fmt.Sprintf("loss, client → web, of %d datagrams", lossProbePackets), "%", pct, e.p.Loss*100)
-	if e.p.Loss > 0 {
-		d := pct - e.p.Loss*100
-		e.check(d <= e.p.Loss*20 && d >= -e.p.Loss*20, "loss %.2f%% within 20%% of the setting %.2f%%", pct, e.p.Loss*100)
+	pct := float64(lost) * 100 / float64(sent)
+	e.measurePred("loss_pct", fmt.Sprintf("loss, client → web, of %d datagrams", sent), "%", pct, e.p.Loss*100)
+	if p := e.p.Loss; p > 0 {
+		// Within 20% of the setting, or three standard deviations of the count of
+		// losses (a binomial draw) when that is more: 10,000 datagrams at 1% lose
+		// 100 ± 10.
+		tol := max(0.2*p, 3*math.Sqrt(p*(1-p)/float64(sent))) * 100
+		d := pct - p*100
+		e.check(d <= tol && d >= -tol, "loss %.2f%% within %.2f%% of the setting %.2f%% (of %d datagrams)", pct, tol, p*100, sent)
 	} else {
-		e.check(lost == 0, "no datagram lost on a lossless link (lost %d)", lost)
+		e.check(lost == 0, "no datagram lost on a lossless link (lost %d of %d)", lost, sent)
 	}
 
 	// Throughput, web → client.
@@ -100,20 +120,21 @@ func runLink(e *env) error {
 	return nil
 }
 
-// lossProbe sends lossProbePackets numbered datagrams from client to web and returns
-// how many did not arrive. They are paced well below the rate limit (and the link's
-// own speed), so that only the loss setting drops them.
-func (e *env) lossProbe() (int64, error) {
+// lossProbe sends numbered datagrams from client to web and returns how many did not
+// arrive of how many were sent. They are paced at most at half the line rate (and
+// the link's own speed), so that only the loss setting drops them, and sent for at
+// most lossProbeTime (fewer than lossProbePackets at a low rate).
+func (e *env) lossProbe() (lost, sent int64, err error) {
 	c, w := e.host("client"), e.host("web")
 	pc, err := w.ListenPacket("udp", ":9")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer pc.Close()
 	// Room for every datagram (about 800 bytes of buffer each), so that a receiver
 	// slowed down by a busy machine drops none: only the link may lose them.
 	if err := forceReadBuffer(pc, 16<<20); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var got atomic.Int64
 	seen := make([]bool, lossProbePackets)
@@ -136,39 +157,55 @@ func (e *env) lossProbe() (int64, error) {
 	}()
 	conn, err := c.Dial(e.ctx, "udp", net.JoinHostPort(w.Addr.String(), "9"))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.Close()
-	const size = 64
-	// Pace: at most half the line rate, and at most 20 datagrams per millisecond.
-	perMs := 20
-	if e.p.Rate > 0 {
-		perMs = max(1, min(perMs, int(e.p.Rate/2/((size+28)*8)/1000)))
-	}
-	msg := make([]byte, size)
+	n, interval := lossProbePlan(e.p.Rate)
+	msg := make([]byte, lossProbeSize-28)
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	for i := 0; i < lossProbePackets; {
-		for k := 0; k < perMs && i < lossProbePackets; k++ {
+	start := time.Now()
+	for i := 0; i < n; {
+		// Send every datagram whose time has come, then wait for the next tick.
+		for now := time.Now(); i < n && !now.Before(start.Add(time.Duration(i)*interval)); i++ {
 			binary.BigEndian.PutUint32(msg, uint32(i))
 			if _, err := conn.Write(msg); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
-			i++
 		}
 		select {
 		case <-e.ctx.Done():
-			return 0, e.ctx.Err()
+			return 0, 0, e.ctx.Err()
 		case <-tick.C:
 		}
 	}
 	// Wait for the last ones to cross (one-way delay plus a margin).
 	if err := e.sleep(e.rtt()/2 + 200*time.Millisecond); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	pc.Close()
 	<-done
-	return lossProbePackets - got.Load(), nil
+	return int64(n) - got.Load(), int64(n), nil
+}
+
+// lossProbePlan returns how many datagrams the loss probe sends and how far apart: 20
+// per millisecond, or at a limited rate one per two datagrams' serialization time
+// (half the line rate), at most lossProbePackets and at most lossProbeTime's worth.
+func lossProbePlan(rate int64) (int, time.Duration) {
+	interval := time.Millisecond / 20
+	if rate > 0 {
+		interval = max(interval, 2*serialization(lossProbeSize, rate))
+	}
+	return int(min(lossProbePackets, int64(lossProbeTime/interval))), interval
+}
+
+// serialization is how long size bytes occupy a line of rate bits per second (0: no
+// limit).
+func serialization(size int, rate int64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(int64(size) * 8 * int64(time.Second) / rate)
 }
 
 // rateProbe downloads from web to client over TCP for a fixed time and returns the

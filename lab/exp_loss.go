@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab/link"
 )
 
@@ -95,10 +96,10 @@ func runLoss(e *env) error {
 		rate := labMSS / rtt.Seconds() * math.Sqrt(3/(2*p)) // bytes per second
 		mathis = time.Duration(float64(size) / rate * float64(time.Second))
 	}
-	e.measure("lossless_ms", "transfer on the lossless link", "ms", ms(base.took))
-	e.measure("lossy_ms", fmt.Sprintf("transfer at %.1f%% loss", p*100), "ms", ms(lossyRun.took))
+	e.measure("lossless_ms", "transfer on the lossless link", "ms", timeline.Millis(base.took))
+	e.measure("lossy_ms", fmt.Sprintf("transfer at %.1f%% loss", p*100), "ms", timeline.Millis(lossyRun.took))
 	if p > 0 {
-		e.measure("mathis_ms", "the same at the Mathis steady-state rate (reference)", "ms", ms(mathis))
+		e.measure("mathis_ms", "the same at the Mathis steady-state rate (reference)", "ms", timeline.Millis(mathis))
 	}
 	e.measurePred("data_lost", "data segments the link dropped", "", float64(dataLost), p*segs)
 	e.measure("acks_lost", "ACKs the link dropped", "", float64(acksLost))
@@ -119,7 +120,7 @@ func runLoss(e *env) error {
 	series := func(name string, r run, f func(tcpSample) float64) Series {
 		s := Series{Name: name}
 		for _, x := range r.samples {
-			s.X, s.Y = append(s.X, ms(x.At-r.start)), append(s.Y, f(x))
+			s.X, s.Y = append(s.X, timeline.Millis(x.At-r.start)), append(s.Y, f(x))
 		}
 		return s
 	}

@@ -5,7 +5,10 @@ package lab
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"time"
+
+	"github.com/hop-http/hop/internal/timeline"
 )
 
 // Linux's smallest delayed-ACK timeout (TCP_DELACK_MIN).
@@ -24,7 +27,7 @@ func runNagle(e *env) error {
 	}
 	addr := net.JoinHostPort(e.host("web").Addr.String(), "80")
 	body := []byte("twenty bytes of body")
-	head := []byte(fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", addr, len(body)))
+	head := rawHead("POST", "/echo", 1, "Host", addr, "Content-Type", "text/plain", "Content-Length", strconv.Itoa(len(body)))
 
 	run := func(noDelay, twoWrites bool) ([]time.Duration, error) {
 		conn, err := e.dialRaw(addr)
@@ -81,8 +84,8 @@ func runNagle(e *env) error {
 	e.measureMs("nodelay_ms", "two writes, TCP_NODELAY", mNoDelay, rtt)
 	e.measureMs("one_write_ms", "one write, Nagle on", mOne, rtt)
 	e.measureMs("stall_ms", "the stall: Nagle on − TCP_NODELAY", stall, rtt+delayedACK)
-	e.measure("delayed_ack_ms", "the server's delayed ACK (stall − 1 RTT)", "ms", ms(stall-rtt))
-	e.measure("nagle_first_ms", "two writes, Nagle on, first request (the server ACKs at once: quick-ACK mode)", "ms", ms(nagle[0]))
+	e.measure("delayed_ack_ms", "the server's delayed ACK (stall − 1 RTT)", "ms", timeline.Millis(stall-rtt))
+	e.measure("nagle_first_ms", "two writes, Nagle on, first request (the server ACKs at once: quick-ACK mode)", "ms", timeline.Millis(nagle[0]))
 
 	e.check(stall >= 30*time.Millisecond, "Nagle + delayed ACK stall %s ≥ 30 ms", fmtMs(stall))
 	// The delayed ACK waits at least 40 ms and at most about one smoothed RTT.
@@ -96,7 +99,7 @@ func runNagle(e *env) error {
 	series := func(name string, d []time.Duration) Series {
 		s := Series{Name: name}
 		for i, x := range d {
-			s.X, s.Y = append(s.X, float64(i+1)), append(s.Y, ms(x))
+			s.X, s.Y = append(s.X, float64(i+1)), append(s.Y, timeline.Millis(x))
 		}
 		return s
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/timeline"
 )
 
 // runPage loads the guide's page (HTML with pageImages images) four ways: serial (a
@@ -158,8 +159,8 @@ func runPage(e *env) error {
 
 	labels := []string{"serial", "parallel", "persistent", "pipelined"}
 	e.plot(Plot{Title: "Page load time", XLabel: "connection management", YLabel: "ms", Kind: "bar", Series: []Series{
-		{Name: "measured", Labels: labels, Y: []float64{ms(serial), ms(parallel), ms(persistent), ms(pipelined)}},
-		{Name: "predicted", Labels: labels, Y: []float64{ms(predSerial), ms(predParallel), ms(predPersistent), ms(predPipelined)}, Dashed: true},
+		{Name: "measured", Labels: labels, Y: []float64{timeline.Millis(serial), timeline.Millis(parallel), timeline.Millis(persistent), timeline.Millis(pipelined)}},
+		{Name: "predicted", Labels: labels, Y: []float64{timeline.Millis(predSerial), timeline.Millis(predParallel), timeline.Millis(predPersistent), timeline.Millis(predPipelined)}, Dashed: true},
 	}})
 	return nil
 }

@@ -3,11 +3,13 @@
 package lab
 
 import (
+	"cmp"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/timeline"
 )
 
 // runPipelineHOL sends one slow request followed by four fast ones, pipelined on one
@@ -153,7 +155,7 @@ func runPipelineHOL(e *env) error {
 	}
 	var py, qy []float64
 	for i := range pipe {
-		py, qy = append(py, ms(pipe[i])), append(qy, ms(par[i]))
+		py, qy = append(py, timeline.Millis(pipe[i])), append(qy, timeline.Millis(par[i]))
 	}
 	e.plot(Plot{Title: "When each response was complete", XLabel: "request", YLabel: "ms after the requests were sent", Kind: "bar",
 		Series: []Series{{Name: "pipelined, one connection", Labels: labels, Y: py}, {Name: "a connection each", Labels: labels, Y: qy}}})
@@ -186,5 +188,5 @@ func concurrently(n int, fn func(i int) error) error {
 		go func() { defer wg.Done(); errs[i] = fn(i) }()
 	}
 	wg.Wait()
-	return firstErr(errs...)
+	return cmp.Or(errs...)
 }

@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/timeline"
 )
 
 // Linux keeps a socket in TIME_WAIT for 60 s (TCP_TIMEWAIT_LEN).
@@ -36,7 +38,7 @@ func runTimeWait(e *env) error {
 		return err
 	}
 	addr := net.JoinHostPort(web.Addr.String(), "80")
-	req := []byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
+	req := rawHead("GET", "/", 1, "Host", addr)
 	interval := time.Second / time.Duration(rate)
 
 	type point struct {
@@ -44,7 +46,7 @@ func runTimeWait(e *env) error {
 		client, sv int
 	}
 	// sample records both hosts' TIME_WAIT counts every 50 ms until stop is closed.
-	sample := func(from time.Time, stop <-chan struct{}) (<-chan []point, error) {
+	sample := func(from time.Time, stop <-chan struct{}) <-chan []point {
 		out := make(chan []point, 1)
 		go func() {
 			var pts []point
@@ -64,7 +66,7 @@ func runTimeWait(e *env) error {
 				}
 			}
 		}()
-		return out, nil
+		return out
 	}
 	maxOf := func(p []point, f func(point) int) int {
 		m := 0
@@ -82,7 +84,7 @@ func runTimeWait(e *env) error {
 	atRate := func(fn func(i int, at time.Duration)) []point {
 		start := time.Now()
 		stop := make(chan struct{})
-		res, _ := sample(start, stop)
+		res := sample(start, stop)
 		var wg sync.WaitGroup
 		tick := time.NewTicker(interval)
 		for i := 0; i < attempts; i++ {
@@ -112,7 +114,7 @@ func runTimeWait(e *env) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				firstErr = cmpOr(firstErr, err)
+				firstErr = cmp.Or(firstErr, err)
 				return
 			}
 			kaOK++
@@ -155,7 +157,7 @@ func runTimeWait(e *env) error {
 					firstRefusal, firstRefused = at, i+1
 				}
 			default:
-				firstErr = cmpOr(firstErr, err)
+				firstErr = cmp.Or(firstErr, err)
 			}
 		})
 		return firstErr
@@ -199,7 +201,7 @@ func runTimeWait(e *env) error {
 	sr := func(name string, p []point) Series {
 		s := Series{Name: name}
 		for _, x := range p {
-			s.X, s.Y = append(s.X, ms(x.at)), append(s.Y, float64(x.client))
+			s.X, s.Y = append(s.X, timeline.Millis(x.at)), append(s.Y, float64(x.client))
 		}
 		return s
 	}
@@ -209,7 +211,7 @@ func runTimeWait(e *env) error {
 		if t > 2*rtt {
 			n = min(int((t-2*rtt)/interval)+1, predTW)
 		}
-		px, py = append(px, ms(t)), append(py, float64(n))
+		px, py = append(px, timeline.Millis(t)), append(py, float64(n))
 	}
 	e.plot(Plot{Title: "TIME_WAIT sockets at the client", XLabel: "ms since the start of the run", YLabel: "sockets", Kind: "step",
 		Series: []Series{sr("a connection per request", closePts), sr("keep-alive", kaPts),
@@ -236,11 +238,4 @@ func closePerRequest(e *env, addr string, req []byte) error {
 		return fmt.Errorf("status %d", resp.Status)
 	}
 	return nil
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }

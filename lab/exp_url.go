@@ -14,6 +14,7 @@ import (
 	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/internal/dnszone"
 	"github.com/hop-http/hop/internal/selfsigned"
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/resolve"
 	"github.com/hop-http/hop/server"
 )
@@ -120,12 +121,13 @@ func runURL(e *env) error {
 	e.measureMs("dns_ms", "DNS (A and AAAA in parallel over UDP)", tm.DNS(), rtt)
 	e.measureMs("connect_ms", "TCP connect (SYN → SYN/ACK)", tm.Connect(), rtt)
 	e.measureMs("tls_ms", tlsName+" handshake", tm.TLS(), tlsRTT*rtt)
-	e.measure("request_ms", "request written", "ms", ms(tm.Request()))
+	e.measure("request_ms", "request written", "ms", timeline.Millis(tm.Request()))
 	e.measureMs("wait_ms", "request → first byte", tm.Wait(), rtt)
-	e.measure("transfer_ms", "first byte → body done", "ms", ms(tm.Transfer()))
+	e.measure("transfer_ms", "first byte → body done", "ms", timeline.Millis(tm.Transfer()))
 	total := (3 + tlsRTT) * rtt
 	e.measureMs("total_ms", "total", tm.Total(), total)
-	closeDur, reset, ok := closeTime(e)
+	closeDur, resetBy, ok := closeTime(e)
+	reset := resetBy != ""
 	if ok {
 		e.measureMs("close_ms", "close (first FIN → last packet, at the client)", closeDur, rtt)
 		e.measurePred("close_reset", "the close ended in a reset (1/0)", "", b2f(reset), 0)
@@ -140,18 +142,24 @@ func runURL(e *env) error {
 	e.near("first byte", tm.Wait(), rtt, tolerance(rtt))
 	e.near("total", tm.Total(), total, tolerance(total))
 	if e.check(ok, "the close was seen on the wire") {
-		if e.check(!reset, "the connection closed with FIN and ACK both ways, without a reset") {
+		what := "the connection closed with FIN and ACK both ways, without a reset"
+		if reset {
+			what += " (" + resetBy + " reset it)"
+		}
+		if e.check(!reset, "%s", what) {
 			e.near("close", closeDur, rtt, tolerance(rtt))
 		}
 	}
 	labels := []string{"dns", "connect", "tls", "first byte", "close"}
 	e.plot(Plot{Title: "Each step of the walk", XLabel: "step", YLabel: "ms", Kind: "bar", Series: []Series{
-		{Name: "measured", Labels: labels, Y: []float64{ms(tm.DNS()), ms(tm.Connect()), ms(tm.TLS()), ms(tm.Wait()), ms(closeDur)}},
-		{Name: "predicted", Labels: labels, Y: []float64{ms(rtt), ms(rtt), ms(tlsRTT * rtt), ms(rtt), ms(rtt)}, Dashed: true},
+		{Name: "measured", Labels: labels, Y: []float64{timeline.Millis(tm.DNS()), timeline.Millis(tm.Connect()), timeline.Millis(tm.TLS()), timeline.Millis(tm.Wait()), timeline.Millis(closeDur)}},
+		{Name: "predicted", Labels: labels, Y: []float64{timeline.Millis(rtt), timeline.Millis(rtt), timeline.Millis(tlsRTT * rtt), timeline.Millis(rtt), timeline.Millis(rtt)}, Dashed: true},
 	}})
 	closing := ""
 	if reset {
-		closing = "; the client reset the connection at the close: it closed its socket with the server's TLS close_notify unread"
+		// A socket closed with data still arriving (the peer's TLS close_notify, sent
+		// as its part of the close) answers it with a reset.
+		closing = "; " + resetBy + " reset the connection at the close: TLS data (the other side's close_notify) reached a socket it had closed without reading"
 	}
 	e.note("%s: DNS %s, connect %s, %s %s, first byte %s after the request, total %s (%.1f RTT)%s",
 		labDomain, fmtMs(tm.DNS()), fmtMs(tm.Connect()), tlsName, fmtMs(tm.TLS()), fmtMs(tm.Wait()),
@@ -160,12 +168,13 @@ func runURL(e *env) error {
 }
 
 // closeTime finds, at the client's end of its TCP connection, the time from the first
-// FIN to the connection's last packet, and whether a reset ended it.
-func closeTime(e *env) (time.Duration, bool, bool) {
+// FIN to the connection's last packet, and the host that reset the connection ("" for
+// none).
+func closeTime(e *env) (time.Duration, string, bool) {
 	cp := e.capture()
 	for _, c := range cp.ConnsOf("client") {
 		var fin, last time.Duration = -1, -1
-		reset := false
+		resetBy := ""
 		for _, i := range c.Records {
 			r := &cp.Records[i]
 			at, ok := r.At("client")
@@ -178,11 +187,13 @@ func closeTime(e *env) (time.Duration, bool, bool) {
 			if fin >= 0 {
 				last = max(last, at)
 			}
-			reset = reset || strings.Contains(r.Flags, "RST")
+			if resetBy == "" && strings.Contains(r.Flags, "RST") {
+				resetBy = r.Src
+			}
 		}
 		if fin >= 0 && last >= fin {
-			return last - fin, reset, true
+			return last - fin, resetBy, true
 		}
 	}
-	return 0, false, false
+	return 0, "", false
 }

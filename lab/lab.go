@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab/capture"
 	"github.com/hop-http/hop/lab/link"
 	"github.com/hop-http/hop/lab/netlab"
@@ -21,15 +23,16 @@ import (
 // DefaultRTT is the round-trip time of experiments that do not choose their own.
 const DefaultRTT = 50 * time.Millisecond
 
-// Options choose the link and the form of a run. A zero field that is not marked as
-// set takes the experiment's default (most use DefaultRTT, no loss, no rate limit).
+// Options choose the link and the form of a run. For RTT, Loss, Rate and Jitter,
+// zero means the experiment's default and a negative value means none. The defaults
+// are DefaultRTT, no loss, no rate limit and no jitter, but for the experiments that
+// choose their own (loss runs at 2% loss; see [Experiment]); none is no added delay,
+// no loss, no rate limit, no jitter.
 type Options struct {
 	RTT    time.Duration // round-trip time between any two hosts
-	Loss   float64       // packet loss probability per direction, 0 to 1
-	Rate   int64         // line rate per direction in bits per second; 0 means unlimited
+	Loss   float64       // packet loss probability per direction, up to 1
+	Rate   int64         // line rate per direction in bits per second
 	Jitter time.Duration // each packet's one-way delay varies uniformly within ±Jitter/2
-
-	RTTSet, LossSet, RateSet bool // the field was chosen (so 0 means 0)
 
 	// CongestionControl is the hosts' TCP congestion control ("" means cubic; see
 	// /proc/sys/net/ipv4/tcp_available_congestion_control).
@@ -40,8 +43,6 @@ type Options struct {
 	// Short runs the experiment's short form: fewer requests and smaller transfers,
 	// as the tests do.
 	Short bool
-	// Progress, when set, is told the name of each experiment as it starts.
-	Progress func(name string)
 }
 
 // Params are the settings an experiment ran with.
@@ -64,7 +65,7 @@ type ParamsJSON struct {
 }
 
 func (p Params) json() ParamsJSON {
-	return ParamsJSON{RTTMs: ms(p.RTT), LossPct: round(p.Loss*100, 4), RateBps: p.Rate, JitterMs: ms(p.Jitter), CC: p.CC}
+	return ParamsJSON{RTTMs: timeline.Millis(p.RTT), LossPct: round(p.Loss*100, 4), RateBps: p.Rate, JitterMs: timeline.Millis(p.Jitter), CC: p.CC}
 }
 
 func (p Params) link() link.Params {
@@ -97,9 +98,9 @@ type Result struct {
 	Plots  []Plot  `json:"-"`
 	Events []Event `json:"-"` // annotated moments for the timeline and the diagram
 	// Waterfalls are per-request phase breakdowns from hop's client (dns, connect,
-	// tls, request, wait, transfer).
-	Waterfalls []Waterfall      `json:"-"`
-	Capture    *capture.Capture `json:"-"`
+	// tls, request, wait, transfer), drawn as `hop get --timing` draws them.
+	Waterfalls []timeline.Waterfall `json:"-"`
+	Capture    *capture.Capture     `json:"-"`
 	// Overflow counts packets not recorded (the capture's bound was reached).
 	Overflow int64 `json:"-"`
 	// BaseRTT is the round trip of the bare link path, taken out of the delay.
@@ -140,19 +141,6 @@ type Event struct {
 	Label string
 }
 
-// Waterfall is the phases of one request as hop's client timed them.
-type Waterfall struct {
-	Title  string
-	Phases []Phase
-}
-
-// Phase is a named span, in time since the capture's start; Start < 0 when the phase
-// did not happen (no DNS or connect on a reused connection).
-type Phase struct {
-	Name       string
-	Start, End time.Duration
-}
-
 // Plot is a small chart of an experiment's figures.
 type Plot struct {
 	Title, XLabel, YLabel string
@@ -176,7 +164,8 @@ type Experiment struct {
 	Claim string
 	// Hosts are the lab hosts it needs.
 	Hosts []string
-	// RTT, Loss and Rate are its defaults for settings not chosen by the caller.
+	// RTT, Loss and Rate are its defaults (the settings Options leave at zero); a
+	// zero RTT here means DefaultRTT.
 	RTT  time.Duration
 	Loss float64
 	Rate int64
@@ -223,37 +212,15 @@ func Run(ctx context.Context, name string, opt Options) (*Result, error) {
 	return x.Run(ctx, opt)
 }
 
-// RunAll runs every experiment in order; it stops at the first error or when ctx is
-// canceled and returns the results so far.
-func RunAll(ctx context.Context, opt Options) ([]*Result, error) {
-	var out []*Result
-	for _, x := range registry {
-		r, err := x.Run(ctx, opt)
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", x.Name, err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
 // Params returns the settings x runs with under opt.
 func (x Experiment) Params(opt Options) Params {
-	p := Params{RTT: x.RTT, Loss: x.Loss, Rate: x.Rate, Jitter: opt.Jitter, Seed: opt.Seed, CC: opt.CongestionControl}
+	p := Params{RTT: cmp.Or(x.RTT, DefaultRTT), Loss: x.Loss, Rate: x.Rate, Seed: opt.Seed, CC: opt.CongestionControl}
+	p.RTT = setting(opt.RTT, p.RTT)
+	p.Loss = setting(opt.Loss, p.Loss)
+	p.Rate = setting(opt.Rate, p.Rate)
+	p.Jitter = setting(opt.Jitter, 0)
 	if p.CC == "" {
 		p.CC = netlab.DefaultCongestionControl
-	}
-	if p.RTT == 0 {
-		p.RTT = DefaultRTT
-	}
-	if opt.RTTSet || opt.RTT > 0 {
-		p.RTT = opt.RTT
-	}
-	if opt.LossSet || opt.Loss > 0 {
-		p.Loss = opt.Loss
-	}
-	if opt.RateSet || opt.Rate > 0 {
-		p.Rate = opt.Rate
 	}
 	if p.Seed == 0 {
 		p.Seed = rand.Uint64()
@@ -261,11 +228,20 @@ func (x Experiment) Params(opt Options) Params {
 	return p
 }
 
+// setting applies the settings rule: a positive v is the setting, zero the default
+// def, a negative v none (zero).
+func setting[T time.Duration | float64 | int64](v, def T) T {
+	switch {
+	case v > 0:
+		return v
+	case v < 0:
+		return 0
+	}
+	return def
+}
+
 // Run runs x in a lab of its own.
 func (x Experiment) Run(ctx context.Context, opt Options) (*Result, error) {
-	if opt.Progress != nil {
-		opt.Progress(x.Name)
-	}
 	p := x.Params(opt)
 	if p.Jitter > p.RTT {
 		return nil, errors.New("lab: jitter larger than the RTT")
@@ -279,7 +255,7 @@ func (x Experiment) Run(ctx context.Context, opt Options) (*Result, error) {
 	for _, h := range l.Hosts() {
 		res.Hosts = append(res.Hosts, h.Name)
 	}
-	e := &env{ctx: ctx, lab: l, p: p, short: opt.Short, res: res}
+	e := newEnv(ctx, l, p, opt.Short, res)
 	start := time.Now()
 	runErr := e.runSafely(x.run)
 	e.closeAll()
@@ -342,8 +318,6 @@ func (r *Result) Failed() []Check {
 	}
 	return out
 }
-
-func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 3) }
 
 func round(v float64, places int) float64 {
 	p := math.Pow(10, float64(places))

@@ -28,7 +28,7 @@ func needRoot(t *testing.T) {
 func runShort(t *testing.T, name string, rtt time.Duration, mod func(*Options)) *Result {
 	t.Helper()
 	needRoot(t)
-	opt := Options{RTT: rtt, RTTSet: true, Short: true, Seed: 1}
+	opt := Options{RTT: rtt, Short: true, Seed: 1}
 	if mod != nil {
 		mod(&opt)
 	}

@@ -7,23 +7,34 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"syscall"
 	"time"
 
+	"github.com/hop-http/hop/internal/connbuf"
 	"github.com/hop-http/hop/wire"
 )
 
 // rawConn is an HTTP/1.x client connection driven by hand, for the experiments that
 // must control exactly which bytes are written and when (a request in two writes, a
 // 1.0-era browser's Proxy-Connection, a body still being sent when the server answers).
-// Responses are parsed with hop's codec (package wire).
+// Responses are read with hop's own read side: the connection buffer and chunked
+// driver of internal/connbuf and the parser of package wire. What is the lab's is the
+// timing of each response (its first byte, its end).
 type rawConn struct {
-	ctx context.Context // when canceled, reads fail at once
-	c   net.Conn
-	buf []byte
-	n   int // buffered bytes
+	ctx   context.Context // when canceled, reads fail at once
+	c     net.Conn
+	in    connbuf.Buffer
+	chunk connbuf.Chunked
 }
+
+// rawBuffer is the initial size of a rawConn's buffer, rawHeadLimit the most a
+// response head may take.
+const (
+	rawBuffer    = 16 << 10
+	rawHeadLimit = 64 << 10
+)
 
 // rawResponse is one response read by rawConn.
 type rawResponse struct {
@@ -39,7 +50,9 @@ type rawResponse struct {
 // newRawConn wraps c; its reads end when ctx is canceled (the connection should come
 // from env.dialRaw, which sets its deadline to now at that moment).
 func newRawConn(ctx context.Context, c net.Conn) *rawConn {
-	return &rawConn{ctx: ctx, c: c, buf: make([]byte, 64<<10)}
+	rc := &rawConn{ctx: ctx, c: c}
+	rc.in.Init(rawBuffer)
+	return rc
 }
 
 // errNoResponse is returned when the connection ended before a response head.
@@ -57,17 +70,17 @@ func (rc *rawConn) read(method string, deadline time.Time) (*rawResponse, error)
 	var h wire.Response
 	resp := &rawResponse{}
 	for {
-		if rc.n > 0 {
+		if rc.in.Len() > 0 {
 			if resp.FirstByte.IsZero() {
 				resp.FirstByte = time.Now()
 			}
-			hl, err := p.ParseResponse(rc.buf[:rc.n], &h, []byte(method))
+			hl, err := p.ParseResponse(rc.in.Bytes(), &h, []byte(method))
 			if err == nil {
 				resp.Status, resp.KeepAlive = h.Status, h.KeepAlive
-				resp.Head = append([]byte(nil), rc.buf[:hl]...)
+				resp.Head = append([]byte(nil), rc.in.Bytes()[:hl]...)
 				resp.Declared = h.DeclaredLength
 				framing, length := h.Framing, h.ContentLength
-				rc.consume(hl)
+				rc.in.Consume(hl)
 				// A response whose body ends early is returned with the error, so that
 				// the caller can see how much arrived.
 				return resp, rc.readBody(resp, framing, length)
@@ -75,14 +88,13 @@ func (rc *rawConn) read(method string, deadline time.Time) (*rawResponse, error)
 			if err != wire.ErrNeedMore {
 				return nil, err
 			}
-			if rc.n == len(rc.buf) {
-				return nil, errors.New("response head too large")
-			}
 		}
-		m, err := rc.c.Read(rc.buf[rc.n:])
-		rc.n += m
+		if !rc.in.Room(1, rawHeadLimit) {
+			return nil, errors.New("response head too large")
+		}
+		m, err := rc.in.Fill(rc.c)
 		if m == 0 && err != nil {
-			if err == io.EOF && rc.n == 0 {
+			if err == io.EOF && rc.in.Len() == 0 {
 				return nil, errNoResponse
 			}
 			return nil, err
@@ -90,41 +102,32 @@ func (rc *rawConn) read(method string, deadline time.Time) (*rawResponse, error)
 	}
 }
 
-func (rc *rawConn) consume(k int) {
-	copy(rc.buf, rc.buf[k:rc.n])
-	rc.n -= k
-}
-
 func (rc *rawConn) readBody(resp *rawResponse, f wire.Framing, length int64) error {
 	switch f {
 	case wire.FramingNone:
 	case wire.FramingLength:
-		for int64(len(resp.Body)) < length {
-			if rc.n == 0 {
+		for left := length; left > 0; {
+			if rc.in.Len() == 0 {
 				if err := rc.fill(); err != nil {
 					return fmt.Errorf("body: %w", err)
 				}
 			}
-			k := int(min(int64(rc.n), length-int64(len(resp.Body))))
-			resp.Body = append(resp.Body, rc.buf[:k]...)
-			rc.consume(k)
+			k := int(min(int64(rc.in.Len()), left))
+			resp.Body = append(resp.Body, rc.in.Take(k)...)
+			left -= int64(k)
 		}
 	case wire.FramingChunked:
-		var d wire.ChunkedDecoder
-		for !d.Done() {
-			if rc.n == 0 {
-				if err := rc.fill(); err != nil {
-					return fmt.Errorf("body: %w", err)
-				}
+		rc.chunk.Reset()
+		for {
+			data, err := rc.chunk.Next(&rc.in, math.MaxInt)
+			resp.Body = append(resp.Body, data...)
+			if err == io.EOF {
+				break
 			}
-			used, data, err := d.Decode(rc.buf[:rc.n])
 			if err != nil {
 				return err
 			}
-			resp.Body = append(resp.Body, data...)
-			rc.consume(used)
-			if !d.Done() && len(data) == 0 && rc.n > 0 {
-				// The rest of a framing line is still to come.
+			if len(data) == 0 {
 				if err := rc.fill(); err != nil {
 					return fmt.Errorf("body: %w", err)
 				}
@@ -132,8 +135,7 @@ func (rc *rawConn) readBody(resp *rawResponse, f wire.Framing, length int64) err
 		}
 	case wire.FramingClose:
 		for {
-			resp.Body = append(resp.Body, rc.buf[:rc.n]...)
-			rc.n = 0
+			resp.Body = append(resp.Body, rc.in.Take(rc.in.Len())...)
 			if err := rc.fill(); err == io.EOF {
 				break
 			} else if err != nil {
@@ -145,12 +147,12 @@ func (rc *rawConn) readBody(resp *rawResponse, f wire.Framing, length int64) err
 	return nil
 }
 
+// fill reads once more into the buffer; it returns an error when nothing arrived.
 func (rc *rawConn) fill() error {
-	if rc.n == len(rc.buf) {
+	if !rc.in.Room(1, rawHeadLimit) {
 		return errors.New("buffer full")
 	}
-	m, err := rc.c.Read(rc.buf[rc.n:])
-	rc.n += m
+	m, err := rc.in.Fill(rc.c)
 	if m > 0 {
 		return nil
 	}
@@ -158,6 +160,17 @@ func (rc *rawConn) fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// rawHead builds a request head with hop's serializer: the request line (HTTP/1.minor)
+// and the fields, given as name, value, name, value..., in order. The experiments
+// choose its bytes and how they are written, not how they are spelled.
+func rawHead(method, target string, minor uint8, fields ...string) []byte {
+	b := wire.AppendRequestLine(nil, method, target, minor)
+	for i := 0; i+1 < len(fields); i += 2 {
+		b = wire.AppendField(b, fields[i], fields[i+1])
+	}
+	return append(b, '\r', '\n')
 }
 
 // isReset reports a connection reset by the peer.

@@ -60,23 +60,29 @@ type sampler struct {
 	done    chan struct{}
 }
 
-// sampleTCP starts sampling c every interval (bounded to 20,000 samples).
+// sampleTCP starts sampling c every interval (bounded to 20,000 samples), until the
+// sampler is halted or the experiment ends. A sampler started after the end takes
+// at most one sample.
 func (e *env) sampleTCP(c net.Conn, interval time.Duration) *sampler {
 	s := &sampler{stop: make(chan struct{}), done: make(chan struct{})}
+	take := func() {
+		if info, err := tcpInfo(c); err == nil {
+			s.mu.Lock()
+			if len(s.samples) < 20000 {
+				s.samples = append(s.samples, sampleOf(info, e.now()))
+			}
+			s.mu.Unlock()
+		}
+	}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			if info, err := tcpInfo(c); err == nil {
-				s.mu.Lock()
-				if len(s.samples) < 20000 {
-					s.samples = append(s.samples, sampleOf(info, e.now()))
-				}
-				s.mu.Unlock()
-			}
+			take()
 			select {
 			case <-s.stop:
+				take() // the state when halted: the last interval's retransmissions too
 				return
 			case <-t.C:
 			}
@@ -86,16 +92,19 @@ func (e *env) sampleTCP(c net.Conn, interval time.Duration) *sampler {
 	return s
 }
 
-// halt stops sampling (idempotent) and returns the samples.
+// halt stops sampling, after one last sample (idempotent).
 func (s *sampler) halt() {
+	s.mu.Lock()
 	select {
 	case <-s.stop:
 	default:
 		close(s.stop)
 	}
+	s.mu.Unlock()
 	<-s.done
 }
 
+// get halts the sampler and returns its samples.
 func (s *sampler) get() []tcpSample {
 	s.halt()
 	s.mu.Lock()
@@ -104,14 +113,21 @@ func (s *sampler) get() []tcpSample {
 }
 
 // sampleNext starts sampling the next connection the server accepts (its side of
-// it), and delivers the sampler, or nil when none is accepted within 10 s.
+// it), and delivers the sampler, or nil when none is accepted within 10 s or the
+// experiment ends first.
 func (e *env) sampleNext(conns *serverConns, interval time.Duration) <-chan *sampler {
 	got := make(chan *sampler, 1)
 	go func() {
+		t := time.NewTimer(10 * time.Second)
+		defer t.Stop()
 		select {
 		case sc := <-conns.ch:
 			got <- e.sampleTCP(sc, interval)
-		case <-time.After(10 * time.Second):
+		case <-t.C:
+			got <- nil
+		case <-e.ctx.Done():
+			got <- nil
+		case <-e.ended:
 			got <- nil
 		}
 	}()

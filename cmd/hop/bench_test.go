@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -10,13 +11,16 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/loadgen"
 	"github.com/hop-http/hop/server"
 )
 
@@ -152,9 +156,13 @@ func TestBenchCompare(t *testing.T) {
 	}
 	var rep struct {
 		Runs []struct {
-			Name     string  `json:"name"`
-			Requests int64   `json:"requests"`
-			Ratio    float64 `json:"ratio_vs_close"`
+			Name        string             `json:"name"`
+			Requests    int64              `json:"requests"`
+			Ratio       float64            `json:"ratio_vs_close"`
+			Connections int                `json:"connections"`
+			InFlight    int                `json:"in_flight"`
+			Pipeline    int                `json:"pipeline"`
+			Latency     map[string]float64 `json:"latency_ms"`
 		} `json:"runs"`
 		TimeWait *struct {
 			Target int `json:"target"`
@@ -173,12 +181,48 @@ func TestBenchCompare(t *testing.T) {
 	if strings.Join(names, ",") != "close,keep-alive,pipelined,parallel" || rep.Runs[0].Ratio != 1 {
 		t.Errorf("runs %v: %s", names, out)
 	}
+	// -c 4 with P = 16: the pipelined run has its 16 requests in flight on one
+	// connection; each run's connections are its own.
+	for i, want := range []struct{ conns, inFlight, pipeline int }{{4, 4, 1}, {4, 4, 1}, {1, 16, 16}, {4, 64, 16}} {
+		if i >= len(rep.Runs) {
+			break
+		}
+		if r := rep.Runs[i]; r.Connections != want.conns || r.InFlight != want.inFlight || r.Pipeline != want.pipeline || r.Latency["p99"] <= 0 {
+			t.Errorf("%s: connections %d, in flight %d, pipeline %d, latency %v; want %+v", r.Name, r.Connections, r.InFlight, r.Pipeline, r.Latency, want)
+		}
+	}
 	if rep.TimeWait == nil {
 		t.Errorf("no time_wait_after_close: %s", out)
 	}
 	code, out, _ = benchRun(t, nil, "--compare", "-c", "2", "-d", "100ms", url)
 	if code != 0 || !strings.Contains(out, "TIME_WAIT") || !strings.Contains(out, "xkeep") {
 		t.Errorf("exit %d, table:\n%s", code, out)
+	}
+}
+
+// No field the comparison adds to a run hides one of the run's report under the same
+// JSON name (encoding/json would drop the embedded one without a word).
+func TestCompareJSONFieldsDistinct(t *testing.T) {
+	names := func(typ reflect.Type) map[string]bool {
+		out := map[string]bool{}
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if f.Anonymous {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			out[cmp.Or(name, f.Name)] = true
+		}
+		return out
+	}
+	report := names(reflect.TypeFor[loadgen.Report]())
+	for name := range names(reflect.TypeFor[compareRunJSON]()) {
+		if report[name] {
+			t.Errorf("the comparison's %q hides the run report's", name)
+		}
+	}
+	if !report["connections"] || !report["requests"] {
+		t.Errorf("the report's JSON names were not found: %v", report)
 	}
 }
 
@@ -236,6 +280,7 @@ func TestBenchHelperProcess(t *testing.T) {
 func TestBenchSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
+			const conns = 2
 			var seen atomic.Int64
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -253,14 +298,17 @@ func TestBenchSignal(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBenchHelperProcess$")
 			cmd.Env = append(os.Environ(), "HOP_BENCH_HELPER=1",
-				"HOP_BENCH_ARGS="+strings.Join([]string{"-c", "2", "-d", "30s", "--json", "http://" + ln.Addr().String() + "/"}, "\n"))
+				"HOP_BENCH_ARGS="+strings.Join([]string{"-c", strconv.Itoa(conns), "-d", "30s", "--json", "http://" + ln.Addr().String() + "/"}, "\n"))
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			// The load has started (so the signal handler is in place): stop it.
-			for seen.Load() < 100 {
+			// The load has started (so the signal handler is in place): stop it once
+			// 100 responses are certainly complete. The server counts a request when
+			// its handler starts, and with -c 2 two more may still be on their way,
+			// so it waits for 102.
+			for seen.Load() < 100+conns {
 				if ctx.Err() != nil {
 					t.Fatal("no load arrived")
 				}

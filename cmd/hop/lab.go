@@ -37,8 +37,16 @@ const labUsage = `usage: hop lab list
 Runs experiments on Linux's own TCP stack in private network namespaces (one per host:
 client, dns, web, proxy) joined by a userspace link that delays, drops and rate-limits
 packets and records every one of them; prints each measured figure beside the
-textbook's prediction, with a verdict. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN).
+textbook's prediction, with a verdict. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN and
+CAP_NET_RAW).
 `
+
+// Bounds of the link settings: past them a run would wait for minutes (resolver
+// timeouts of 4 RTT, SYN retries and retransmission back-off under heavy loss).
+const (
+	maxLabRTT  = 10 * time.Second
+	maxLabLoss = 0.5
+)
 
 // labFlags are the flags of `hop lab run`.
 type labFlags struct {
@@ -60,11 +68,11 @@ func parseLabFlags(args []string, stderr io.Writer) (*labFlags, []string, error)
 	var f labFlags
 	fs := flag.NewFlagSet("hop lab run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Var(durationFlag{&f.rtt}, "rtt", "round-trip `time` between any two hosts (default: 50ms; "+
-		"the loss experiment too; plain numbers are seconds)")
-	fs.StringVar(&f.loss, "loss", "", "packet loss per direction, in `percent` (1%, 0.5); default 0, the loss experiment 2%")
-	fs.StringVar(&f.rate, "rate", "", "line rate per direction, e.g. 10mbit, 500kbit (default unlimited)")
-	fs.Var(durationFlag{&f.jit}, "jitter", "round-trip jitter: each packet's one-way delay varies within ±`D`/2")
+	fs.Var(durationFlag{&f.rtt}, "rtt", "round-trip `time` between any two hosts, at most 10s (default: 50ms, "+
+		"the loss experiment too; 0: no added delay; plain numbers are seconds)")
+	fs.StringVar(&f.loss, "loss", "", "packet loss per direction, in `percent` (1%, 0.5), at most 50%; default 0, the loss experiment 2%")
+	fs.StringVar(&f.rate, "rate", "", "line rate per direction, e.g. 10mbit, 500kbit; 0 or default: unlimited")
+	fs.Var(durationFlag{&f.jit}, "jitter", "round-trip jitter: each packet's one-way delay varies within ±`D`/2 (at most the RTT)")
 	fs.StringVar(&f.cc, "cc", "", "TCP congestion control of the hosts (default cubic; see /proc/sys/net/ipv4/tcp_available_congestion_control)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the link's loss and jitter (0: random, printed in the note)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per experiment instead of text")
@@ -81,25 +89,42 @@ func parseLabFlags(args []string, stderr io.Writer) (*labFlags, []string, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	// lab.Options: zero is the experiment's default, negative none; a flag given as
+	// 0 asks for none.
 	f.opt = lab.Options{RTT: f.rtt, Jitter: f.jit, Seed: f.seed, CongestionControl: f.cc, Short: f.short}
-	fs.Visit(func(fl *flag.Flag) { f.opt.RTTSet = f.opt.RTTSet || fl.Name == "rtt" })
-	if f.rtt < 0 || f.jit < 0 {
+	switch {
+	case f.rtt < 0 || f.jit < 0:
 		return nil, nil, errors.New("--rtt and --jitter must not be negative")
-	}
-	if f.jit > f.rtt && f.opt.RTTSet {
+	case f.rtt > maxLabRTT:
+		return nil, nil, fmt.Errorf("--rtt %v: at most %v (a plain number is seconds)", f.rtt, maxLabRTT)
+	case f.jit > f.rtt && set["rtt"]:
 		return nil, nil, errors.New("--jitter must not exceed --rtt")
+	case f.jit > maxLabRTT:
+		return nil, nil, fmt.Errorf("--jitter %v: at most %v", f.jit, maxLabRTT)
+	}
+	if f.rtt == 0 && set["rtt"] {
+		f.opt.RTT = -1
 	}
 	if f.loss != "" {
 		if f.opt.Loss, err = lab.ParseLoss(f.loss); err != nil {
 			return nil, nil, fmt.Errorf("--loss: %w", err)
 		}
-		f.opt.LossSet = true
+		if f.opt.Loss > maxLabLoss {
+			return nil, nil, fmt.Errorf("--loss %s: at most %g%% (beyond it TCP spends minutes in SYN and retransmission back-off)", f.loss, maxLabLoss*100)
+		}
+		if f.opt.Loss == 0 {
+			f.opt.Loss = -1
+		}
 	}
 	if f.rate != "" {
 		if f.opt.Rate, err = lab.ParseRate(f.rate); err != nil {
 			return nil, nil, fmt.Errorf("--rate: %w", err)
 		}
-		f.opt.RateSet = true
+		if f.opt.Rate == 0 {
+			f.opt.Rate = -1
+		}
 	}
 	if f.timeline < -1 {
 		return nil, nil, errors.New("--timeline must be -1 (all), 0 (none) or a number of rows")
@@ -154,8 +179,28 @@ func runLab(ctx context.Context, args []string, stdout, stderr, progress io.Writ
 		return 2
 	}
 	if err := lab.Privileged(); err != nil {
-		fmt.Fprintln(stderr, "hop lab: needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN and CAP_NET_RAW) to create network namespaces; run it as root or with sudo")
+		fmt.Fprintf(stderr, "hop lab: %s; run it as root or with sudo\n", strings.TrimPrefix(err.Error(), "netlab: "))
 		return 2
+	}
+	// The output files are made now, so that a path that cannot be written is told
+	// before the experiments run rather than after.
+	var pcapOut, htmlOut *os.File
+	for _, o := range []struct {
+		flag, path string
+		f          **os.File
+	}{{"--pcap", f.pcap, &pcapOut}, {"--html", f.html, &htmlOut}} {
+		if o.path == "" {
+			continue
+		}
+		fh, err := os.Create(o.path)
+		if err != nil {
+			fmt.Fprintf(stderr, "hop lab run: %s: %v\n", o.flag, err)
+			if pcapOut != nil {
+				discardOutput(pcapOut)
+			}
+			return 2
+		}
+		*o.f = fh
 	}
 
 	var results []*lab.Result
@@ -178,7 +223,8 @@ func runLab(ctx context.Context, args []string, stdout, stderr, progress io.Writ
 		if f.json {
 			if err := report.WriteJSON(stdout, []*lab.Result{r}); err != nil {
 				fmt.Fprintln(stderr, "hop lab:", err)
-				return 1
+				code = 1
+				break
 			}
 		} else {
 			if len(results) > 1 {
@@ -188,56 +234,55 @@ func runLab(ctx context.Context, args []string, stdout, stderr, progress io.Writ
 		}
 	}
 	if !f.json && len(results) > 1 {
-		agree := 0
-		var parts []string
-		for _, r := range results {
-			if r.Verdict == lab.Agrees {
-				agree++
-			}
-			parts = append(parts, r.Experiment+" "+r.Verdict)
-		}
-		fmt.Fprintf(stdout, "\n%d of %d experiments agree with the prediction: %s\n", agree, len(results), strings.Join(parts, ", "))
+		report.WriteSummary(stdout, results)
 	}
-	if len(results) == 0 {
-		return code
-	}
-	if f.pcap != "" {
-		if err := writeLabPcap(f.pcap, results); err != nil {
+	if pcapOut != nil {
+		if err := writeOutput(pcapOut, len(results) > 0, func(w io.Writer) error { return writeLabPcap(w, results) }); err != nil {
 			fmt.Fprintln(stderr, "hop lab: --pcap:", err)
 			code = 1
-		} else if progress != nil {
+		} else if progress != nil && len(results) > 0 {
 			fmt.Fprintln(progress, "hop lab: packets at the client's end written to", f.pcap)
 		}
 	}
-	if f.html != "" {
-		if err := writeFileWith(f.html, func(w io.Writer) error { return report.WriteHTML(w, results) }); err != nil {
+	if htmlOut != nil {
+		if err := writeOutput(htmlOut, len(results) > 0, func(w io.Writer) error { return report.WriteHTML(w, results) }); err != nil {
 			fmt.Fprintln(stderr, "hop lab: --html:", err)
 			code = 1
-		} else if progress != nil {
+		} else if progress != nil && len(results) > 0 {
 			fmt.Fprintln(progress, "hop lab: report written to", f.html)
 		}
 	}
 	return code
 }
 
-func writeLabPcap(path string, results []*lab.Result) error {
+func writeLabPcap(w io.Writer, results []*lab.Result) error {
 	var sections []capture.Section
 	for _, r := range results {
 		sections = append(sections, capture.Section{Name: "client (" + r.Experiment + ")", Capture: r.Capture})
 	}
-	return writeFileWith(path, func(w io.Writer) error { return capture.WritePcap(w, "client", sections) })
+	return capture.WritePcap(w, "client", sections)
 }
 
-// writeFileWith creates path and writes it with fn, removing it again on error.
-func writeFileWith(path string, fn func(io.Writer) error) error {
-	fh, err := os.Create(path)
-	if err != nil {
-		return err
+// writeOutput writes fh, made before the run, with fn and closes it. When nothing is
+// wanted (no experiment finished) or fn fails, the file is removed again.
+func writeOutput(fh *os.File, wanted bool, fn func(io.Writer) error) error {
+	if !wanted {
+		discardOutput(fh)
+		return nil
 	}
 	if err := fn(fh); err != nil {
-		fh.Close()
-		os.Remove(path)
+		discardOutput(fh)
 		return err
 	}
-	return fh.Close()
+	if err := fh.Close(); err != nil {
+		os.Remove(fh.Name())
+		return err
+	}
+	return nil
+}
+
+// discardOutput closes and removes an output file.
+func discardOutput(fh *os.File) {
+	fh.Close()
+	os.Remove(fh.Name())
 }

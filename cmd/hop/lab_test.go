@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
 
 	"github.com/hop-http/hop/internal/testpeer"
 	"github.com/hop-http/hop/lab"
@@ -57,11 +62,39 @@ func TestLabUsageErrors(t *testing.T) {
 		{[]string{"run", "url", "--rate", "fast"}, "--rate"},
 		{[]string{"run", "url", "--rtt", "-5ms"}, "must not be negative"},
 		{[]string{"run", "url", "--rtt", "10ms", "--jitter", "20ms"}, "--jitter"},
+		{[]string{"run", "url", "--rtt", "50"}, "at most 10s (a plain number is seconds)"},
+		{[]string{"run", "url", "--rtt", "11s"}, "at most 10s"},
+		{[]string{"run", "url", "--loss", "60%"}, "at most 50%"},
 		{[]string{"list", "extra"}, "no arguments"},
 	} {
 		code, _, stderr := labRun(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.msg) {
 			t.Errorf("hop lab %q: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.msg)
+		}
+	}
+}
+
+// A flag given as 0 asks for none (lab.Options' negative value); a flag not given
+// leaves the experiment's default (zero).
+func TestLabFlagsToOptions(t *testing.T) {
+	for _, tc := range []struct {
+		args        []string
+		rtt, jitter time.Duration
+		loss        float64
+		rate        int64
+	}{
+		{nil, 0, 0, 0, 0},
+		{[]string{"--rtt", "0", "--loss", "0", "--rate", "0"}, -1, 0, -1, -1},
+		{[]string{"--rtt", "20ms", "--jitter", "4ms", "--loss", "1%", "--rate", "10mbit"}, 20 * time.Millisecond, 4 * time.Millisecond, 0.01, 10e6},
+		{[]string{"--rtt", "0.5"}, 500 * time.Millisecond, 0, 0, 0},
+	} {
+		f, _, err := parseLabFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if o := f.opt; o.RTT != tc.rtt || o.Jitter != tc.jitter || o.Loss != tc.loss || o.Rate != tc.rate {
+			t.Errorf("%q: options %+v, want rtt %v jitter %v loss %v rate %v", tc.args, o, tc.rtt, tc.jitter, tc.loss, tc.rate)
 		}
 	}
 }
@@ -105,6 +138,9 @@ func TestLabWithoutRoot(t *testing.T) {
 	if stdout.Len() != 0 {
 		t.Errorf("stdout %q", stdout.String())
 	}
+	if !strings.Contains(stderr.String(), "CAP_SYS_ADMIN, CAP_NET_ADMIN and CAP_NET_RAW") {
+		t.Errorf("stderr %q does not name the capabilities the check needs", stderr.String())
+	}
 }
 
 func needLabRoot(t *testing.T) {
@@ -140,11 +176,8 @@ func TestLabRunOutputs(t *testing.T) {
 	if r.Experiment != "handshake" || r.Params.RTT != 10 || r.Measured["new_minus_reused_ms"] == 0 || r.Predicted["new_minus_reused_ms"] != 10 {
 		t.Errorf("JSON %+v", r)
 	}
-	b, err := os.ReadFile(pcap)
-	if err != nil || !bytes.HasPrefix(b, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		t.Errorf("pcap: %v, %d bytes", err, len(b))
-	}
-	b, err = os.ReadFile(html)
+	checkLabPcap(t, pcap, 10*time.Millisecond)
+	b, err := os.ReadFile(html)
 	if err != nil || !bytes.Contains(b, []byte(`<svg class="seq"`)) {
 		t.Errorf("html: %v, %d bytes", err, len(b))
 	}
@@ -158,6 +191,78 @@ func TestLabRunOutputs(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("text lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// checkLabPcap reads back the pcapng of a handshake run: packets at the client's end
+// (every one from or to the client), SYN and SYN/ACK among them one RTT apart (at the
+// web host's end they would be a few microseconds apart).
+func checkLabPcap(t *testing.T, path string, rtt time.Duration) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatalf("pcap: %v", err)
+	}
+	client := net.IPv4(192, 0, 2, 10)
+	var n int
+	var syn, synAck time.Time
+	for {
+		data, ci, err := rd.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("pcap packet %d: %v", n+1, err)
+		}
+		n++
+		pkt := gopacket.NewPacket(data, layers.LayerTypeIPv4, gopacket.NoCopy)
+		ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		if ip == nil || !ip.SrcIP.Equal(client) && !ip.DstIP.Equal(client) {
+			t.Fatalf("pcap packet %d is not the client's: %v", n, pkt)
+		}
+		if tcp, _ := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP); tcp != nil && tcp.SYN {
+			switch {
+			case !tcp.ACK && syn.IsZero():
+				syn = ci.Timestamp
+			case tcp.ACK && synAck.IsZero() && !syn.IsZero():
+				synAck = ci.Timestamp
+			}
+		}
+	}
+	if n < 50 {
+		t.Errorf("pcap: %d packets for ten requests", n)
+	}
+	if syn.IsZero() || synAck.IsZero() {
+		t.Fatalf("pcap: no SYN and SYN/ACK in %d packets", n)
+	}
+	if gap := synAck.Sub(syn); gap < rtt*97/100 || gap > rtt+5*time.Millisecond {
+		t.Errorf("pcap: SYN → SYN/ACK %v, want one RTT (%v) at the client's end", gap, rtt)
+	}
+}
+
+// An output file that cannot be made is told before any experiment runs (a usage
+// error), and nothing is left behind.
+func TestLabOutputsCheckedFirst(t *testing.T) {
+	needLabRoot(t)
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"--pcap", filepath.Join(dir, "no", "such", "x.pcapng")},
+		{"--html", filepath.Join(dir, "no", "such", "x.html")},
+		{"--pcap", filepath.Join(dir, "ok.pcapng"), "--html", filepath.Join(dir, "no", "x.html")},
+	} {
+		// Had the experiment run, it would have printed its result (and exited 1).
+		code, out, stderr := labRun(append([]string{"run", "link", "--rtt", "1ms", "--short"}, args...)...)
+		if code != 2 || out != "" || !strings.Contains(stderr, "no such file or directory") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 before running", args, code, out, stderr)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
 	}
 }
 

@@ -75,7 +75,12 @@ func (s *Server) ServeTCP(ln net.Listener) error {
 				if _, err := io.ReadFull(c, lb[:]); err != nil {
 					return
 				}
-				msg = msg[:binary.BigEndian.Uint16(lb[:])]
+				// The 2-byte prefix bounds a message to 65535 bytes.
+				n := int(binary.BigEndian.Uint16(lb[:]))
+				if n > cap(msg) {
+					msg = make([]byte, 0, n)
+				}
+				msg = msg[:n]
 				if _, err := io.ReadFull(c, msg); err != nil {
 					return
 				}

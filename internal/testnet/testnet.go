@@ -1,8 +1,9 @@
 // Package testnet owns the test networks of hop's tests and benchmarks: a raw loopback
-// TCP listener that hands every connection to the test's own handler, a canned server
-// that answers every request head with the same bytes, a hop server for a handler
-// (Serve), and an in-memory connection (MemConn, MemListener) that replays a request for
-// server benchmarks without system calls. Tests use them where a real server cannot
+// TCP listener that hands every connection to the test's own handler, a UDP and TCP
+// port pair of one number (for DNS servers), a canned server that answers every
+// request head with the same bytes, a hop server for a handler (Serve), and an
+// in-memory connection (MemConn, MemListener) that replays a request for server
+// benchmarks without system calls. Tests use them where a real server cannot
 // misbehave on purpose (resets, truncation, malformed heads) or would cost more than
 // the code being measured. Buffer is the log sink such servers write to from their
 // goroutines. It is imported only by _test files, in this module and in the
@@ -72,6 +73,31 @@ func Raw(tb testing.TB, handle func(c net.Conn, n int)) string {
 		wg.Wait()
 	})
 	return ln.Addr().String()
+}
+
+// UDPAndTCP listens on a free UDP port of 127.0.0.1 and on the TCP port of the same
+// number, as a DNS server does (a client retries a truncated answer over TCP at the
+// same address), trying other ports while the TCP one is taken. Both are closed at
+// cleanup.
+func UDPAndTCP(tb testing.TB) (net.PacketConn, net.Listener) {
+	tb.Helper()
+	var lastErr error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			lastErr = err
+			continue
+		}
+		tb.Cleanup(func() { pc.Close(); ln.Close() })
+		return pc, ln
+	}
+	tb.Fatalf("no UDP port whose TCP twin was free in 20 attempts: %v", lastErr)
+	return nil, nil
 }
 
 // Canned runs a Raw server that answers every request head (everything up to a blank

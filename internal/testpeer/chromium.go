@@ -26,14 +26,28 @@ const chromiumTimeout = 2 * time.Minute
 // fails or runs longer than two minutes.
 func Chromium(t testing.TB, profile, url string, extra ...string) string {
 	t.Helper()
+	return runChromium(t, profile, append(append([]string(nil), extra...), "--dump-dom", url))
+}
+
+// ChromiumScreenshot is [Chromium] taking a screenshot of the loaded page into file
+// (PNG) instead of dumping its DOM; extra flags such as --window-size=W,H come before
+// the URL.
+func ChromiumScreenshot(t testing.TB, profile, url, file string, extra ...string) {
+	t.Helper()
+	runChromium(t, profile, append(append([]string(nil), extra...), "--screenshot="+file, url))
+}
+
+// runChromium runs headless Chromium with args after its own flags and returns its
+// standard output.
+func runChromium(t testing.TB, profile string, args []string) string {
+	t.Helper()
 	bin := Program(t, "chromium", "chromium-browser")
 	if err := os.MkdirAll(profile, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	args = append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--user-data-dir=" + profile}, extra...)
-	args = append(args, "--dump-dom", url)
+		"--disable-dev-shm-usage", "--user-data-dir=" + profile}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), chromiumTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -42,7 +56,7 @@ func Chromium(t testing.TB, profile, url string, extra ...string) string {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %s: %v\n%s", url, err, tailOf(errOut.String(), 4000))
+		t.Fatalf("chromium %s: %v\n%s", args[len(args)-1], err, tailOf(errOut.String(), 4000))
 	}
 	return out.String()
 }

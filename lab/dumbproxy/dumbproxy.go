@@ -12,11 +12,11 @@
 package dumbproxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
 	"net"
-	"net/url"
 	"sync"
 	"time"
 
@@ -86,15 +86,18 @@ func (p *Proxy) handle(c net.Conn) {
 			return
 		}
 	}
-	u, err := url.Parse(string(req.Target))
-	if err != nil || u.Scheme != "http" || u.Host == "" {
+	// Only an absolute-form http target names the origin (the target's parts come
+	// from hop's codec too).
+	t, err := wire.ParseTarget(req.Method, req.Target)
+	if err != nil || t.Form != wire.FormAbsolute || !wire.EqualFold(t.Scheme, "http") || !t.HasAuthority {
 		io.WriteString(c, "HTTP/1.0 400 Bad Request\r\n\r\n")
 		return
 	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
+	host, port := string(t.Authority.Host), string(t.Authority.Port)
+	if len(host) > 1 && host[0] == '[' {
+		host = host[1 : len(host)-1] // an IPv6 literal, for JoinHostPort
 	}
+	addr := net.JoinHostPort(host, cmp.Or(port, "80"))
 	dial := p.Dial
 	if dial == nil {
 		var d net.Dialer

@@ -2,6 +2,7 @@ package dumbproxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -72,5 +73,55 @@ func TestForwardsBlindlyAndHangs(t *testing.T) {
 	case h := <-seen:
 		t.Errorf("the second request reached the origin: %q", h)
 	default:
+	}
+}
+
+// The origin comes from an absolute-form http target (port 80 when it has none); any
+// other target is refused with 400.
+func TestTargets(t *testing.T) {
+	dialed := make(chan string, 1)
+	p := &Proxy{Dial: func(_ context.Context, _, addr string) (net.Conn, error) {
+		dialed <- addr
+		return nil, errors.New("not dialing")
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln)
+	defer ln.Close()
+	for _, tc := range []struct {
+		target, dial, status string
+	}{
+		{"http://example.test/a", "example.test:80", "502"},
+		{"HTTP://example.test:8080/", "example.test:8080", "502"},
+		{"http://[2001:db8::1]:81/", "[2001:db8::1]:81", "502"},
+		{"http://192.0.2.80", "192.0.2.80:80", "502"},
+		{"/origin-form", "", "400"},
+		{"https://example.test/", "", "400"},
+		{"http://user@example.test/", "", "400"},
+		{"http:///no-host", "", "400"},
+	} {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET "+tc.target+" HTTP/1.0\r\nHost: example.test\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.HasPrefix(string(b), "HTTP/1.0 "+tc.status+" ") {
+			t.Errorf("%s: answered %q, want %s", tc.target, b, tc.status)
+		}
+		select {
+		case addr := <-dialed:
+			if addr != tc.dial {
+				t.Errorf("%s: dialed %s, want %q", tc.target, addr, tc.dial)
+			}
+		default:
+			if tc.dial != "" {
+				t.Errorf("%s: nothing dialed, want %s", tc.target, tc.dial)
+			}
+		}
 	}
 }

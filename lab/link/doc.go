@@ -12,7 +12,8 @@
 //     PCG generator per direction, so a run is reproducible with the same seed);
 //   - rate: when Params.Rate is set, the packet waits for the direction's line to be
 //     free and then occupies it for its length in bits divided by the rate; at most
-//     Params.Queue packets wait, later ones are dropped (tail drop, as tbf does);
+//     Params.Queue packets wait (DefaultQueue when 0, none when negative), later ones
+//     are dropped (tail drop, as tbf does);
 //   - delay: it is delivered Params.Delay (plus a uniform jitter in ±Params.Jitter)
 //     after it left the line. Packets of one direction are never reordered.
 //

@@ -23,13 +23,18 @@ const DefaultQueue = 1000
 // 1500, so every packet fits.
 const MaxPacket = 65535
 
-// Params are the properties of one direction of the link.
+// Params are the properties of one direction of the link. The zero value of each
+// field is its default: none for Delay, Jitter, Loss and Rate (no delay, no jitter,
+// no loss, no rate limit), DefaultQueue for Queue. A negative Queue means none: no
+// packet waits, and one that finds the line busy is dropped. The other fields have
+// nothing less than none, so Validate refuses negative values for them rather than
+// take them as a second spelling of zero.
 type Params struct {
 	Delay  time.Duration // one-way delay
 	Jitter time.Duration // each packet's delay varies uniformly within ±Jitter
 	Loss   float64       // probability that a packet is dropped, 0 to 1
 	Rate   int64         // line rate in bits per second; 0 means unlimited
-	Queue  int           // packets that may wait for the line; 0 means DefaultQueue
+	Queue  int           // packets that may wait while another is on the line; 0 means DefaultQueue, negative none
 }
 
 // Validate reports settings that cannot be applied.
@@ -43,15 +48,17 @@ func (p Params) Validate() error {
 		return errors.New("link: loss must be between 0 and 1")
 	case p.Rate < 0:
 		return errors.New("link: negative rate")
-	case p.Queue < 0:
-		return errors.New("link: negative queue")
 	}
 	return nil
 }
 
+// queue is how many packets may wait for the line.
 func (p *Params) queue() int {
-	if p.Queue > 0 {
+	switch {
+	case p.Queue > 0:
 		return p.Queue
+	case p.Queue < 0:
+		return 0
 	}
 	return DefaultQueue
 }
@@ -132,9 +139,7 @@ type Link struct {
 }
 
 type port struct {
-	name string
-	addr netip.Addr
-	fd   int
+	fd int
 }
 
 // direction is the state of one (source, destination) pair. Everything but params
@@ -154,11 +159,11 @@ func New(seed uint64, tap Tap) *Link {
 	return &Link{tap: tap, seed: seed, byAddr: map[netip.Addr]int{}}
 }
 
-// AddPort adds a port for the host named name with IPv4 address addr, reading and
-// writing packets on fd (a non-blocking TUN descriptor or any descriptor with one
-// packet per read and write). The link owns fd from now on and closes it in Close.
-// Ports are added before Start. It returns the port's number.
-func (l *Link) AddPort(name string, addr netip.Addr, fd int) (int, error) {
+// AddPort adds a port for the host with IPv4 address addr, reading and writing
+// packets on fd (a non-blocking TUN descriptor or any descriptor with one packet per
+// read and write). The link owns fd from now on and closes it in Close. Ports are
+// added before Start. It returns the port's number.
+func (l *Link) AddPort(addr netip.Addr, fd int) (int, error) {
 	if l.started {
 		return 0, errors.New("link: AddPort after Start")
 	}
@@ -169,23 +174,9 @@ func (l *Link) AddPort(name string, addr netip.Addr, fd int) (int, error) {
 		return 0, fmt.Errorf("link: address %s used twice", addr)
 	}
 	n := len(l.ports)
-	l.ports = append(l.ports, &port{name: name, addr: addr, fd: fd})
+	l.ports = append(l.ports, &port{fd: fd})
 	l.byAddr[addr] = n
 	return n, nil
-}
-
-// Port returns the number of the port with address addr.
-func (l *Link) Port(addr netip.Addr) (int, bool) {
-	n, ok := l.byAddr[addr]
-	return n, ok
-}
-
-// Name returns the name of port n.
-func (l *Link) Name(n int) string {
-	if n < 0 || n >= len(l.ports) {
-		return "?"
-	}
-	return l.ports[n].name
 }
 
 // Start applies p to every direction and starts moving packets.
@@ -200,11 +191,14 @@ func (l *Link) Start(p Params) error {
 	if err != nil {
 		return err
 	}
-	l.sched = sched
-	if l.stopFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+	stopFD, err := eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
 		sched.closeFD()
 		return err
 	}
+	// Only now, with both descriptors made: Close stops a scheduler it finds, and one
+	// whose run never started would never report that it stopped.
+	l.sched, l.stopFD = sched, stopFD
 	l.procs = reserveProcs(len(l.ports) + 1)
 	l.dirs = make([][]*direction, len(l.ports))
 	for s := range l.ports {
@@ -237,18 +231,6 @@ func (l *Link) SetParams(p Params) error {
 			l.dirs[s][d].params.Store(&pp)
 		}
 	}
-	return nil
-}
-
-// SetDirection applies p to the packets from port src to port dst.
-func (l *Link) SetDirection(src, dst int, p Params) error {
-	if err := p.Validate(); err != nil {
-		return err
-	}
-	if src < 0 || src >= len(l.dirs) || dst < 0 || dst >= len(l.dirs) {
-		return errors.New("link: no such direction")
-	}
-	l.dirs[src][dst].params.Store(&p)
 	return nil
 }
 
@@ -367,13 +349,14 @@ func (d *direction) admit(n int, now time.Time) (time.Time, Fate) {
 	}
 	depart := now
 	if p.Rate > 0 {
-		// Forget the packets that have left the line by now.
+		// Forget the packets that have left the line by now. The first of those
+		// left is on the line, the others wait.
 		i := 0
 		for i < len(d.departs) && !d.departs[i].After(now) {
 			i++
 		}
 		d.departs = d.departs[:copy(d.departs, d.departs[i:])]
-		if len(d.departs) >= p.queue() {
+		if len(d.departs) > p.queue() {
 			d.st.queueFull.Add(1)
 			return time.Time{}, QueueFull
 		}

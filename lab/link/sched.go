@@ -54,8 +54,11 @@ func (h *entryHeap) Pop() any {
 	return e
 }
 
+// eventfd is unix.Eventfd; a test makes it fail.
+var eventfd = unix.Eventfd
+
 func newScheduler(l *Link) (*scheduler, error) {
-	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	efd, err := eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}

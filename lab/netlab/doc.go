@@ -23,7 +23,9 @@
 // listener, so they run unchanged. Client sockets are also bound to the host's lab
 // address (with IP_BIND_ADDRESS_NO_PORT, so ports are still chosen per
 // destination at connect time, as for an unbound socket); a socket made in the wrong
-// namespace would fail to bind rather than reach anything outside the lab. The
+// namespace would fail to bind rather than reach anything outside the lab. Dial takes
+// IP addresses only: net.Dialer would resolve a name on a thread of its own, outside
+// the namespace, so names go through hop's resolver and the lab's DNS host. The
 // alternative, re-executing the program inside each namespace, would put the hosts
 // in separate processes and make their traces and TCP_INFO samples a matter of IPC.
 //
@@ -35,6 +37,7 @@
 // (a run killed with SIGKILL). The addresses come from 192.0.2.0/24 (TEST-NET-1,
 // RFC 5737), which exists only inside the lab's namespaces.
 //
-// Creating namespaces needs CAP_SYS_ADMIN and CAP_NET_ADMIN; [Privileged] says
-// whether the process has them.
+// A lab needs root: CAP_SYS_ADMIN and CAP_NET_ADMIN (namespaces, TUN devices,
+// addresses) and CAP_NET_RAW (ICMP echo); [Privileged] says whether the process has
+// them.
 package netlab

@@ -46,12 +46,6 @@ var standardHosts = map[string]netip.Addr{
 	"web":    netip.MustParseAddr("192.0.2.80"),
 }
 
-// AddrOf returns the address a standard host gets ("client", "dns", "web", "proxy").
-func AddrOf(host string) (netip.Addr, bool) {
-	a, ok := standardHosts[host]
-	return a, ok
-}
-
 // DefaultCongestionControl is the congestion control the lab's hosts use unless told
 // otherwise: CUBIC, Linux's usual default, whose slow start is the textbooks' (a new
 // namespace would otherwise inherit the machine's choice, which may be BBR). It is set
@@ -64,7 +58,8 @@ const DefaultMaxPackets = 200_000
 
 // Config describes a lab.
 type Config struct {
-	// Hosts are the hosts to create, by standard name (see AddrOf).
+	// Hosts are the hosts to create, by standard name: client (192.0.2.10), proxy
+	// (192.0.2.31), dns (192.0.2.53) and web (192.0.2.80).
 	Hosts []string
 	// Link applies to every direction between two hosts.
 	Link link.Params
@@ -114,11 +109,12 @@ type Host struct {
 
 var labSeq atomic.Int64
 
-// ErrPrivilege is returned when the process may not create namespaces.
-var ErrPrivilege = errors.New("netlab: needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create network namespaces")
+// ErrPrivilege is returned when the process may not create a lab.
+var ErrPrivilege = errors.New("netlab: needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN and CAP_NET_RAW) to create network namespaces")
 
-// Privileged reports whether the process has CAP_SYS_ADMIN and CAP_NET_ADMIN (and
-// CAP_NET_RAW, for the ping probe), returning ErrPrivilege when it has not.
+// Privileged reports whether the process has what a lab needs: CAP_SYS_ADMIN and
+// CAP_NET_ADMIN (namespaces, TUN devices, addresses) and CAP_NET_RAW (the ICMP echo of
+// the calibration and the ping probe). It returns ErrPrivilege when it has not.
 func Privileged() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -180,7 +176,7 @@ func New(cfg Config) (_ *Lab, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("netlab: host %s: %w", name, err)
 		}
-		if h.Port, err = l.link.AddPort(name, addr, fd); err != nil {
+		if h.Port, err = l.link.AddPort(addr, fd); err != nil {
 			unix.Close(fd)
 			return nil, err
 		}
@@ -194,7 +190,7 @@ func New(cfg Config) (_ *Lab, err error) {
 	if err := l.SetLink(cfg.Link); err != nil {
 		return nil, err
 	}
-	l.ClearPackets()
+	l.clearPackets()
 	l.Start = time.Now()
 	return l, nil
 }
@@ -360,27 +356,11 @@ func onLockedThread(fn func() error) error {
 	return <-errc
 }
 
-// CongestionControl is the hosts' TCP congestion control.
-func (l *Lab) CongestionControl() string { return l.cc }
-
 // Host returns the host called name, or nil.
 func (l *Lab) Host(name string) *Host { return l.byName[name] }
 
 // Hosts returns the lab's hosts in creation order.
 func (l *Lab) Hosts() []*Host { return append([]*Host(nil), l.hosts...) }
-
-// Link returns the lab's link, to change its parameters or read its counters.
-func (l *Lab) Link() *link.Link { return l.link }
-
-// HostByPort returns the host on link port n, or nil.
-func (l *Lab) HostByPort(n int) *Host {
-	for _, h := range l.hosts {
-		if h.Port == n {
-			return h
-		}
-	}
-	return nil
-}
 
 func (l *Lab) record(p *link.Packet) {
 	if l.maxPkts < 0 {
@@ -418,8 +398,8 @@ func (l *Lab) SetSnap(n int) {
 	l.capMu.Unlock()
 }
 
-// ClearPackets forgets the packets recorded so far.
-func (l *Lab) ClearPackets() {
+// clearPackets forgets the packets recorded so far.
+func (l *Lab) clearPackets() {
 	l.capMu.Lock()
 	l.captured, l.overflow = nil, 0
 	l.capMu.Unlock()
@@ -554,8 +534,16 @@ func (h *Host) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // DialWith is Dial with a function that may set socket options on the descriptor
-// before it connects.
+// before it connects. For tcp and udp, addr must be an IP address and port: a name
+// would be resolved by net.Dialer on a thread outside the host's namespace, so the
+// query would leave the lab. Names are resolved with hop's resolver (package resolve,
+// dialing with Dial) against the lab's DNS host.
 func (h *Host) DialWith(ctx context.Context, network, addr string, control func(fd uintptr) error) (net.Conn, error) {
+	if strings.HasPrefix(network, "tcp") || strings.HasPrefix(network, "udp") {
+		if _, err := netip.ParseAddrPort(addr); err != nil {
+			return nil, fmt.Errorf("netlab: dial %s %q: want an IP address and port (resolve names with hop's resolver, inside the lab): %w", network, addr, err)
+		}
+	}
 	d := net.Dialer{Control: func(network, _ string, rc syscall.RawConn) error {
 		return h.control(network, rc, func(fd uintptr) error {
 			if strings.HasPrefix(network, "tcp") {

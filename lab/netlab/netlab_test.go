@@ -243,6 +243,23 @@ func TestHostIsolation(t *testing.T) {
 	}
 }
 
+// A host dials IP addresses only: net.Dialer would resolve a name outside the lab.
+func TestDialRefusesNames(t *testing.T) {
+	l := newLab(t, link.Params{}, "client", "web")
+	c := l.Host("client")
+	for _, network := range []string{"tcp", "udp"} {
+		_, err := c.Dial(context.Background(), network, "localhost:80")
+		if err == nil || !strings.Contains(err.Error(), "want an IP address and port") {
+			t.Errorf("%s dial to a name: %v, want a refusal", network, err)
+		}
+	}
+	conn, err := c.Dial(context.Background(), "udp", l.Host("web").Addr.String()+":9")
+	if err != nil {
+		t.Fatalf("udp dial to an address: %v", err)
+	}
+	conn.Close()
+}
+
 // The end-to-end RTT matches the setting within 10% once the bare path is taken out
 // of the delay. A lab whose calibration or pings a busy moment disturbed is tried
 // again, at most three times.

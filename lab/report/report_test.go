@@ -6,8 +6,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hop-http/hop/internal/testpeer"
 	"github.com/hop-http/hop/lab"
@@ -69,6 +70,49 @@ func TestPlotSVG(t *testing.T) {
 	}
 }
 
+// Plots of data with nothing to scale by (no points, one point, zeros, NaN) are drawn
+// without a panic and without NaN in the page.
+func TestPlotSVGDegenerate(t *testing.T) {
+	nan := math.NaN()
+	for name, series := range map[string][]lab.Series{
+		"no series":   nil,
+		"empty":       {{Name: "a"}},
+		"one point":   {{Name: "a", X: []float64{3}, Y: []float64{7}, Labels: []string{"p"}}},
+		"zeros":       {{Name: "a", X: []float64{0, 0}, Y: []float64{0, 0}, Labels: []string{"p", "q"}}},
+		"not numbers": {{Name: "a", X: []float64{1, nan, 3}, Y: []float64{nan, 2, 1}, Labels: []string{"p", "q", "r"}}},
+		"tiny":        {{Name: "a", X: []float64{1e-12, 2e-12}, Y: []float64{1e-300, 2e-300}, Labels: []string{"p", "q"}}},
+		"infinite x":  {{Name: "a", X: []float64{math.Inf(1)}, Y: []float64{1}}},
+		"huge values": {{Name: "a", X: []float64{0, 1}, Y: []float64{1e300, 1e301}, Labels: []string{"p", "q"}}},
+	} {
+		for _, kind := range []string{"line", "step", "bar"} {
+			svg := string(plotSVG(lab.Plot{Title: name, Kind: kind, Series: series}))
+			if !strings.HasSuffix(svg, "</svg>") || strings.Contains(svg, "NaN") || strings.Contains(svg, "Inf") {
+				t.Errorf("%s, %s: %.300s", name, kind, svg)
+			}
+		}
+	}
+}
+
+// Labels are cut on a rune boundary.
+func TestShorten(t *testing.T) {
+	long := strings.Repeat("→×", 30)
+	if got := shorten(long, 34); !utf8.ValidString(got) || utf8.RuneCountInString(got) != 34 || !strings.HasSuffix(got, "…") {
+		t.Errorf("shorten: %q", got)
+	}
+	if got := shorten("short → label", 34); got != "short → label" {
+		t.Errorf("a short label changed: %q", got)
+	}
+}
+
+// The summary: how many agree, then each experiment's verdict.
+func TestWriteSummary(t *testing.T) {
+	var b bytes.Buffer
+	WriteSummary(&b, []*lab.Result{{Experiment: "url", Verdict: lab.Agrees}, {Experiment: "loss", Verdict: lab.Differs}, {Experiment: "link", Verdict: lab.Agrees}})
+	if want := "\n2 of 3 experiments agree with the prediction: url agrees, loss differs, link agrees\n"; b.String() != want {
+		t.Errorf("summary %q, want %q", b.String(), want)
+	}
+}
+
 var (
 	resultsOnce sync.Once
 	results     []*lab.Result
@@ -84,7 +128,7 @@ func labResults(t *testing.T) []*lab.Result {
 	resultsOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		opt := lab.Options{RTT: 10 * time.Millisecond, RTTSet: true, Short: true, Seed: 1}
+		opt := lab.Options{RTT: 10 * time.Millisecond, Short: true, Seed: 1}
 		for _, name := range []string{"url", "slow-start"} {
 			r, err := lab.Run(ctx, name, opt)
 			if err != nil {
@@ -176,28 +220,13 @@ func TestHTMLInChromium(t *testing.T) {
 	if m := regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//|<link|@import|url\(\s*["']?https?:`).FindString(page); m != "" {
 		t.Errorf("the page refers outside itself: %q", m)
 	}
-	chromium := testpeer.Program(t, "chromium", "chromium-browser")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "report.html")
 	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir=" + filepath.Join(dir, "profile")}
-	run := func(args ...string) string {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, chromium, append(append([]string(nil), flags...), args...)...)
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("chromium %v: %v\n%s", args, err, errOut.String())
-		}
-		return out.String()
-	}
-	dom := run("--dump-dom", "file://"+file)
+	profile := filepath.Join(dir, "profile")
+	dom := testpeer.Chromium(t, profile, "file://"+file)
 	body := regexp.MustCompile(`<body[^>]*>`).FindString(dom)
 	attr := func(name string) string {
 		m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(body)
@@ -226,7 +255,7 @@ func TestHTMLInChromium(t *testing.T) {
 	if shot == "" {
 		shot = filepath.Join(dir, "report.png")
 	}
-	run("--hide-scrollbars", "--window-size=1280,2400", "--screenshot="+shot, "file://"+file)
+	testpeer.ChromiumScreenshot(t, profile, "file://"+file, shot, "--hide-scrollbars", "--window-size=1280,2400")
 	png, err := os.ReadFile(shot)
 	if err != nil || len(png) < 10000 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
 		t.Errorf("screenshot %s: %d bytes, %v", shot, len(png), err)

@@ -8,7 +8,9 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab"
 	"github.com/hop-http/hop/lab/capture"
 )
@@ -44,6 +46,20 @@ func niceTicks(lo, hi float64, n int) []float64 {
 	return out
 }
 
+// axisTicks is niceTicks for an axis: at least two ticks, also for a range that is
+// not finite (no data, or data that is not).
+func axisTicks(lo, hi float64, n int) []float64 {
+	if !finite(lo) || !finite(hi) {
+		lo, hi = 0, 1
+	}
+	if t := niceTicks(lo, hi, n); len(t) >= 2 {
+		return t
+	}
+	return []float64{lo, max(hi, lo+1)}
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
 func tickText(v float64) string {
 	switch {
 	case v == 0:
@@ -75,10 +91,14 @@ func plotSVG(p lab.Plot) template.HTML {
 	var labels []string
 	for _, s := range p.Series {
 		for _, y := range s.Y {
-			ymax = math.Max(ymax, y)
+			if finite(y) {
+				ymax = math.Max(ymax, y)
+			}
 		}
 		for _, x := range s.X {
-			xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
+			if finite(x) {
+				xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
+			}
 		}
 		if len(s.Labels) > len(labels) {
 			labels = s.Labels
@@ -87,9 +107,9 @@ func plotSVG(p lab.Plot) template.HTML {
 	if ymax <= 0 {
 		ymax = 1
 	}
-	yt := niceTicks(0, ymax*1.05, 5)
-	if step := yt[1] - yt[0]; len(yt) > 1 && yt[len(yt)-1] < ymax {
-		yt = append(yt, yt[len(yt)-1]+step)
+	yt := axisTicks(0, ymax*1.05, 5)
+	if yt[len(yt)-1] < ymax {
+		yt = append(yt, yt[len(yt)-1]+(yt[1]-yt[0]))
 	}
 	ytop := yt[len(yt)-1]
 	yOf := func(v float64) float64 { return float64(T) + ph - v/ytop*ph }
@@ -112,6 +132,9 @@ func plotSVG(p lab.Plot) template.HTML {
 		for si, s := range p.Series {
 			col := palette[si%len(palette)]
 			for i, v := range s.Y {
+				if !finite(v) {
+					continue
+				}
 				x := float64(L) + gw*float64(i) + gw*0.1 + bw*float64(si)
 				y := yOf(v)
 				style := fmt.Sprintf(`fill="%s"`, col)
@@ -123,10 +146,13 @@ func plotSVG(p lab.Plot) template.HTML {
 			}
 		}
 	} else {
+		if !finite(xmin) || !finite(xmax) {
+			xmin, xmax = 0, 1
+		}
 		if xmax <= xmin {
 			xmax = xmin + 1
 		}
-		xt := niceTicks(xmin, xmax, 6)
+		xt := axisTicks(xmin, xmax, 6)
 		x0, x1 := math.Min(xmin, xt[0]), math.Max(xmax, xt[len(xt)-1])
 		xOf := func(v float64) float64 { return float64(L) + (v-x0)/(x1-x0)*pw }
 		for _, v := range xt {
@@ -140,6 +166,9 @@ func plotSVG(p lab.Plot) template.HTML {
 			for i := range s.X {
 				if i >= len(s.Y) {
 					break
+				}
+				if !finite(s.X[i]) || !finite(s.Y[i]) || p.Kind == "step" && i > 0 && !finite(s.Y[i-1]) {
+					continue
 				}
 				x, y := xOf(s.X[i]), yOf(s.Y[i])
 				if p.Kind == "step" && i > 0 {
@@ -155,7 +184,7 @@ func plotSVG(p lab.Plot) template.HTML {
 				strings.Join(pts, " "), col, dash, esc(s.Name))
 			if len(s.X) <= 40 && p.Kind == "line" {
 				for i := range s.X {
-					if i < len(s.Y) {
+					if i < len(s.Y) && finite(s.X[i]) && finite(s.Y[i]) {
 						fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>%s: %s, %s</title></circle>`,
 							xOf(s.X[i]), yOf(s.Y[i]), col, esc(s.Name), tickText(s.X[i]), tickText(s.Y[i]))
 					}
@@ -278,7 +307,7 @@ func sequenceSVG(r *lab.Result, recs []*capture.Record, leg string) template.HTM
 		fmt.Fprintf(&b, `<text x="%.0f" y="18" class="host" text-anchor="middle">%s</text>`, x, esc(h))
 		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="26" y2="%d" class="life"/>`, x, x, H+T+B/2)
 	}
-	for _, v := range niceTicks(ms(t0), ms(t1), 8) {
+	for _, v := range niceTicks(timeline.Millis(t0), timeline.Millis(t1), 8) {
 		y := yOf(time.Duration(v * float64(time.Millisecond)))
 		if y < float64(T)-1 || y > float64(T+H)+1 {
 			continue
@@ -319,11 +348,11 @@ func sequenceSVG(r *lab.Result, recs []*capture.Record, leg string) template.HTM
 		if rec.Info != "" {
 			label += " " + rec.Info
 		}
-		detail := fmt.Sprintf("%s → %s  %s  sent %.3f ms, ", rec.Src, rec.Dst, rec.Proto, ms(rec.Sent))
+		detail := fmt.Sprintf("%s → %s  %s  sent %.3f ms, ", rec.Src, rec.Dst, rec.Proto, timeline.Millis(rec.Sent))
 		if rec.Dropped() {
 			detail += "dropped (" + rec.Fate.String() + ")"
 		} else {
-			detail += fmt.Sprintf("arrived %.3f ms", ms(rec.Arrived))
+			detail += fmt.Sprintf("arrived %.3f ms", timeline.Millis(rec.Arrived))
 		}
 		if rec.Proto == "TCP" {
 			detail += fmt.Sprintf("  conn #%d %s seq=%d ack=%d win=%d len=%d", rec.Conn, rec.Flags, rec.Seq, rec.Ack, rec.Win, rec.Len)
@@ -345,9 +374,7 @@ func sequenceSVG(r *lab.Result, recs []*capture.Record, leg string) template.HTM
 		side := rec.Src + ">" + rec.Dst
 		if worth && (y1-lastLabel[side] >= 11 || lastLabel[side] == 0) {
 			lastLabel[side] = y1
-			if len(label) > 34 {
-				label = label[:33] + "…"
-			}
+			label = shorten(label, 34)
 			anchor, lx := "start", x1+6
 			if x2 < x1 {
 				anchor, lx = "end", x1-6
@@ -358,4 +385,13 @@ func sequenceSVG(r *lab.Result, recs []*capture.Record, leg string) template.HTM
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// shorten cuts s to at most n runes, the last being "…" when it was cut (on a rune
+// boundary: the labels hold "×", "→" and "…").
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }

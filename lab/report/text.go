@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab"
 )
 
@@ -23,7 +22,8 @@ type TextOptions struct {
 }
 
 // WriteText writes each result as a block: title, settings, claim, measured beside
-// predicted, verdict, and the timeline at the client's end.
+// predicted, verdict, and the timeline at the client's end; after several results,
+// the summary of WriteSummary.
 func WriteText(w io.Writer, results []*lab.Result, opt TextOptions) {
 	for i, r := range results {
 		if i > 0 {
@@ -45,18 +45,22 @@ func WriteText(w io.Writer, results []*lab.Result, opt TextOptions) {
 		WriteTimeline(w, r, "client", opt.Timeline)
 	}
 	if len(results) > 1 {
-		agree := 0
-		for _, r := range results {
-			if r.Verdict == lab.Agrees {
-				agree++
-			}
-		}
-		fmt.Fprintf(w, "\n%d of %d experiments agree with the prediction:", agree, len(results))
-		for _, r := range results {
-			fmt.Fprintf(w, " %s %s;", r.Experiment, r.Verdict)
-		}
-		fmt.Fprintln(w)
+		WriteSummary(w, results)
 	}
+}
+
+// WriteSummary writes an empty line and the line that closes a run of several
+// experiments: "N of M experiments agree with the prediction: url agrees, …".
+func WriteSummary(w io.Writer, results []*lab.Result) {
+	agree := 0
+	parts := make([]string, len(results))
+	for i, r := range results {
+		if r.Verdict == lab.Agrees {
+			agree++
+		}
+		parts[i] = r.Experiment + " " + r.Verdict
+	}
+	fmt.Fprintf(w, "\n%d of %d experiments agree with the prediction: %s\n", agree, len(results), strings.Join(parts, ", "))
 }
 
 // Settings describes the link an experiment ran on, in one line.
@@ -124,22 +128,9 @@ func WriteJSON(w io.Writer, results []*lab.Result) error {
 // writeWaterfalls draws the result's per-request phases with the waterfall of `hop
 // get --timing`.
 func writeWaterfalls(w io.Writer, r *lab.Result) {
-	for _, wf := range r.Waterfalls {
-		base := r.Capture.Start
-		tw := timeline.Waterfall{Title: wf.Title}
-		first := true
-		for _, p := range wf.Phases {
-			ph := timeline.Phase{Name: p.Name}
-			if p.Start >= 0 {
-				ph.Start, ph.End = base.Add(p.Start), base.Add(p.End)
-				if first || ph.Start.Before(tw.Start) {
-					tw.Start, first = ph.Start, false
-				}
-			}
-			tw.Phases = append(tw.Phases, ph)
-		}
+	for i := range r.Waterfalls {
 		fmt.Fprintln(w)
-		indent(w, func(b io.Writer) { tw.WriteTo(b) })
+		indent(w, func(b io.Writer) { r.Waterfalls[i].WriteTo(b) })
 	}
 }
 

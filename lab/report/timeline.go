@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hop-http/hop/internal/timeline"
 	"github.com/hop-http/hop/lab"
 	"github.com/hop-http/hop/lab/capture"
 )
@@ -38,9 +39,9 @@ func annotate(cp *capture.Capture, host string, rtt time.Duration) map[int]strin
 	}
 	inRTT := func(d time.Duration) string {
 		if rtt <= 0 {
-			return fmt.Sprintf("%.1f ms", ms(d))
+			return fmt.Sprintf("%.1f ms", timeline.Millis(d))
 		}
-		return fmt.Sprintf("%.1f ms = %.2f RTT", ms(d), float64(d)/float64(rtt))
+		return fmt.Sprintf("%.1f ms = %.2f RTT", timeline.Millis(d), float64(d)/float64(rtt))
 	}
 	for _, c := range cp.Conns {
 		if c.Client != host && c.Server != host {
@@ -226,10 +227,10 @@ func WriteTimeline(w io.Writer, r *lab.Result, host string, max int) {
 		n++
 		switch {
 		case row.leg != "":
-			fmt.Fprintf(w, "  %10.3f  ── %s ──\n", ms(row.at), row.leg)
+			fmt.Fprintf(w, "  %10.3f  ── %s ──\n", timeline.Millis(row.at), row.leg)
 			continue
 		case row.event != "":
-			fmt.Fprintf(w, "  %10.3f  · %s\n", ms(row.at), row.event)
+			fmt.Fprintf(w, "  %10.3f  · %s\n", timeline.Millis(row.at), row.event)
 			continue
 		}
 		rec := row.rec
@@ -247,7 +248,7 @@ func WriteTimeline(w io.Writer, r *lab.Result, host string, max int) {
 		}
 		if row.count > 1 {
 			fmt.Fprintf(w, "  %10.3f  %s%-7s %4s  %-11s %8s %8s %7s %6s  … %d packets, %s over %.1f ms\n",
-				ms(row.at), arrow, peer, conn, flags, "", "", "", "", row.count, bytesText(row.bytes), ms(row.span))
+				timeline.Millis(row.at), arrow, peer, conn, flags, "", "", "", "", row.count, bytesText(row.bytes), timeline.Millis(row.span))
 			continue
 		}
 		seq, ack, win := "", "", ""
@@ -262,7 +263,7 @@ func WriteTimeline(w io.Writer, r *lab.Result, host string, max int) {
 			carries += row.note
 		}
 		fmt.Fprintf(w, "  %10.3f  %s%-7s %4s  %-11s %8s %8s %7s %6d  %s\n",
-			ms(row.at), arrow, peer, conn, flags, seq, ack, win, rec.Len, carries)
+			timeline.Millis(row.at), arrow, peer, conn, flags, seq, ack, win, rec.Len, carries)
 	}
 }
 
@@ -275,5 +276,3 @@ func bytesText(n int) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
