@@ -1,11 +1,16 @@
 package cache_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -347,4 +352,55 @@ func TestDiskHits(t *testing.T) {
 	if e.originCount() != 1 {
 		t.Errorf("origin saw %d requests", e.originCount())
 	}
+}
+
+// TestAbortedDiskHitClosesFile: clients that leave during a large disk hit (sent with
+// sendfile) do not leave the entry's file open until a garbage collection finds it.
+func TestAbortedDiskHitClosesFile(t *testing.T) {
+	dir := t.TempDir()
+	st, err := disk.Open(dir, disk.Options{MaxBytes: 1 << 30, MaxEntry: 256 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := newEnv(t, st)
+	body := strings.Repeat("q", 16<<20)
+	a := answer{status: 200, fields: []string{"Cache-Control: max-age=600"}, body: body}
+	if r := e.do("GET", "/f", a); len(r.body) != len(body) {
+		t.Fatalf("miss: %d bytes %v", len(r.body), r.err)
+	}
+	// No garbage collection while the files are counted: a finalizer would close
+	// what the cache forgot to.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	host := strings.TrimPrefix(e.proxy, "http://")
+	for range 5 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.(*net.TCPConn).SetReadBuffer(4 << 10)
+		fmt.Fprintf(c, "GET /f HTTP/1.1\r\nHost: %s\r\n\r\n", host)
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		if !strings.HasPrefix(line, "HTTP/1.1 200") {
+			t.Fatalf("status line %q", line)
+		}
+		c.(*net.TCPConn).SetLinger(0) // reset: the proxy's write fails
+		c.Close()
+	}
+	waitFor(t, "the cache files to be closed", func() bool { return openFilesUnder(dir) == 0 })
+	if e.originCount() != 1 {
+		t.Errorf("origin saw %d requests, want 1 (the others are hits)", e.originCount())
+	}
+}
+
+// openFilesUnder counts this process's open descriptors for files under dir.
+func openFilesUnder(dir string) int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && strings.HasPrefix(l, dir) {
+			n++
+		}
+	}
+	return n
 }

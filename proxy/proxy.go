@@ -101,8 +101,15 @@ func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 	x.Client = addrPort(r.RemoteAddr())
 	rec := record{start: start}
 	defer func() {
-		p.finish(w, r, x, &rec, recover())
+		// The exchange is released before a panic goes on (an aborted response
+		// panics with server.ErrAbortHandler): releasing closes the body, which ends
+		// the upstream exchange (its in-flight count, a stored entry's file).
+		pv := recover()
+		p.finish(w, r, x, &rec, pv)
 		x.release()
+		if pv != nil {
+			panic(pv)
+		}
 	}()
 	if status, kind, msg := p.admit(w, r, x); status != 0 {
 		rec.kind = kind
@@ -448,8 +455,13 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 		// (sendfile through the ResponseWriter's ReadFrom). A failure mid-body is an
 		// aborted message, as for a truncated upstream.
 		if _, err := wt.WriteTo(w); err != nil {
-			rec.kind, rec.err, rec.aborted = "upstream_truncated", err, true
-			w.Flush()
+			rec.err = err
+			if w.Flush() != nil {
+				// The client is gone: nothing more to send.
+				rec.kind = "client_write_failed"
+				return
+			}
+			rec.kind, rec.aborted = "upstream_truncated", true
 			panic(server.ErrAbortHandler)
 		}
 		return
@@ -517,8 +529,8 @@ func errorText(status int) string {
 	return wire.StatusText(status)
 }
 
-// finish logs the request and updates the metrics; a panic other than the proxy's
-// own abort is passed on.
+// finish logs the request and updates the metrics; pv is the handler's panic, if any
+// (the caller passes it on).
 func (p *Proxy) finish(w *server.ResponseWriter, r *server.Request, x *Exchange, rec *record, pv any) {
 	if pv != nil && pv != server.ErrAbortHandler {
 		rec.kind = "panic"
@@ -532,9 +544,6 @@ func (p *Proxy) finish(w *server.ResponseWriter, r *server.Request, x *Exchange,
 	}
 	if p.AccessLog != nil {
 		p.log(w, r, x, rec, d)
-	}
-	if pv != nil {
-		panic(pv)
 	}
 }
 

@@ -377,6 +377,28 @@ func TestTruncatedUpstream(t *testing.T) {
 	}
 }
 
+// TestAbortReleasesUpstream: a response cut short (the proxy aborts the client's
+// message) still ends its upstream exchange: the upstream's in-flight count (which
+// least-connections balances on) and the client pool's active count go back to 0.
+func TestAbortReleasesUpstream(t *testing.T) {
+	var o rawOrigin
+	origin := o.start(t, func(int, string) string {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly twenty bytes..." + thenClose
+	})
+	cl := testClient(t)
+	addr, p := reverseProxy(t, func(_ *Proxy, tr *Transport) { tr.Client = cl }, "http://"+origin)
+	for range 5 {
+		c := dial(t, addr)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if all, _ := io.ReadAll(c); complete(string(all)) {
+			t.Fatalf("complete message for a truncated body: %q", all)
+		}
+	}
+	bal := p.Exchanger.(*Transport).Upstreams
+	waitFor(t, "the in-flight count to return to 0", func() bool { return bal.States()[0].InFlight == 0 })
+	waitFor(t, "the upstream pool to have no active exchange", func() bool { return cl.Stats().Active == 0 })
+}
+
 // complete reports whether raw holds one whole response (head and framed body),
 // judged by net/http's parser.
 func complete(raw string) bool {
