@@ -353,8 +353,7 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 	r := &x.Resp
 	switch {
 	case conditional && r.Status == 304 && policy.Matches304(&r.Header, stored):
-		x.Body.Close()
-		x.Body = nil
+		dropBody(x)
 		facts, received := c.freshen(ctx, s, &r.Header, sent)
 		r.Header.Reset()
 		restore(&x.Req.Header, &saved)
@@ -365,8 +364,7 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 	case head && r.Status == 200 && policy.MatchesHEAD(&r.Header, stored, s.entry.Size()):
 		// A HEAD answer that describes the stored GET freshens it like a 304 (RFC
 		// 9111 §4.3.5), and the client gets the freshened stored head.
-		x.Body.Close()
-		x.Body = nil
+		dropBody(x)
 		facts, received := c.freshen(ctx, s, &r.Header, sent)
 		r.Header.Reset()
 		if conditional {
@@ -387,8 +385,7 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 		c.addStatus(x, &policy.CacheStatus{Fwd: fwd, FwdStatus: 200})
 		return nil
 	case r.Status >= 500 && policy.StaleOnError(&s.meta.facts, rd, age+c.now().Sub(sent), false, 0):
-		x.Body.Close()
-		x.Body = nil
+		dropBody(x)
 		status := r.Status
 		r.Header.Reset()
 		c.m.hits.Add(1)
@@ -398,8 +395,7 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 		return nil
 	case conditional && r.Status == 304:
 		// A 304 for another response than the one stored: fetch it whole.
-		x.Body.Close()
-		x.Body = nil
+		dropBody(x)
 		x.Resp.Reset()
 		s.release()
 		c.invalidate(ctx, []byte(key))
@@ -412,6 +408,15 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 	}
 	c.admit(ctx, x, fwd, key, nil, sent, 0)
 	return nil
+}
+
+// dropBody closes and forgets the response body of x, if it has one (an Exchanger
+// may answer a 304 with none).
+func dropBody(x *proxy.Exchange) {
+	if x.Body != nil {
+		x.Body.Close()
+		x.Body = nil
+	}
 }
 
 // restore puts the client's conditional fields back in place of the cache's.
