@@ -163,6 +163,11 @@ func (s *scratch) release() {
 // Exchange implements proxy.Exchanger.
 func (c *Cache) Exchange(ctx context.Context, x *proxy.Exchange) error {
 	c.init()
+	if x.Req.Header.Has("Upgrade") {
+		// An upgrade the proxy tunnels (WebSocket): never answered from the store,
+		// never stored (package proxy's seam contract).
+		return c.Next.Exchange(ctx, x)
+	}
 	switch x.Req.Method {
 	case "GET", "HEAD":
 		return c.lookup(ctx, x)

@@ -1,14 +1,19 @@
 package cache_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hop-http/hop/cache"
 	"github.com/hop-http/hop/cache/store/memory"
 	"github.com/hop-http/hop/proxy"
+	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -71,5 +76,59 @@ func TestNilBody304(t *testing.T) {
 	}
 	if s, cs, _ := exchangeOnce(t, c, "http://o.test/r"); s != 200 || !strings.Contains(cs, "hit") || n != 2 {
 		t.Fatalf("after the 304: %d %q, %d origin requests", s, cs, n)
+	}
+}
+
+// TestUpgradePassesThrough: a request that asks to upgrade the connection (WebSocket)
+// goes to the origin even when its URL has a fresh stored response, and the 101
+// becomes a tunnel.
+func TestUpgradePassesThrough(t *testing.T) {
+	e := newEnv(t, nil)
+	a := answer{fn: func(w *server.ResponseWriter, r *server.Request) {
+		if !r.Upgrade {
+			w.Header().Set("Cache-Control", "max-age=600")
+			w.WriteString("the page")
+			return
+		}
+		w.Header().Set("Upgrade", "websocket")
+		w.WriteHeader(101)
+		c, rest, err := w.TakeOver()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, io.MultiReader(bytes.NewReader(rest), c))
+	}}
+	if r := e.do("GET", "/ws", a); r.body != "the page" {
+		t.Fatalf("page: %q %v", r.body, r.err)
+	}
+	if r := e.do("GET", "/ws", a); !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+		t.Fatalf("page not stored: %q", r.header.Get("Cache-Status"))
+	}
+	host := strings.TrimPrefix(e.proxy, "http://")
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: "+host+"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	br := bufio.NewReader(c)
+	line, _ := br.ReadString('\n')
+	if !strings.HasPrefix(line, "HTTP/1.1 101 ") {
+		t.Fatalf("upgrade answered %q, want 101 from the origin", line)
+	}
+	for l := ""; l != "\r\n"; {
+		if l, err = br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	io.WriteString(c, "echo me")
+	c.(*net.TCPConn).CloseWrite()
+	if got, _ := io.ReadAll(br); string(got) != "echo me" {
+		t.Errorf("tunnel echoed %q", got)
+	}
+	if n := e.originCount(); n != 2 {
+		t.Errorf("origin saw %d requests, want 2 (the page, the upgrade)", n)
 	}
 }
