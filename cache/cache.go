@@ -325,7 +325,9 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 	status, rg := 0, httpcond.Range{Start: 0, Length: size}
 	var parts *httpcond.Multipart // several ranges
 	etag, mod := h.Get("ETag"), lastModified(h)
-	if x.Req.Method == "GET" || x.Req.Method == "HEAD" {
+	if (x.Req.Method == "GET" || x.Req.Method == "HEAD") && r.Status/100 == 2 {
+		// Preconditions apply only to what would otherwise be a 2xx (RFC 9110
+		// §13.2.1): a stored 404 or 301 is served as it is.
 		status = httpcond.Preconditions(&x.Req.Header, etag, mod)
 	}
 	if status == 0 && r.Status == 200 && x.Req.Header.Has("Range") && httpcond.IfRange(&x.Req.Header, etag, mod) {

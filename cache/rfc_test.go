@@ -367,6 +367,10 @@ func TestValidation(t *testing.T) {
 			{origin: ok200("Cache-Control: max-age=10, must-revalidate", `ETag: "v1"`), origins: 1},
 			{advance: 20 * time.Second, origin: answer{status: 304}, origins: 2, saw: []string{`If-None-Match: "v1"`}},
 		}},
+		{"client If-None-Match ignored for a stored 404 (RFC 9110 §13.2.1: not a 2xx)", []step{
+			{origin: answer{status: 404, fields: []string{"Cache-Control: max-age=60", `ETag: "nf"`}, body: "not here"}, status: 404, origins: 1},
+			{req: []string{`If-None-Match: "nf"`}, status: 404, origins: 1, cs: "hit", body: "not here"},
+		}},
 		{"client If-None-Match answered from a fresh entry", []step{
 			{origin: ok200("Cache-Control: max-age=60", `ETag: "v1"`), origins: 1},
 			{req: []string{`If-None-Match: "v1"`}, status: 304, origins: 1, cs: "hit", body: "<empty>", has: []string{`ETag: "v1"`}},
