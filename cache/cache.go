@@ -211,14 +211,6 @@ func (c *Cache) lookup(ctx context.Context, x *proxy.Exchange) error {
 		}
 		return c.miss(ctx, x, fwd, head)
 	}
-	if h.Has("Authorization") {
-		// A response stored for one user's request may serve another's only when it
-		// says so (RFC 9111 §3.5).
-		if d := policy.ParseResponse(&s.resp.Header); !d.Public && !d.MustRevalidate && d.SMaxAge == policy.Absent {
-			s.release()
-			return c.miss(ctx, x, policy.FwdMiss, head)
-		}
-	}
 	t := c.now()
 	action, age := policy.Evaluate(&s.meta.facts, &rd, t)
 	switch action {

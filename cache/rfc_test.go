@@ -186,6 +186,10 @@ func TestStoring(t *testing.T) {
 			{req: []string{"Authorization: Basic eDp5"}, origin: ok200("Cache-Control: max-age=60"), origins: 2},
 			{origin: ok200("Cache-Control: max-age=60"), origins: 3, cs: "fwd=uri-miss"},
 		}},
+		{"a response stored for a request without Authorization serves one with it (RFC 9111 §3.5 restricts the stored request)", []step{
+			{origin: ok200("Cache-Control: max-age=60"), origins: 1},
+			{req: []string{"Authorization: Basic eDp5"}, origins: 1, cs: "hit", body: "body-1"},
+		}},
 		{"Authorization with public", []step{
 			{req: []string{"Authorization: Basic eDp5"}, origin: ok200("Cache-Control: public, max-age=60"), origins: 1},
 			{origins: 1, cs: "hit"},
