@@ -76,7 +76,7 @@ type Cache struct {
 
 // counters are the cache's metrics.
 type counters struct {
-	hits, misses, stale, stored, coalesced, bypass, storeErrors, purges atomic.Int64
+	hits, misses, stale, stored, coalesced, bypass, storeErrors, purges, tooLarge atomic.Int64
 }
 
 func (c *Cache) init() {
@@ -704,7 +704,10 @@ func (c *Cache) purgeRequest(ctx context.Context, x *proxy.Exchange) error {
 // Stats is a snapshot of the cache's counters.
 type Stats struct {
 	Hits, Misses, StaleServed, Stored, Coalesced, Bypassed, StoreErrors, Purges int64
-	Store                                                                       store.Stats
+	// TooLarge counts storable responses that were not stored because their body
+	// exceeded MaxObject or the store's own bound on an entry.
+	TooLarge int64
+	Store    store.Stats
 }
 
 // Stats returns the cache's counters and its store's.
@@ -712,6 +715,7 @@ func (c *Cache) Stats() Stats {
 	return Stats{
 		Hits: c.m.hits.Load(), Misses: c.m.misses.Load(), StaleServed: c.m.stale.Load(),
 		Stored: c.m.stored.Load(), Coalesced: c.m.coalesced.Load(), Bypassed: c.m.bypass.Load(),
-		StoreErrors: c.m.storeErrors.Load(), Purges: c.m.purges.Load(), Store: c.Store.Stats(),
+		StoreErrors: c.m.storeErrors.Load(), Purges: c.m.purges.Load(), TooLarge: c.m.tooLarge.Load(),
+		Store: c.Store.Stats(),
 	}
 }

@@ -157,6 +157,9 @@ func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 	}
 	facts := policy.FactsOf(r.Status, &r.Header, &d, sent, received)
 	names, varyOK := policy.AppendVaryNames(nil, &r.Header)
+	if reason == policy.Storable && size > c.MaxObject {
+		c.m.tooLarge.Add(1)
+	}
 	if reason != policy.Storable || size > c.MaxObject || !varyOK ||
 		policy.Worthless(&r.Header, &d, facts.Lifetime, facts.InitialAge) {
 		if f != nil {
@@ -177,7 +180,9 @@ func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 		meta := appendResponseMeta(nil, entryKey, names, sent, &facts, headBytes)
 		var err error
 		if w, err = c.Store.Create(ctx, store.KeyOf(entryKey), meta, size, ttl); err != nil {
-			if !errors.Is(err, store.ErrTooLarge) {
+			if errors.Is(err, store.ErrTooLarge) {
+				c.m.tooLarge.Add(1)
+			} else {
 				c.storeFailed(err)
 			}
 			w = nil
@@ -243,7 +248,10 @@ func (b *fillBody) Read(p []byte) (int, error) {
 			if _, werr := b.w.Write(p[:n]); werr != nil {
 				b.w.Abort()
 				b.w = nil
-				if !errors.Is(werr, store.ErrTooLarge) && !errors.Is(werr, store.ErrIncomplete) {
+				switch {
+				case errors.Is(werr, store.ErrTooLarge):
+					b.c.m.tooLarge.Add(1)
+				case !errors.Is(werr, store.ErrIncomplete):
 					b.c.storeFailed(werr)
 				}
 			}

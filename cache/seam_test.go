@@ -132,3 +132,30 @@ func TestUpgradePassesThrough(t *testing.T) {
 		t.Errorf("origin saw %d requests, want 2 (the page, the upgrade)", n)
 	}
 }
+
+// TestTooLargeCounted: a storable response whose body is over MaxObject, or over the
+// store's bound on an entry, is not stored and is counted.
+func TestTooLargeCounted(t *testing.T) {
+	next := proxy.ExchangerFunc(func(ctx context.Context, x *proxy.Exchange) error {
+		r := &x.Resp
+		r.Major, r.Minor, r.Status = 1, 1, 200
+		r.Header.Add("Cache-Control", "max-age=60")
+		r.Framing, r.ContentLength = wire.FramingLength, 100
+		x.Body = io.NopCloser(strings.NewReader(strings.Repeat("b", 100)))
+		return nil
+	})
+	st := memory.New(memory.Options{MaxEntry: 150})
+	defer st.Close()
+	c := &cache.Cache{Store: st, Next: next, MaxObject: 50}
+	defer c.Close()
+	exchangeOnce(t, c, "http://o.test/over-max-object")
+	c2 := &cache.Cache{Store: st, Next: next}
+	defer c2.Close()
+	exchangeOnce(t, c2, "http://o.test/over-the-store") // 100 bytes of body + the head > 150
+	if n := c.Stats().TooLarge + c2.Stats().TooLarge; n != 2 {
+		t.Errorf("TooLarge %d, want 2", n)
+	}
+	if _, cs, _ := exchangeOnce(t, c2, "http://o.test/over-the-store"); strings.Contains(cs, "hit") {
+		t.Errorf("stored anyway: %q", cs)
+	}
+}
