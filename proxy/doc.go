@@ -36,7 +36,9 @@
 // Via is added both ways ("1.1 NAME", or "1.0 NAME" for what arrived as HTTP/1.0); a
 // request whose Via already names this proxy is a loop and is answered 508.
 // Max-Forwards is decremented on OPTIONS and TRACE, which are answered by the proxy
-// when it is 0. An upgrade (Connection: upgrade with Upgrade, e.g. WebSocket) is the
+// when it is 0. OPTIONS * reaches a reverse proxy's upstream as OPTIONS *, and a
+// forward proxy sends OPTIONS for an absolute URI with an empty path as OPTIONS *
+// (RFC 9112 §3.2.4). An upgrade (Connection: upgrade with Upgrade, e.g. WebSocket) is the
 // exception to hop-by-hop removal: Upgrade is forwarded, and when the upstream answers
 // 101 both connections are handed over (the server's TakeOver, the client's
 // SwitchedConn) and tunnelled like CONNECT. Informational responses are relayed: 103

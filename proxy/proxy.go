@@ -229,8 +229,9 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 	// The effective request URI.
 	t := r.Target
 	u := x.urlBuf[:0]
+	asterisk := false // OPTIONS * (RFC 9112 §3.2.4): the server as a whole
 	switch {
-	case len(t) > 0 && t[0] == '/':
+	case len(t) > 0 && t[0] == '/' || r.Form == wire.FormAsterisk:
 		if !p.Reverse {
 			return 400, "a forward proxy needs the absolute form (http://host/path)"
 		}
@@ -245,11 +246,22 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 			// An HTTP/1.0 request without Host: the address it arrived on stands in.
 			u = append(u, r.LocalAddr().String()...)
 		}
-		u = append(u, t...)
+		if r.Form == wire.FormAsterisk {
+			asterisk = true
+		} else {
+			u = append(u, t...)
+		}
 	case r.Form == wire.FormAbsolute && hasWebScheme(t):
 		u = append(u, t...)
+		// OPTIONS to an absolute URI with an empty path is sent on as OPTIONS *
+		// (RFC 9112 §3.2.4).
+		parts := wire.SplitURI(t)
+		asterisk = r.IsMethod("OPTIONS") && len(parts.Path) == 0 && !parts.HasQuery
 	default:
 		return 400, "request target cannot be forwarded"
+	}
+	if asterisk {
+		x.Req.Target = asteriskTarget
 	}
 	x.urlBuf = u
 	if err := x.Req.URL.Set(unsafe.String(unsafe.SliceData(u), len(u))); err != nil {
@@ -321,6 +333,8 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 	x.Req.Trace = &x.trace
 	return 0, ""
 }
+
+var asteriskTarget = []byte("*")
 
 // hasWebScheme reports whether an absolute-form target is an http or https URI (the
 // server's parser checked the rest of its syntax).

@@ -445,3 +445,32 @@ func TestHTTP10WithoutHostReverse(t *testing.T) {
 		t.Errorf("Host at the origin %q, want the proxy's address %s", h, addr)
 	}
 }
+
+// TestOptionsAsterisk: OPTIONS * to a reverse proxy reaches the upstream as OPTIONS *,
+// and a forward proxy sends OPTIONS for an absolute URI with an empty path as
+// OPTIONS * (RFC 9112 §3.2.4); with a path it stays.
+func TestOptionsAsterisk(t *testing.T) {
+	var o rawOrigin
+	origin := o.start(t, func(int, string) string { return okResponse })
+	last := func() string {
+		heads, _ := o.snapshot()
+		if len(heads) == 0 {
+			return ""
+		}
+		line, _, _ := strings.Cut(heads[len(heads)-1], "\r\n")
+		return line
+	}
+	rev, _ := reverseProxy(t, nil, "http://"+origin)
+	fwd, _ := forwardProxy(t, nil)
+	for _, tc := range []struct{ addr, req, want string }{
+		{rev, "OPTIONS * HTTP/1.1\r\nHost: site\r\n\r\n", "OPTIONS * HTTP/1.1"},
+		{fwd, "OPTIONS http://" + origin + " HTTP/1.1\r\nHost: " + origin + "\r\n\r\n", "OPTIONS * HTTP/1.1"},
+		{fwd, "OPTIONS http://" + origin + "/ HTTP/1.1\r\nHost: " + origin + "\r\n\r\n", "OPTIONS / HTTP/1.1"},
+		{fwd, "OPTIONS http://" + origin + "?q HTTP/1.1\r\nHost: " + origin + "\r\n\r\n", "OPTIONS /?q HTTP/1.1"},
+	} {
+		resp, body := get(t, tc.addr, tc.req)
+		if resp.StatusCode != 200 || body != "ok" || last() != tc.want {
+			t.Errorf("%q: %d %q, the origin got %q; want %q", strings.SplitN(tc.req, "\r\n", 2)[0], resp.StatusCode, body, last(), tc.want)
+		}
+	}
+}
