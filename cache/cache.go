@@ -470,6 +470,9 @@ func (b *multipartBody) Read(p []byte) (int, error) {
 	}
 }
 
+// ReadWaits implements proxy.BodyWaiter (see storedBody).
+func (b *multipartBody) ReadWaits() bool { return false }
+
 func (b *multipartBody) Close() error {
 	if s := b.s; s != nil {
 		b.s = nil
@@ -601,6 +604,10 @@ func (b *directBody) WriteTo(w io.Writer) (int64, error) {
 	}
 	return n, err
 }
+
+// ReadWaits implements proxy.BodyWaiter: a stored body is read at the store's pace,
+// never waiting for another party, so what is written goes out in large pieces.
+func (b *storedBody) ReadWaits() bool { return false }
 
 func (b *storedBody) Close() error {
 	if s := b.s; s != nil {

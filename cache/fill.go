@@ -271,6 +271,14 @@ func (b *fillBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadWaits implements proxy.BodyWaiter: the upstream body's answer.
+func (b *fillBody) ReadWaits() bool {
+	if w, ok := b.up.(proxy.BodyWaiter); ok {
+		return w.ReadWaits()
+	}
+	return true
+}
+
 // finish commits (err nil) or aborts the entry and tells the flight.
 func (b *fillBody) finish(err error) {
 	if b.done {
@@ -771,6 +779,14 @@ func (b *spoolBody) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return 0, errLeaderAborted
+}
+
+// ReadWaits implements proxy.BodyWaiter: true while the leader has sent nothing new.
+func (b *spoolBody) ReadWaits() bool {
+	f := b.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return b.off >= len(f.spool) && !f.ended
 }
 
 func (b *spoolBody) Close() error { return nil }

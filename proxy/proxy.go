@@ -484,7 +484,18 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 		x.copyBuf = make([]byte, 32<<10)
 	}
 	buf := x.copyBuf
+	// What was written goes out before a read that would wait (BodyWaiter): the head
+	// as soon as the upstream pauses after it, each piece of a stream as it arrives.
+	waiter, _ := x.Body.(BodyWaiter)
+	unflushed := waiter != nil // the head, until it is sent
 	for {
+		if unflushed && (waiter == nil || waiter.ReadWaits()) {
+			if w.Flush() != nil {
+				rec.kind = "client_write_failed"
+				return
+			}
+			unflushed = false
+		}
 		n, err := x.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
@@ -493,6 +504,7 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 				rec.kind = "client_write_failed"
 				return
 			}
+			unflushed = true
 		}
 		if err == io.EOF {
 			// The body ended whole: its trailer fields follow it (the server drops
