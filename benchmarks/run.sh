@@ -1,33 +1,34 @@
 #!/usr/bin/env bash
 # run.sh — hop vs fasthttp vs net/http, side by side. See README.md.
 #
-#   ./run.sh            throughput table: keep-alive, pipelined 16, Connection: close
+#   ./run.sh            throughput table: keep-alive, pipelined 16, Connection: close —
+#                       req/s and the server's CPU time per request, medians and spreads
 #   ./run.sh idle       idle keep-alive connections: RSS per connection
 #   ./run.sh all        both
 #
 # Environment (defaults in brackets):
 #   DUR [10]        seconds per measured run        WARM [2]    seconds of warm-up before each run
-#   REPEAT [3]      runs per cell; the median is reported
+#   REPEAT [5]      interleaved runs per cell; the median and the spread are reported
 #   CONNS [50]      wrk/h2load connections          DEPTH [16]  pipelined requests per write
-#   IMPLS ["hop hop-adapter fasthttp nethttp"]      SCENARIOS ["keepalive pipeline pipeline-h2load close"]
+#   IMPLS ["hop hop-adapter fasthttp nethttp gnet"] SCENARIOS ["keepalive pipeline pipeline-h2load close"]
 #   SERVER_CPU [0]  CLIENT_CPU [1]                  PORT [18080]
-#   IDLE_N [10000]  SETTLE [5s]                     IDLE_IMPLS [hop,hop-nopark,hop-adapter,fasthttp,nethttp]
+#   IDLE_N [10000]  SETTLE [5s]                     IDLE_IMPLS [hop,hop-nopark,hop-adapter,fasthttp,nethttp,gnet]
 set -euo pipefail
 cd "$(dirname "$0")"
 
 DUR=${DUR:-10}
 WARM=${WARM:-2}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 CONNS=${CONNS:-50}
 DEPTH=${DEPTH:-16}
-IMPLS=${IMPLS:-"hop hop-adapter fasthttp nethttp"}
+IMPLS=${IMPLS:-"hop hop-adapter fasthttp nethttp gnet"}
 SCENARIOS=${SCENARIOS:-"keepalive pipeline pipeline-h2load close"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT=${PORT:-18080}
 IDLE_N=${IDLE_N:-10000}
 SETTLE=${SETTLE:-5s}
-IDLE_IMPLS=${IDLE_IMPLS:-hop,hop-nopark,hop-adapter,fasthttp,nethttp}
+IDLE_IMPLS=${IDLE_IMPLS:-hop,hop-nopark,hop-adapter,fasthttp,nethttp,gnet}
 
 mode=${1:-throughput}
 case $mode in
@@ -102,7 +103,7 @@ stop_server() {
 }
 
 # load SCENARIO SECONDS: runs the load generator pinned to the client CPU and prints
-# "REQS_PER_SEC ERRORS".
+# "REQS_PER_SEC ERRORS REQUESTS" (REQUESTS: completed).
 load() {
 	local scen=$1 secs=$2 out=$WORK/load.out
 	case $scen in
@@ -128,18 +129,37 @@ load() {
 		# "finished in 5.00s, 123456.78 req/s, ..." and
 		# "requests: N total, N started, N done, N succeeded, F failed, E errored, T timeout"
 		awk '/^finished in/ { rps = $4 }
-		     /^requests:/ { err = $10 + $12 + $14 }
+		     /^requests:/ { err = $10 + $12 + $14; n = $8 }
 		     /^status codes:/ { bad = $5 + $7 + $9 }
-		     END { if (rps == "") rps = 0; printf "%s %d\n", rps, err + bad }' "$out"
+		     END { if (rps == "") rps = 0; printf "%s %d %d\n", rps, err + bad, n }' "$out"
 	else
-		# "Requests/sec: 12345.67", "Socket errors: connect 0, read 0, write 0, timeout 0",
-		# "Non-2xx or 3xx responses: N"
+		# "Requests/sec: 12345.67", "N requests in 10.00s, ...",
+		# "Socket errors: connect 0, read 0, write 0, timeout 0", "Non-2xx or 3xx responses: N"
 		awk '/^Requests\/sec:/ { rps = $2 }
+		     / requests in / { n = $1 }
 		     /Socket errors:/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
 		     /Non-2xx/ { err += $5 }
-		     END { if (rps == "") rps = 0; printf "%s %d\n", rps, err }' "$out"
+		     END { if (rps == "") rps = 0; printf "%s %d %d\n", rps, err, n }' "$out"
 	fi
 }
+
+# cpu_ticks PID: "UTIME STIME" of the process (clock ticks; plainserver has no children).
+cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
+
+# measured SCENARIO: one measured run against the running server; prints
+# "REQS_PER_SEC ERRORS CPU_US USER_US SYS_US", the last three the server's CPU time per
+# completed request (from /proc/PID/stat before and after).
+measured() {
+	local u0 s0 u1 s1 res
+	read -r u0 s0 < <(cpu_ticks "$SERVER_PID")
+	res=$(load "$1" "$DUR")
+	read -r u1 s1 < <(cpu_ticks "$SERVER_PID")
+	awk -v r="$res" -v du=$((u1 - u0)) -v ds=$((s1 - s0)) -v hz="$HZ" 'BEGIN {
+		split(r, f, " "); n = f[3]
+		if (n > 0) printf "%s %s %.3f %.3f %.3f\n", f[1], f[2], (du + ds) / hz * 1e6 / n, du / hz * 1e6 / n, ds / hz * 1e6 / n
+		else printf "%s %s nan nan nan\n", f[1], f[2] }'
+}
+HZ=$(getconf CLK_TCK)
 
 scenario_title() {
 	case $1 in
@@ -150,32 +170,36 @@ scenario_title() {
 	esac
 }
 
-declare -A MED=()
-
-# runs_median RAWFILE SCENARIO IMPL: the median req/s of the runs of IMPL in SCENARIO.
-runs_median() {
-	local m
-	m=$(awk -v s="$2" -v i="$3" '$1 == s && $2 == i { print $4 }' "$1" | median)
-	[[ $m == nan ]] && m=0
-	echo "$m"
+# stat RAWFILE SCENARIO IMPL COLUMN: "MEDIAN MIN MAX" of COLUMN over the runs.
+stat() {
+	awk -v s="$2" -v i="$3" -v c="$4" '$1 == s && $2 == i && $c != "nan" { print $c }' "$1" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan nan nan"; exit }
+			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
 }
 
-# ratio SCENARIO A B: MED[A] / MED[B] with two decimals, or "-" when either is missing.
-ratio() {
-	awk -v a="${MED[$1/$2]:-0}" -v b="${MED[$1/$3]:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "-" }'
+# ratios RAWFILE SCENARIO A B COLUMN: "MEDIAN MIN MAX" of COLUMN(A)/COLUMN(B) over the
+# repetitions (each repetition's runs of A and B were back to back).
+ratios() {
+	awk -v s="$2" -v a="$3" -v b="$4" -v c="$5" '$1 == s && $2 == a { x[$3] = $c } $1 == s && $2 == b { y[$3] = $c }
+		END { for (r in x) if ((r in y) && x[r] > 0 && y[r] > 0 && x[r] != "nan" && y[r] != "nan") print x[r] / y[r] }' "$1" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) { print "- - -"; exit }
+			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'
 }
+
+# has IMPL: whether IMPL is among the implementations measured.
+has() { [[ " $IMPLS " == *" $1 "* ]]; }
 
 throughput() {
 	local tw_reuse
 	tw_reuse=$(cat /proc/sys/net/ipv4/tcp_tw_reuse 2>/dev/null || echo '?')
 	log "hop side-by-side throughput — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 	log "server: GOMAXPROCS=1 on CPU $SERVER_CPU; load generator on CPU $CLIENT_CPU; $CONNS connections;" \
-		"${DUR}s measured after ${WARM}s warm-up; median of $REPEAT; go $(go env GOVERSION); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+		"${DUR}s measured after ${WARM}s warm-up; $REPEAT interleaved runs; go $(go env GOVERSION); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 	log "net.ipv4.tcp_tw_reuse=$tw_reuse; TIME_WAIT sockets at start: $(($(ss -tan state time-wait 2>/dev/null | wc -l) - 1))"
 	if [[ $tw_reuse == 0 && " $SCENARIOS " == *" close "* ]]; then
 		note "net.ipv4.tcp_tw_reuse=0: the Connection: close run may run out of ports; keep DUR short (see README)"
 	fi
-	local raw=$WORK/raw scen rep i n impl k arr res
+	local raw=$WORK/raw scen rep n impl k arr res peer
 	read -r -a arr <<<"$IMPLS"
 	n=${#arr[@]}
 	: >"$raw"
@@ -186,28 +210,61 @@ throughput() {
 				impl=${arr[$(((k + rep - 1) % n))]}
 				start_server "$impl"
 				load "$scen" "$WARM" >/dev/null
-				res=$(load "$scen" "$DUR")
+				res=$(measured "$scen")
 				stop_server
 				echo "$scen $impl $rep $res" >>"$raw"
-				note "$(printf '%-16s %-12s run %d: %s req/s, %s errors' "$scen" "$impl" "$rep" $res)"
+				note "$(printf '%-16s %-12s run %d: %s req/s, %s errors, %s us CPU/req (user %s, system %s)' "$scen" "$impl" "$rep" $res)"
 			done
 		done
 	done
 	{
 		echo
-		echo "requests per second (median of $REPEAT; ratios > 1 mean hop is faster)"
+		echo "requests per second: median [min-max] of $REPEAT runs"
 		echo
-		# Header and rows.
 		printf '%-24s' scenario
-		for impl in "${arr[@]}"; do printf ' %12s' "$impl"; done
-		printf ' %13s %12s\n' hop/fasthttp hop/nethttp
+		for impl in "${arr[@]}"; do printf ' %24s' "$impl"; done
+		echo
 		for scen in $SCENARIOS; do
 			printf '%-24s' "$(scenario_title "$scen")"
 			for impl in "${arr[@]}"; do
-				MED[$scen/$impl]=$(runs_median "$raw" "$scen" "$impl")
-				printf ' %12.0f' "${MED[$scen/$impl]}"
+				read -r m lo hi < <(stat "$raw" "$scen" "$impl" 4)
+				printf ' %24s' "$(awk -v m="$m" -v l="$lo" -v h="$hi" 'BEGIN { printf "%.0f [%.0f-%.0f]", m, l, h }')"
 			done
-			printf ' %13s %12s\n' "$(ratio "$scen" hop fasthttp)" "$(ratio "$scen" hop nethttp)"
+			echo
+		done
+		echo
+		echo "server CPU time per request, us (user + system): median [min-max] of $REPEAT runs; user/system medians"
+		echo
+		printf '%-24s' scenario
+		for impl in "${arr[@]}"; do printf ' %24s' "$impl"; done
+		echo
+		for scen in $SCENARIOS; do
+			printf '%-24s' "$(scenario_title "$scen")"
+			for impl in "${arr[@]}"; do
+				read -r m lo hi < <(stat "$raw" "$scen" "$impl" 6)
+				printf ' %24s' "$(awk -v m="$m" -v l="$lo" -v h="$hi" 'BEGIN { printf "%.2f [%.2f-%.2f]", m, l, h }')"
+			done
+			echo
+			printf '%-24s' "  user / system"
+			for impl in "${arr[@]}"; do
+				printf ' %24s' "$(awk -v u="$(stat "$raw" "$scen" "$impl" 7 | cut -d' ' -f1)" \
+					-v y="$(stat "$raw" "$scen" "$impl" 8 | cut -d' ' -f1)" 'BEGIN { printf "%.2f / %.2f", u, y }')"
+			done
+			echo
+		done
+		echo
+		echo "hop against each peer, per repetition (runs back to back), median [min-max]:"
+		echo "  efficiency = the peer's CPU per request / hop's (above 1: hop spends less);"
+		echo "  throughput = hop's req/s / the peer's"
+		echo
+		printf '%-24s %-12s %22s %22s\n' scenario peer efficiency throughput
+		for scen in $SCENARIOS; do
+			for peer in fasthttp gnet nethttp hop-adapter; do
+				has hop && has "$peer" || continue
+				read -r m lo hi < <(ratios "$raw" "$scen" "$peer" hop 6)
+				read -r tm tlo thi < <(ratios "$raw" "$scen" hop "$peer" 4)
+				printf '%-24s %-12s %22s %22s\n' "$(scenario_title "$scen")" "$peer" "$m [$lo-$hi]" "$tm [$tlo-$thi]"
+			done
 		done
 		local errs
 		errs=$(awk '$5 > 0 { printf "  %s %s run %s: %s errors\n", $1, $2, $3, $5 }' "$raw")
@@ -217,9 +274,9 @@ throughput() {
 			echo "$errs"
 		fi
 		echo
-		echo "TIME_WAIT sockets at end: $(($(ss -tan state time-wait 2>/dev/null | wc -l) - 1))"
+		echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); TIME_WAIT sockets: $(($(ss -tan state time-wait 2>/dev/null | wc -l) - 1))"
 		echo
-		echo "raw runs (scenario impl repetition req/s errors):"
+		echo "raw runs (scenario impl repetition req/s errors cpu_us/req user_us system_us):"
 		sed 's/^/  /' "$raw"
 	} | tee -a "$OUT"
 }

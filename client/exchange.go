@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/hop-http/hop/internal/clock"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -191,7 +192,7 @@ func (c *conn) awaitHead() (int, error) {
 	if w <= 0 {
 		return c.readHead(false)
 	}
-	c.rdLimit = time.Now().Add(w)
+	c.rdLimit = clock.Now().Add(w) // the coarse clock: at most clock.Resolution early
 	n, err := c.readHead(false)
 	c.rdLimit = time.Time{}
 	c.rd.Forget() // the deadline in force may be the head's: set it anew

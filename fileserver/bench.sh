@@ -3,18 +3,20 @@
 #
 # Both servers run on core 0 with one worker (GOMAXPROCS=1 for hop, worker_processes 1
 # for nginx, sendfile on, access logs off); wrk runs on core 1 with 50 keep-alive
-# connections. Each round measures hop then nginx for a 1 KiB and a 1 MiB file; the
-# medians of the rounds are printed with two ratios: throughput hop/nginx, and CPU time
-# per request nginx/hop (above 1: hop spends less CPU per request). Absolute numbers
-# on a shared machine drift; read the ratios, and on a busy machine prefer the CPU one,
-# which does not depend on how much of its core each server was given.
+# connections. Each round measures both servers (hop first in odd rounds, nginx first
+# in even ones) for a 1 KiB and a 1 MiB file; the medians of the rounds are printed
+# with their spread [min-max], and two ratios per round, as medians with their spread:
+# throughput hop/nginx, and efficiency, the CPU time per request nginx/hop (above 1:
+# hop spends less CPU per request). Absolute numbers on a shared machine drift; read
+# the ratios, and on a busy machine prefer the CPU one, which does not depend on how
+# much of its core each server was given.
 #
 # usage: fileserver/bench.sh            (from the repository root or anywhere)
-#   DURATION=10s ROUNDS=3 CONNS=50 SERVER_CPU=0 CLIENT_CPU=1 NGINX=/usr/sbin/nginx
+#   DURATION=10s ROUNDS=5 CONNS=50 SERVER_CPU=0 CLIENT_CPU=1 NGINX=/usr/sbin/nginx
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 CONNS=${CONNS:-50}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -92,26 +94,39 @@ measure() {
 }
 
 
+# spread V...: "MEDIAN [MIN-MAX]" with the printf format FMT (first argument).
+spread() {
+	local f=$1
+	shift
+	printf '%s\n' "$@" | sort -g | awk -v f="$f" '{ v[NR] = $1 } END {
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf f " [" f "-" f "]", m, v[1], v[NR] }'
+}
+
 echo "hop serve vs nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\//nginx\//'): servers on core $SERVER_CPU, wrk on core $CLIENT_CPU," \
-	"$CONNS connections, $DURATION x $ROUNDS rounds (median); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	"$CONNS connections, $DURATION x $ROUNDS interleaved rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # Warm up both (page cache, connection setup paths).
 taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$hop_port/1k.bin" >/dev/null
 taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$nginx_port/1k.bin" >/dev/null
 
-printf '%-8s %12s %12s %9s %14s %14s %9s\n' file "hop req/s" "nginx req/s" "hop/nginx" "hop CPU us/req" "nginx us/req" "nginx/hop"
+printf '%-8s %24s %24s %18s %18s %18s %18s\n' file "hop req/s" "nginx req/s" "hop/nginx" "hop CPU us/req" "nginx us/req" "nginx/hop (eff.)"
 for f in 1k.bin 1m.bin; do
-	hr=() nr=() hc=() nc=()
-	for _ in $(seq "$ROUNDS"); do
-		read -r r c < <(measure "http://127.0.0.1:$hop_port/$f" "$hop_pid")
-		hr+=("$r") hc+=("$c")
-		read -r r c < <(measure "http://127.0.0.1:$nginx_port/$f" "$nginx_pid")
-		nr+=("$r") nc+=("$c")
+	hr=() nr=() hc=() nc=() tr=() er=()
+	for round in $(seq "$ROUNDS"); do
+		if ((round % 2)); then
+			read -r r c < <(measure "http://127.0.0.1:$hop_port/$f" "$hop_pid")
+			read -r r2 c2 < <(measure "http://127.0.0.1:$nginx_port/$f" "$nginx_pid")
+		else
+			read -r r2 c2 < <(measure "http://127.0.0.1:$nginx_port/$f" "$nginx_pid")
+			read -r r c < <(measure "http://127.0.0.1:$hop_port/$f" "$hop_pid")
+		fi
+		hr+=("$r") hc+=("$c") nr+=("$r2") nc+=("$c2")
+		tr+=("$(awk -v a="$r" -v b="$r2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
+		er+=("$(awk -v a="$c2" -v b="$c" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
 	done
-	hm=$(printf '%s\n' "${hr[@]}" | median) nm=$(printf '%s\n' "${nr[@]}" | median)
-	hcm=$(printf '%s\n' "${hc[@]}" | median) ncm=$(printf '%s\n' "${nc[@]}" | median)
-	printf '%-8s %12s %12s %9s %14s %14s %9s\n' "$f" "$hm" "$nm" \
-		"$(awk -v a="$hm" -v b="$nm" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" "$hcm" "$ncm" \
-		"$(awk -v a="$ncm" -v b="$hcm" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+	printf '%-8s %24s %24s %18s %18s %18s %18s\n' "$f" "$(spread %.0f "${hr[@]}")" "$(spread %.0f "${nr[@]}")" \
+		"$(spread %.2f "${tr[@]}")" "$(spread %.1f "${hc[@]}")" "$(spread %.1f "${nc[@]}")" "$(spread %.2f "${er[@]}")"
 	echo "  rounds req/s: hop ${hr[*]} | nginx ${nr[*]}" >&2
 	echo "  rounds CPU us/req: hop ${hc[*]} | nginx ${nc[*]}" >&2
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -39,6 +39,12 @@
 //     response buffer instead: one write per response, and responses to pipelined
 //     requests batch into one write. Either way a file is a bare descriptor (openat2,
 //     fstat, pread or sendfile, close) and never becomes an *os.File.
+//   - The open-file cache (as nginx's open_file_cache): what opening a path found — a
+//     file of up to 16 KiB with its contents, metadata and Content-Type, a directory,
+//     or that nothing is there — is trusted for Options.CacheValid (1 s), measured on
+//     hop's coarse clock, within Options.CacheBytes (16 MiB, otter). A hot small file
+//     is served from memory with no system call but the response's write; a change to
+//     the tree is served within CacheValid, when the next request opens the path again.
 //
 // server.AccessLog wraps the Handler (or any other) with a log/slog access log whose
 // records name the connection (its id and the request's number on it), so that

@@ -23,7 +23,10 @@ type representation struct {
 // serveFile serves the regular file f.
 func (h *Handler) serveFile(w *server.ResponseWriter, r *server.Request, f *file) {
 	rel := f.name
-	ctype := contentType(rel, f, f.size)
+	ctype := f.ctype
+	if ctype == "" {
+		ctype = contentType(rel, f, f.size)
+	}
 	rep := representation{f: f, size: f.size, mod: f.mod}
 	hd := w.Header()
 	get := r.IsMethod("GET")

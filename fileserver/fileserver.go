@@ -12,9 +12,11 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
+	"github.com/maypok86/otter/v2"
 )
 
 // Defaults for the zero-valued fields of Options.
@@ -60,16 +62,25 @@ type Options struct {
 	// MaxListing bounds the entries of a listing (default DefaultMaxListing); a larger
 	// directory is listed partially and says so.
 	MaxListing int
+	// CacheValid is how long the open-file cache trusts what it found at a path — a
+	// small file's contents and metadata, a directory, or that nothing is there —
+	// before the path is opened again (default DefaultCacheValid): a change to the tree
+	// is served within CacheValid. Negative: no cache, every request opens its file.
+	CacheValid time.Duration
+	// CacheBytes bounds the memory of the open-file cache (default DefaultCacheBytes);
+	// negative: no cache.
+	CacheBytes int64
 }
 
 // Handler serves files from a root directory. It is safe for concurrent use; create it
 // with New and release it with Close.
 type Handler struct {
 	opts    Options
-	dir     string   // absolute root directory
-	root    *os.Root // confines every open to dir (portable path)
-	rootDir *os.File // dir itself, whose descriptor the Linux fast path opens beneath
-	rootFD  int      // rootDir's descriptor, -1 without one
+	cache   *otter.Cache[string, *cached] // the open-file cache; nil when off
+	dir     string                        // absolute root directory
+	root    *os.Root                      // confines every open to dir (portable path)
+	rootDir *os.File                      // dir itself, whose descriptor the Linux fast path opens beneath
+	rootFD  int                           // rootDir's descriptor, -1 without one
 	// portable disables the platform's fast open path (tests run both).
 	portable bool
 }
@@ -104,15 +115,25 @@ func New(dir string, opts Options) (*Handler, error) {
 	if opts.MaxListing <= 0 {
 		opts.MaxListing = DefaultMaxListing
 	}
+	if opts.CacheValid == 0 {
+		opts.CacheValid = DefaultCacheValid
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = DefaultCacheBytes
+	}
 	h.opts = opts
+	h.cache = newCache(&h.opts)
 	return h, nil
 }
 
 // Dir returns the absolute path of the directory served.
 func (h *Handler) Dir() string { return h.dir }
 
-// Close releases the root directory.
+// Close releases the root directory and the open-file cache.
 func (h *Handler) Close() error {
+	if h.cache != nil {
+		h.cache.StopAllGoroutines()
+	}
 	if h.rootDir != nil {
 		h.rootDir.Close()
 	}
@@ -167,6 +188,13 @@ func (h *Handler) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 		if h.opts.DisableListing {
 			writeError(w, 404)
 			return
+		}
+		if f.cached { // the cache keeps no directory descriptor
+			if f, err = h.openFile(p.rel); err != nil {
+				writeError(w, errStatus(err))
+				return
+			}
+			defer f.Close()
 		}
 		h.serveListing(w, r, f, p)
 		return
@@ -328,6 +356,13 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // segments (what nginx gets from tcp_nopush); elsewhere (TLS) ReadFrom copies it with
 // pread.
 func sendSection(w *server.ResponseWriter, o *file, off, n int64) error {
+	if o.cached { // the contents are in memory (at most cacheMaxFile bytes)
+		if off+n > int64(len(o.data)) {
+			return io.ErrUnexpectedEOF
+		}
+		_, err := w.Write(o.data[off : off+n])
+		return err
+	}
 	if n <= smallBody {
 		bp := bufPool.Get().(*[]byte)
 		defer bufPool.Put(bp)

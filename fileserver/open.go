@@ -11,21 +11,42 @@ import (
 )
 
 // file is an open regular file or directory. On Linux it is usually a bare descriptor
-// (one openat2, one fstat, no *os.File, no poller registration): small files are read
-// with pread and closed without ever becoming an *os.File. File converts it when a
-// body goes out by sendfile or a directory is listed.
+// (one openat2, one fstat, no *os.File, no poller registration), and a small file or a
+// directory from the open-file cache has no descriptor at all (cached): its contents
+// are in memory. File converts a descriptor when a body goes out by sendfile or a
+// directory is listed.
 type file struct {
-	fd   int      // the descriptor while f is nil, else -1
-	f    *os.File // set by File, or by the portable open
-	name string   // path relative to the root, for *os.File names
-	size int64
-	mod  time.Time
-	dir  bool
-	h    *Handler
+	fd     int      // the descriptor while f is nil, else -1
+	f      *os.File // set by File, or by the portable open
+	name   string   // path relative to the root, for *os.File names
+	size   int64
+	mod    time.Time
+	dir    bool
+	h      *Handler
+	cached bool   // from the open-file cache: no descriptor
+	data   []byte // a cached regular file's contents
+	ctype  string // a cached regular file's Content-Type
+	// pageCached: a large file the cache saw unchanged within CacheValid, so sent a
+	// moment ago and in the page cache (see PageCached).
+	pageCached bool
 }
+
+// PageCached reports whether the file is known to be in the page cache (sent a moment
+// ago): the server then issues its sendfile as a raw system call (server.ReadFrom).
+func (o *file) PageCached() bool { return o.pageCached }
 
 // ReadAt reads len(p) bytes at off (io.ReaderAt).
 func (o *file) ReadAt(p []byte, off int64) (int, error) {
+	if o.cached {
+		if off >= int64(len(o.data)) {
+			return 0, io.EOF
+		}
+		n := copy(p, o.data[off:])
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
 	if o.f != nil {
 		return o.f.ReadAt(p, off)
 	}
@@ -91,12 +112,12 @@ func (o *file) Close() error {
 
 var errNotServable = errors.New("fileserver: not a regular file or directory")
 
-// open opens rel (a cleaned, slash-separated path relative to the root) without
+// openFile opens rel (a cleaned, slash-separated path relative to the root) without
 // blocking on FIFOs; anything but a regular file or a directory is refused. Unless
 // FollowSymlinks is set, neither the path nor any symbolic link on it may leave the
 // root: the kernel enforces it (openat2 RESOLVE_BENEATH) where it can, os.Root
 // elsewhere.
-func (h *Handler) open(rel string) (*file, error) {
+func (h *Handler) openFile(rel string) (*file, error) {
 	if !h.portable {
 		if o, ok, err := h.openFast(rel); ok {
 			return o, err

@@ -31,8 +31,8 @@ func TestFastOpenUsed(t *testing.T) {
 		t.Errorf("openFast gave fd %d, *os.File %v, size %d: want a bare descriptor of %d bytes",
 			o.fd, o.f, o.size, len(helloBody))
 	}
-	// open, what the handler calls, takes the same path.
-	o2, err := h.open("hello.txt")
+	// openFile, what the handler's open calls past the cache, takes the same path.
+	o2, err := h.openFile("hello.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

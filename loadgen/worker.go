@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,7 @@ type worker struct {
 	status     int
 	keep       bool
 	closeAfter bool // the connection ends after the response just completed
+	sent       bool // requests were written since the last read
 
 	ring   []slot // requests in flight, oldest at head
 	head   int
@@ -319,6 +321,7 @@ func (w *worker) send() bool {
 		return false
 	}
 	w.lastProgress = now
+	w.sent = true
 	return true
 }
 
@@ -354,6 +357,14 @@ func (w *worker) receive() {
 		w.fail(kindProtocol, e.now(), errHeadTooBig)
 		return
 	}
+	if w.sent && w.raw.Attached() && w.in.Len() == 0 {
+		// The requests just left and the server needs a moment to answer: a read now
+		// finds nothing (EAGAIN) and the goroutine parks in the poller anyway. Letting
+		// the connections already runnable go first makes the read find the responses
+		// more often (as the server does before waiting for a request).
+		runtime.Gosched()
+	}
+	w.sent = false
 	n, err := w.read(w.in.Free())
 	now := e.now()
 	if n > 0 {

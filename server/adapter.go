@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -10,14 +11,19 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
 
 	"github.com/hop-http/hop/wire"
 )
 
 // FromHTTP returns a Handler that serves h, a net/http Handler, so existing routers and
-// middleware run on hop unchanged. Each request is converted to an *http.Request (with
-// the usual allocations of net/http); the body streams from the connection, the
-// request context is cancelled when the client goes away, and the ResponseWriter
+// middleware run on hop unchanged. Each request is converted to an *http.Request in
+// four allocations (net/http's own server makes about 18), none of them reused, so a
+// handler may keep what it was given; the body streams from the connection, the
+// request context is cancelled when ServeHTTP returns or, once something waits on it,
+// when the client goes away, and the ResponseWriter
 // implements http.Flusher and http.Hijacker (through ResponseWriter.TakeOver).
 // WriteHeader with a 1xx code sends an interim response at once (as net/http does
 // since Go 1.19), and trailers work as in net/http: values set after the head for the
@@ -31,60 +37,81 @@ var adapterPool = sync.Pool{New: func() any {
 }}
 
 func (a httpAdapter) ServeHOP(w *ResponseWriter, r *Request) {
-	hr, err := toHTTPRequest(r)
+	hr, ar, err := toHTTPRequest(r)
 	if err != nil {
 		w.WriteHeader(400)
 		w.WriteString("bad request target\n")
 		return
 	}
 	rw := adapterPool.Get().(*httpResponseWriter)
-	rw.w = w
+	rw.w, rw.ctx = w, &ar.ctx
 	rw.wroteHeader, rw.hijacked = false, false
 	defer func() {
-		rw.w = nil
+		ar.ctx.finish()
+		rw.w, rw.ctx = nil, nil
 		clear(rw.header)
 		adapterPool.Put(rw)
 	}()
 	a.h.ServeHTTP(rw, hr)
 	if !rw.hijacked {
-		rw.WriteHeader(200)
+		rw.ctx.lockIO()
+		rw.writeHeader(200)
 		rw.trailers()
+		rw.ctx.unlockIO()
 	}
 }
 
-// toHTTPRequest builds a net/http request from the hop view. Strings are copied, but
-// in bulk: all field values share one string and one []string backing array, common
-// methods and field names are interned, and the remote address is formatted once per
-// connection.
-func toHTTPRequest(r *Request) (*http.Request, error) {
-	target := string(r.Target)
-	var u *url.URL
-	var err error
-	if r.IsMethod("CONNECT") {
-		u = &url.URL{Host: target}
-	} else {
-		u, err = url.ParseRequestURI(target)
-		if err != nil {
-			return nil, err
-		}
-	}
+// adapterReq is the one allocation of a request through the adapter besides the
+// *http.Request (which WithContext allocates) and its Header map: the context, the
+// URL, the body reader, the Header's value slices and, when they fit, the bytes of the
+// target and the field values, which the request's strings point into. Nothing in it
+// is reused: a handler may keep the request, its fields and its context after it
+// returns, as net/http allows.
+type adapterReq struct {
+	ctx  adapterCtx
+	url  url.URL
+	body adapterBody
+	vals [16]string
+	text [512]byte
+}
+
+// toHTTPRequest builds a net/http request from the hop view in four allocations (the
+// http.Request, its Header map in two, and an adapterReq) for a request with up to 16
+// fields and up to 512 bytes of target and values; common methods and field names are
+// interned and the remote address is formatted once per connection.
+func toHTTPRequest(r *Request) (*http.Request, *adapterReq, error) {
+	ar := new(adapterReq)
 	n := r.Header.Len()
-	size := 0
+	size := len(r.Target)
 	for i := 0; i < n; i++ {
 		_, v := r.Header.At(i)
 		size += len(v)
 	}
-	var sb strings.Builder
-	sb.Grow(size)
+	text := ar.text[:0]
+	if size > len(ar.text) {
+		text = make([]byte, 0, size)
+	}
+	text = append(text, r.Target...)
 	for i := 0; i < n; i++ {
 		_, v := r.Header.At(i)
-		sb.Write(v)
+		text = append(text, v...)
 	}
-	all := sb.String()
-	vals := make([]string, n)
+	// The bytes are never written again: strings over them are immutable.
+	all := unsafe.String(unsafe.SliceData(text), len(text))
+	target := all[:len(r.Target)]
+	u := &ar.url
+	if r.IsMethod("CONNECT") {
+		u.Host = target
+	} else if err := parseRequestURI(target, u); err != nil {
+		return nil, nil, err
+	}
+	vals := ar.vals[:]
+	if n > len(vals) {
+		vals = make([]string, n)
+	}
 	hdr := make(http.Header, n)
 	host := ""
-	off := 0
+	off := len(target)
 	for i := 0; i < n; i++ {
 		name, v := r.Header.At(i)
 		val := all[off : off+len(v)]
@@ -120,19 +147,240 @@ func toHTTPRequest(r *Request) (*http.Request, error) {
 	if hr.Host == "" {
 		hr.Host = u.Host
 	}
+	ar.body = adapterBody{ar}
 	switch r.Framing {
 	case wire.FramingNone:
 		hr.Body = http.NoBody
 	case wire.FramingChunked:
 		hr.ContentLength = -1
-		hr.TransferEncoding = []string{"chunked"}
-		hr.Body = bodyCloser{&r.body}
+		hr.TransferEncoding = chunkedCoding
+		hr.Body = &ar.body
 	default:
 		hr.ContentLength = r.ContentLength
-		hr.Body = bodyCloser{&r.body}
+		hr.Body = &ar.body
 	}
-	return hr.WithContext(r.Context()), nil
+	ar.ctx.r = r
+	return hr.WithContext(&ar.ctx), ar, nil
 }
+
+// chunkedCoding is the TransferEncoding of every chunked request (handlers must not
+// modify the request).
+var chunkedCoding = []string{"chunked"}
+
+// parseRequestURI is url.ParseRequestURI into u. The common target — an absolute path
+// of characters the URL package would not escape, and a query — is split without
+// allocating, into the URL that url.ParseRequestURI would return (a test holds the
+// two to the same answers); anything else is left to url.ParseRequestURI.
+func parseRequestURI(target string, u *url.URL) error {
+	if path, ok := plainPath(target); ok {
+		u.Path = path
+		if len(path) < len(target) {
+			if q := target[len(path)+1:]; q == "" {
+				u.ForceQuery = true
+			} else {
+				u.RawQuery = q
+			}
+		}
+		return nil
+	}
+	pu, err := url.ParseRequestURI(target)
+	if err != nil {
+		return err
+	}
+	*u = *pu
+	return nil
+}
+
+// plainPath returns the path part of target (up to the first '?') when target is an
+// absolute path whose every byte url.URL keeps unescaped in a path (letters, digits,
+// "-_.~$&+,/:;=@"), with a query part free of control bytes and of a second '?' in
+// "path??" form; ok is false otherwise.
+func plainPath(target string) (path string, ok bool) {
+	if len(target) == 0 || target[0] != '/' {
+		return "", false
+	}
+	i := 0
+	for ; i < len(target); i++ {
+		c := target[i]
+		if c == '?' {
+			break
+		}
+		if !pathByte[c] {
+			return "", false
+		}
+	}
+	for j := i + 1; j < len(target); j++ {
+		if c := target[j]; c < 0x20 || c == 0x7f || (c == '?' && j == len(target)-1) {
+			return "", false // a control byte (an error), or "?...?" at the end (ForceQuery rules)
+		}
+	}
+	return target[:i], true
+}
+
+// pathByte marks the bytes url.URL leaves unescaped in a path.
+var pathByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-_.~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()
+
+// adapterCtx is the context of a request through the adapter. It is cancelled when
+// ServeHTTP returns, as net/http's is, and, once something asks for Done, when the
+// client goes away (hop's connection watch, as with Request.Context): a handler that
+// never waits on its context costs nothing for it.
+//
+// Done may come from any goroutine, while the handler writes or reads the body on its
+// own; the watch must not start in the middle of those. The handler's calls into the
+// connection (writes, body reads, hijacking) hold io, and the watch starts under io
+// too: at once when io is free, else when the call holding it ends (lockIO and
+// unlockIO). Done itself never waits for I/O.
+type adapterCtx struct {
+	io        sync.Mutex  // held by the handler's calls into the connection
+	wantWatch atomic.Bool // Done asked for the watch; whoever holds io next starts it
+
+	mu   sync.Mutex // guards the fields below, never held across I/O
+	r    *Request   // while the handler runs; nil after
+	done <-chan struct{}
+	ctx  context.Context // the cancelable context, made at the first Done
+	end  bool            // ServeHTTP returned
+}
+
+func (c *adapterCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done returns a channel closed when the request ends or the client goes away.
+func (c *adapterCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	if c.done != nil {
+		c.mu.Unlock()
+		return c.done
+	}
+	if c.end {
+		c.mu.Unlock()
+		return closedChan
+	}
+	r := c.r
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	c.ctx, c.done = r.ctx, r.ctx.Done()
+	c.mu.Unlock()
+	c.wantWatch.Store(true)
+	if c.io.TryLock() {
+		c.unlockIO()
+	}
+	return c.done
+}
+
+// lockIO and unlockIO bracket the handler's calls into the connection; unlockIO starts
+// the watch a Done asked for meanwhile.
+func (c *adapterCtx) lockIO() { c.io.Lock() }
+
+func (c *adapterCtx) unlockIO() {
+	for {
+		if c.wantWatch.CompareAndSwap(true, false) {
+			c.mu.Lock()
+			r, end := c.r, c.end
+			c.mu.Unlock()
+			if !end && r.body.eof {
+				r.c.startWatch()
+			}
+		}
+		c.io.Unlock()
+		// A Done that found io held left the watch to us: look again.
+		if !c.wantWatch.Load() || !c.io.TryLock() {
+			return
+		}
+	}
+}
+
+// Err returns context.Canceled once Done is closed.
+func (c *adapterCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx != nil {
+		return c.ctx.Err()
+	}
+	if c.end {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Value returns the connection's local address for http.LocalAddrContextKey, as
+// net/http's request context does, while the handler runs.
+func (c *adapterCtx) Value(key any) any {
+	if key != http.LocalAddrContextKey {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.end {
+		return nil
+	}
+	return c.r.LocalAddr()
+}
+
+// AfterFunc lets contexts derived from this one (context.WithCancel and the others)
+// register their cancellation without a goroutine each (see context.AfterFunc).
+func (c *adapterCtx) AfterFunc(f func()) func() bool {
+	c.Done()
+	c.mu.Lock()
+	ctx := c.ctx
+	c.mu.Unlock()
+	if ctx == nil {
+		ctx = endedCtx
+	}
+	return context.AfterFunc(ctx, f)
+}
+
+// finish ends the context: ServeHTTP returned. The connection's goroutine then stops
+// a watch that started.
+func (c *adapterCtx) finish() {
+	c.io.Lock()
+	c.wantWatch.Store(false)
+	c.mu.Lock()
+	if c.ctx != nil {
+		c.r.cancel()
+	}
+	c.r, c.end = nil, true
+	c.mu.Unlock()
+	c.io.Unlock()
+}
+
+func (c *adapterCtx) String() string { return "hop.FromHTTP request context" }
+
+var (
+	closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
+	endedCtx   = func() context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx
+	}()
+)
+
+// adapterBody is the request body as net/http sees it: hop's body, read under the
+// context's lock.
+type adapterBody struct{ ar *adapterReq }
+
+func (b *adapterBody) Read(p []byte) (int, error) {
+	c := &b.ar.ctx
+	c.lockIO()
+	defer c.unlockIO()
+	if c.end {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return c.r.body.Read(p)
+}
+
+func (b *adapterBody) Close() error { return nil }
 
 var methods = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"}
 
@@ -167,14 +415,11 @@ func canonicalKey(name []byte) string {
 	return textproto.CanonicalMIMEHeaderKey(string(name))
 }
 
-type bodyCloser struct{ io.Reader }
-
-func (bodyCloser) Close() error { return nil }
-
 // httpResponseWriter implements http.ResponseWriter, http.Flusher and http.Hijacker
 // over a hop ResponseWriter.
 type httpResponseWriter struct {
 	w           *ResponseWriter
+	ctx         *adapterCtx // its io lock brackets every call into w
 	header      http.Header
 	wroteHeader bool
 	hijacked    bool
@@ -183,6 +428,12 @@ type httpResponseWriter struct {
 func (rw *httpResponseWriter) Header() http.Header { return rw.header }
 
 func (rw *httpResponseWriter) WriteHeader(code int) {
+	rw.ctx.lockIO()
+	defer rw.ctx.unlockIO()
+	rw.writeHeader(code)
+}
+
+func (rw *httpResponseWriter) writeHeader(code int) {
 	if rw.wroteHeader || rw.hijacked {
 		return
 	}
@@ -234,18 +485,22 @@ func (rw *httpResponseWriter) trailers() {
 }
 
 func (rw *httpResponseWriter) Write(p []byte) (int, error) {
+	rw.ctx.lockIO()
+	defer rw.ctx.unlockIO()
 	if rw.hijacked {
 		return 0, http.ErrHijacked
 	}
-	rw.WriteHeader(200)
+	rw.writeHeader(200)
 	return rw.w.Write(p)
 }
 
 func (rw *httpResponseWriter) WriteString(s string) (int, error) {
+	rw.ctx.lockIO()
+	defer rw.ctx.unlockIO()
 	if rw.hijacked {
 		return 0, http.ErrHijacked
 	}
-	rw.WriteHeader(200)
+	rw.writeHeader(200)
 	return rw.w.WriteString(s)
 }
 
@@ -253,10 +508,12 @@ func (rw *httpResponseWriter) Flush() { rw.FlushError() }
 
 // FlushError implements the interface http.ResponseController uses.
 func (rw *httpResponseWriter) FlushError() error {
+	rw.ctx.lockIO()
+	defer rw.ctx.unlockIO()
 	if rw.hijacked {
 		return http.ErrHijacked
 	}
-	rw.WriteHeader(200)
+	rw.writeHeader(200)
 	return rw.w.Flush()
 }
 
@@ -264,6 +521,8 @@ func (rw *httpResponseWriter) FlushError() error {
 // or a 2xx to CONNECT, that head is sent first; without WriteHeader nothing is. The
 // bytes the server had read past the request are buffered in the returned reader.
 func (rw *httpResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	rw.ctx.lockIO()
+	defer rw.ctx.unlockIO()
 	if rw.hijacked {
 		return nil, nil, http.ErrHijacked
 	}

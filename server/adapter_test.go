@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -253,3 +255,131 @@ func TestFromHTTPContextCanceled(t *testing.T) {
 		t.Errorf("context not canceled: %v", err)
 	}
 }
+
+// TestFromHTTPContext: the adapter's request context follows net/http's: cancelled
+// when ServeHTTP returns (a context kept or derived from it sees that), carrying the
+// local address, and cancelled when the client goes away also when Done is first asked
+// for from another goroutine while the handler is busy.
+func TestFromHTTPContext(t *testing.T) {
+	kept := make(chan context.Context, 4)
+	derived := make(chan context.Context, 4)
+	gone := make(chan error, 1)
+	ts := startServer(t, &server.Server{Handler: server.FromHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		switch r.URL.Path {
+		case "/keep":
+			if ctx.Err() != nil {
+				t.Errorf("context ended while the handler runs: %v", ctx.Err())
+			}
+			if a, ok := ctx.Value(http.LocalAddrContextKey).(net.Addr); !ok || a.String() == "" {
+				t.Errorf("LocalAddrContextKey: %v", ctx.Value(http.LocalAddrContextKey))
+			}
+			d, cancel := context.WithCancel(ctx)
+			_ = cancel
+			kept <- ctx
+			derived <- d
+			io.WriteString(w, "kept")
+		case "/gone":
+			// Another goroutine asks first, while this one writes and waits.
+			go func() {
+				select {
+				case <-ctx.Done():
+					gone <- nil
+				case <-time.After(3 * ioWait):
+					gone <- context.DeadlineExceeded
+				}
+			}()
+			w.(http.Flusher).Flush()
+			select {
+			case <-ctx.Done():
+			case <-time.After(3 * ioWait):
+			}
+		}
+	}))})
+	c := dial(t, ts.addr)
+	if r := c.roundTrip("GET", get("/keep")); r.Status != 200 {
+		t.Fatalf("response %s", r)
+	}
+	for _, ch := range []chan context.Context{kept, derived} {
+		ctx := <-ch
+		select {
+		case <-ctx.Done():
+		case <-time.After(ioWait):
+			t.Fatal("context not cancelled after ServeHTTP returned")
+		}
+		if ctx.Err() != context.Canceled {
+			t.Errorf("Err() = %v after ServeHTTP returned", ctx.Err())
+		}
+		if v := ctx.Value(http.LocalAddrContextKey); v != nil {
+			t.Errorf("LocalAddrContextKey after the request: %v", v)
+		}
+	}
+	c.write(get("/gone"))
+	c.readHead("GET")
+	c.nc.Close()
+	if err := waitFor(t, gone, "the context to end"); err != nil {
+		t.Errorf("context not cancelled when the client went away: %v", err)
+	}
+}
+
+// TestFromHTTPKeptRequest: nothing of a request is reused for the next one: a handler
+// that keeps the *http.Request, its URL, fields and body after returning still sees
+// them unchanged while later requests on the same connection are served.
+func TestFromHTTPKeptRequest(t *testing.T) {
+	var kept []*http.Request
+	var mu sync.Mutex
+	ts := startServer(t, &server.Server{Handler: server.FromHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		kept = append(kept, r)
+		mu.Unlock()
+		io.Copy(io.Discard, r.Body)
+	}))})
+	c := dial(t, ts.addr)
+	const n = 20
+	for i := 0; i < n; i++ {
+		req := head(fmt.Sprintf("POST /r%d?i=%d HTTP/1.1", i, i), "Host: test", fmt.Sprintf("X-I: %d", i),
+			fmt.Sprintf("X-Pad: %s", strings.Repeat("p", i*40)), "Content-Length: 2") + "ab"
+		if r := c.roundTrip("POST", req); r.Status != 200 {
+			t.Fatalf("request %d: %s", i, r)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, r := range kept {
+		if r.URL.Path != fmt.Sprintf("/r%d", i) || r.URL.RawQuery != fmt.Sprintf("i=%d", i) ||
+			r.RequestURI != fmt.Sprintf("/r%d?i=%d", i, i) || r.Header.Get("X-I") != strconv.Itoa(i) ||
+			r.Header.Get("X-Pad") != strings.Repeat("p", i*40) || r.Host != "test" {
+			t.Errorf("request %d kept as %s %v %v", i, r.RequestURI, r.URL, r.Header)
+		}
+		if _, err := r.Body.Read(make([]byte, 1)); err != http.ErrBodyReadAfterClose {
+			t.Errorf("request %d: body read after ServeHTTP: %v", i, err)
+		}
+	}
+}
+
+// TestFromHTTPAllocs: a plaintext request through the net/http adapter allocates at
+// most 4 objects (the *http.Request, its Header map in two, and one block with the
+// context, URL and strings), counted over many requests on one in-memory connection.
+// The conversion alone is held to 4 under the race detector too (TestToHTTPRequestAllocs).
+func TestFromHTTPAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops objects: counted by TestToHTTPRequestAllocs instead")
+	}
+	h := server.FromHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = plainType
+		w.Write(benchHello)
+	}))
+	srv := &server.Server{Handler: h, MaxRequestsPerConn: -1}
+	defer srv.Close()
+	serveMem(t, srv, 1, 100) // warm up pools
+	const n = 20000
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	serveMem(t, srv, 1, n)
+	runtime.ReadMemStats(&after)
+	if per := float64(after.Mallocs-before.Mallocs) / n; per > 4.5 {
+		t.Errorf("%.2f allocations per request, want at most 4", per)
+	}
+}
+
+var plainType = []string{"text/plain"}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -291,6 +292,16 @@ func (c *conn) readIdle(timeout time.Duration, reportIdle bool) (n int, ok bool,
 		return 0, false, nil
 	}
 	c.in.Room(1, c.in.Cap())
+	if reportIdle && c.rio.Attached() {
+		// The response just left, and the client needs a moment for the next
+		// request: a read now finds nothing (EAGAIN) and the goroutine parks in the
+		// poller anyway. Letting the connections already runnable go first makes that
+		// read find the request more often (plaintext keep-alive, 50 connections on one
+		// core: 2.0 reads per request without this, 1.5-1.7 with it; pipelined 16:
+		// 1.95 reads per batch, 1.3), for the price of one trip through the scheduler
+		// when nothing else is runnable.
+		runtime.Gosched()
+	}
 	n, err = c.read(c.in.Free())
 	if !c.state.CompareAndSwap(uint32(wait)|waiting, uint32(StateActive)) {
 		// Shutdown woke us. Serve what arrived (its response will close), else end.
@@ -409,7 +420,7 @@ func (c *conn) handle(n int) outcome {
 		return closeConn
 	}
 	if !w.keepAlive || c.dead {
-		if c.flush() {
+		if c.flush() && c.moreInputMayFollow() {
 			c.lingerClose()
 		}
 		return closeConn
@@ -512,6 +523,18 @@ func (c *conn) fail(e *wire.Error, fields string) {
 	if c.flush() {
 		c.lingerClose()
 	}
+}
+
+// moreInputMayFollow reports whether the client may still be sending when the server
+// closes after a response, so that the close must linger (as nginx decides): input is
+// buffered past the request, its body was not read to the end, or the client meant to
+// keep the connection (the server is the one closing: a limit, shutdown, an error). A
+// client that asked to close (Connection: close, or HTTP/1.0 without keep-alive) and
+// sent nothing more gets a plain close: it must not send another request (RFC 9112
+// §9.6), and lingering would cost a shutdown and a read on every such connection.
+func (c *conn) moreInputMayFollow() bool {
+	r := &c.req
+	return r.KeepAlive || c.in.Len() > 0 || !r.body.eof
 }
 
 // lingerClose shuts down the write side and discards input until the peer closes, the

@@ -258,6 +258,53 @@ func TestMaxRequestsPerConn(t *testing.T) {
 	})
 }
 
+// TestLingerOnlyWhenMoreMayFollow: the server closes after a response at once when
+// the client asked to close and sent nothing more, and lingers (shuts down its write
+// side and drains) when more input may follow: bytes past the request, or a close the
+// client did not ask for. Every response arrives whole, followed by a clean end of
+// stream.
+func TestLingerOnlyWhenMoreMayFollow(t *testing.T) {
+	tests := []struct {
+		name   string
+		maxReq int // MaxRequestsPerConn
+		send   string
+		n      int // responses expected
+		linger bool
+	}{
+		{"client asks to close", 0, head("GET / HTTP/1.1", "Host: test", "Connection: close"), 1, false},
+		{"HTTP/1.0", 0, head("GET / HTTP/1.0"), 1, false},
+		{"input past the request", 0,
+			head("GET / HTTP/1.1", "Host: test", "Connection: close") + get("/ignored"), 1, true},
+		{"server's limit", 1, get("/"), 1, true},
+		{"pipelined, then close", 0,
+			get("/a") + head("GET /b HTTP/1.1", "Host: test", "Connection: close"), 2, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln := newCountingListener(t)
+			srv := &server.Server{Handler: textHandler, LingerTimeout: ioWait, MaxRequestsPerConn: tt.maxReq}
+			ts := startServerOn(t, srv, ln)
+			c := dial(t, ts.addr)
+			c.write(tt.send)
+			sc := ln.next(t)
+			for i := 0; i < tt.n; i++ {
+				if r := c.mustResponse("GET"); r.Status != 200 || r.closes() != (i == tt.n-1) {
+					t.Fatalf("response %d: %s", i+1, r)
+				}
+			}
+			if tt.linger {
+				// The server waits for our FIN while it lingers; closing our write side
+				// ends it.
+				c.nc.(*net.TCPConn).CloseWrite()
+			}
+			c.expectClosed()
+			if got := sc.closeWrites.Load() > 0; got != tt.linger {
+				t.Errorf("lingered %v, want %v", got, tt.linger)
+			}
+		})
+	}
+}
+
 // TestLingeringCloseBadRequest: a request rejected at its head, followed by a 1 MB
 // body the server never wants. The client sends everything before it reads; it must
 // receive the complete 400 and a clean end of stream, not a reset.

@@ -22,10 +22,11 @@
 // off the per-request path.
 //
 // Closing: when the server closes a connection that may still carry unread input (an
-// error response, an unread body, Connection: close), it shuts down its write side
-// first, then drains and discards input for a bounded time and size, then closes. This
-// keeps a final 4xx from being destroyed by a TCP reset when the client is still
-// sending.
+// error response, an unread body, input past the last request, or a close the client
+// did not ask for), it shuts down its write side first, then drains and discards input
+// for a bounded time and size, then closes. This keeps a final 4xx from being
+// destroyed by a TCP reset when the client is still sending. A client that asked to
+// close and sent nothing more is closed at once, as nginx does.
 //
 // Idle connections: after ParkAfter without input (at once when more than
 // ParkGraceConns connections hold a goroutine), an idle connection is parked in an

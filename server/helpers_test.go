@@ -139,8 +139,9 @@ func (l *countingListener) next(t testing.TB) *countingConn {
 // the server's lingering close still half-closes the TCP connection.
 type countingConn struct {
 	net.Conn
-	writes atomic.Int64
-	bytes  atomic.Int64
+	writes      atomic.Int64
+	bytes       atomic.Int64
+	closeWrites atomic.Int64 // CloseWrite calls: the server lingered
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
@@ -151,6 +152,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 func (c *countingConn) CloseWrite() error {
+	c.closeWrites.Add(1)
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}

@@ -23,7 +23,10 @@ import (
 //     advances; the LimitedReader's N is reduced by what was sent.
 //
 // The head is corked together with the start of the file so that both leave in full
-// segments. Any other source, and every source over TLS, is copied through a pooled
+// segments. When the section's io.ReaderAt also has a method PageCached() bool that
+// reports true (the file was sent a moment ago, so the kernel holds it in memory),
+// sendfile is a raw system call like the connection's other I/O: it cannot wait for
+// the disk, and the goroutine keeps its processor through the copy. Any other source, and every source over TLS, is copied through a pooled
 // buffer. A file that ends before the declared length leaves the response short; the
 // connection is then closed after it.
 func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
@@ -44,11 +47,15 @@ func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 
 // fileSource is what sendfile reads for a ReadFrom source.
 type fileSource struct {
-	conn  syscall.Conn // lends the descriptor
-	file  *os.File     // set when the file's own offset is the start (and advances)
-	off   int64        // the start, for a section
-	limit int64        // at most this much (-1: up to the declared length)
+	conn   syscall.Conn // lends the descriptor
+	file   *os.File     // set when the file's own offset is the start (and advances)
+	off    int64        // the start, for a section
+	limit  int64        // at most this much (-1: up to the declared length)
+	cached bool         // the source says the file is in the page cache
 }
+
+// pageCached is what a ReadFrom source's io.ReaderAt may implement (see ReadFrom).
+type pageCached interface{ PageCached() bool }
 
 // fileOf reports the file behind src, when sendfile can read it.
 func fileOf(src io.Reader) (fileSource, bool) {
@@ -63,7 +70,8 @@ func fileOf(src io.Reader) (fileSource, bool) {
 		ra, base, size := v.Outer()
 		if sc, ok := ra.(syscall.Conn); ok {
 			pos, _ := v.Seek(0, io.SeekCurrent)
-			return fileSource{conn: sc, off: base + pos, limit: size - pos}, true
+			pc, _ := ra.(pageCached)
+			return fileSource{conn: sc, off: base + pos, limit: size - pos, cached: pc != nil && pc.PageCached()}, true
 		}
 	}
 	return fileSource{}, false
@@ -81,7 +89,7 @@ func (w *ResponseWriter) sendFile(tc *net.TCPConn, src io.Reader, f fileSource) 
 	if f.limit >= 0 && f.limit < n {
 		n = f.limit
 	}
-	rawio.SetCork(tc, true)
+	w.setCork(tc, true)
 	if !c.flush() {
 		return 0, errConnDead
 	}
@@ -95,7 +103,7 @@ func (w *ResponseWriter) sendFile(tc *net.TCPConn, src io.Reader, f fileSource) 
 	} else {
 		sent, err = tc.ReadFrom(&io.LimitedReader{R: f.file, N: n}) // Go's own sendfile
 	}
-	rawio.SetCork(tc, false)
+	w.setCork(tc, false)
 	w.written += sent
 	switch v := src.(type) {
 	case *io.LimitedReader:
@@ -107,6 +115,15 @@ func (w *ResponseWriter) sendFile(tc *net.TCPConn, src io.Reader, f fileSource) 
 		c.writeFailed()
 	}
 	return sent, err
+}
+
+// setCork sets TCP_CORK, with the connection's raw I/O where it has it.
+func (w *ResponseWriter) setCork(tc *net.TCPConn, on bool) {
+	if w.c.rio.Attached() {
+		w.c.rio.SetCork(on)
+		return
+	}
+	rawio.SetCork(tc, on)
 }
 
 // sendFD sends n bytes of f's descriptor with the connection's raw sendfile.
@@ -122,7 +139,7 @@ func (w *ResponseWriter) sendFD(f fileSource, n int64) (sent int64, err error) {
 		}
 	}
 	rio := &w.c.rio
-	if cerr := rc.Control(func(fd uintptr) { sent, err = rio.SendFile(int(fd), off, n) }); cerr != nil {
+	if cerr := rc.Control(func(fd uintptr) { sent, err = rio.SendFile(int(fd), off, n, f.cached) }); cerr != nil {
 		return 0, cerr
 	}
 	if f.file != nil {

@@ -13,12 +13,13 @@ import (
 // kernel spreads incoming connections across them (by a hash of the connection's
 // addresses) and no single accept queue or acceptor goroutine becomes the bottleneck.
 // With addr's port 0, the first listener picks the port and the rest join it.
-// n <= 0 means runtime.GOMAXPROCS(0).
+// n <= 0 means runtime.GOMAXPROCS(0). Like Listen, the listeners set no TCP keep-alive
+// probes on accepted connections.
 func ListenReusePort(network, addr string, n int) ([]net.Listener, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) { serr = setReusePort(int(fd)) })
 		if err != nil {

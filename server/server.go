@@ -206,13 +206,19 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// ListenAndServe listens on s.Addr and serves until Shutdown or Close.
+// ListenAndServe listens on s.Addr and serves until Shutdown or Close. Its listener
+// sets no TCP keep-alive probes on accepted connections (see Listen) unless
+// IdleTimeout is negative.
 func (s *Server) ListenAndServe() error {
 	addr := s.Addr
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}
-	ln, err := net.Listen("tcp", addr)
+	lc := net.ListenConfig{KeepAlive: -1}
+	if s.IdleTimeout < 0 {
+		lc.KeepAlive = 0 // Go's default probes find dead peers no timeout will
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,15 @@ func (p *Parser) note(name, value []byte, valOff int, request bool) error {
 		}
 	case 10:
 		if EqualFold(name, "connection") {
+			// The common values whole, before the list walk.
+			switch {
+			case EqualFold(value, "keep-alive"):
+				s.connKA = true
+				return nil
+			case EqualFold(value, "close"):
+				s.connClose = true
+				return nil
+			}
 			bad := false
 			ForEachToken(value, func(t []byte) bool {
 				switch {

@@ -1,6 +1,9 @@
 package wire
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Line scanning: every line of a head (request line, status line, field line, and the
 // field lines of a chunked trailer) is validated one byte at a time as its bytes
@@ -278,32 +281,50 @@ func fieldValue(line []byte, colon int) (start, end int) {
 }
 
 // valueRun returns the length of the longest prefix of b made of field-vchar, SP, HTAB
-// and obs-text bytes (what valueChar says), looking at eight bytes at a time where no
-// byte is below 0x20 or a DEL.
+// and obs-text bytes (what valueChar says), eight bytes at a time: with the high bit
+// of each byte masked off, two additions per word flag every byte below 0x20 or equal
+// to 0x7f (no carry crosses a byte), and the lowest flagged byte is either the end of
+// the run or HTAB or obs-text (0x80-0x9f, 0xff), which the table accepts, and then the
+// scan goes on after it.
 func valueRun(b []byte) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
 	i := 0
-	for {
-		for i+8 <= len(b) {
-			w := binary.LittleEndian.Uint64(b[i:])
-			ctl := (w - ones*0x20) &^ w & highs // some byte < 0x20
-			x := w ^ (ones * 0x7f)
-			del := (x - ones) &^ x & highs // some byte == 0x7f
-			if ctl|del != 0 {
-				break
-			}
+	for i+16 <= len(b) {
+		// Two words per round: no flag in either is the common case.
+		w := b[i : i+16]
+		if valueFlags(binary.LittleEndian.Uint64(w))|valueFlags(binary.LittleEndian.Uint64(w[8:])) != 0 {
+			break
+		}
+		i += 16
+	}
+	for i+8 <= len(b) {
+		flags := valueFlags(binary.LittleEndian.Uint64(b[i : i+8]))
+		if flags == 0 {
 			i += 8
+			continue
 		}
-		for end := min(i+8, len(b)); i < end; i++ {
-			if !valueChar[b[i]] {
-				return i
-			}
+		i += bits.TrailingZeros64(flags) >> 3
+		if !valueChar[b[i]] {
+			return i
 		}
-		if i == len(b) {
+		i++ // HTAB or obs-text
+	}
+	for ; i < len(b); i++ {
+		if !valueChar[b[i]] {
 			return i
 		}
 	}
+	return i
+}
+
+// valueFlags sets the high bit of each byte of w (little-endian) that is below 0x20
+// or 0x7f once its own high bit is masked off: every byte valueChar refuses, and
+// HTAB and some obs-text bytes besides.
+func valueFlags(w uint64) uint64 {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+		lows  = 0x7f7f7f7f7f7f7f7f
+	)
+	t := w & lows
+	return (^(t + ones*0x60) | (t + ones)) & highs
 }

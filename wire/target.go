@@ -89,8 +89,22 @@ func parseTarget(method, target []byte, t *Target) error {
 			return ErrInvalidTarget
 		}
 		t.Form = FormOrigin
+		// One pass in the common case: up to the query, with nothing an escape check
+		// would look at.
+		i := 0
+		for i < len(target) && !escapeSpecial[target[i]] && target[i] != '?' {
+			i++
+		}
 		t.Path = target
-		if i := bytes.IndexByte(target, '?'); i >= 0 {
+		if i < len(target) && target[i] != '?' {
+			i = bytes.IndexByte(target, '?') // an escape (or a byte PathPolicy refuses): checked below
+		} else {
+			if i < len(target) {
+				t.Path, t.Query, t.HasQuery = target[:i], target[i+1:], true
+			}
+			return nil
+		}
+		if i >= 0 {
 			t.Path, t.Query, t.HasQuery = target[:i], target[i+1:], true
 		}
 	case string(method) == "CONNECT":

@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Compares "hop bench" with wrk as load generators, against the same nginx, in the
-# same run. nginx (worker_processes 1, return 200 "Hello, World!", access_log off)
-# is pinned to SERVER_CORE; wrk (-t1) and hop bench (GOMAXPROCS=1) take turns on
-# LOAD_CORE with the same connections and duration, keep-alive and pipelined, a few
-# repeats. The table gives the median requests/s of each, the ratio hop/wrk, and the
-# CPU time each load generator spent per request (user + system, from
-# /usr/bin/time): the cost of generating the load, which the machine's other load
-# disturbs less than the throughput.
+# Compares "hop bench" with wrk as load generators, against the same target, in the
+# same run. The target is pinned to SERVER_CORE: by default gnet's plaintext server
+# (benchmarks/cmd/plainserver -impl gnet, GOMAXPROCS=1), which spends less CPU per
+# request than either generator, so that the generator's core is the one that
+# saturates and the comparison says something; TARGET=hop is hop's plaintext server,
+# TARGET=nginx one nginx worker (return 200 "Hello, World!") — against nginx both
+# generators are held at nginx's rate. wrk (-t1) and hop bench (GOMAXPROCS=1) take
+# turns on LOAD_CORE with the same connections and duration, keep-alive and pipelined,
+# REPEATS times, alternating which goes first. The table gives requests/s and the CPU
+# time each load generator spent per request (user + system, from /usr/bin/time), as
+# medians with their spread, and per repeat the efficiency wrk's CPU per request ÷ hop
+# bench's (above 1: hop bench spends less).
 #
-#   benchmarks/generators/run.sh                   # DUR=5 REPEATS=3 CONNS=50 PIPELINE=16
-#   DUR=3 REPEATS=5 MODES="keepalive pipelined close" benchmarks/generators/run.sh
-#
-# Both generators are limited by the same server core, so a ratio near 1.0 means hop
-# bench drives nginx as hard as wrk does; above 1.0 it drives it harder. On a shared
-# machine absolute numbers drift; compare the ratios, which come from back-to-back runs.
+#   benchmarks/generators/run.sh                   # TARGET=gnet DUR=5 REPEATS=5 CONNS=50 PIPELINE=16
+#   DUR=3 MODES="keepalive pipelined close" TARGET=nginx benchmarks/generators/run.sh
 set -euo pipefail
 
 DUR=${DUR:-5}
-REPEATS=${REPEATS:-3}
+REPEATS=${REPEATS:-5}
+TARGET=${TARGET:-gnet}
 CONNS=${CONNS:-50}
 PIPELINE=${PIPELINE:-16}
 MODES=${MODES:-"keepalive pipelined"}
@@ -40,13 +41,26 @@ tmp=$WORK
 (cd "$root" && go build -o "$tmp/hop" ./cmd/hop)
 
 port=$(free_port)
-mkdir -p "$tmp/nginx"
-nginx_conf "$tmp/nginx" "127.0.0.1:$port" "access_log off;" \
-  'location / { default_type text/plain; return 200 "Hello, World!"; }' >"$tmp/nginx/nginx.conf"
-taskset -c "$SERVER_CORE" "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
-nginx_pid=$!
-track "$nginx_pid"
-url="http://127.0.0.1:$port/"
+case $TARGET in
+nginx)
+  mkdir -p "$tmp/nginx"
+  nginx_conf "$tmp/nginx" "127.0.0.1:$port" "access_log off;" \
+    'location / { default_type text/plain; return 200 "Hello, World!"; }' >"$tmp/nginx/nginx.conf"
+  taskset -c "$SERVER_CORE" "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
+  url="http://127.0.0.1:$port/"
+  ;;
+gnet | hop | fasthttp)
+  (cd "$here/.." && go build -o "$tmp/plainserver" ./cmd/plainserver)
+  GOMAXPROCS=1 taskset -c "$SERVER_CORE" "$tmp/plainserver" -impl "$TARGET" -addr "127.0.0.1:$port" 2>"$tmp/target.log" &
+  url="http://127.0.0.1:$port/plaintext"
+  ;;
+*)
+  echo "run.sh: TARGET is nginx, gnet, hop or fasthttp" >&2
+  exit 2
+  ;;
+esac
+target_pid=$!
+track "$target_pid"
 wait_port "$port"
 
 # timed CMD... runs CMD with its stdout to $tmp/out and prints the CPU seconds
@@ -90,8 +104,9 @@ print("%s %.3f" % (j["requests_per_sec"], float(sys.argv[2]) * 1e6 / n if n else
 
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (a / b if b else 0))" "$1" "$2"; }
 
-echo "nginx on core $SERVER_CORE, load generators on core $LOAD_CORE: $CONNS connections, ${DUR}s runs, $REPEATS repeats"
-declare -A wrk_rps hop_rps wrk_cpu hop_cpu
+echo "target $TARGET on core $SERVER_CORE ($url), load generators on core $LOAD_CORE: $CONNS connections, ${DUR}s runs," \
+  "$REPEATS repeats; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A wrk_rps hop_rps wrk_cpu hop_cpu eff
 for rep in $(seq 1 "$REPEATS"); do
   for mode in $MODES; do
     # Alternate which generator goes first, so drift in the machine's load hits both.
@@ -102,22 +117,31 @@ for rep in $(seq 1 "$REPEATS"); do
     fi
     wrk_rps[$mode]+="$w "; hop_rps[$mode]+="$h "
     wrk_cpu[$mode]+="$wc "; hop_cpu[$mode]+="$hc "
-    printf '  repeat %d %-10s wrk %10.0f req/s %7.2f us/req   hop %10.0f req/s %7.2f us/req   hop/wrk %s\n' \
-      "$rep" "$mode" "$w" "$wc" "$h" "$hc" "$(ratio "$h" "$w")"
+    eff[$mode]+="$(ratio "$wc" "$hc") "
+    printf '  repeat %d %-10s wrk %10.0f req/s %7.2f us/req   hop %10.0f req/s %7.2f us/req   efficiency %s\n' \
+      "$rep" "$mode" "$w" "$wc" "$h" "$hc" "$(ratio "$wc" "$hc")"
   done
 done
 
+# spread "V V V...": "MEDIAN [MIN-MAX]" with the given printf format for each.
+spread() {
+  tr ' ' '\n' <<<"$1" | grep . | sort -g | awk -v f="$2" '{ v[NR] = $1 } END {
+    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf f " [" f "-" f "]", m, v[1], v[NR] }'
+}
 med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 echo
-echo "medians (req/s: higher is better; CPU us per request of the load generator: lower is better)"
-printf '%-14s %12s %12s %8s %12s %12s\n' mode "wrk req/s" "hop req/s" hop/wrk "wrk cpu/req" "hop cpu/req"
+echo "medians [min-max] of $REPEATS (req/s: higher is better; CPU us per request of the load generator: lower is better;"
+echo "efficiency: wrk's CPU per request / hop bench's, per repeat)"
+printf '%-14s %24s %24s %8s %20s %20s %20s\n' mode "wrk req/s" "hop req/s" hop/wrk "wrk cpu us/req" "hop cpu us/req" efficiency
 for mode in $MODES; do
-  w=$(med "${wrk_rps[$mode]}"); h=$(med "${hop_rps[$mode]}")
-  wc=$(med "${wrk_cpu[$mode]}"); hc=$(med "${hop_cpu[$mode]}")
   label=$mode
   [ "$mode" = pipelined ] && label="pipelined $PIPELINE"
-  printf '%-14s %12.0f %12.0f %8s %10.2fus %10.2fus\n' "$label" "$w" "$h" "$(ratio "$h" "$w")" "$wc" "$hc"
+  printf '%-14s %24s %24s %8s %20s %20s %20s\n' "$label" "$(spread "${wrk_rps[$mode]}" %.0f)" "$(spread "${hop_rps[$mode]}" %.0f)" \
+    "$(ratio "$(med "${hop_rps[$mode]}")" "$(med "${wrk_rps[$mode]}")")" "$(spread "${wrk_cpu[$mode]}" %.2f)" \
+    "$(spread "${hop_cpu[$mode]}" %.2f)" "$(spread "${eff[$mode]}" %.2f)"
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if grep -q '"errors":[1-9]' "$tmp/hop.log" 2>/dev/null || grep -q 'Socket errors' "$tmp/wrk.log" 2>/dev/null; then
   echo "note: errors were reported:"
   grep -h 'Socket errors' "$tmp/wrk.log" || true

@@ -43,4 +43,5 @@ func ExampleNew() {
 	// hop-adapter 200 text/plain "Hello, World!" plainserver
 	// fasthttp    200 text/plain "Hello, World!" plainserver
 	// nethttp     200 text/plain "Hello, World!" plainserver
+	// gnet        200 text/plain "Hello, World!" plainserver
 }

@@ -1,5 +1,7 @@
 // Package servers holds the plaintext servers the side-by-side benchmarks compare: hop's
-// native engine, hop through its net/http adapter, fasthttp and net/http. Every one
+// native engine, hop through its net/http adapter, fasthttp, net/http, and gnet v2's
+// event loop with minimal parsing (not an HTTP server: the floor of "no goroutine per
+// request", see gnet.go). Every one
 // answers every request alike, by the TechEmpower plaintext rules: status 200, body
 // "Hello, World!", Content-Type: text/plain, and Server, Date and Content-Length
 // fields. The Server field carries the same value for all of them so that responses
@@ -34,6 +36,7 @@ const (
 	HopAdapter = "hop-adapter" // hop serving a net/http Handler through server.FromHTTP
 	FastHTTP   = "fasthttp"    // github.com/valyala/fasthttp v1.70.0
 	NetHTTP    = "nethttp"     // the standard library's net/http
+	Gnet       = "gnet"        // github.com/panjf2000/gnet/v2 v2.9.7, event loop, minimal parsing
 	// HopNoPark is hop's native handler with parking of idle connections disabled
 	// (server.Server.DisablePark): every idle connection keeps its goroutine. It shows
 	// what parking saves; it is not part of the default tables' comparisons.
@@ -41,11 +44,11 @@ const (
 )
 
 // Impls lists the implementations the throughput tables compare, in table order.
-var Impls = []string{Hop, HopAdapter, FastHTTP, NetHTTP}
+var Impls = []string{Hop, HopAdapter, FastHTTP, NetHTTP, Gnet}
 
 // IdleImpls lists the implementations the idle-connection table compares: Impls plus
 // HopNoPark. It is also every name New accepts.
-var IdleImpls = []string{Hop, HopNoPark, HopAdapter, FastHTTP, NetHTTP}
+var IdleImpls = []string{Hop, HopNoPark, HopAdapter, FastHTTP, NetHTTP, Gnet}
 
 // ErrUnknownImpl is returned by New for a name not in IdleImpls.
 var ErrUnknownImpl = errors.New("servers: unknown implementation")
@@ -119,6 +122,27 @@ type Server interface {
 	Shutdown(ctx context.Context) error
 }
 
+// SelfListener is a Server that can also listen itself: ListenAndServe listens on
+// addr, calls ready once it accepts connections and serves until Shutdown (then it
+// returns nil). plainserver prefers it to Serve: gnet's own accept path is the one to
+// measure.
+type SelfListener interface {
+	Server
+	ListenAndServe(addr string, ready func()) error
+}
+
+// Listen opens the listener plainserver serves impl on, the way that implementation
+// listens by itself: hop's server.Listen (no TCP keep-alive probes; the idle timeout
+// bounds dead peers) for hop's implementations, net.Listen for the others (what
+// fasthttp.ListenAndServe and http.ListenAndServe do).
+func Listen(impl, addr string) (net.Listener, error) {
+	switch impl {
+	case Hop, HopAdapter, HopNoPark:
+		return server.Listen("tcp", addr)
+	}
+	return net.Listen("tcp", addr)
+}
+
 // New returns the implementation named impl, ready to Serve.
 func New(impl string) (Server, error) {
 	switch impl {
@@ -132,6 +156,8 @@ func New(impl string) (Server, error) {
 		return fastServer{NewFastHTTPServer()}, nil
 	case NetHTTP:
 		return netServer{NewNetHTTPServer()}, nil
+	case Gnet:
+		return newGnetServer(), nil
 	}
 	return nil, fmt.Errorf("%w %q (want one of %v)", ErrUnknownImpl, impl, IdleImpls)
 }

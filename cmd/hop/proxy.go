@@ -180,7 +180,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	}
 	defer closeLog()
 
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := server.Listen("tcp", f.addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "hop proxy:", err)
 		return 1

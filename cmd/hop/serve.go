@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 
 	"github.com/hop-http/hop/fileserver"
@@ -136,7 +135,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		TLSConfig:          tlsConf,
 		Logger:             errLog,
 	}
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := server.Listen("tcp", f.addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "hop serve:", err)
 		return 1

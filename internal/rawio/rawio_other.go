@@ -32,7 +32,10 @@ func (c *Conn) Write([]byte) (int, error) { return 0, errUnsupported }
 func (c *Conn) WriteBuffers(...[]byte) (int64, error) { return 0, errUnsupported }
 
 // SendFile fails: Attach never succeeds here.
-func (c *Conn) SendFile(int, int64, int64) (int64, error) { return 0, errUnsupported }
+func (c *Conn) SendFile(int, int64, int64, bool) (int64, error) { return 0, errUnsupported }
+
+// SetCork does nothing.
+func (c *Conn) SetCork(bool) {}
 
 // SetCork does nothing.
 func SetCork(*net.TCPConn, bool) {}

@@ -141,7 +141,7 @@ func TestSendFile(t *testing.T) {
 	got := make(chan []byte, 1)
 	const off, n = 1234, 6 << 20
 	go func() { b, _ := io.ReadAll(io.LimitReader(client, n)); got <- b }()
-	sent, err := c.SendFile(int(f.Fd()), off, n)
+	sent, err := c.SendFile(int(f.Fd()), off, n, false)
 	if err != nil || sent != n {
 		t.Fatalf("SendFile: %d, %v", sent, err)
 	}
@@ -153,7 +153,7 @@ func TestSendFile(t *testing.T) {
 	}
 	// Past the end: what is there, and no error.
 	go func() { b, _ := io.ReadAll(io.LimitReader(client, 10)); got <- b }()
-	sent, err = c.SendFile(int(f.Fd()), int64(len(data))-10, 100)
+	sent, err = c.SendFile(int(f.Fd()), int64(len(data))-10, 100, true)
 	if err != nil || sent != 10 {
 		t.Fatalf("SendFile past the end: %d, %v", sent, err)
 	}

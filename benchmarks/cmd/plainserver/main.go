@@ -13,7 +13,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -42,17 +41,25 @@ func run(impl, addr string) int {
 	} else if n < 1024 {
 		fmt.Fprintf(os.Stderr, "plainserver: warning: only %d file descriptors\n", n)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "plainserver:", err)
-		return 1
-	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	fmt.Fprintf(os.Stderr, "plainserver: %s listening on %s (GOMAXPROCS=%d, pid %d)\n",
-		impl, ln.Addr(), runtime.GOMAXPROCS(0), os.Getpid())
+	listening := func(addr string) {
+		fmt.Fprintf(os.Stderr, "plainserver: %s listening on %s (GOMAXPROCS=%d, pid %d)\n",
+			impl, addr, runtime.GOMAXPROCS(0), os.Getpid())
+	}
+	if ls, ok := s.(servers.SelfListener); ok {
+		// gnet listens and accepts itself.
+		go func() { served <- ls.ListenAndServe(addr, func() { listening(addr) }) }()
+	} else {
+		ln, err := servers.Listen(impl, addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "plainserver:", err)
+			return 1
+		}
+		go func() { served <- s.Serve(ln) }()
+		listening(ln.Addr().String())
+	}
 	select {
 	case err := <-served:
 		fmt.Fprintln(os.Stderr, "plainserver:", err)
