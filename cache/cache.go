@@ -557,16 +557,29 @@ const smallFile = 16 << 10
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
 
 // directBody is a storedBody whose entry is in memory or in a file: it writes
-// itself to the ResponseWriter, the bytes in one Write (no copy through the proxy's
-// buffer), the file through ReadFrom (sendfile).
+// itself to the ResponseWriter, the bytes straight from the entry (no copy through
+// the proxy's buffer) in writes of at most directWrite bytes, the file through
+// ReadFrom (sendfile).
 type directBody struct{ storedBody }
+
+// directWrite is the most of an in-memory body written at once: each write has its
+// own write timeout, so a client reading slowly but steadily gets a large hit whole,
+// as it would a miss.
+const directWrite = 256 << 10
 
 // WriteTo implements io.WriterTo.
 func (b *directBody) WriteTo(w io.Writer) (int64, error) {
 	if b.bytes != nil {
-		n, err := w.Write(b.bytes[b.off:b.end])
-		b.off += int64(n)
-		return int64(n), err
+		var total int64
+		for b.off < b.end {
+			n, err := w.Write(b.bytes[b.off:min(b.end, b.off+directWrite)])
+			b.off += int64(n)
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+		}
+		return total, nil
 	}
 	fe, ok := b.s.entry.(store.FileEntry)
 	rf, ok2 := w.(io.ReaderFrom)

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -21,6 +23,9 @@ import (
 	"github.com/hop-http/hop/cache/store"
 	"github.com/hop-http/hop/cache/store/disk"
 	"github.com/hop-http/hop/cache/store/memory"
+	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/testnet"
+	"github.com/hop-http/hop/proxy"
 	"github.com/hop-http/hop/server"
 )
 
@@ -403,4 +408,63 @@ func openFilesUnder(dir string) int {
 		}
 	}
 	return n
+}
+
+// TestSlowClientLargeMemoryHit: a large hit from memory goes out in bounded writes,
+// each with its own write timeout, like a miss: a client that reads slowly but
+// steadily (here about 4 MB/s, 8 MiB under a 1 s WriteTimeout) gets it whole.
+func TestSlowClientLargeMemoryHit(t *testing.T) {
+	body := strings.Repeat("m", 8<<20)
+	origin := testnet.Serve(t, server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Write([]byte(body))
+	}))
+	bal, err := proxy.NewBalancer(proxy.RoundRobin, "http://"+origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &client.Client{ReadTimeout: 10 * time.Second}
+	defer cl.Close()
+	st := memory.New(memory.Options{MaxBytes: 256 << 20})
+	defer st.Close()
+	c := &cache.Cache{Store: st, Next: &proxy.Transport{Client: cl, Upstreams: bal}}
+	defer c.Close()
+	addr := testnet.ServeWith(t, &server.Server{Handler: &proxy.Proxy{Exchanger: c, Reverse: true}, WriteTimeout: time.Second})
+	get := func(pause time.Duration) (int, string, error) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			return 0, "", err
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+		fmt.Fprintf(conn, "GET /big HTTP/1.1\r\nHost: site\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			return 0, "", err
+		}
+		buf := make([]byte, 64<<10)
+		n := 0
+		for {
+			m, err := resp.Body.Read(buf)
+			n += m
+			if err == io.EOF {
+				return n, resp.Header.Get("Cache-Status"), nil
+			}
+			if err != nil {
+				return n, resp.Header.Get("Cache-Status"), err
+			}
+			time.Sleep(pause)
+		}
+	}
+	if n, _, err := get(0); n != len(body) || err != nil {
+		t.Fatalf("miss: %d bytes, %v", n, err)
+	}
+	n, cs, err := get(15 * time.Millisecond)
+	if !strings.Contains(cs, "hit") {
+		t.Fatalf("not a hit: %q", cs)
+	}
+	if n != len(body) || err != nil {
+		t.Errorf("slow client got %d of %d bytes of a memory hit: %v", n, len(body), err)
+	}
 }
