@@ -126,16 +126,19 @@ func (c *Cache) now() time.Time {
 // scratch is the per-request state of a lookup, pooled; a response served from the
 // store keeps it (and the entry) until its body is closed.
 type scratch struct {
-	c      *Cache
-	key    []byte // primary key text: the absolute URL
-	key2   []byte // secondary key text (variants)
-	buf    []byte
-	meta   entryMeta
-	parser wire.Parser
-	resp   wire.Response
-	hdr    wire.Header // a freshened head
-	entry  store.Entry
-	body   directBody
+	c    *Cache
+	key  []byte // primary key text: the absolute URL
+	key2 []byte // secondary key text (variants)
+	buf  []byte
+	meta entryMeta
+	// varyGen is the generation of the Vary marker find met (0: none), which a
+	// response stored for the request keeps when it varies too.
+	varyGen uint64
+	parser  wire.Parser
+	resp    wire.Response
+	hdr     wire.Header // a freshened head
+	entry   store.Entry
+	body    directBody
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -154,7 +157,7 @@ func (s *scratch) release() {
 	s.body = directBody{}
 	s.hdr.Reset()
 	s.resp.Header.Reset()
-	s.meta = entryMeta{}
+	s.meta, s.varyGen = entryMeta{}, 0
 	s.key, s.key2, s.buf = s.key[:0], s.key2[:0], s.buf[:0]
 	s.c = nil
 	scratchPool.Put(s)
@@ -204,12 +207,13 @@ func (c *Cache) lookup(ctx context.Context, x *proxy.Exchange) error {
 	}
 	e, fwd := c.find(ctx, s, h)
 	if e == nil {
+		gen := s.varyGen
 		s.release()
 		if rd.OnlyIfCached {
 			c.m.misses.Add(1)
 			return c.gatewayTimeout(x, "only-if-cached")
 		}
-		return c.miss(ctx, x, fwd, head)
+		return c.miss(ctx, x, fwd, head, gen)
 	}
 	t := c.now()
 	action, age := policy.Evaluate(&s.meta.facts, &rd, t)
@@ -254,12 +258,16 @@ func (c *Cache) find(ctx context.Context, s *scratch, reqH *wire.Header) (store.
 	if s.meta.kind == kindVary {
 		s.key2 = append(append(s.key2[:0], s.key...), 0)
 		s.key2 = policy.AppendSecondaryKey(s.key2, s.meta.varyNames, reqH)
+		s.varyGen = s.meta.varyGen
 		e.Close()
 		e = c.get(ctx, s.key2)
 		if e == nil {
 			return nil, policy.FwdVaryMiss
 		}
-		if decodeMeta(e.Meta(), &s.meta) != nil || string(s.meta.key) != string(s.key2) || s.meta.kind != kindResponse {
+		if decodeMeta(e.Meta(), &s.meta) != nil || string(s.meta.key) != string(s.key2) || s.meta.kind != kindResponse ||
+			s.meta.varyGen != s.varyGen {
+			// Another entry's, or a variant stored before its marker was deleted
+			// (invalidation, purge): never reached again.
 			e.Close()
 			return nil, policy.FwdVaryMiss
 		}
