@@ -76,7 +76,7 @@ type Cache struct {
 
 // counters are the cache's metrics.
 type counters struct {
-	hits, misses, stale, stored, coalesced, bypass, storeErrors, purges atomic.Int64
+	hits, misses, stale, stored, coalesced, bypass, storeErrors, purges, tooLarge atomic.Int64
 }
 
 func (c *Cache) init() {
@@ -126,16 +126,19 @@ func (c *Cache) now() time.Time {
 // scratch is the per-request state of a lookup, pooled; a response served from the
 // store keeps it (and the entry) until its body is closed.
 type scratch struct {
-	c      *Cache
-	key    []byte // primary key text: the absolute URL
-	key2   []byte // secondary key text (variants)
-	buf    []byte
-	meta   entryMeta
-	parser wire.Parser
-	resp   wire.Response
-	hdr    wire.Header // a freshened head
-	entry  store.Entry
-	body   directBody
+	c    *Cache
+	key  []byte // primary key text: the absolute URL
+	key2 []byte // secondary key text (variants)
+	buf  []byte
+	meta entryMeta
+	// varyGen is the generation of the Vary marker find met (0: none), which a
+	// response stored for the request keeps when it varies too.
+	varyGen uint64
+	parser  wire.Parser
+	resp    wire.Response
+	hdr     wire.Header // a freshened head
+	entry   store.Entry
+	body    directBody
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -154,7 +157,7 @@ func (s *scratch) release() {
 	s.body = directBody{}
 	s.hdr.Reset()
 	s.resp.Header.Reset()
-	s.meta = entryMeta{}
+	s.meta, s.varyGen = entryMeta{}, 0
 	s.key, s.key2, s.buf = s.key[:0], s.key2[:0], s.buf[:0]
 	s.c = nil
 	scratchPool.Put(s)
@@ -163,6 +166,11 @@ func (s *scratch) release() {
 // Exchange implements proxy.Exchanger.
 func (c *Cache) Exchange(ctx context.Context, x *proxy.Exchange) error {
 	c.init()
+	if x.Req.Header.Has("Upgrade") {
+		// An upgrade the proxy tunnels (WebSocket): never answered from the store,
+		// never stored (package proxy's seam contract).
+		return c.Next.Exchange(ctx, x)
+	}
 	switch x.Req.Method {
 	case "GET", "HEAD":
 		return c.lookup(ctx, x)
@@ -199,20 +207,13 @@ func (c *Cache) lookup(ctx context.Context, x *proxy.Exchange) error {
 	}
 	e, fwd := c.find(ctx, s, h)
 	if e == nil {
+		gen := s.varyGen
 		s.release()
 		if rd.OnlyIfCached {
 			c.m.misses.Add(1)
 			return c.gatewayTimeout(x, "only-if-cached")
 		}
-		return c.miss(ctx, x, fwd, head)
-	}
-	if h.Has("Authorization") {
-		// A response stored for one user's request may serve another's only when it
-		// says so (RFC 9111 §3.5).
-		if d := policy.ParseResponse(&s.resp.Header); !d.Public && !d.MustRevalidate && d.SMaxAge == policy.Absent {
-			s.release()
-			return c.miss(ctx, x, policy.FwdMiss, head)
-		}
+		return c.miss(ctx, x, fwd, head, gen)
 	}
 	t := c.now()
 	action, age := policy.Evaluate(&s.meta.facts, &rd, t)
@@ -257,12 +258,16 @@ func (c *Cache) find(ctx context.Context, s *scratch, reqH *wire.Header) (store.
 	if s.meta.kind == kindVary {
 		s.key2 = append(append(s.key2[:0], s.key...), 0)
 		s.key2 = policy.AppendSecondaryKey(s.key2, s.meta.varyNames, reqH)
+		s.varyGen = s.meta.varyGen
 		e.Close()
 		e = c.get(ctx, s.key2)
 		if e == nil {
 			return nil, policy.FwdVaryMiss
 		}
-		if decodeMeta(e.Meta(), &s.meta) != nil || string(s.meta.key) != string(s.key2) || s.meta.kind != kindResponse {
+		if decodeMeta(e.Meta(), &s.meta) != nil || string(s.meta.key) != string(s.key2) || s.meta.kind != kindResponse ||
+			s.meta.varyGen != s.varyGen {
+			// Another entry's, or a variant stored before its marker was deleted
+			// (invalidation, purge): never reached again.
 			e.Close()
 			return nil, policy.FwdVaryMiss
 		}
@@ -320,7 +325,9 @@ func (c *Cache) answer(x *proxy.Exchange, s *scratch, h *wire.Header, age time.D
 	status, rg := 0, httpcond.Range{Start: 0, Length: size}
 	var parts *httpcond.Multipart // several ranges
 	etag, mod := h.Get("ETag"), lastModified(h)
-	if x.Req.Method == "GET" || x.Req.Method == "HEAD" {
+	if (x.Req.Method == "GET" || x.Req.Method == "HEAD") && r.Status/100 == 2 {
+		// Preconditions apply only to what would otherwise be a 2xx (RFC 9110
+		// §13.2.1): a stored 404 or 301 is served as it is.
 		status = httpcond.Preconditions(&x.Req.Header, etag, mod)
 	}
 	if status == 0 && r.Status == 200 && x.Req.Header.Has("Range") && httpcond.IfRange(&x.Req.Header, etag, mod) {
@@ -471,6 +478,9 @@ func (b *multipartBody) Read(p []byte) (int, error) {
 	}
 }
 
+// ReadWaits implements proxy.BodyWaiter (see storedBody).
+func (b *multipartBody) ReadWaits() bool { return false }
+
 func (b *multipartBody) Close() error {
 	if s := b.s; s != nil {
 		b.s = nil
@@ -555,16 +565,29 @@ const smallFile = 16 << 10
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
 
 // directBody is a storedBody whose entry is in memory or in a file: it writes
-// itself to the ResponseWriter, the bytes in one Write (no copy through the proxy's
-// buffer), the file through ReadFrom (sendfile).
+// itself to the ResponseWriter, the bytes straight from the entry (no copy through
+// the proxy's buffer) in writes of at most directWrite bytes, the file through
+// ReadFrom (sendfile).
 type directBody struct{ storedBody }
+
+// directWrite is the most of an in-memory body written at once: each write has its
+// own write timeout, so a client reading slowly but steadily gets a large hit whole,
+// as it would a miss.
+const directWrite = 256 << 10
 
 // WriteTo implements io.WriterTo.
 func (b *directBody) WriteTo(w io.Writer) (int64, error) {
 	if b.bytes != nil {
-		n, err := w.Write(b.bytes[b.off:b.end])
-		b.off += int64(n)
-		return int64(n), err
+		var total int64
+		for b.off < b.end {
+			n, err := w.Write(b.bytes[b.off:min(b.end, b.off+directWrite)])
+			b.off += int64(n)
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+		}
+		return total, nil
 	}
 	fe, ok := b.s.entry.(store.FileEntry)
 	rf, ok2 := w.(io.ReaderFrom)
@@ -602,6 +625,10 @@ func (b *directBody) WriteTo(w io.Writer) (int64, error) {
 	}
 	return n, err
 }
+
+// ReadWaits implements proxy.BodyWaiter: a stored body is read at the store's pace,
+// never waiting for another party, so what is written goes out in large pieces.
+func (b *storedBody) ReadWaits() bool { return false }
 
 func (b *storedBody) Close() error {
 	if s := b.s; s != nil {
@@ -705,7 +732,10 @@ func (c *Cache) purgeRequest(ctx context.Context, x *proxy.Exchange) error {
 // Stats is a snapshot of the cache's counters.
 type Stats struct {
 	Hits, Misses, StaleServed, Stored, Coalesced, Bypassed, StoreErrors, Purges int64
-	Store                                                                       store.Stats
+	// TooLarge counts storable responses that were not stored because their body
+	// exceeded MaxObject or the store's own bound on an entry.
+	TooLarge int64
+	Store    store.Stats
 }
 
 // Stats returns the cache's counters and its store's.
@@ -713,6 +743,7 @@ func (c *Cache) Stats() Stats {
 	return Stats{
 		Hits: c.m.hits.Load(), Misses: c.m.misses.Load(), StaleServed: c.m.stale.Load(),
 		Stored: c.m.stored.Load(), Coalesced: c.m.coalesced.Load(), Bypassed: c.m.bypass.Load(),
-		StoreErrors: c.m.storeErrors.Load(), Purges: c.m.purges.Load(), Store: c.Store.Stats(),
+		StoreErrors: c.m.storeErrors.Load(), Purges: c.m.purges.Load(), TooLarge: c.m.tooLarge.Load(),
+		Store: c.Store.Stats(),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +18,10 @@ import (
 // miss forwards a GET or HEAD for which nothing usable is stored. Concurrent misses
 // for one key are coalesced: the first goes upstream, the others wait for its head
 // and read its body as it streams.
-func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, head bool) error {
+//
+// gen is the generation of the Vary marker the lookup met (0: none), kept by a variant
+// stored for this request.
+func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, head bool, gen uint64) error {
 	c.m.misses.Add(1)
 	key := string(x.Req.URL.AppendAbsolute(nil))
 	h := &x.Req.Header
@@ -36,7 +40,7 @@ func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, hea
 				return c.lookup(ctx, x)
 			}
 			// The leader's answer is of no use here: go upstream alone.
-			return c.fetch(ctx, x, fwd, key, nil, c.now())
+			return c.fetch(ctx, x, fwd, key, nil, c.now(), gen)
 		}
 		// The previous flight for key may have committed between this request's
 		// lookup and its join: look again before going upstream.
@@ -48,9 +52,9 @@ func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, hea
 			c.fl.retry(key, f) // this flight's followers find the entry now
 			return nil
 		}
-		return c.fetch(ctx, x, fwd, key, f, c.now())
+		return c.fetch(ctx, x, fwd, key, f, c.now(), gen)
 	}
-	return c.fetch(ctx, x, fwd, key, nil, c.now())
+	return c.fetch(ctx, x, fwd, key, nil, c.now(), gen)
 }
 
 // peerPoll is how often a miss waiting for another process's fetch looks again.
@@ -122,8 +126,8 @@ func (c *Cache) recheck(ctx context.Context, x *proxy.Exchange, collapsed bool) 
 }
 
 // fetch forwards x and stores the response when it may. f, when set, is the flight
-// this request leads: it is told the outcome.
-func (c *Cache) fetch(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, key string, f *flight, sent time.Time) error {
+// this request leads: it is told the outcome. gen is as for miss.
+func (c *Cache) fetch(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, key string, f *flight, sent time.Time, gen uint64) error {
 	err := c.Next.Exchange(ctx, x)
 	if err != nil {
 		if f != nil {
@@ -131,23 +135,22 @@ func (c *Cache) fetch(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 		}
 		return err
 	}
-	c.admit(ctx, x, fwd, key, f, sent, 0)
+	c.admit(ctx, x, fwd, key, f, sent, gen)
 	return nil
 }
 
 // admit decides whether the response now in x is stored and, when it is, wraps
 // x.Body so that the body is written to the store as it streams and committed at its
-// end. It adds Cache-Status. f, when set, is released or fed.
-func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, key string, f *flight, sent time.Time, csFwdStatus int) {
+// end. It adds Cache-Status. f, when set, is released or fed. gen is the generation of
+// the Vary marker met at the lookup (0: none; a varying response then starts a new
+// one).
+func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, key string, f *flight, sent time.Time, gen uint64) {
 	received := c.now()
 	r := &x.Resp
 	reqH := &x.Req.Header
 	rd := policy.ParseRequest(reqH)
 	d := policy.ParseResponse(&r.Header)
 	cs := policy.CacheStatus{Fwd: fwd, FwdStatus: r.Status}
-	if csFwdStatus != 0 {
-		cs.FwdStatus = csFwdStatus
-	}
 	reason := policy.CanStore([]byte(x.Req.Method), reqH, &rd, r.Status, &r.Header, &d)
 	size := int64(-1)
 	if r.Framing == wire.FramingLength {
@@ -157,6 +160,9 @@ func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 	}
 	facts := policy.FactsOf(r.Status, &r.Header, &d, sent, received)
 	names, varyOK := policy.AppendVaryNames(nil, &r.Header)
+	if reason == policy.Storable && size > c.MaxObject {
+		c.m.tooLarge.Add(1)
+	}
 	if reason != policy.Storable || size > c.MaxObject || !varyOK ||
 		policy.Worthless(&r.Header, &d, facts.Lifetime, facts.InitialAge) {
 		if f != nil {
@@ -171,13 +177,21 @@ func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 		entryKey = policy.AppendSecondaryKey(entryKey, names, reqH)
 	}
 	ttl := facts.Keep(received, c.KeepStale)
+	newGen := false
+	if len(names) == 0 {
+		gen = 0
+	} else if gen == 0 {
+		gen, newGen = newVaryGen(), true
+	}
 	var w store.Writer
 	if c.health.usable() {
 		headBytes := appendHead(nil, r.Status, r.Reason, &r.Header, &d)
-		meta := appendResponseMeta(nil, entryKey, names, sent, &facts, headBytes)
+		meta := appendResponseMeta(nil, entryKey, names, gen, sent, &facts, headBytes)
 		var err error
 		if w, err = c.Store.Create(ctx, store.KeyOf(entryKey), meta, size, ttl); err != nil {
-			if !errors.Is(err, store.ErrTooLarge) {
+			if errors.Is(err, store.ErrTooLarge) {
+				c.m.tooLarge.Add(1)
+			} else {
 				c.storeFailed(err)
 			}
 			w = nil
@@ -200,7 +214,8 @@ func (c *Cache) admit(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, ke
 	fb := &fillBody{c: c, up: x.Body, w: w, key: key, ttl: ttl, size: size,
 		linger: facts.TTL(received) > 2*flightLinger}
 	if len(names) > 0 && w != nil {
-		fb.marker = appendVaryMeta(nil, []byte(key), names)
+		fb.marker = appendVaryMeta(nil, []byte(key), names, gen)
+		fb.gen, fb.newGen = gen, newGen
 	}
 	if f != nil {
 		fb.f = f
@@ -228,6 +243,8 @@ type fillBody struct {
 	f      *flight
 	key    string
 	marker []byte // Vary marker to store at key after the variant committed
+	gen    uint64 // its generation
+	newGen bool   // made for this response (no marker was met at the lookup)
 	ttl    time.Duration
 	linger bool  // keep the finished flight joinable for flightLinger
 	size   int64 // declared length, -1 unknown
@@ -243,7 +260,10 @@ func (b *fillBody) Read(p []byte) (int, error) {
 			if _, werr := b.w.Write(p[:n]); werr != nil {
 				b.w.Abort()
 				b.w = nil
-				if !errors.Is(werr, store.ErrTooLarge) && !errors.Is(werr, store.ErrIncomplete) {
+				switch {
+				case errors.Is(werr, store.ErrTooLarge):
+					b.c.m.tooLarge.Add(1)
+				case !errors.Is(werr, store.ErrIncomplete):
 					b.c.storeFailed(werr)
 				}
 			}
@@ -263,6 +283,14 @@ func (b *fillBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadWaits implements proxy.BodyWaiter: the upstream body's answer.
+func (b *fillBody) ReadWaits() bool {
+	if w, ok := b.up.(proxy.BodyWaiter); ok {
+		return w.ReadWaits()
+	}
+	return true
+}
+
 // finish commits (err nil) or aborts the entry and tells the flight.
 func (b *fillBody) finish(err error) {
 	if b.done {
@@ -276,7 +304,7 @@ func (b *fillBody) finish(err error) {
 				stored = true
 				b.c.m.stored.Add(1)
 				if b.marker != nil {
-					b.c.putMarker(b.key, b.marker, b.ttl)
+					b.c.putMarker(b.key, b.marker, b.gen, b.newGen, b.ttl)
 				}
 			} else if !errors.Is(cerr, store.ErrIncomplete) {
 				b.c.storeFailed(cerr)
@@ -312,10 +340,41 @@ func (b *fillBody) Close() error {
 
 var errClosedEarly = errors.New("hop/cache: body closed before its end")
 
-// putMarker stores the Vary marker for key.
-func (c *Cache) putMarker(key string, meta []byte, ttl time.Duration) {
+// newVaryGen returns a new, nonzero Vary generation.
+func newVaryGen() uint64 {
+	for {
+		if g := rand.Uint64(); g != 0 {
+			return g
+		}
+	}
+}
+
+// putMarker stores the Vary marker meta of generation gen for key, after a variant of
+// that generation was committed. A marker of the same generation is replaced (its
+// names and TTL refreshed). One of another generation is left alone: the variant just
+// stored is not reached (a later request stores it again under that marker). When
+// no marker is there, one is created only if gen is new: a marker met at the lookup
+// that is gone now was deleted by an invalidation while the response was fetched.
+func (c *Cache) putMarker(key string, meta []byte, gen uint64, newGen bool, ttl time.Duration) {
 	ctx := context.Background()
-	w, err := c.Store.Create(ctx, store.KeyOf([]byte(key)), meta, 0, ttl)
+	k := store.KeyOf([]byte(key))
+	if e, err := c.Store.Get(ctx, k); err == nil {
+		var m entryMeta
+		ok := decodeMeta(e.Meta(), &m) == nil && string(m.key) == key
+		e.Close()
+		if ok && m.kind == kindVary && m.varyGen != gen {
+			return
+		}
+		if !(ok && m.kind == kindVary) && !newGen {
+			return
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		c.storeFailed(err)
+		return
+	} else if !newGen {
+		return
+	}
+	w, err := c.Store.Create(ctx, k, meta, 0, ttl)
 	if err != nil {
 		c.storeFailed(err)
 		return
@@ -353,8 +412,7 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 	r := &x.Resp
 	switch {
 	case conditional && r.Status == 304 && policy.Matches304(&r.Header, stored):
-		x.Body.Close()
-		x.Body = nil
+		dropBody(x)
 		facts, received := c.freshen(ctx, s, &r.Header, sent)
 		r.Header.Reset()
 		restore(&x.Req.Header, &saved)
@@ -365,8 +423,7 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 	case head && r.Status == 200 && policy.MatchesHEAD(&r.Header, stored, s.entry.Size()):
 		// A HEAD answer that describes the stored GET freshens it like a 304 (RFC
 		// 9111 §4.3.5), and the client gets the freshened stored head.
-		x.Body.Close()
-		x.Body = nil
+		dropBody(x)
 		facts, received := c.freshen(ctx, s, &r.Header, sent)
 		r.Header.Reset()
 		if conditional {
@@ -387,8 +444,7 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 		c.addStatus(x, &policy.CacheStatus{Fwd: fwd, FwdStatus: 200})
 		return nil
 	case r.Status >= 500 && policy.StaleOnError(&s.meta.facts, rd, age+c.now().Sub(sent), false, 0):
-		x.Body.Close()
-		x.Body = nil
+		dropBody(x)
 		status := r.Status
 		r.Header.Reset()
 		c.m.hits.Add(1)
@@ -398,20 +454,29 @@ func (c *Cache) validate(ctx context.Context, x *proxy.Exchange, s *scratch, rd 
 		return nil
 	case conditional && r.Status == 304:
 		// A 304 for another response than the one stored: fetch it whole.
-		x.Body.Close()
-		x.Body = nil
+		dropBody(x)
 		x.Resp.Reset()
 		s.release()
 		c.invalidate(ctx, []byte(key))
 		restore(&x.Req.Header, &saved)
-		return c.fetch(ctx, x, fwd, key, nil, c.now())
+		return c.fetch(ctx, x, fwd, key, nil, c.now(), 0) // the marker is gone: a new generation
 	}
+	gen := s.varyGen
 	s.release()
 	if conditional {
 		restore(&x.Req.Header, &saved)
 	}
-	c.admit(ctx, x, fwd, key, nil, sent, 0)
+	c.admit(ctx, x, fwd, key, nil, sent, gen)
 	return nil
+}
+
+// dropBody closes and forgets the response body of x, if it has one (an Exchanger
+// may answer a 304 with none).
+func dropBody(x *proxy.Exchange) {
+	if x.Body != nil {
+		x.Body.Close()
+		x.Body = nil
+	}
 }
 
 // restore puts the client's conditional fields back in place of the cache's.
@@ -450,7 +515,7 @@ func (s *scratch) storedKey() []byte {
 func (c *Cache) update(ctx context.Context, s *scratch, f *policy.Facts, sent, received time.Time, d *policy.Response) {
 	key := s.storedKey()
 	headBytes := appendHead(nil, s.resp.Status, s.resp.Reason, &s.hdr, d)
-	meta := appendResponseMeta(nil, key, s.meta.varyNames, sent, f, headBytes)
+	meta := appendResponseMeta(nil, key, s.meta.varyNames, s.meta.varyGen, sent, f, headBytes)
 	if err := c.Store.Update(ctx, store.KeyOf(key), meta, f.Keep(received, c.KeepStale)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		c.storeFailed(err)
 	}
@@ -758,6 +823,14 @@ func (b *spoolBody) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return 0, errLeaderAborted
+}
+
+// ReadWaits implements proxy.BodyWaiter: true while the leader has sent nothing new.
+func (b *spoolBody) ReadWaits() bool {
+	f := b.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return b.off >= len(f.spool) && !f.ended
 }
 
 func (b *spoolBody) Close() error { return nil }

@@ -11,12 +11,19 @@ import (
 
 // The metadata of a stored entry, as the cache encodes it for every store:
 //
-//	version u8, kind u8, key text (u16 length + bytes)
-//	kindVary:     the canonical Vary names (u16 length + bytes)
-//	kindResponse: request and response time, the policy facts, the Vary names the
-//	              variant was keyed with, and the response head in HTTP/1.1 syntax
-//	              (status line, stored fields, CRLF), read back with wire's parser.
-const metaVersion = 1
+//	version u8, kind u8, key text (u16 length + bytes), Vary names (u16 length +
+//	bytes), Vary generation u64
+//	kindVary:     nothing more: the marker lists the canonical Vary names
+//	kindResponse: request and response time, the policy facts and the response head
+//	              in HTTP/1.1 syntax (status line, stored fields, CRLF), read back
+//	              with wire's parser.
+//
+// The Vary generation ties the variants to their marker: a marker is created with a
+// new random generation, a variant stored under it carries the same, and a variant
+// whose generation is not its marker's is not used. Invalidation and purge delete
+// the marker, so the variants stored before them are never reached again, even once
+// a new marker with the same names is in place.
+const metaVersion = 2
 
 type kind uint8
 
@@ -40,6 +47,7 @@ type entryMeta struct {
 	kind        kind
 	key         []byte
 	varyNames   []byte
+	varyGen     uint64
 	requestTime time.Time
 	facts       policy.Facts
 	head        []byte
@@ -50,19 +58,21 @@ func appendBytes16(b, v []byte) []byte {
 	return append(b, v...)
 }
 
-// appendVaryMeta encodes a Vary marker.
-func appendVaryMeta(b, key, names []byte) []byte {
+// appendVaryMeta encodes a Vary marker of generation gen.
+func appendVaryMeta(b, key, names []byte, gen uint64) []byte {
 	b = append(b, metaVersion, byte(kindVary))
 	b = appendBytes16(b, key)
-	return appendBytes16(b, names)
+	b = appendBytes16(b, names)
+	return binary.LittleEndian.AppendUint64(b, gen)
 }
 
 // appendResponseMeta encodes a stored response whose head (status line, fields,
-// CRLF) is head.
-func appendResponseMeta(b, key, names []byte, requestTime time.Time, f *policy.Facts, head []byte) []byte {
+// CRLF) is head; a variant gives the Vary names and generation of its marker.
+func appendResponseMeta(b, key, names []byte, gen uint64, requestTime time.Time, f *policy.Facts, head []byte) []byte {
 	b = append(b, metaVersion, byte(kindResponse))
 	b = appendBytes16(b, key)
 	b = appendBytes16(b, names)
+	b = binary.LittleEndian.AppendUint64(b, gen)
 	var flags byte
 	for bit, on := range [...]bool{f.NoCache, f.NoStale, f.Heuristic, f.Validator, f.Withheld} {
 		if on {
@@ -89,9 +99,11 @@ func decodeMeta(b []byte, m *entryMeta) error {
 	if m.key, b, ok = bytes16(b); !ok {
 		return errBadMeta
 	}
-	if m.varyNames, b, ok = bytes16(b); !ok {
+	if m.varyNames, b, ok = bytes16(b); !ok || len(b) < 8 {
 		return errBadMeta
 	}
+	m.varyGen = binary.LittleEndian.Uint64(b)
+	b = b[8:]
 	switch m.kind {
 	case kindVary:
 		return nil

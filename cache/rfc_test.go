@@ -2,16 +2,20 @@ package cache_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hop-http/hop/cache"
 )
 
 // step is one request of a scenario and what must come of it.
@@ -185,6 +189,10 @@ func TestStoring(t *testing.T) {
 			{req: []string{"Authorization: Basic eDp5"}, origin: ok200("Cache-Control: max-age=60"), origins: 1},
 			{req: []string{"Authorization: Basic eDp5"}, origin: ok200("Cache-Control: max-age=60"), origins: 2},
 			{origin: ok200("Cache-Control: max-age=60"), origins: 3, cs: "fwd=uri-miss"},
+		}},
+		{"a response stored for a request without Authorization serves one with it (RFC 9111 §3.5 restricts the stored request)", []step{
+			{origin: ok200("Cache-Control: max-age=60"), origins: 1},
+			{req: []string{"Authorization: Basic eDp5"}, origins: 1, cs: "hit", body: "body-1"},
 		}},
 		{"Authorization with public", []step{
 			{req: []string{"Authorization: Basic eDp5"}, origin: ok200("Cache-Control: public, max-age=60"), origins: 1},
@@ -367,6 +375,10 @@ func TestValidation(t *testing.T) {
 			{origin: ok200("Cache-Control: max-age=10, must-revalidate", `ETag: "v1"`), origins: 1},
 			{advance: 20 * time.Second, origin: answer{status: 304}, origins: 2, saw: []string{`If-None-Match: "v1"`}},
 		}},
+		{"client If-None-Match ignored for a stored 404 (RFC 9110 §13.2.1: not a 2xx)", []step{
+			{origin: answer{status: 404, fields: []string{"Cache-Control: max-age=60", `ETag: "nf"`}, body: "not here"}, status: 404, origins: 1},
+			{req: []string{`If-None-Match: "nf"`}, status: 404, origins: 1, cs: "hit", body: "not here"},
+		}},
 		{"client If-None-Match answered from a fresh entry", []step{
 			{origin: ok200("Cache-Control: max-age=60", `ETag: "v1"`), origins: 1},
 			{req: []string{`If-None-Match: "v1"`}, status: 304, origins: 1, cs: "hit", body: "<empty>", has: []string{`ETag: "v1"`}},
@@ -427,6 +439,11 @@ func TestVary(t *testing.T) {
 	})
 }
 
+// varied is a fresh response that varies on Accept-Language.
+func varied(body string) answer {
+	return answer{status: 200, fields: []string{"Cache-Control: max-age=600", "Vary: Accept-Language"}, body: body}
+}
+
 // RFC 9111 §4.4: invalidation by unsafe methods.
 func TestInvalidation(t *testing.T) {
 	fresh := ok200("Cache-Control: max-age=600")
@@ -455,6 +472,18 @@ func TestInvalidation(t *testing.T) {
 			{method: "POST", path: "/form", origin: answer{status: 201, fields: []string{"Location: /a", "Content-Location: /b"}}, status: 201, origins: 3},
 			{path: "/a", origin: fresh, origins: 4, cs: "fwd=uri-miss"},
 			{path: "/b", origin: fresh, origins: 5, cs: "fwd=uri-miss"},
+		}},
+		{"every variant goes: an old one never comes back under a new marker", []step{
+			{req: []string{"Accept-Language: en"}, origin: varied("en-old"), origins: 1},
+			{req: []string{"Accept-Language: fr"}, origin: varied("fr-old"), origins: 2},
+			{method: "POST", origin: answer{status: 200}, origins: 3, cs: "fwd=method"},
+			// fr is fetched anew, which stores a marker with the same Vary names again
+			{req: []string{"Accept-Language: fr"}, origin: varied("fr-new"), origins: 4, body: "fr-new"},
+			{req: []string{"Accept-Language: fr"}, origins: 4, body: "fr-new", cs: "hit"},
+			// en must not be served from before the POST
+			{req: []string{"Accept-Language: en"}, origin: varied("en-new"), origins: 5, body: "en-new", cs: "fwd=vary-miss"},
+			{req: []string{"Accept-Language: en"}, origins: 5, body: "en-new", cs: "hit"},
+			{req: []string{"Accept-Language: fr"}, origins: 5, body: "fr-new", cs: "hit"},
 		}},
 		{"other-origin Location is left alone", []step{
 			{path: "/a", origin: fresh, origins: 1},
@@ -653,5 +682,36 @@ func TestBodilessAnswersKeepConnection(t *testing.T) {
 		if err != nil || resp.StatusCode != tc.status || string(b) != tc.body || resp.Close {
 			t.Fatalf("request %d: %d %q %v (close %v), want %d %q", i+1, resp.StatusCode, b, err, resp.Close, tc.status, tc.body)
 		}
+	}
+}
+
+// TestPurgeVariants: PURGE and Cache.Purge remove every variant of a URL, not only
+// its Vary marker: after a purge no variant stored before it is served again.
+func TestPurgeVariants(t *testing.T) {
+	for _, how := range []string{"PURGE", "Cache.Purge"} {
+		t.Run(how, func(t *testing.T) {
+			e := newEnv(t, nil, func(c *cache.Cache) { c.AllowPurge = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+			for _, lang := range []string{"en", "fr"} {
+				if r := e.do("GET", "/p", varied(lang+"-old"), "Accept-Language: "+lang); r.body != lang+"-old" {
+					t.Fatalf("%s: %q", lang, r.body)
+				}
+			}
+			if how == "PURGE" {
+				if r := e.do("PURGE", "/p", answer{}); r.status != 200 {
+					t.Fatalf("PURGE: %d", r.status)
+				}
+			} else if found, err := e.cache.Purge(context.Background(), e.proxy+"/p"); !found || err != nil {
+				t.Fatalf("Purge: %v %v", found, err)
+			}
+			if r := e.do("GET", "/p", varied("fr-new"), "Accept-Language: fr"); r.body != "fr-new" {
+				t.Fatalf("fr after the purge: %q", r.body)
+			}
+			if r := e.do("GET", "/p", varied("en-new"), "Accept-Language: en"); r.body != "en-new" {
+				t.Errorf("en after the purge and a new fr: %q (%s), want a new fetch", r.body, r.header.Get("Cache-Status"))
+			}
+			if n := e.originCount(); n != 4 {
+				t.Errorf("origin saw %d requests, want 4", n)
+			}
+		})
 	}
 }

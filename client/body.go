@@ -102,6 +102,25 @@ func (b *bodyReader) next(max int) ([]byte, error) {
 	return nil, nil
 }
 
+// waits reports whether the next Read must read from the connection: the body has not
+// ended and nothing of it is buffered (for a chunked body: no data once the buffered
+// framing is decoded).
+func (b *bodyReader) waits() bool {
+	c := b.c
+	if b.done || c == nil {
+		return false
+	}
+	switch b.framing {
+	case wire.FramingLength:
+		return b.remaining > 0 && c.in.Len() == 0
+	case wire.FramingChunked:
+		return !c.chunk.Ready(&c.in)
+	case wire.FramingClose:
+		return c.in.Len() == 0
+	}
+	return false
+}
+
 // readErr turns an end of input inside a body into ErrTruncated.
 func (b *bodyReader) readErr(err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {

@@ -81,6 +81,13 @@ func (r *Response) BodyReader() io.Reader {
 	return &r.stream
 }
 
+// BodyWaits reports whether the next read of a streamed body would wait for the
+// network: the body has not ended and none of it is buffered. A proxy flushes what it
+// relayed before such a read, so that the bytes of an upstream that pauses (server-sent
+// events, long polling) reach its client at once, while bytes that arrived together
+// are written together.
+func (r *Response) BodyWaits() bool { return r.switched == nil && r.stream.waits() }
+
 // SwitchedConn returns the connection after 101 Switching Protocols (to a request with
 // an Upgrade field) or a 2xx answer to CONNECT, and nil for every other response. The
 // connection has left the pool: the caller owns it and must close it (Reset does not).

@@ -161,12 +161,16 @@ func (b *Balancer) pick(skip []*backend) *backend {
 			if now.IsZero() {
 				now = b.clock()
 			}
-			if !be.tryProbe(now) {
+			ok, probe := be.tryProbe(now)
+			if !ok {
 				continue
 			}
-			// A probe is taken at once: it must not be lost to a better candidate.
-			best = be
-			break
+			if probe {
+				// A probe is taken at once: it must not be lost to a better candidate.
+				best = be
+				break
+			}
+			// Failed lately but not ejected: compared like the others below.
 		}
 		if b.Policy == RoundRobin {
 			best = be
@@ -209,20 +213,32 @@ func (be *backend) ejectionEnd() time.Time {
 	return be.until
 }
 
-// tryProbe reports whether an upstream with recorded failures may take a request now:
-// it is not ejected yet (fewer than MaxFails failures), or its ejection is over and no
-// probe is running (the request becomes the probe).
-func (be *backend) tryProbe(now time.Time) bool {
+// tryProbe reports whether an upstream with recorded failures may take a request now
+// (ok): it is not ejected yet (fewer than MaxFails failures), or its ejection is over
+// and no probe is running, when the request becomes the probe (probe).
+func (be *backend) tryProbe(now time.Time) (ok, probe bool) {
 	be.mu.Lock()
 	defer be.mu.Unlock()
 	if !be.ejected {
-		return true
+		return true, false
 	}
 	if be.probing || now.Before(be.until) {
-		return false
+		return false, false
 	}
 	be.probing = true
-	return true
+	return true, true
+}
+
+// unreported ends a request on be that reached no verdict on its health (the pool
+// was full, the client's own body failed): a probe among them is over, so that the
+// next request after the ejection probes again.
+func (b *Balancer) unreported(be *backend) {
+	if be.healthy.Load() {
+		return
+	}
+	be.mu.Lock()
+	be.probing = false
+	be.mu.Unlock()
 }
 
 // report records the outcome of a request on be: ok, or a failure of the upstream.

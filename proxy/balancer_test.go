@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -154,5 +155,69 @@ func TestUpstreamPathPrefix(t *testing.T) {
 	get(t, addr, "GET /x/y?z=1 HTTP/1.1\r\nHost: s\r\n\r\n")
 	if h := rc.last(t); !strings.HasPrefix(h, "GET /app/x/y?z=1\n") {
 		t.Errorf("origin got %q", h)
+	}
+}
+
+// TestProbeWithoutVerdict: a probe whose request fails for a reason that says nothing
+// about the upstream (here the client's own request body breaks off) ends all the
+// same, so the upstream is probed again later rather than left out for ever.
+func TestProbeWithoutVerdict(t *testing.T) {
+	rc := &recorder{handle: func(w *server.ResponseWriter, r *server.Request) { w.WriteString("probed") }}
+	probed := serve(t, rc)
+	other := named(t, "other")
+	bal, err := NewBalancer(RoundRobin, "http://"+probed, "http://"+other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	bal.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	bal.MaxFails = 1
+	be := bal.backends[0]
+	bal.report(be, false) // ejected
+	advance(2 * DefaultEjectFirst)
+	addr := serve(t, &Proxy{Exchanger: &Transport{Client: testClient(t), Upstreams: bal}, Reverse: true})
+	for i := 0; i < 6; i++ {
+		if n, _ := rc.count(); n > 0 {
+			break // a broken request reached the ejected upstream: it was the probe
+		}
+		// A POST whose body stops short: the exchange fails with the client's error.
+		c := dial(t, addr)
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: s\r\nContent-Length: 100\r\n\r\nten bytes.")
+		time.Sleep(50 * time.Millisecond)
+		c.Close()
+		waitFor(t, "the broken request to end", func() bool { st := bal.States(); return st[0].InFlight == 0 && st[1].InFlight == 0 })
+	}
+	if n, _ := rc.count(); n == 0 {
+		t.Fatal("no broken request was the probe")
+	}
+	advance(time.Hour)
+	seen := map[string]int{}
+	for range 6 {
+		_, body := get(t, addr, "GET / HTTP/1.1\r\nHost: s\r\n\r\n")
+		seen[body]++
+	}
+	if seen["probed"] == 0 {
+		t.Errorf("an hour after a probe that ended without a verdict the upstream got none of 6 requests: %v, %+v", seen, bal.States()[0])
+	}
+}
+
+// TestLeastConnWithFailingUpstream: an upstream that failed once (not ejected) is
+// compared by its requests in flight like the others, not preferred.
+func TestLeastConnWithFailingUpstream(t *testing.T) {
+	bal, err := NewBalancer(LeastConn, "http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := bal.backends[1]
+	bal.report(failing, false) // one failure, below MaxFails
+	failing.inflight.Add(50)   // and busy
+	for i := range 30 {
+		be := bal.pick(nil)
+		be.inflight.Add(-1)
+		if be == failing {
+			t.Fatalf("pick %d went to the busy upstream that just failed", i)
+		}
 	}
 }

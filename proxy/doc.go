@@ -36,7 +36,9 @@
 // Via is added both ways ("1.1 NAME", or "1.0 NAME" for what arrived as HTTP/1.0); a
 // request whose Via already names this proxy is a loop and is answered 508.
 // Max-Forwards is decremented on OPTIONS and TRACE, which are answered by the proxy
-// when it is 0. An upgrade (Connection: upgrade with Upgrade, e.g. WebSocket) is the
+// when it is 0. OPTIONS * reaches a reverse proxy's upstream as OPTIONS *, and a
+// forward proxy sends OPTIONS for an absolute URI with an empty path as OPTIONS *
+// (RFC 9112 §3.2.4). An upgrade (Connection: upgrade with Upgrade, e.g. WebSocket) is the
 // exception to hop-by-hop removal: Upgrade is forwarded, and when the upstream answers
 // 101 both connections are handed over (the server's TakeOver, the client's
 // SwitchedConn) and tunnelled like CONNECT. Informational responses are relayed: 103
@@ -65,7 +67,11 @@
 // one, and its upstream connection is not reused. Bodies stream both ways with
 // bounded buffers (32 KiB per exchange plus the server's response buffer), so the
 // size of a body does not change the proxy's memory, and a slow client holds only
-// its own upstream connection.
+// its own upstream connection. The response head and each piece of the body go out
+// as soon as the upstream pauses — before a read that would wait ([BodyWaiter]) the
+// proxy flushes what it wrote — so server-sent events, long polling and slow
+// generators reach the client as they are produced, while pieces that arrive
+// together (a fast upstream) are written together.
 //
 // # Errors
 //

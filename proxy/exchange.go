@@ -34,6 +34,18 @@ type Exchanger interface {
 	Exchange(ctx context.Context, x *Exchange) error
 }
 
+// BodyWaiter is implemented by response bodies that can tell whether their next Read
+// would wait: for the network (an upstream that paused), for a coalesced request's
+// bytes (a cache). Before such a Read the proxy flushes what it has written to the
+// client — the head, and the body so far — so that server-sent events, long polling
+// and slow generators reach the client as they are produced, while pieces that arrive
+// together are written together. A body that does not implement it is flushed after
+// every piece it returns.
+type BodyWaiter interface {
+	// ReadWaits reports whether the next Read would block.
+	ReadWaits() bool
+}
+
 // ExchangerFunc adapts a function to the Exchanger interface.
 type ExchangerFunc func(ctx context.Context, x *Exchange) error
 
@@ -135,6 +147,9 @@ type responseBody struct {
 }
 
 func (b *responseBody) Read(p []byte) (int, error) { return b.resp.BodyReader().Read(p) }
+
+// ReadWaits implements BodyWaiter.
+func (b *responseBody) ReadWaits() bool { return b.resp.BodyWaits() }
 
 func (b *responseBody) Close() error {
 	err := b.resp.Close()

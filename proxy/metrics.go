@@ -29,7 +29,7 @@ import (
 //	upstream_ejections_total{upstream}      times the upstream was ejected
 type Metrics struct {
 	reg      *prometheus.Registry
-	requests [6]prometheus.Counter // by status class, index status/100
+	requests [5]prometheus.Counter // by status class, index status/100 - 1
 	duration prometheus.Histogram
 	errors   *prometheus.CounterVec
 	upReq    [2]prometheus.Counter // [new, reused]
@@ -45,7 +45,7 @@ var errorKinds = []string{
 	"connection_timeout", "connection_refused", "destination_unavailable", "tls_protocol_error",
 	"http_response_header_timeout", "http_protocol_error", "connection_terminated",
 	"proxy_internal_error", "upstream_truncated", "client_write_failed", "denied", "auth_required",
-	"loop_detected", "bad_request", "takeover_failed", "panic", "other",
+	"loop_detected", "bad_request", "takeover_failed", "shutting_down", "panic", "other",
 }
 
 // NewMetrics creates the metrics. srv, when set, is the server whose client-side
@@ -56,7 +56,7 @@ func NewMetrics(srv *server.Server, c *client.Client, bal *Balancer) *Metrics {
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hop_proxy_requests_total", Help: "Responses sent to clients, by status class.",
 	}, []string{"code"})
-	for i, c := range []string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"} {
+	for i, c := range []string{"1xx", "2xx", "3xx", "4xx", "5xx"} {
 		m.requests[i] = reqs.WithLabelValues(c)
 	}
 	m.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -140,7 +140,7 @@ func (m *Metrics) Handler() http.Handler {
 // observe counts one finished request.
 func (m *Metrics) observe(status int, d time.Duration, x *Exchange, rec *record) {
 	if c := status / 100; c >= 1 && c <= 5 {
-		m.requests[c].Inc()
+		m.requests[c-1].Inc()
 	}
 	m.duration.Observe(d.Seconds())
 	if rec.kind != "" {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
@@ -86,5 +87,28 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	}
 	if r := recs[4]; r["status"] != 502.0 || r["error"] != "connection_refused" {
 		t.Errorf("failed request's record: %v", r)
+	}
+}
+
+// TestMetricsShuttingDown: a tunnel refused during shutdown is counted under its own
+// kind, and each status class is one series.
+func TestMetricsShuttingDown(t *testing.T) {
+	m := NewMetrics(nil, nil, nil)
+	addr, p := forwardProxy(t, func(p *Proxy, _ *Transport) { p.Metrics = m; p.ConnectPorts = []int{1} })
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := get(t, addr, "CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n")
+	if resp.StatusCode != 503 {
+		t.Fatalf("CONNECT during shutdown: %d", resp.StatusCode)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	out := rec.Body.String()
+	if !strings.Contains(out, `hop_proxy_errors_total{kind="shutting_down"} 1`+"\n") {
+		t.Errorf("shutting_down not counted:\n%s", out)
+	}
+	if strings.Count(out, `hop_proxy_requests_total{code="1xx"}`) != 1 || !strings.Contains(out, `hop_proxy_requests_total{code="5xx"} 1`+"\n") {
+		t.Errorf("requests_total series:\n%s", out)
 	}
 }

@@ -101,8 +101,15 @@ func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 	x.Client = addrPort(r.RemoteAddr())
 	rec := record{start: start}
 	defer func() {
-		p.finish(w, r, x, &rec, recover())
+		// The exchange is released before a panic goes on (an aborted response
+		// panics with server.ErrAbortHandler): releasing closes the body, which ends
+		// the upstream exchange (its in-flight count, a stored entry's file).
+		pv := recover()
+		p.finish(w, r, x, &rec, pv)
 		x.release()
+		if pv != nil {
+			panic(pv)
+		}
 	}()
 	if status, kind, msg := p.admit(w, r, x); status != 0 {
 		rec.kind = kind
@@ -222,8 +229,9 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 	// The effective request URI.
 	t := r.Target
 	u := x.urlBuf[:0]
+	asterisk := false // OPTIONS * (RFC 9112 §3.2.4): the server as a whole
 	switch {
-	case len(t) > 0 && t[0] == '/':
+	case len(t) > 0 && t[0] == '/' || r.Form == wire.FormAsterisk:
 		if !p.Reverse {
 			return 400, "a forward proxy needs the absolute form (http://host/path)"
 		}
@@ -238,11 +246,22 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 			// An HTTP/1.0 request without Host: the address it arrived on stands in.
 			u = append(u, r.LocalAddr().String()...)
 		}
-		u = append(u, t...)
+		if r.Form == wire.FormAsterisk {
+			asterisk = true
+		} else {
+			u = append(u, t...)
+		}
 	case r.Form == wire.FormAbsolute && hasWebScheme(t):
 		u = append(u, t...)
+		// OPTIONS to an absolute URI with an empty path is sent on as OPTIONS *
+		// (RFC 9112 §3.2.4).
+		parts := wire.SplitURI(t)
+		asterisk = r.IsMethod("OPTIONS") && len(parts.Path) == 0 && !parts.HasQuery
 	default:
 		return 400, "request target cannot be forwarded"
+	}
+	if asterisk {
+		x.Req.Target = asteriskTarget
 	}
 	x.urlBuf = u
 	if err := x.Req.URL.Set(unsafe.String(unsafe.SliceData(u), len(u))); err != nil {
@@ -314,6 +333,8 @@ func (p *Proxy) prepare(w *server.ResponseWriter, r *server.Request, x *Exchange
 	x.Req.Trace = &x.trace
 	return 0, ""
 }
+
+var asteriskTarget = []byte("*")
 
 // hasWebScheme reports whether an absolute-form target is an http or https URI (the
 // server's parser checked the rest of its syntax).
@@ -448,8 +469,13 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 		// (sendfile through the ResponseWriter's ReadFrom). A failure mid-body is an
 		// aborted message, as for a truncated upstream.
 		if _, err := wt.WriteTo(w); err != nil {
-			rec.kind, rec.err, rec.aborted = "upstream_truncated", err, true
-			w.Flush()
+			rec.err = err
+			if w.Flush() != nil {
+				// The client is gone: nothing more to send.
+				rec.kind = "client_write_failed"
+				return
+			}
+			rec.kind, rec.aborted = "upstream_truncated", true
 			panic(server.ErrAbortHandler)
 		}
 		return
@@ -458,7 +484,18 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 		x.copyBuf = make([]byte, 32<<10)
 	}
 	buf := x.copyBuf
+	// What was written goes out before a read that would wait (BodyWaiter): the head
+	// as soon as the upstream pauses after it, each piece of a stream as it arrives.
+	waiter, _ := x.Body.(BodyWaiter)
+	unflushed := waiter != nil // the head, until it is sent
 	for {
+		if unflushed && (waiter == nil || waiter.ReadWaits()) {
+			if w.Flush() != nil {
+				rec.kind = "client_write_failed"
+				return
+			}
+			unflushed = false
+		}
 		n, err := x.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
@@ -467,6 +504,7 @@ func (p *Proxy) respond(w *server.ResponseWriter, r *server.Request, x *Exchange
 				rec.kind = "client_write_failed"
 				return
 			}
+			unflushed = true
 		}
 		if err == io.EOF {
 			// The body ended whole: its trailer fields follow it (the server drops
@@ -517,8 +555,8 @@ func errorText(status int) string {
 	return wire.StatusText(status)
 }
 
-// finish logs the request and updates the metrics; a panic other than the proxy's
-// own abort is passed on.
+// finish logs the request and updates the metrics; pv is the handler's panic, if any
+// (the caller passes it on).
 func (p *Proxy) finish(w *server.ResponseWriter, r *server.Request, x *Exchange, rec *record, pv any) {
 	if pv != nil && pv != server.ErrAbortHandler {
 		rec.kind = "panic"
@@ -532,9 +570,6 @@ func (p *Proxy) finish(w *server.ResponseWriter, r *server.Request, x *Exchange,
 	}
 	if p.AccessLog != nil {
 		p.log(w, r, x, rec, d)
-	}
-	if pv != nil {
-		panic(pv)
 	}
 }
 

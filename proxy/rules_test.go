@@ -18,12 +18,15 @@ import (
 // rawOrigin is a raw-socket origin: it records the exact bytes of every request head
 // it reads and answers each with respond(n) (n counts requests from 0 across
 // connections); an empty answer closes the connection without a response, and an
-// answer ending in thenClose is sent and the connection closed. Request bodies are
+// answer ending in thenClose is sent and the connection closed, one ending in
+// thenHalfClose is sent and the write side shut down (the origin goes on reading:
+// a request that still arrives on that connection is counted). Request bodies are
 // not read.
 type rawOrigin struct {
-	mu    sync.Mutex
-	heads []string
-	conns int
+	mu      sync.Mutex
+	heads   []string
+	conns   int
+	perConn []int // requests received on each connection, in accept order
 }
 
 func (o *rawOrigin) start(t testing.TB, respond func(n int, head string) string) string {
@@ -31,6 +34,8 @@ func (o *rawOrigin) start(t testing.TB, respond func(n int, head string) string)
 	return testnet.Raw(t, func(c net.Conn, _ int) {
 		o.mu.Lock()
 		o.conns++
+		ci := len(o.perConn)
+		o.perConn = append(o.perConn, 0)
 		o.mu.Unlock()
 		c.SetDeadline(time.Now().Add(20 * time.Second))
 		br := bufio.NewReader(c)
@@ -41,12 +46,18 @@ func (o *rawOrigin) start(t testing.TB, respond func(n int, head string) string)
 			}
 			o.mu.Lock()
 			o.heads = append(o.heads, head)
+			o.perConn[ci]++
 			n := next
 			next++
 			o.mu.Unlock()
 			out := respond(n, head)
 			if out == "" {
 				return
+			}
+			if half, ok := strings.CutSuffix(out, thenHalfClose); ok {
+				io.WriteString(c, half)
+				c.(*net.TCPConn).CloseWrite()
+				continue
 			}
 			closing := strings.HasSuffix(out, thenClose)
 			if _, err := io.WriteString(c, strings.TrimSuffix(out, thenClose)); err != nil || closing {
@@ -76,6 +87,17 @@ func readHead(br *bufio.Reader) (string, error) {
 
 // thenClose ends a rawOrigin answer that is followed by closing the connection.
 const thenClose = "\x00close"
+
+// thenHalfClose ends a rawOrigin answer that is followed by shutting down the write
+// side only.
+const thenHalfClose = "\x00halfclose"
+
+// requestsPerConn returns how many requests each connection carried.
+func (o *rawOrigin) requestsPerConn() []int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]int(nil), o.perConn...)
+}
 
 const okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -337,7 +359,8 @@ func TestConnectionReuse(t *testing.T) {
 
 // TestTruncatedUpstream: a body that ends before its declared length or last chunk
 // reaches the client as an aborted message, and the upstream connection is not
-// reused.
+// reused: the origin only half-closes it and keeps reading, so a proxy that sent the
+// next request on it would be seen.
 func TestTruncatedUpstream(t *testing.T) {
 	for _, tc := range []struct {
 		name, resp string
@@ -351,7 +374,7 @@ func TestTruncatedUpstream(t *testing.T) {
 			var o rawOrigin
 			origin := o.start(t, func(n int, _ string) string {
 				if n == 0 {
-					return tc.resp + thenClose
+					return tc.resp + thenHalfClose
 				}
 				return okResponse
 			})
@@ -370,11 +393,33 @@ func TestTruncatedUpstream(t *testing.T) {
 			if r2.StatusCode != 200 || b2 != "ok" {
 				t.Fatalf("second request: %d %q", r2.StatusCode, b2)
 			}
-			if _, conns := o.snapshot(); conns != 2 {
-				t.Errorf("origin saw %d connections, want 2 (the truncated one is not reused)", conns)
+			if per := o.requestsPerConn(); len(per) != 2 || per[0] != 1 || per[1] != 1 {
+				t.Errorf("requests per origin connection %v, want [1 1] (the truncated one is not reused)", per)
 			}
 		})
 	}
+}
+
+// TestAbortReleasesUpstream: a response cut short (the proxy aborts the client's
+// message) still ends its upstream exchange: the upstream's in-flight count (which
+// least-connections balances on) and the client pool's active count go back to 0.
+func TestAbortReleasesUpstream(t *testing.T) {
+	var o rawOrigin
+	origin := o.start(t, func(int, string) string {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly twenty bytes..." + thenClose
+	})
+	cl := testClient(t)
+	addr, p := reverseProxy(t, func(_ *Proxy, tr *Transport) { tr.Client = cl }, "http://"+origin)
+	for range 5 {
+		c := dial(t, addr)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if all, _ := io.ReadAll(c); complete(string(all)) {
+			t.Fatalf("complete message for a truncated body: %q", all)
+		}
+	}
+	bal := p.Exchanger.(*Transport).Upstreams
+	waitFor(t, "the in-flight count to return to 0", func() bool { return bal.States()[0].InFlight == 0 })
+	waitFor(t, "the upstream pool to have no active exchange", func() bool { return cl.Stats().Active == 0 })
 }
 
 // complete reports whether raw holds one whole response (head and framed body),
@@ -398,5 +443,34 @@ func TestHTTP10WithoutHostReverse(t *testing.T) {
 	}
 	if h := fieldLines(rc.last(t), "Host"); len(h) != 1 || h[0] != addr {
 		t.Errorf("Host at the origin %q, want the proxy's address %s", h, addr)
+	}
+}
+
+// TestOptionsAsterisk: OPTIONS * to a reverse proxy reaches the upstream as OPTIONS *,
+// and a forward proxy sends OPTIONS for an absolute URI with an empty path as
+// OPTIONS * (RFC 9112 §3.2.4); with a path it stays.
+func TestOptionsAsterisk(t *testing.T) {
+	var o rawOrigin
+	origin := o.start(t, func(int, string) string { return okResponse })
+	last := func() string {
+		heads, _ := o.snapshot()
+		if len(heads) == 0 {
+			return ""
+		}
+		line, _, _ := strings.Cut(heads[len(heads)-1], "\r\n")
+		return line
+	}
+	rev, _ := reverseProxy(t, nil, "http://"+origin)
+	fwd, _ := forwardProxy(t, nil)
+	for _, tc := range []struct{ addr, req, want string }{
+		{rev, "OPTIONS * HTTP/1.1\r\nHost: site\r\n\r\n", "OPTIONS * HTTP/1.1"},
+		{fwd, "OPTIONS http://" + origin + " HTTP/1.1\r\nHost: " + origin + "\r\n\r\n", "OPTIONS * HTTP/1.1"},
+		{fwd, "OPTIONS http://" + origin + "/ HTTP/1.1\r\nHost: " + origin + "\r\n\r\n", "OPTIONS / HTTP/1.1"},
+		{fwd, "OPTIONS http://" + origin + "?q HTTP/1.1\r\nHost: " + origin + "\r\n\r\n", "OPTIONS /?q HTTP/1.1"},
+	} {
+		resp, body := get(t, tc.addr, tc.req)
+		if resp.StatusCode != 200 || body != "ok" || last() != tc.want {
+			t.Errorf("%q: %d %q, the origin got %q; want %q", strings.SplitN(tc.req, "\r\n", 2)[0], resp.StatusCode, body, last(), tc.want)
+		}
 	}
 }

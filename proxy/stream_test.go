@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 )
 
@@ -274,4 +276,115 @@ func TestSlowClientDoesNotStallOthers(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("other clients stalled behind a slow one")
 	}
+}
+
+// pausingOrigin sends head and first, then waits until goOn is closed (or 15 s), then
+// sends rest.
+func pausingOrigin(t *testing.T, head, first, rest string, goOn <-chan struct{}) string {
+	return testnet.Raw(t, func(c net.Conn, _ int) {
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := readHead(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, head+first)
+		select {
+		case <-goOn:
+		case <-time.After(15 * time.Second):
+		}
+		io.WriteString(c, rest)
+	})
+}
+
+// TestPausedUpstreamStreams: when the upstream pauses after a piece of its body
+// (server-sent events, long polling), the client gets the head and that piece at once,
+// not when the next bytes or the end arrive; with chunked and with Content-Length
+// bodies, in both modes. Nothing here is timed: the origin waits until the client has
+// the first piece, so a proxy that holds it back fails at the read deadline.
+func TestPausedUpstreamStreams(t *testing.T) {
+	for _, tc := range []struct{ name, head, first, rest, firstOut string }{
+		{"chunked", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+			"9\r\ndata: 1\n\n\r\n", "9\r\ndata: 2\n\n\r\n0\r\n\r\n", "data: 1\n\n"},
+		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n", "data: 1\n\n", "data: 2\n\n", "data: 1\n\n"},
+		{"head only", "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", "", "data: 1\n\n", ""},
+	} {
+		for _, mode := range []string{"forward", "reverse"} {
+			t.Run(tc.name+" "+mode, func(t *testing.T) {
+				goOn := make(chan struct{})
+				defer close(goOn)
+				origin := pausingOrigin(t, tc.head, tc.first, tc.rest, goOn)
+				addr, target := proxyFor(t, mode, origin, "/events")
+				c := dial(t, addr)
+				io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: x\r\n\r\n")
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				br := bufio.NewReader(c)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("the head did not arrive while the upstream paused: %v", err)
+				}
+				buf := make([]byte, len(tc.firstOut))
+				if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != tc.firstOut {
+					t.Fatalf("the first piece did not arrive while the upstream paused: %q, %v", buf, err)
+				}
+			})
+		}
+	}
+}
+
+// TestFastUpstreamBatched: pieces that arrive together are written together: 200
+// small chunks sent in one burst before a pause reach the client in a few writes, not
+// one write (system call) per chunk.
+func TestFastUpstreamBatched(t *testing.T) {
+	var burst strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&burst, "10\r\nevent %010d\r\n", i)
+	}
+	goOn := make(chan struct{})
+	defer close(goOn)
+	origin := pausingOrigin(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", burst.String(), "0\r\n\r\n", goOn)
+	var writes atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &server.Server{Handler: &Proxy{Exchanger: &Transport{Client: testClient(t)}}}
+	go srv.Serve(countingListener{ln, &writes})
+	t.Cleanup(func() { srv.Close() })
+	c := dial(t, ln.Addr().String())
+	io.WriteString(c, "GET http://"+origin+"/burst HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 200*16)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatalf("the burst did not arrive while the upstream paused: %v", err)
+	}
+	if n := writes.Load(); n > 20 {
+		t.Errorf("200 chunks that arrived in one burst took %d writes to the client", n)
+	}
+}
+
+// countingListener counts the writes on the connections it accepts.
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
 }

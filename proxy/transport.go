@@ -74,6 +74,7 @@ func (t *Transport) Exchange(ctx context.Context, x *Exchange) error {
 		x.upBuf = b
 		if err := x.Req.URL.Set(unsafe.String(unsafe.SliceData(b), len(b))); err != nil {
 			be.inflight.Add(-1)
+			bal.unreported(be)
 			return err
 		}
 		x.Upstream.Name = be.name
@@ -85,6 +86,8 @@ func (t *Transport) Exchange(ctx context.Context, x *Exchange) error {
 		be.inflight.Add(-1)
 		if upstreamFault(err) {
 			bal.report(be, false)
+		} else {
+			bal.unreported(be)
 		}
 		if !setupFailed(err) || len(skip)+1 >= bal.Len() {
 			return err

@@ -47,7 +47,9 @@ const TargetedField = "CDN-Cache-Control"
 
 // ParseResponse reads the response directives of h: from CDN-Cache-Control when it is
 // present and a valid Structured Field dictionary (RFC 9213 §2.1: an invalid one is
-// ignored), else from Cache-Control. Repeated directives keep their first occurrence.
+// ignored), else from Cache-Control. A directive repeated in Cache-Control keeps its
+// first occurrence (hop's choice); a key repeated in CDN-Cache-Control takes its last
+// value, as in any Structured Field dictionary (RFC 8941 §3.2).
 func ParseResponse(h *wire.Header) Response {
 	d := Response{MaxAge: Absent, SMaxAge: Absent, StaleWhileRevalidate: Absent, StaleIfError: Absent}
 	if h.Has(TargetedField) && parseTargeted(h, &d) {

@@ -83,22 +83,14 @@ func Worthless(h *wire.Header, d *Response, lifetime, initialAge time.Duration) 
 		d.StaleWhileRevalidate <= 0 && d.StaleIfError <= 0
 }
 
-// hopByHop lists the fields a cache never stores (RFC 9111 §3.1): the connection
-// fields of RFC 9110 §7.6.1 and the proxy ones.
-var hopByHop = [...]string{
-	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Transfer-Encoding", "Upgrade",
-	"Proxy-Authenticate", "Proxy-Authentication-Info", "Proxy-Authorization", "Trailer",
-}
-
 // StoredField reports whether the field named name of a response with header h and
-// directives d is kept when the response is stored: not hop-by-hop, not named by
-// Connection, not named by a qualified private directive. Age is dropped too: the
-// cache regenerates it.
+// directives d is kept when the response is stored: not hop-by-hop (wire.IsHopByHop,
+// and Proxy-Authentication-Info, which describes the proxy connection's
+// authentication: RFC 9111 §3.1), not named by Connection, not named by a qualified
+// private directive. Age is dropped too: the cache regenerates it.
 func StoredField(name []byte, h *wire.Header, d *Response) bool {
-	for _, n := range hopByHop {
-		if wire.EqualFold(name, n) {
-			return false
-		}
+	if wire.IsHopByHop(name) || wire.EqualFold(name, "Proxy-Authentication-Info") {
+		return false
 	}
 	if wire.EqualFold(name, "Age") {
 		return false

@@ -40,19 +40,43 @@ type sfParser struct {
 
 // parseTargeted fills d from the CDN-Cache-Control lines of h. It returns false, and
 // d is to be ignored, when the field is not a valid dictionary or a known directive
-// has a value of the wrong type.
+// has a value of the wrong type. The lines are one dictionary, in which a repeated
+// key takes its last value (RFC 8941 §3.2, §4.2.2).
 func parseTargeted(h *wire.Header, d *Response) bool {
 	ok := true
 	lines := 0
+	var buf [16]sfMember
+	members := buf[:0]
 	h.Values(TargetedField, func(v []byte) {
 		lines++
 		if !ok {
 			return
 		}
 		p := sfParser{b: v}
-		ok = p.dictionary(func(m *sfMember) bool { return d.setTargeted(m) })
+		ok = p.dictionary(func(m *sfMember) bool { members = append(members, *m); return true })
 	})
-	return ok && lines > 0
+	if !ok || lines == 0 {
+		return false
+	}
+	for i := range members {
+		if overridden(members[i+1:], members[i].key) {
+			continue
+		}
+		if !d.setTargeted(&members[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// overridden reports whether a later member has the key.
+func overridden(later []sfMember, key []byte) bool {
+	for i := range later {
+		if string(later[i].key) == string(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // setTargeted applies one member; false means a known directive had the wrong type.
@@ -74,9 +98,7 @@ func (d *Response) setTargeted(m *sfMember) bool {
 		default:
 			v = &d.StaleIfError
 		}
-		if *v == Absent {
-			*v = min(m.num, MaxDelta)
-		}
+		*v = min(m.num, MaxDelta)
 	case "no-cache", "private":
 		switch {
 		case m.typ == sfBool && m.b:
@@ -86,9 +108,9 @@ func (d *Response) setTargeted(m *sfMember) bool {
 				d.Private, d.PrivateFields = true, nil
 			}
 		case m.typ == sfString:
-			if key[0] == 'n' && !d.NoCache && d.NoCacheFields == nil {
+			if key[0] == 'n' {
 				d.NoCacheFields = m.text
-			} else if key[0] == 'p' && !d.Private && d.PrivateFields == nil {
+			} else {
 				d.PrivateFields = m.text
 			}
 		case m.typ == sfBool:

@@ -33,7 +33,7 @@ func (c *cacheFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dir, "cache-dir", "", "keep the cache on disk in `DIR` (implies --cache)")
 	fs.StringVar(&c.redisURL, "cache-redis", "", "share the cache through Redis at `URL` redis://HOST:PORT/DB (implies --cache)")
 	fs.Int64Var(&c.maxBytes, "cache-size", 0, "bytes the cache may hold (memory default 256 MiB, disk 1 GiB; Redis is bounded by its maxmemory)")
-	fs.Int64Var(&c.maxObject, "cache-max-object", cache.DefaultMaxObject, "largest response body stored, in bytes")
+	fs.Int64Var(&c.maxObject, "cache-max-object", cache.DefaultMaxObject, "largest response body stored, in bytes (at most half of --cache-size in memory or on disk)")
 	fs.BoolVar(&c.sync, "cache-sync", false, "fsync every disk cache entry before it becomes visible (survives power loss)")
 	fs.Var(&c.allowPurge, "allow-purge", "honour PURGE requests from this `CIDR` (repeatable)")
 }
@@ -53,24 +53,43 @@ func (c *cacheFlags) check() error {
 func (c *cacheFlags) build(next proxy.Exchanger, log *slog.Logger) (*cache.Cache, func(), error) {
 	var st store.Store
 	var err error
+	maxObject := c.maxObject
+	// The store's bound on one entry follows --cache-max-object (with room for the
+	// stored head), so that the flag says what is stored; in memory and on disk an
+	// entry is at most half of the store.
+	entry := func(maxBytes, def int64) int64 {
+		if maxBytes <= 0 {
+			maxBytes = def
+		}
+		half := maxBytes / 2
+		room := min(metaRoom, half/2)
+		if maxObject+room > half {
+			maxObject = half - room
+			log.Warn("--cache-max-object lowered to half of the cache size", "max_object", maxObject)
+		}
+		return maxObject + room
+	}
 	switch {
 	case c.dir != "":
-		st, err = disk.Open(c.dir, disk.Options{MaxBytes: c.maxBytes, Sync: c.sync})
+		st, err = disk.Open(c.dir, disk.Options{MaxBytes: c.maxBytes, MaxEntry: entry(c.maxBytes, disk.DefaultMaxBytes), Sync: c.sync})
 	case c.redisURL != "":
-		st, err = redis.Open(redis.Options{URL: c.redisURL})
+		st, err = redis.Open(redis.Options{URL: c.redisURL, MaxEntry: maxObject + metaRoom})
 	default:
-		st = memory.New(memory.Options{MaxBytes: c.maxBytes})
+		st = memory.New(memory.Options{MaxBytes: c.maxBytes, MaxEntry: entry(c.maxBytes, memory.DefaultMaxBytes)})
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	ch := &cache.Cache{Store: st, Next: next, MaxObject: c.maxObject, AllowPurge: c.allowPurge, Logger: log}
+	ch := &cache.Cache{Store: st, Next: next, MaxObject: maxObject, AllowPurge: c.allowPurge, Logger: log}
 	return ch, func() { ch.Close(); st.Close() }, nil
 }
 
+// metaRoom is what an entry may hold besides its body (the stored head and facts).
+const metaRoom = 64 << 10
+
 // registerCacheMetrics adds the cache's counters to the proxy's registry (all
 // prefixed hop_cache_): hits, misses, stale served, stored, coalesced, bypassed,
-// store errors and purges (counters), bytes stored, entries and evictions (from the
+// store errors, purges and responses too large to store (counters), bytes stored, entries and evictions (from the
 // store).
 func registerCacheMetrics(reg *prometheus.Registry, c *cache.Cache) {
 	counter := func(name, help string, v func(cache.Stats) int64) {
@@ -89,6 +108,7 @@ func registerCacheMetrics(reg *prometheus.Registry, c *cache.Cache) {
 	counter("bypassed_total", "Requests the cache passed through (If-Match, If-Unmodified-Since).", func(s cache.Stats) int64 { return s.Bypassed })
 	counter("store_errors_total", "Failed store operations (the store is bypassed while it fails).", func(s cache.Stats) int64 { return s.StoreErrors })
 	counter("purges_total", "PURGE requests and admin purges.", func(s cache.Stats) int64 { return s.Purges })
+	counter("too_large_total", "Storable responses not stored because their body exceeded --cache-max-object or the store's bound.", func(s cache.Stats) int64 { return s.TooLarge })
 	counter("evictions_total", "Entries the store dropped to make room.", func(s cache.Stats) int64 { return s.Store.Evictions })
 	gauge("bytes_stored", "Bytes held by the store.", func(s cache.Stats) int64 { return s.Store.Bytes })
 	gauge("entries", "Entries held by the store (Redis: keys of its database).", func(s cache.Stats) int64 { return s.Store.Entries })

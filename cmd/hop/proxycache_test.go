@@ -77,3 +77,32 @@ func TestProxyCacheStores(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyCacheMaxObject: --cache-max-object is what is stored, whatever the store's
+// own default bound on an entry (the memory store's is an eighth of its size).
+func TestProxyCacheMaxObject(t *testing.T) {
+	body := strings.Repeat("m", 12<<20)
+	var n atomic.Int64
+	origin := testnet.Serve(t, server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		n.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Write([]byte(body))
+	}))
+	addr, stop := startProxy(t, io.Discard, "--upstream", "http://"+origin, "--access-log", "off",
+		"--cache", "--cache-size", "64000000", "--cache-max-object", "20000000")
+	defer stop()
+	for i := range 2 {
+		resp, err := http.Get("http://" + addr + "/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if len(b) != len(body) {
+			t.Fatalf("request %d: %d bytes", i+1, len(b))
+		}
+	}
+	if n.Load() != 1 {
+		t.Errorf("origin saw %d requests: a 12 MB body under --cache-max-object 20 MB was not stored", n.Load())
+	}
+}

@@ -68,6 +68,16 @@ func (c *Chunked) Next(b *Buffer, max int) ([]byte, error) {
 	}
 }
 
+// Ready decodes the framing already buffered after the data handed out so far and
+// reports whether Next can return without more input being read into b: data, the
+// end of the body or a framing error. Like Ended it never reads.
+func (c *Chunked) Ready(b *Buffer) bool {
+	if c.err != nil || len(c.pending) > 0 {
+		return true
+	}
+	return c.Ended(b) || len(c.pending) > 0 || c.err != nil
+}
+
 // Ended decodes the framing already buffered after the data handed out so far and
 // reports whether the body is complete (the last chunk and trailer often arrive with
 // the last data). It never reads; a framing error reports false and is returned by the

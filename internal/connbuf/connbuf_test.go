@@ -201,3 +201,33 @@ func TestAppendByte(t *testing.T) {
 		t.Fatalf("%q", b.Bytes())
 	}
 }
+
+// TestChunkedReady: Ready is true when Next can return without a read (data, the end,
+// an error), false when only framing or part of a line is buffered.
+func TestChunkedReady(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		ready bool
+	}{
+		{"", false},
+		{"\r\n", false},         // the CRLF after the data handed out
+		{"\r\n1", false},        // part of the next size line
+		{"\r\n3\r\n", false},    // a size line, no data yet
+		{"\r\n3\r\nd", true},    // data
+		{"\r\n0\r\n\r\n", true}, // the end
+		{"XX", true},            // a framing error
+	} {
+		var b Buffer
+		b.Init(64)
+		b.Advance(copy(b.Free(), "3\r\nabc"))
+		var ch Chunked
+		ch.Reset()
+		if data, err := ch.Next(&b, 100); string(data) != "abc" || err != nil {
+			t.Fatalf("Next: %q, %v", data, err)
+		}
+		b.Advance(copy(b.Free(), tc.in))
+		if got := ch.Ready(&b); got != tc.ready {
+			t.Errorf("after %q buffered: Ready %v, want %v", tc.in, got, tc.ready)
+		}
+	}
+}

@@ -143,11 +143,20 @@ func Canned(tb testing.TB, resp []byte) string {
 // (5 s at most) and Serve waits for it.
 func Serve(tb testing.TB, h server.Handler) string {
 	tb.Helper()
+	return ServeWith(tb, &server.Server{Handler: h})
+}
+
+// ServeWith is Serve for a server configured by the caller (timeouts, limits); a nil
+// Logger logs nowhere.
+func ServeWith(tb testing.TB, s *server.Server) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &server.Server{Handler: h, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	done := make(chan struct{})
 	go func() { s.Serve(ln); close(done) }()
 	tb.Cleanup(func() {
