@@ -75,7 +75,7 @@ func (h *Handler) openFast(rel string) (o *file, ok bool, err error) {
 		return nil, true, errNotServable
 	}
 	return &file{fd: int(fd), name: rel, size: st.Size, dir: typ == syscall.S_IFDIR, h: h,
-		mod: time.Unix(st.Mtim.Sec, st.Mtim.Nsec)}, true, nil
+		mod: time.Unix(st.Mtim.Unix())}, true, nil
 }
 
 func preadFD(fd int, p []byte, off int64) (int, error) { return syscall.Pread(fd, p, off) }

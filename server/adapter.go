@@ -25,6 +25,8 @@ import (
 // request context is cancelled when ServeHTTP returns or, once something waits on it,
 // when the client goes away, and the ResponseWriter
 // implements http.Flusher and http.Hijacker (through ResponseWriter.TakeOver).
+// A panic with http.ErrAbortHandler is ErrAbortHandler here: the connection is closed
+// without a log entry (httputil.ReverseProxy aborts a response that way).
 // WriteHeader with a 1xx code sends an interim response at once (as net/http does
 // since Go 1.19), and trailers work as in net/http: values set after the head for the
 // names announced in the Trailer field, and fields named with http.TrailerPrefix.
@@ -51,6 +53,12 @@ func (a httpAdapter) ServeHOP(w *ResponseWriter, r *Request) {
 		rw.w, rw.ctx = nil, nil
 		clear(rw.header)
 		adapterPool.Put(rw)
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				p = ErrAbortHandler // net/http's abort: close quietly, as net/http does
+			}
+			panic(p)
+		}
 	}()
 	a.h.ServeHTTP(rw, hr)
 	if !rw.hijacked {
@@ -144,7 +152,10 @@ func toHTTPRequest(r *Request) (*http.Request, *adapterReq, error) {
 	if r.Minor == 0 {
 		hr.Proto = "HTTP/1.0"
 	}
-	if hr.Host == "" {
+	if u.Host != "" {
+		// An absolute-form or CONNECT target carries the authority, and the Host field
+		// is then ignored (RFC 9112 §3.2.2), as net/http does: routing on r.Host must
+		// see the authority the request was judged by.
 		hr.Host = u.Host
 	}
 	ar.body = adapterBody{ar}

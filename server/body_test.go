@@ -368,6 +368,57 @@ func TestNoBodyStatuses(t *testing.T) {
 	}
 }
 
+// TestBodilessDeclaredLength: a response that carries no body (204, 304, any answer to
+// HEAD) may declare a length (RFC 9110 §8.6: a 304 or a HEAD response tells the length
+// the GET would have; a proxy relays it) without sending it, so the length written
+// cannot fall short of it and the connection stays open: the second of two pipelined
+// requests is answered on it.
+func TestBodilessDeclaredLength(t *testing.T) {
+	ts := startServer(t, &server.Server{Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		q := string(r.Query())
+		code, _ := strconv.Atoi(string(r.Path()[1:]))
+		if strings.Contains(q, "field") {
+			w.Header().Set("Content-Length", "1234")
+		} else {
+			w.SetContentLength(1234)
+		}
+		w.Header().Set("ETag", `"x"`)
+		w.WriteHeader(code)
+		if strings.Contains(q, "part") {
+			w.WriteString("part of it") // HEAD: counted, never sent
+		}
+		if strings.Contains(q, "flush") {
+			w.Flush()
+		}
+	})})
+	for _, tc := range []struct{ method, target string }{
+		{"GET", "/304?field"}, {"GET", "/304?set"}, {"GET", "/304?field,flush"},
+		{"GET", "/204?field"}, {"GET", "/204?set,flush"},
+		{"HEAD", "/200?field"}, {"HEAD", "/200?set,flush"}, {"HEAD", "/200?field,part"},
+		{"HEAD", "/200?set,part,flush"}, {"HEAD", "/304?field"},
+	} {
+		c := dial(t, ts.addr)
+		req := tc.method + " " + tc.target + " HTTP/1.1\r\nHost: test\r\n\r\n"
+		c.write(req + req)
+		for i := range 2 {
+			r, err := c.readResponse(tc.method)
+			if err != nil {
+				t.Fatalf("%s %s: response %d: %v", tc.method, tc.target, i+1, err)
+			}
+			if r.closes() || r.get("ETag") != `"x"` || len(r.Body) != 0 {
+				t.Errorf("%s %s: response %d: %s, Connection %q", tc.method, tc.target, i+1, r, r.get("Connection"))
+			}
+			if tc.method == "HEAD" && r.Status == 200 && r.get("Content-Length") != "1234" {
+				t.Errorf("%s %s: Content-Length %q, want the declared 1234", tc.method, tc.target, r.get("Content-Length"))
+			}
+			if r.Status == 204 && r.Header.Has("Content-Length") {
+				t.Errorf("%s %s: a 204 with Content-Length %q", tc.method, tc.target, r.get("Content-Length"))
+			}
+		}
+		c.expectOpen(50 * time.Millisecond)
+	}
+}
+
 // TestReadFromFile: ReadFrom with a declared length sends a file exactly. (On plain TCP
 // that is the sendfile path; this test checks the bytes, not which system call sent them.)
 func TestReadFromFile(t *testing.T) {

@@ -444,7 +444,7 @@ func (c *conn) settleBody(w *ResponseWriter, req *Request) bool {
 		switch {
 		case req.Expect100 && !req.continued:
 			w.keepAlive = false // the client waits for a 100 before sending the body: none comes
-		case !b.discard(c.srv.maxDrain()):
+		case !b.discard(c.srv.maxDrain(), c.srv.drainTimeout()):
 			w.keepAlive = false // too much left to drain: close after the response
 		}
 	}

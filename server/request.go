@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"time"
 
 	"github.com/hop-http/hop/internal/connbuf"
 	"github.com/hop-http/hop/wire"
@@ -157,7 +158,21 @@ type body struct {
 	total     int64
 	eof       bool
 	err       error
+	drain     drainBounds // while discard runs
 }
+
+// drainBounds bound the drain of a body the handler left unread in bytes read from
+// the connection (chunk lines and extensions count, not only data) and in time, for
+// the whole drain rather than per read.
+type drainBounds struct {
+	active   bool
+	left     int64     // bytes the drain may still read from the connection
+	deadline time.Time // zero: none
+}
+
+// errDrainStop ends a drain that reached its bounds: the body is given up, the
+// response goes out, and the connection closes after it.
+var errDrainStop = errors.New("hop/server: drain bound reached")
 
 func (b *body) Read(p []byte) (int, error) {
 	if b.err != nil {
@@ -192,11 +207,39 @@ func (b *body) Read(p []byte) (int, error) {
 		b.bodyDone()
 		return n, io.EOF
 	}
+	if err == errDrainStop {
+		return n, err // the body is not broken: the drain gave up on it
+	}
 	if err != nil {
 		b.err = err
 		c.dead = c.dead || !isWireError(err)
 	}
 	return n, err
+}
+
+// fromConn reads more of the body from the connection into p, once per call: within
+// BodyReadTimeout, or within the drain's bounds while draining.
+func (b *body) fromConn(p []byte) (int, error) {
+	c := b.r.c
+	d := &b.drain
+	if d.active {
+		if d.left <= 0 {
+			return 0, errDrainStop
+		}
+		p = p[:min(int64(len(p)), d.left)]
+		c.setReadDeadline(d.deadline, 0)
+	} else {
+		c.setReadTimeout(c.srv.bodyTimeout())
+	}
+	n, err := c.read(p)
+	if n == 0 && err != nil {
+		if d.active && isTimeout(err) {
+			return 0, errDrainStop
+		}
+		return 0, bodyReadError(err)
+	}
+	d.left -= int64(n)
+	return n, nil
 }
 
 func isWireError(err error) bool {
@@ -221,11 +264,9 @@ func (b *body) readLength(p []byte) (int, error) {
 		n = copy(p, c.in.Bytes())
 		c.in.Consume(n)
 	} else {
-		c.setReadTimeout(c.srv.bodyTimeout())
 		var err error
-		n, err = c.read(p)
-		if n == 0 && err != nil {
-			return 0, bodyReadError(err)
+		if n, err = b.fromConn(p); err != nil {
+			return 0, err
 		}
 	}
 	b.remaining -= int64(n)
@@ -255,18 +296,19 @@ func (b *body) readChunked(p []byte) (int, error) {
 		if !c.in.Room(1, c.srv.Limits.MaxHead()) {
 			return 0, wire.ErrInvalidChunk
 		}
-		c.setReadTimeout(c.srv.bodyTimeout())
-		n, err := c.read(c.in.Free())
-		if n == 0 && err != nil {
-			return 0, bodyReadError(err)
+		n, err := b.fromConn(c.in.Free())
+		if err != nil {
+			return 0, err
 		}
 		c.in.Advance(n)
 	}
 }
 
-// discard reads and drops the rest of the body, up to max bytes. It reports whether the
-// body ended within that bound (so the connection can carry another request).
-func (b *body) discard(max int64) bool {
+// discard reads and drops the rest of the body: at most max bytes of data, read with
+// at most max bytes from the connection (framing included), within timeout in all (0:
+// none). It reports whether the body ended within those bounds (so the connection can
+// carry another request).
+func (b *body) discard(max int64, timeout time.Duration) bool {
 	if max < 0 || b.r.Framing == wire.FramingLength && b.remaining > max {
 		return false
 	}
@@ -275,8 +317,9 @@ func (b *body) discard(max int64) bool {
 		w.scratch = make([]byte, 4096)
 	}
 	scratch := w.scratch[:cap(w.scratch)]
-	start := b.total
-	for b.total-start <= max {
+	b.drain = drainBounds{active: true, left: max, deadline: after(timeout)}
+	defer func() { b.drain.active = false }()
+	for start := b.total; b.total-start <= max; {
 		_, err := b.Read(scratch)
 		if err == io.EOF {
 			return true

@@ -316,7 +316,9 @@ func (w *ResponseWriter) finish() bool {
 			return true
 		}
 		n := int64(len(w.body))
-		if w.length >= 0 && w.length != n && !(w.noBody && n == 0) || w.overrun {
+		// The declared length frames a body only when one is sent: a 204, a 304 or an
+		// answer to HEAD may declare one (RFC 9110 §8.6) without writing it.
+		if w.sendsBody() && (w.length >= 0 && w.length != n || w.overrun) {
 			if n > w.length || w.overrun {
 				// The handler declared less than it wrote: send what was declared
 				// would corrupt the stream; answer 500 instead.
@@ -334,7 +336,7 @@ func (w *ResponseWriter) finish() bool {
 			length = -1 // HEAD with nothing written: length unknown, send none
 		}
 		c.wbuf = w.appendHead(c.wbuf, length)
-		if !w.noBody && bodyAllowed(w.status) {
+		if w.sendsBody() {
 			c.wbuf = append(c.wbuf, w.body...)
 		}
 		w.committed = true
@@ -342,11 +344,15 @@ func (w *ResponseWriter) finish() bool {
 	}
 	if w.chunked && !w.noBody {
 		c.wbuf = w.appendLastChunk(c.wbuf)
-	} else if w.length >= 0 && w.written < w.length {
-		w.keepAlive = false
+	} else if w.length >= 0 && w.written < w.length && w.sendsBody() {
+		w.keepAlive = false // the body fell short of its Content-Length
 	}
 	return true
 }
+
+// sendsBody reports whether the response carries a body on the wire: not for HEAD,
+// nor for 1xx, 204 and 304.
+func (w *ResponseWriter) sendsBody() bool { return !w.noBody && bodyAllowed(w.status) }
 
 // applyHeaderControls reads the fields the server manages from the handler's header.
 func (w *ResponseWriter) applyHeaderControls() {

@@ -80,9 +80,12 @@ type Server struct {
 	// carries Connection: close. Default 100,000; negative: no limit.
 	MaxRequestsPerConn int
 	// MaxBodyDrain is how much of a request body the handler left unread the server
-	// reads and discards so that the connection can carry the next request; a larger
-	// remainder closes the connection after the response instead. Default 256 KiB;
-	// negative: nothing is drained.
+	// reads and discards so that the connection can carry the next request, counted in
+	// bytes read from the connection (chunk lines and extensions included). The drain
+	// as a whole must also end within the shorter of BodyReadTimeout and LingerTimeout
+	// (those that are on). A remainder that is larger, or slower, closes the
+	// connection after the response instead. Default 256 KiB; negative: nothing is
+	// drained.
 	MaxBodyDrain int64
 	// MaxRequestBody rejects requests with a larger declared body with 413, and fails
 	// reads of chunked bodies that grow past it. Default and negative: no limit (a
@@ -180,6 +183,16 @@ func (s *Server) maxRequests() int            { return amount(s.MaxRequestsPerCo
 func (s *Server) maxDrain() int64             { return amount(s.MaxBodyDrain, DefaultMaxBodyDrain) }
 func (s *Server) maxRequestBody() int64       { return amount(s.MaxRequestBody, -1) }
 func (s *Server) lingerBytes() int64          { return amount(s.LingerBytes, DefaultLingerBytes) }
+
+// drainTimeout returns the time the drain of an unread body may take in all (0: no
+// bound): the shorter of the body read timeout and the linger time, those that are on.
+func (s *Server) drainTimeout() time.Duration {
+	d := s.bodyTimeout()
+	if l := s.lingerTimeout(); l > 0 && (d == 0 || l < d) {
+		d = l
+	}
+	return d
+}
 
 // lingerTimeout returns the linger time, or -1 when lingering is off.
 func (s *Server) lingerTimeout() time.Duration {

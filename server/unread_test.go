@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hop-http/hop/server"
 )
@@ -114,6 +115,57 @@ func TestUnreadBodyBeyondDrain(t *testing.T) {
 		t.Fatalf("response %s, want 200 with Connection: close", r)
 	}
 	c.expectClosed()
+}
+
+// The drain counts the bytes read from the connection, not only the data: a body of
+// a few data bytes under long chunk extensions exceeds MaxBodyDrain and is not
+// drained (before, 200 data bytes under 41 KB of extensions were read to the end and
+// the connection kept). What is already buffered costs no read and is not counted.
+func TestUnreadBodyDrainCountsFraming(t *testing.T) {
+	ts := startServer(t, &server.Server{Handler: okHandler, MaxBodyDrain: 1000, LingerTimeout: ioWait})
+	var body strings.Builder
+	for range 200 {
+		body.WriteString("1;ext=" + strings.Repeat("x", 200) + "\r\na\r\n")
+	}
+	body.WriteString("0\r\n\r\n")
+	c := dial(t, ts.addr)
+	c.write(chunkedPost(body.String()) + get("/after"))
+	if r := c.mustResponse("POST"); r.Status != 200 || !r.closes() {
+		t.Fatalf("response %s, want 200 with Connection: close", r)
+	}
+	c.expectClosed()
+}
+
+// The drain is bounded in time as a whole, not per read: a body trickling in a byte
+// every 20 ms (each read well within BodyReadTimeout) is given up after the linger
+// time, and the response goes out with Connection: close instead of after the 8 s the
+// body would take.
+func TestUnreadBodyDrainTimeBound(t *testing.T) {
+	ts := startServer(t, &server.Server{Handler: okHandler, BodyReadTimeout: ioWait, LingerTimeout: 300 * time.Millisecond})
+	c := dial(t, ts.addr)
+	c.write(head("POST / HTTP/1.1", "Host: test", "Content-Length: 400"))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for range 400 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := c.nc.Write([]byte("b")); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	r := c.mustResponse("POST")
+	if r.Status != 200 || !r.closes() {
+		t.Fatalf("response %s, want 200 with Connection: close", r)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("response after %v: the drain was not bounded in time", d)
+	}
 }
 
 // A WebSocket upgrade asking for a version other than 13 gets 426 with the version the

@@ -267,7 +267,8 @@ func (c *Conn) SetCork(on bool) {
 
 func (c *Conn) setCork(fd uintptr) {
 	v := int32(c.cork)
-	syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_CORK,
+	// unix's number: linux/386 has no syscall.SYS_SETSOCKOPT (only socketcall).
+	syscall.RawSyscall6(unix.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_CORK,
 		uintptr(unsafe.Pointer(&v)), 4, 0)
 }
 
