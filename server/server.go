@@ -144,6 +144,10 @@ type Server struct {
 	stats     counters
 	parkOnce  sync.Once
 	parker    atomic.Pointer[park.Parker]
+	workOnce  sync.Once
+	stopOnce  sync.Once
+	handoff   chan net.Conn // accepted connections to a waiting goroutine (workers.go)
+	stopWork  chan struct{} // closed by Shutdown and Close
 }
 
 // The settings as used. Zero fields get their default; negative ones none, which the
@@ -272,6 +276,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	defer s.track(&ln, false)
 	s.startParker()
+	s.startWorkers()
 	var backoff time.Duration
 	logged := false
 	for {
@@ -307,7 +312,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			nc.Close()
 			continue
 		}
-		go s.serveNew(nc)
+		s.dispatch(nc)
 	}
 }
 
@@ -389,6 +394,7 @@ func (s *Server) activate(c *conn) {
 // then it closes what is left and returns ctx's error, if any.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	s.stopWorkers()
 	s.mu.Lock()
 	for ln := range s.listeners {
 		(*ln).Close()
@@ -435,6 +441,7 @@ func (s *Server) closeIdle() {
 // Close closes the listeners and every connection immediately.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	s.stopWorkers()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ln := range s.listeners {
