@@ -76,7 +76,7 @@ type Cache struct {
 
 // counters are the cache's metrics.
 type counters struct {
-	hits, misses, stale, stored, coalesced, bypass, storeErrors, purges, tooLarge atomic.Int64
+	hits, misses, stale, stored, coalesced, bypass, storeErrors, purges, tooLarge, lost atomic.Int64
 }
 
 func (c *Cache) init() {
@@ -458,9 +458,10 @@ func (b *multipartBody) Read(p []byte) (int, error) {
 			n, err := b.s.entry.ReadAt(p, b.off)
 			b.off += int64(n)
 			if err == io.EOF && b.off < b.end {
-				return n, io.ErrUnexpectedEOF // the store holds less than it declared
+				err = io.ErrUnexpectedEOF // the store holds less than it declared
 			}
 			if err != nil && err != io.EOF {
+				b.s.bodyFailed(err)
 				return n, err
 			}
 			return n, nil
@@ -550,6 +551,9 @@ func (b *storedBody) Read(p []byte) (int, error) {
 		} else if err == io.EOF {
 			err = nil
 		}
+		if err != nil {
+			b.s.bodyFailed(err)
+		}
 	}
 	b.off += int64(n)
 	if err == nil && b.off >= b.end {
@@ -621,9 +625,40 @@ func (b *directBody) WriteTo(w io.Writer) (int64, error) {
 	n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: b.end - b.off})
 	b.off += n
 	if err == nil && b.off < b.end {
-		err = io.ErrUnexpectedEOF
+		err = io.ErrUnexpectedEOF // the file holds less than it declared
+		b.s.bodyFailed(err)
 	}
 	return n, err
+}
+
+// bodyFailed is told that reading the stored body of s failed with err. When the
+// store lost part of it (store.ErrBodyLost: Redis evicted a chunk) or holds less than
+// it declared, the entry can never be served whole again: it is deleted, if it is
+// still the one stored under its key, so that the next request fetches it again
+// instead of getting it cut short until it expires. Other failures (a store that
+// did not answer in time) leave it in place.
+func (s *scratch) bodyFailed(err error) {
+	if s.c == nil || s.entry == nil || !(errors.Is(err, store.ErrBodyLost) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		return
+	}
+	c, key := s.c, s.storedKey()
+	k := store.KeyOf(key)
+	ctx := context.Background()
+	cur, gerr := c.Store.Get(ctx, k)
+	if gerr != nil {
+		return // gone already, or the store is failing (then nothing to delete now)
+	}
+	same := string(cur.Meta()) == string(s.entry.Meta())
+	cur.Close()
+	if !same {
+		return // replaced meanwhile: the new entry is not the broken one
+	}
+	if derr := c.Store.Delete(ctx, k); derr != nil {
+		c.storeFailed(derr)
+		return
+	}
+	c.m.lost.Add(1)
+	c.Logger.Warn("cache entry deleted: its stored body is incomplete", "key", string(key), "error", err)
 }
 
 // ReadWaits implements proxy.BodyWaiter: a stored body is read at the store's pace,
@@ -735,7 +770,10 @@ type Stats struct {
 	// TooLarge counts storable responses that were not stored because their body
 	// exceeded MaxObject or the store's own bound on an entry.
 	TooLarge int64
-	Store    store.Stats
+	// Lost counts stored entries deleted because their body could no longer be read
+	// whole (a store that lost part of it, see store.ErrBodyLost).
+	Lost  int64
+	Store store.Stats
 }
 
 // Stats returns the cache's counters and its store's.
@@ -743,7 +781,7 @@ func (c *Cache) Stats() Stats {
 	return Stats{
 		Hits: c.m.hits.Load(), Misses: c.m.misses.Load(), StaleServed: c.m.stale.Load(),
 		Stored: c.m.stored.Load(), Coalesced: c.m.coalesced.Load(), Bypassed: c.m.bypass.Load(),
-		StoreErrors: c.m.storeErrors.Load(), Purges: c.m.purges.Load(), TooLarge: c.m.tooLarge.Load(),
+		StoreErrors: c.m.storeErrors.Load(), Purges: c.m.purges.Load(), TooLarge: c.m.tooLarge.Load(), Lost: c.m.lost.Load(),
 		Store: c.Store.Stats(),
 	}
 }

@@ -470,3 +470,72 @@ func TestSlowClientLargeMemoryHit(t *testing.T) {
 		t.Errorf("slow client got %d of %d bytes of a memory hit: %v", n, len(body), err)
 	}
 }
+
+// losingStore is a store that lost part of every body it holds while lose is set
+// (a Redis that evicted one chunk): entries are read through ReadAt only, and a read
+// past half the body fails with store.ErrBodyLost.
+type losingStore struct {
+	store.Store
+	lose atomic.Bool
+}
+
+type losingEntry struct {
+	e    store.Entry
+	lose bool
+}
+
+func (s *losingStore) Get(ctx context.Context, k store.Key) (store.Entry, error) {
+	e, err := s.Store.Get(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	return &losingEntry{e: e, lose: s.lose.Load()}, nil
+}
+
+func (e *losingEntry) Meta() []byte { return e.e.Meta() }
+func (e *losingEntry) Size() int64  { return e.e.Size() }
+func (e *losingEntry) Close() error { return e.e.Close() }
+func (e *losingEntry) ReadAt(p []byte, off int64) (int, error) {
+	if half := e.e.Size() / 2; e.lose && off+int64(len(p)) > half {
+		n := 0
+		if off < half {
+			n, _ = e.e.ReadAt(p[:half-off], off)
+		}
+		return n, fmt.Errorf("chunk gone: %w", store.ErrBodyLost)
+	}
+	return e.e.ReadAt(p, off)
+}
+
+// A stored entry whose body the store lost in part is deleted the first time a read
+// meets the loss: that client gets an aborted message (never a complete-looking
+// one), and the next request fetches the response again and stores it whole, instead
+// of every hit being cut short until the entry expires.
+func TestLostBodyDeleted(t *testing.T) {
+	ls := &losingStore{Store: memory.New(memory.Options{MaxBytes: 64 << 20})}
+	t.Cleanup(func() { ls.Store.Close() })
+	e := newEnv(t, ls)
+	body := strings.Repeat("z", 256<<10)
+	a := answer{status: 200, fields: []string{"Cache-Control: max-age=600"}, body: body}
+	if r := e.do("GET", "/lost", a); r.body != body {
+		t.Fatalf("first: %d bytes, %v", len(r.body), r.err)
+	}
+	if r := e.do("GET", "/lost", a); r.body != body || !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+		t.Fatalf("second: %d bytes, %v, Cache-Status %q (want a whole hit)", len(r.body), r.err, r.header.Get("Cache-Status"))
+	}
+	ls.lose.Store(true)
+	if r := e.do("GET", "/lost", a); r.err == nil && len(r.body) == len(body) {
+		t.Fatal("a hit on a body the store lost reached the client complete")
+	}
+	ls.lose.Store(false)
+	r := e.do("GET", "/lost", a)
+	if r.body != body || e.originCount() != 2 || strings.Contains(r.header.Get("Cache-Status"), "hit") {
+		t.Fatalf("after the loss: %d bytes, %v, origin %d requests, Cache-Status %q (want the entry deleted and fetched again)",
+			len(r.body), r.err, e.originCount(), r.header.Get("Cache-Status"))
+	}
+	if r := e.do("GET", "/lost", a); r.body != body || !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+		t.Fatalf("after the refetch: %d bytes, Cache-Status %q (want it stored again)", len(r.body), r.header.Get("Cache-Status"))
+	}
+	if got := e.cache.Stats().Lost; got != 1 {
+		t.Errorf("Stats.Lost = %d, want 1", got)
+	}
+}

@@ -15,6 +15,9 @@
 //   - An Entry returned by Get stays readable until Close, even when the key is
 //     deleted or replaced meanwhile.
 //   - Entries expire after their TTL; a store may drop any entry earlier (eviction).
+//   - A store that can lose part of a committed body (Redis evicting one chunk) says
+//     so with an error wrapping ErrBodyLost from ReadAt; the cache then deletes the
+//     entry instead of serving it cut short again.
 package store
 
 import (
@@ -53,6 +56,9 @@ var (
 	ErrTooLarge = errors.New("hop/cache/store: entry too large for the store")
 	// ErrClosed: the store or the writer is closed.
 	ErrClosed = errors.New("hop/cache/store: closed")
+	// ErrBodyLost: part of a committed entry's body is gone (evicted or expired
+	// before its metadata); the entry can never be read whole again.
+	ErrBodyLost = errors.New("hop/cache/store: part of the entry's body is gone")
 )
 
 // Store is a cache storage backend. Its methods are safe for concurrent use.
@@ -79,7 +85,8 @@ type Entry interface {
 	Meta() []byte
 	// Size returns the body length.
 	Size() int64
-	// ReadAt reads body bytes at offset off.
+	// ReadAt reads body bytes at offset off. An error wrapping ErrBodyLost says the
+	// body can no longer be read whole.
 	io.ReaderAt
 	// Close releases the entry.
 	Close() error

@@ -109,6 +109,7 @@ func registerCacheMetrics(reg *prometheus.Registry, c *cache.Cache) {
 	counter("store_errors_total", "Failed store operations (the store is bypassed while it fails).", func(s cache.Stats) int64 { return s.StoreErrors })
 	counter("purges_total", "PURGE requests and admin purges.", func(s cache.Stats) int64 { return s.Purges })
 	counter("too_large_total", "Storable responses not stored because their body exceeded --cache-max-object or the store's bound.", func(s cache.Stats) int64 { return s.TooLarge })
+	counter("lost_total", "Stored entries deleted because part of their body was gone (e.g. a Redis chunk evicted).", func(s cache.Stats) int64 { return s.Lost })
 	counter("evictions_total", "Entries the store dropped to make room.", func(s cache.Stats) int64 { return s.Store.Evictions })
 	gauge("bytes_stored", "Bytes held by the store.", func(s cache.Stats) int64 { return s.Store.Bytes })
 	gauge("entries", "Entries held by the store (Redis: keys of its database).", func(s cache.Stats) int64 { return s.Store.Entries })

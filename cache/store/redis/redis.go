@@ -15,7 +15,10 @@
 // deleting them).
 //
 // Bodies up to EagerMax are read with one pipelined round trip at Get
-// (store.BytesEntry); larger ones chunk by chunk as they are read.
+// (store.BytesEntry); larger ones chunk by chunk as they are read. Commit starts every
+// chunk's life again with the entry's. A chunk evicted later (allkeys-lru) makes Get
+// of a small entry report it missing, and ReadAt of a large one fail with an error
+// wrapping store.ErrBodyLost, on which the cache deletes the entry.
 //
 // Stats reports Redis's own view of the database: Bytes is used_memory, Evictions
 // evicted_keys and Entries the number of keys (metadata and chunks).
@@ -30,6 +33,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"strconv"
@@ -246,7 +250,7 @@ func (s *Store) Update(parent context.Context, key store.Key, meta []byte, ttl t
 	r.meta = meta
 	pipe := s.c.TxPipeline()
 	for i := range r.chunks() {
-		pipe.Expire(ctx, s.chunkKey(key, r.gen, i), ttl+s.o.Grace)
+		pipe.PExpire(ctx, s.chunkKey(key, r.gen, i), ttl+s.o.Grace)
 	}
 	pipe.Set(ctx, s.metaKey(key), appendRecord(nil, &r), ttl)
 	_, err = pipe.Exec(ctx)
@@ -276,7 +280,7 @@ func (s *Store) retire(ctx context.Context, key store.Key, b []byte) {
 	}
 	pipe := s.c.Pipeline()
 	for i := range r.chunks() {
-		pipe.Expire(ctx, s.chunkKey(key, r.gen, i), s.o.Grace)
+		pipe.PExpire(ctx, s.chunkKey(key, r.gen, i), s.o.Grace)
 	}
 	pipe.Exec(ctx)
 }
@@ -446,7 +450,8 @@ func (e *entry) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-var errChunkGone = errors.New("hop/cache/store/redis: body chunk missing")
+// errChunkGone is a body chunk evicted or expired while its metadata is still there.
+var errChunkGone = fmt.Errorf("hop/cache/store/redis: body chunk missing: %w", store.ErrBodyLost)
 
 var _ store.BytesEntry = (*eagerEntry)(nil)
 
@@ -527,6 +532,27 @@ func (w *writer) Commit() error {
 	w.r.size = w.n
 	ctx, cancel := w.s.ctx(context.Background())
 	defer cancel()
+	if w.chunk > 0 {
+		// The chunks' lives were set as each was flushed: start them again with the
+		// entry's, so that a body that streamed for longer than Grace does not lose
+		// its first chunks before its metadata expires; one already gone (evicted
+		// meanwhile) makes the entry incomplete, never visible.
+		pipe := w.s.c.Pipeline()
+		cmds := make([]*goredis.BoolCmd, w.chunk)
+		for i := range cmds {
+			cmds[i] = pipe.PExpire(ctx, w.s.chunkKey(w.key, w.r.gen, i), w.ttl+w.s.o.Grace)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			w.cleanup()
+			return err
+		}
+		for _, c := range cmds {
+			if !c.Val() {
+				w.cleanup()
+				return store.ErrIncomplete
+			}
+		}
+	}
 	old, err := w.s.c.SetArgs(ctx, w.s.metaKey(w.key), appendRecord(nil, &w.r), goredis.SetArgs{TTL: w.ttl, Get: true}).Bytes()
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		w.cleanup()
