@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -537,5 +538,54 @@ func TestLostBodyDeleted(t *testing.T) {
 	}
 	if got := e.cache.Stats().Lost; got != 1 {
 		t.Errorf("Stats.Lost = %d, want 1", got)
+	}
+}
+
+// Heads that declare a large body cost memory only as the body arrives: 10 misses
+// whose origin declares 8 MiB each (stored in memory, spooled for followers) and then
+// stalls after one byte grow the heap by far less than 10 × 8 MiB (the store's buffer
+// and the spool were each allocated at the declared size up front: 160 MiB).
+func TestDeclaredLengthNotAllocatedUpFront(t *testing.T) {
+	st := memory.New(memory.Options{MaxBytes: 1 << 30, MaxEntry: 16 << 20})
+	t.Cleanup(func() { st.Close() })
+	e := newEnv(t, st)
+	release := make(chan struct{})
+	defer close(release)
+	a := answer{fn: func(w *server.ResponseWriter, r *server.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.SetContentLength(8 << 20)
+		w.Write([]byte("x"))
+		w.Flush()
+		<-release
+	}}
+	e.mu.Lock()
+	e.next = a
+	e.mu.Unlock()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	const n = 10
+	addr := strings.TrimPrefix(e.proxy, "http://")
+	for i := range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		fmt.Fprintf(c, "GET /declared%d HTTP/1.1\r\nHost: %s\r\n\r\n", i, addr)
+		// The head reaches the client once the cache has admitted the response
+		// (store writer and spool made) and the proxy flushed it.
+		if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.Contains(line, " 200 ") {
+			t.Fatalf("request %d: %q %v", i, line, err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grew := int64(ms.HeapAlloc) - int64(before)
+	t.Logf("%d stalled misses declaring 8 MiB each: heap grew by %d KiB", n, grew>>10)
+	if grew > 40<<20 {
+		t.Errorf("heap grew by %d MiB for %d responses of one byte so far (declared 8 MiB each)", grew>>20, n)
 	}
 }

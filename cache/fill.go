@@ -682,10 +682,7 @@ func (f *flight) start(c *Cache, r *clientResponse, names, entryKey []byte, size
 	f.varyNames = names
 	f.entryKey = entryKey
 	f.size = size
-	f.spooled = spool
-	if spool && size > 0 {
-		f.spool = make([]byte, 0, size)
-	}
+	f.spooled = spool // the spool grows as the body arrives (store.AppendBody)
 	f.headSet = true
 	close(f.head)
 	f.mu.Unlock()
@@ -694,7 +691,7 @@ func (f *flight) start(c *Cache, r *clientResponse, names, entryKey []byte, size
 func (f *flight) write(p []byte) {
 	f.mu.Lock()
 	if f.spooled {
-		f.spool = append(f.spool, p...)
+		f.spool = store.AppendBody(f.spool, p, f.size)
 		f.cond.Broadcast()
 	}
 	f.mu.Unlock()

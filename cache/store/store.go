@@ -160,6 +160,28 @@ func ReadBytesAt(b, p []byte, off int64) (int, error) {
 
 var errNegativeOffset = errors.New("hop/cache/store: negative offset")
 
+// minBodyGrow is the least a body buffer grows by (AppendBody).
+const minBodyGrow = 32 << 10
+
+// AppendBody appends p to b, a buffer that ends up holding a body of size bytes (-1:
+// unknown). It grows with the bytes that arrive — doubling, by at least 32 KiB, never
+// past size — instead of being allocated at the declared size up front, so that a
+// head declaring a large Content-Length costs memory only as its body comes (many
+// stalled responses declaring 8 MiB each cost next to nothing), and a complete body
+// fills its buffer exactly.
+func AppendBody(b, p []byte, size int64) []byte {
+	if need := len(b) + len(p); need > cap(b) {
+		c := max(2*cap(b), need, minBodyGrow)
+		if size >= 0 && int64(c) > size {
+			c = max(int(size), need)
+		}
+		nb := make([]byte, len(b), c)
+		copy(nb, b)
+		b = nb
+	}
+	return append(b, p...)
+}
+
 // CheckWrite is the guard a backend's Writer.Write starts with, before n more body
 // bytes: ErrClosed after Commit or Abort, the writer's first error err again,
 // ErrIncomplete past the declared size (-1: unknown), ErrTooLarge when metadata

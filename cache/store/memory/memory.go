@@ -90,10 +90,7 @@ func (s *Store) Create(_ context.Context, key store.Key, meta []byte, size int64
 	}
 	w := &writer{s: s, key: key, size: size, ttl: ttl}
 	w.e.meta = append([]byte(nil), meta...)
-	if size > 0 {
-		w.e.body = make([]byte, 0, size)
-	}
-	return w, nil
+	return w, nil // the body grows as it is written (store.AppendBody)
 }
 
 // Update implements store.Store.
@@ -165,7 +162,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 		return 0, err
 	}
-	w.e.body = append(w.e.body, p...)
+	w.e.body = store.AppendBody(w.e.body, p, w.size)
 	return len(p), nil
 }
 
