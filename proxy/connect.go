@@ -42,11 +42,8 @@ func (p *Proxy) connect(w *server.ResponseWriter, r *server.Request, x *Exchange
 		p.answer(w, 403, "", "CONNECT to port "+string(t.Authority.Port)+" is not allowed (--connect-ports)")
 		return
 	}
-	lt, ok := p.tunnels.reserve()
-	if !ok {
-		rec.kind = "shutting_down"
-		w.CloseAfter()
-		p.answer(w, 503, "", "the proxy is shutting down: no new tunnels")
+	lt := p.reserveTunnel(w, rec)
+	if lt == nil {
 		return
 	}
 	defer lt.done()
@@ -99,10 +96,34 @@ func (p *Proxy) relay(w *server.ResponseWriter, up net.Conn, early []byte, lt *l
 			return
 		}
 	}
-	st, err := tunnel(nc, up, head)
+	st, err := tunnel(nc, up, head, p.tunnelIdle())
 	rec.tunnelStats.Up += st.Up
 	rec.tunnelStats.Down += st.Down
-	rec.err = err
+	if err == errTunnelIdle {
+		p.tunnels.idleClosed.Add(1)
+		rec.kind = "tunnel_idle_timeout"
+	} else {
+		rec.err = err
+	}
+}
+
+// reserveTunnel reserves a tunnel, or answers 503 and returns nil when the proxy is
+// shutting down or MaxTunnels are open.
+func (p *Proxy) reserveTunnel(w *server.ResponseWriter, rec *record) *liveTunnel {
+	lt, err := p.tunnels.reserve(p.maxTunnels())
+	switch err {
+	case nil:
+		return lt
+	case errTunnelLimit:
+		rec.kind = "tunnel_limit"
+		w.CloseAfter()
+		p.answer(w, 503, "", "service unavailable: too many tunnels open (--max-tunnels)")
+	default:
+		rec.kind = "shutting_down"
+		w.CloseAfter()
+		p.answer(w, 503, "", "the proxy is shutting down: no new tunnels")
+	}
+	return nil
 }
 
 func (p *Proxy) connectAllowed(port int) bool {
@@ -149,12 +170,9 @@ func (p *Proxy) upgrade(w *server.ResponseWriter, x *Exchange, rec *record) {
 		p.answer(w, 502, rec.kind, errorText(502))
 		return
 	}
-	lt, ok := p.tunnels.reserve()
-	if !ok {
+	lt := p.reserveTunnel(w, rec)
+	if lt == nil {
 		sc.Close()
-		rec.kind = "shutting_down"
-		w.CloseAfter()
-		p.answer(w, 503, "", "the proxy is shutting down: no new tunnels")
 		return
 	}
 	defer lt.done()

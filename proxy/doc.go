@@ -16,7 +16,12 @@
 // ConnectTimeout), answers 200, takes the connection over from the server and relays
 // bytes both ways — with splice(2) between plain TCP sockets on Linux, so tunnel bytes
 // never enter user space — passing a half-close on with CloseWrite, until both
-// directions have ended.
+// directions have ended. Tunnels (CONNECT and upgrades) are bounded: at most
+// MaxTunnels are open at once (4096 by default; the next is answered 503 and counted),
+// and one that carries no byte either way for TunnelIdleTimeout (10 minutes by
+// default; checked per direction, so it is closed between once and twice that after
+// its last byte), half-closed or not, or whose peer accepts no byte for that long,
+// is closed.
 //
 // Reverse (Reverse set, with a Transport over a [Balancer]): requests in origin form
 // go to one of the upstreams, chosen round-robin or by least connections, with
@@ -136,5 +141,7 @@
 // conn and req numbers, the upstream's up_conn and up_reused, up_ms (time to the
 // response head), retries, and an error kind when it failed. [Metrics] exports
 // Prometheus metrics: connections per side, upstream reuse, request durations,
-// errors by kind, upstream health.
+// errors by kind (tunnel_limit: tunnels refused past MaxTunnels; tunnel_idle_timeout:
+// tunnels closed idle), upstream health. [Proxy.TunnelCounts] has the tunnel
+// counters.
 package proxy

@@ -45,7 +45,8 @@ var errorKinds = []string{
 	"connection_timeout", "connection_refused", "destination_unavailable", "tls_protocol_error",
 	"http_response_header_timeout", "http_protocol_error", "connection_terminated",
 	"proxy_internal_error", "upstream_truncated", "client_write_failed", "denied", "auth_required",
-	"loop_detected", "bad_request", "takeover_failed", "shutting_down", "panic", "other",
+	"loop_detected", "bad_request", "takeover_failed", "shutting_down", "tunnel_limit", "tunnel_idle_timeout",
+	"panic", "other",
 }
 
 // NewMetrics creates the metrics. srv, when set, is the server whose client-side

@@ -53,6 +53,15 @@ type Proxy struct {
 	// ConnectTimeout bounds that connection set-up (504 past it); 0 means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// MaxTunnels bounds the tunnels (CONNECT and upgrades) open at once; past it a
+	// new one is answered 503 and counted (TunnelCounts, errors_total{kind=
+	// "tunnel_limit"}). 0 means DefaultMaxTunnels, negative no bound.
+	MaxTunnels int
+	// TunnelIdleTimeout closes a tunnel through which no byte moved either way for
+	// that long, half-closed or not (it is closed between once and twice that after
+	// its last byte), and one whose peer accepts no byte for that long. 0 means
+	// DefaultTunnelIdleTimeout, negative none.
+	TunnelIdleTimeout time.Duration
 	// AccessLog receives one record per request; nil means none.
 	AccessLog *slog.Logger
 	// Metrics, when set, is updated for every request (see [NewMetrics]).
@@ -91,6 +100,44 @@ func (p *Proxy) Shutdown(ctx context.Context) error { return p.tunnels.shutdown(
 
 // Tunnels returns the number of tunnels open (or being set up).
 func (p *Proxy) Tunnels() int { return p.tunnels.count() }
+
+// Defaults of a Proxy's tunnels.
+const (
+	DefaultMaxTunnels        = 4096
+	DefaultTunnelIdleTimeout = 10 * time.Minute
+)
+
+// TunnelCounts are the proxy's tunnel counters.
+type TunnelCounts struct {
+	Open       int   // tunnels open or being set up
+	Refused    int64 // refused because MaxTunnels were open
+	IdleClosed int64 // closed by TunnelIdleTimeout
+}
+
+// TunnelCounts returns the proxy's tunnel counters.
+func (p *Proxy) TunnelCounts() TunnelCounts {
+	return TunnelCounts{Open: p.tunnels.count(), Refused: p.tunnels.refused.Load(), IdleClosed: p.tunnels.idleClosed.Load()}
+}
+
+func (p *Proxy) maxTunnels() int {
+	switch {
+	case p.MaxTunnels == 0:
+		return DefaultMaxTunnels
+	case p.MaxTunnels < 0:
+		return 0
+	}
+	return p.MaxTunnels
+}
+
+func (p *Proxy) tunnelIdle() time.Duration {
+	switch {
+	case p.TunnelIdleTimeout == 0:
+		return DefaultTunnelIdleTimeout
+	case p.TunnelIdleTimeout < 0:
+		return 0
+	}
+	return p.TunnelIdleTimeout
+}
 
 // ServeHOP handles one client request.
 func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {

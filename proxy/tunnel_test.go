@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"net"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +41,7 @@ func TestTunnelHalfClose(t *testing.T) {
 			c.Close()
 			return
 		}
-		st, _ := tunnel(c, u, []byte("head+"))
+		st, _ := tunnel(c, u, []byte("head+"), 0)
 		done <- st
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
@@ -67,5 +70,100 @@ func TestTunnelHalfClose(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the tunnel did not end after both sides closed")
+	}
+}
+
+// connectTo opens a CONNECT tunnel through the proxy at addr to target and returns the
+// client's connection after the 200.
+func connectTo(t *testing.T, addr, target string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c := dial(t, addr)
+	br := bufio.NewReader(c)
+	io.WriteString(c, "CONNECT "+target+" HTTP/1.1\r\nHost: "+target+"\r\n\r\n")
+	if head := readRawHead(t, br); !strings.HasPrefix(head, "HTTP/1.1 200 ") {
+		t.Fatalf("CONNECT answer:\n%s", head)
+	}
+	return c, br
+}
+
+// A tunnel in which nothing moves either way is closed after TunnelIdleTimeout, and
+// so is one half-closed by the client while the target neither sends nor closes;
+// both are counted (TunnelCounts.IdleClosed). A tunnel that keeps carrying bytes one
+// way, for several idle times, is not closed.
+func TestTunnelIdleTimeout(t *testing.T) {
+	const idle = 500 * time.Millisecond
+	stop := make(chan struct{})
+	// The target reads what comes and never answers nor closes on its own.
+	target := testnet.Raw(t, func(c net.Conn, _ int) {
+		go func() { <-stop; c.Close() }()
+		io.Copy(io.Discard, c)
+		<-stop
+	})
+	t.Cleanup(func() { close(stop) })
+	addr, p := forwardProxy(t, func(p *Proxy, _ *Transport) {
+		p.ConnectPorts = []int{portNum(t, target)}
+		p.TunnelIdleTimeout = idle
+	})
+	for _, halfClose := range []bool{false, true} {
+		c, br := connectTo(t, addr, target)
+		if halfClose {
+			c.(*net.TCPConn).CloseWrite()
+		}
+		start := time.Now()
+		if _, err := io.ReadAll(br); err != nil { // the dial deadline (20 s) bounds it
+			t.Fatalf("half-closed %v: the idle tunnel was not closed: %v", halfClose, err)
+		}
+		if d := time.Since(start); d < idle {
+			t.Errorf("half-closed %v: closed after %v, before the idle timeout %v", halfClose, d, idle)
+		}
+	}
+	waitFor(t, "the idle tunnels to be counted", func() bool { return p.TunnelCounts().IdleClosed == 2 })
+
+	// Bytes every 50 ms (a tenth of the idle timeout) for 6 idle times: kept open.
+	c, _ := connectTo(t, addr, target)
+	for end := time.Now().Add(6 * idle); time.Now().Before(end); time.Sleep(idle / 10) {
+		if _, err := c.Write([]byte("tick")); err != nil {
+			t.Fatalf("a tunnel carrying bytes was closed: %v", err)
+		}
+	}
+	if n := p.TunnelCounts().IdleClosed; n != 2 {
+		t.Errorf("IdleClosed = %d after a busy tunnel, want 2", n)
+	}
+	if p.Tunnels() != 1 {
+		t.Errorf("Tunnels() = %d, want the busy one open", p.Tunnels())
+	}
+}
+
+// At most MaxTunnels tunnels are open at once: the next CONNECT is answered 503 and
+// counted (TunnelCounts.Refused), and once one closes a new one is accepted.
+func TestMaxTunnels(t *testing.T) {
+	echo := testnet.Raw(t, func(c net.Conn, _ int) { io.Copy(c, c) })
+	addr, p := forwardProxy(t, func(p *Proxy, _ *Transport) {
+		p.ConnectPorts = []int{portNum(t, echo)}
+		p.MaxTunnels = 2
+		p.Metrics = NewMetrics(nil, nil, nil)
+	})
+	a, _ := connectTo(t, addr, echo)
+	connectTo(t, addr, echo)
+	c := dial(t, addr)
+	resp, _ := roundTrip(t, c, bufio.NewReader(c), "CONNECT "+echo+" HTTP/1.1\r\nHost: "+echo+"\r\n\r\n")
+	if resp.StatusCode != 503 {
+		t.Fatalf("CONNECT past MaxTunnels: %d, want 503", resp.StatusCode)
+	}
+	if got := p.TunnelCounts(); got.Refused != 1 || got.Open != 2 {
+		t.Errorf("TunnelCounts = %+v, want 1 refused, 2 open", got)
+	}
+	waitFor(t, "the refusal in the metrics", func() bool {
+		rec := httptest.NewRecorder()
+		p.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return strings.Contains(rec.Body.String(), `hop_proxy_errors_total{kind="tunnel_limit"} 1`+"\n")
+	})
+	a.Close()
+	waitFor(t, "the closed tunnel to end", func() bool { return p.Tunnels() == 1 })
+	b, br := connectTo(t, addr, echo)
+	io.WriteString(b, "ping")
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("through the tunnel after one closed: %q %v", buf, err)
 	}
 }

@@ -83,6 +83,8 @@ type proxyFlags struct {
 	insecureUpstream    bool
 	upstreamIdle        time.Duration
 	livenessIdle        time.Duration
+	maxTunnels          int
+	tunnelIdle          time.Duration
 	cache               cacheFlags
 }
 
@@ -103,6 +105,8 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 	fs.Var(&f.allowFrom, "allow-from", "serve clients from this `CIDR` (repeatable; default loopback only)")
 	fs.StringVar(&f.auth, "auth", "", "require proxy authentication with these `USER:PASS` credentials (Basic; forward mode)")
 	fs.StringVar(&f.connectPorts, "connect-ports", "443", "comma-separated `PORTS` that CONNECT may reach")
+	fs.IntVar(&f.maxTunnels, "max-tunnels", proxy.DefaultMaxTunnels, "most CONNECT and upgrade tunnels open at once (503 past it; 0: no bound)")
+	fs.DurationVar(&f.tunnelIdle, "tunnel-idle-timeout", proxy.DefaultTunnelIdleTimeout, "close a tunnel that carried no byte either way for this long, or whose peer stopped reading (0: never)")
 	fs.DurationVar(&f.upstreamTimeout, "upstream-timeout", 30*time.Second, "bound on connecting to an upstream and on the wait for its response head (504 past it)")
 	fs.DurationVar(&f.upstreamBodyTimeout, "upstream-body-timeout", 5*time.Minute, "bound on each wait for more of an upstream's body (a stream idle longer is cut: an aborted message)")
 	fs.DurationVar(&f.upstreamIdle, "upstream-idle-timeout", client.DefaultIdleTimeout, "close an idle upstream connection after this long")
@@ -143,6 +147,8 @@ func parseProxyFlags(args []string, stderr io.Writer) (*proxyFlags, error) {
 		return nil, errors.New("timeouts must be positive")
 	case f.maxFails < 1:
 		return nil, errors.New("--max-fails must be at least 1")
+	case f.maxTunnels < 0 || f.tunnelIdle < 0:
+		return nil, errors.New("--max-tunnels and --tunnel-idle-timeout must not be negative (0: none)")
 	case f.name != "" && !validToken(f.name):
 		return nil, fmt.Errorf("--name %q: want a token (letters, digits, and !#$%%&'*+-.^_`|~)", f.name)
 	}
@@ -236,6 +242,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		ConnectTimeout: f.upstreamTimeout,
 		Metrics:        metrics,
 		AccessLog:      accessLog,
+		// The flags' 0 means none, the fields' negative.
+		MaxTunnels:        zeroMeansNone(f.maxTunnels),
+		TunnelIdleTimeout: time.Duration(zeroMeansNone(int64(f.tunnelIdle))),
 	}
 	srv.Handler = p
 
@@ -285,4 +294,13 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		fmt.Fprintf(stderr, "hop proxy: %d upstream connections opened, %d exchanges reused one\n", st.NewConns, st.Reused)
 		return code
 	})
+}
+
+// zeroMeansNone maps a flag's 0 (no bound) to a field's negative (0 there is the
+// default).
+func zeroMeansNone[T int | int64](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }

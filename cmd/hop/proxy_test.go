@@ -40,6 +40,8 @@ func TestProxyFlagErrors(t *testing.T) {
 		{[]string{"--auth", "a:b", "--upstream", "http://127.0.0.1:1"}, 2, "forward mode"},
 		{[]string{"--upstream-timeout", "0s"}, 2, "positive"},
 		{[]string{"--max-fails", "0"}, 2, "--max-fails"},
+		{[]string{"--max-tunnels", "-1"}, 2, "--max-tunnels"},
+		{[]string{"--tunnel-idle-timeout", "-1s"}, 2, "--tunnel-idle-timeout"},
 		{[]string{"--name", "two words"}, 2, "--name"},
 		{[]string{"--log-format", "xml"}, 2, "--log-format"},
 		{[]string{"extra"}, 2, "unexpected argument"},
