@@ -48,7 +48,10 @@ type Cache struct {
 	// committed (default DefaultSpoolMax).
 	SpoolMax int64
 	// CoalesceWait bounds how long a request waits for another request's response to
-	// the same key before going upstream itself (default DefaultCoalesceWait).
+	// the same key before going upstream itself, and then each wait for more of that
+	// response's body (a follower of a leader stuck longer gets an aborted message).
+	// It also bounds how long a leader whose client left goes on reading the body for
+	// its followers (default DefaultCoalesceWait).
 	CoalesceWait time.Duration
 	// StaleOnDisconnect is the most staleness served when the origin cannot be reached
 	// (RFC 9111 §4.2.4), for responses that allow stale use (default

@@ -21,7 +21,8 @@
 // A body is written to the store while it streams to the client and committed only
 // when it ended cleanly at its declared length (Content-Length) or last chunk; an
 // upstream that closes early, or a client that goes away before the end, aborts the
-// entry, which never becomes visible. A response without a body (204, an empty
+// entry, which never becomes visible (unless other requests follow it: see
+// Coalescing). A response without a body (204, an empty
 // 200) is complete at its head. Bodies larger than MaxObject are not stored.
 //
 // # Coalescing
@@ -31,7 +32,13 @@
 // they read from memory as it streams (their own Cache-Status says collapsed); a
 // larger or chunked one they read from the store once committed; a response that
 // cannot be stored, or whose Vary selects another variant, releases them to go
-// upstream themselves.
+// upstream themselves. Followers do not depend on the leader's client: when it goes
+// away before the end, the leader goes on reading the body into the spool and the
+// store for them (up to MaxObject bytes and CoalesceWait more), and a follower waits
+// at most CoalesceWait for each further piece (an aborted message past it). A slow
+// leader's client still paces its followers while it reads. Buffers follow the
+// bytes that arrive, never a declared length: a head announcing 8 MiB costs nothing
+// until the bytes come (store.AppendBody).
 //
 // Processes that share a store (hop proxy nodes on one Redis) coalesce too, through
 // the store's leases (store.Locker): each process's leader takes the key's lease

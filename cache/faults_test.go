@@ -589,3 +589,94 @@ func TestDeclaredLengthNotAllocatedUpFront(t *testing.T) {
 		t.Errorf("heap grew by %d MiB for %d responses of one byte so far (declared 8 MiB each)", grew>>20, n)
 	}
 }
+
+// leaderAndFollower starts a raw leader client for path through e's proxy (it reads
+// the status line only) and then a follower (e.do) coalesced onto it, and returns the
+// leader's connection and the follower's result channel. The origin must answer with
+// fn, and hold its body until the test lets it go.
+func leaderAndFollower(t *testing.T, e *env, path string, fn func(w *server.ResponseWriter, r *server.Request)) (*net.TCPConn, chan result) {
+	t.Helper()
+	a := answer{fn: fn}
+	e.mu.Lock()
+	e.next = a
+	e.mu.Unlock()
+	addr := strings.TrimPrefix(e.proxy, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.Contains(line, " 200 ") {
+		t.Fatalf("leader: %q %v", line, err)
+	}
+	done := make(chan result, 1)
+	before := e.cache.Stats().Misses
+	go func() { done <- e.do("GET", path, a) }()
+	// The follower's miss is counted just before it joins the flight.
+	waitFor(t, "the follower's miss", func() bool { return e.cache.Stats().Misses > before })
+	time.Sleep(100 * time.Millisecond)
+	return c.(*net.TCPConn), done
+}
+
+// A follower does not depend on the leader's client: when that client goes away in
+// the middle of the body, the leader goes on reading the upstream body for the
+// follower, which gets it whole, and the response is stored (one origin request).
+func TestCoalescedLeaderClientLeaves(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		spoolMax int64
+	}{{"spooled", 0}, {"read from the store", 1 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil, func(c *cache.Cache) { c.SpoolMax = tc.spoolMax })
+			half := strings.Repeat("a", 256<<10)
+			release := make(chan struct{})
+			leader, done := leaderAndFollower(t, e, "/leaves", func(w *server.ResponseWriter, r *server.Request) {
+				w.Header().Set("Cache-Control", "max-age=600")
+				w.SetContentLength(int64(2 * len(half)))
+				w.Write([]byte(half))
+				w.Flush()
+				<-release
+				w.Write([]byte(half))
+			})
+			leader.SetLinger(0)
+			leader.Close() // the leader's client goes away (RST), mid-body
+			close(release)
+			r := <-done
+			if r.err != nil || r.body != half+half {
+				t.Fatalf("follower: %v, %d of %d bytes (cut short by the leader's client leaving)", r.err, len(r.body), 2*len(half))
+			}
+			if r := e.do("GET", "/leaves", answer{status: 500}); r.body != half+half || !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+				t.Errorf("afterwards: %d bytes, Cache-Status %q (want the body stored)", len(r.body), r.header.Get("Cache-Status"))
+			}
+			if n := e.originCount(); n != 1 {
+				t.Errorf("origin requests = %d, want 1", n)
+			}
+		})
+	}
+}
+
+// A follower's wait for more of the leader's body is bounded by CoalesceWait: an
+// upstream that stops sending mid-body ends the follower's response (aborted) long
+// before the leader's own read timeout (10 s in the harness) gives up.
+func TestCoalescedFollowerWaitBounded(t *testing.T) {
+	e := newEnv(t, nil, func(c *cache.Cache) { c.CoalesceWait = 300 * time.Millisecond })
+	stall := make(chan struct{})
+	defer close(stall)
+	_, done := leaderAndFollower(t, e, "/stalls", func(w *server.ResponseWriter, r *server.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.SetContentLength(1 << 20)
+		w.Write([]byte("first bytes"))
+		w.Flush()
+		<-stall
+	})
+	start := time.Now()
+	r := <-done
+	if r.err == nil && len(r.body) == 1<<20 {
+		t.Fatal("the follower got a complete body from a stalled upstream")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the follower waited %v for a stalled leader (CoalesceWait 300ms)", d)
+	}
+}

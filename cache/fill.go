@@ -332,10 +332,31 @@ func (b *fillBody) finish(err error) {
 const flightLinger = time.Second
 
 func (b *fillBody) Close() error {
+	if !b.done && b.f != nil && b.f.followed() {
+		b.drain()
+	}
 	if !b.done {
 		b.finish(errClosedEarly)
 	}
 	return b.up.Close()
+}
+
+// drain goes on reading the upstream body after the leader's client left (the body
+// was closed before its end) while other requests follow this flight: the spool and
+// the store still get the whole body, so the followers are answered whole rather than
+// cut short by the client they joined. It stops at the end of the body, when neither
+// the store nor the spool takes it any more (a body past MaxObject), or once
+// CoalesceWait has passed (checked between reads; each read is bounded by the
+// upstream client's read timeout).
+func (b *fillBody) drain() {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	deadline := time.Now().Add(b.c.CoalesceWait)
+	for !b.done && time.Now().Before(deadline) && (b.w != nil || b.f.spooled) && b.n <= b.c.MaxObject {
+		if _, err := b.Read(*bp); err != nil {
+			return // Read finished the flight (complete or not)
+		}
+	}
 }
 
 var errClosedEarly = errors.New("hop/cache: body closed before its end")
@@ -578,6 +599,9 @@ func (fs *flights) join(key string) (*flight, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if f := fs.m[key]; f != nil {
+		f.mu.Lock()
+		f.followers++
+		f.mu.Unlock()
 		return f, false
 	}
 	f := &flight{head: make(chan struct{}), done: make(chan struct{})}
@@ -663,6 +687,14 @@ type flight struct {
 	stored    bool   // and was committed to the store
 	retry     bool   // the leader found the response stored: look it up again
 	unlock    func() // gives back the store's lease on the key (shareMiss), at the end
+	followers int    // requests that joined (some may have gone alone since)
+}
+
+// followed reports whether other requests joined the flight.
+func (f *flight) followed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.followers > 0
 }
 
 // holdLease makes the flight give the store's lease back when it ends.
@@ -790,7 +822,7 @@ func (c *Cache) follow(ctx context.Context, x *proxy.Exchange, f *flight, key st
 	f.mu.Unlock()
 	r.Framing, r.ContentLength = wire.FramingLength, size
 	c.addStatus(x, &policy.CacheStatus{Fwd: policy.FwdURIMiss, FwdStatus: f.status, Collapsed: true})
-	x.Body = &spoolBody{f: f, size: size}
+	x.Body = &spoolBody{f: f, size: size, wait: c.CoalesceWait}
 	return followServed
 }
 
@@ -799,14 +831,30 @@ type spoolBody struct {
 	f    *flight
 	off  int
 	size int64
+	wait time.Duration // the longest wait for more of the body (CoalesceWait)
 }
 
 func (b *spoolBody) Read(p []byte) (int, error) {
 	f := b.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for b.off >= len(f.spool) && !f.ended {
-		f.cond.Wait()
+	if b.off >= len(f.spool) && !f.ended {
+		// Wait for the leader's next bytes, at most b.wait: a leader stuck longer
+		// (an upstream that stopped sending) does not hold its followers for ever.
+		timedOut := false
+		t := time.AfterFunc(b.wait, func() {
+			f.mu.Lock()
+			timedOut = true
+			f.cond.Broadcast()
+			f.mu.Unlock()
+		})
+		for b.off >= len(f.spool) && !f.ended && !timedOut {
+			f.cond.Wait()
+		}
+		t.Stop()
+		if timedOut && b.off >= len(f.spool) && !f.ended {
+			return 0, errLeaderStalled
+		}
 	}
 	if b.off < len(f.spool) {
 		n := copy(p, f.spool[b.off:])
@@ -832,4 +880,7 @@ func (b *spoolBody) ReadWaits() bool {
 
 func (b *spoolBody) Close() error { return nil }
 
-var errLeaderAborted = errors.New("hop/cache: the coalesced upstream response was cut short")
+var (
+	errLeaderAborted = errors.New("hop/cache: the coalesced upstream response was cut short")
+	errLeaderStalled = errors.New("hop/cache: the coalesced upstream response sent nothing for CoalesceWait")
+)

@@ -72,7 +72,8 @@
 // one, and its upstream connection is not reused. Bodies stream both ways with
 // bounded buffers (32 KiB per exchange plus the server's response buffer), so the
 // size of a body does not change the proxy's memory, and a slow client holds only
-// its own upstream connection. The response head and each piece of the body go out
+// its own upstream connection (behind a cache, also the requests coalesced onto
+// its miss, which it paces; one that leaves does not cut them short). The response head and each piece of the body go out
 // as soon as the upstream pauses — before a read that would wait ([BodyWaiter]) the
 // proxy flushes what it wrote — so server-sent events, long polling and slow
 // generators reach the client as they are produced, while pieces that arrive
