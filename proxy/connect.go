@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/neterr"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
 )
@@ -144,7 +145,7 @@ func dialStatus(err error) (int, string) {
 	var de *client.DialError
 	resolving := errors.As(err, &dnsErr) || errors.As(err, &de) && de.Op == "resolve"
 	switch {
-	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+	case neterr.IsTimeout(err):
 		if resolving {
 			return 504, "dns_timeout"
 		}

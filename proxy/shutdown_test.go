@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/neterr"
 	"github.com/hop-http/hop/internal/testnet"
 )
 
@@ -122,7 +123,7 @@ func TestShutdownCutsTunnelsAtDeadline(t *testing.T) {
 	}
 	// The client sees the tunnel closed.
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := br.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+	if n, err := br.Read(make([]byte, 1)); err == nil || neterr.IsTimeout(err) {
 		t.Errorf("read from a cut tunnel: %d bytes, %v; want the connection closed", n, err)
 	}
 	if n := p.Tunnels(); n != 0 {

@@ -3,8 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
 	"syscall"
 	"time"
 	"unsafe"
@@ -207,10 +205,4 @@ func StatusFor(err error) (status int, kind string) {
 		return 502, "http_protocol_error"
 	}
 	return 502, "connection_terminated"
-}
-
-// isTimeout reports whether err is a timeout.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
