@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/neterr"
 	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 	"github.com/hop-http/hop/wire"
@@ -1158,7 +1159,7 @@ func TestTimeoutAndCancel(t *testing.T) {
 	var resp Response
 	start := time.Now()
 	err := cl.Do(&req, &resp)
-	if err == nil || !isTimeout(err) {
+	if err == nil || !neterr.IsTimeout(err) {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
 	if time.Since(start) > 5*time.Second {

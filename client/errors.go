@@ -1,14 +1,13 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
+	"github.com/hop-http/hop/internal/neterr"
 	"github.com/hop-http/hop/resolve"
 )
 
@@ -102,7 +101,7 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Is(target error) bool { return target == ErrNoResponse && e.NoResponse }
 
 // Timeout reports whether the cause is a timeout.
-func (e *Error) Timeout() bool { return isTimeout(e.Err) }
+func (e *Error) Timeout() bool { return neterr.IsTimeout(e.Err) }
 
 // ProxyError is the error of a CONNECT tunnel that a proxy refused: its status and,
 // for 407 Proxy Authentication Required, its challenges. A 407 matches
@@ -150,7 +149,7 @@ func (e *DialError) Error() string {
 func (e *DialError) Unwrap() error { return e.Err }
 
 // Timeout reports whether the cause is a timeout.
-func (e *DialError) Timeout() bool { return isTimeout(e.Err) }
+func (e *DialError) Timeout() bool { return neterr.IsTimeout(e.Err) }
 
 // connErr is the internal error of a failed exchange, before it is described.
 type connErr struct {
@@ -161,11 +160,3 @@ type connErr struct {
 
 func (e *connErr) Error() string { return e.op + ": " + e.err.Error() }
 func (e *connErr) Unwrap() error { return e.err }
-
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}

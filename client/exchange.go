@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/clock"
+	"github.com/hop-http/hop/internal/neterr"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -86,7 +87,7 @@ func (c *conn) readHead(untilContinue bool) (int, error) {
 // than a failure: a timeout at the wait's limit, before the exchange's deadline and
 // without cancellation.
 func (c *conn) continueExpired(err error) bool {
-	if !isTimeout(err) || c.rdLimit.IsZero() || c.checkCanceled() != nil {
+	if !neterr.IsTimeout(err) || c.rdLimit.IsZero() || c.checkCanceled() != nil {
 		return false
 	}
 	now := time.Now()
@@ -312,7 +313,7 @@ func (c *conn) sendBody(req *Request, cur *bodyCursor, length int64) error {
 
 // fail closes the connection after a failed exchange and describes the failure.
 func (c *conn) fail(op string, err error) error {
-	noResp := !c.gotByte && !isTimeout(err) && c.checkCanceled() == nil
+	noResp := !c.gotByte && !neterr.IsTimeout(err) && c.checkCanceled() == nil
 	c.dead = true
 	c.end(err, 0, 0)
 	return &connErr{op: op, noResponse: noResp, err: err}

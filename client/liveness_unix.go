@@ -5,6 +5,8 @@ package client
 import (
 	"syscall"
 	"time"
+
+	"github.com/hop-http/hop/internal/neterr"
 )
 
 // Results of peekState.
@@ -33,7 +35,7 @@ func (c *conn) peekState() int {
 		c.peekN, c.peekErr = 0, nil
 		err := c.raw.Read(c.peekFn)
 		if err != nil {
-			if isTimeout(err) {
+			if neterr.IsTimeout(err) {
 				// An old read deadline expired while the connection was idle: clear it
 				// and look again.
 				c.nc.SetReadDeadline(time.Time{})
@@ -75,7 +77,7 @@ func (c *conn) alive() bool {
 		if n > 0 || err == nil {
 			return false // application data nobody asked for
 		}
-		if !isTimeout(err) {
+		if !neterr.IsTimeout(err) {
 			return false // close_notify, EOF, reset, bad record
 		}
 		switch c.peekState() {

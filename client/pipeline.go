@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hop-http/hop/internal/neterr"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -278,7 +279,7 @@ func (pl *pipeline) release(c *conn, reused, progress bool, failure error, failO
 	}
 	if failure != nil {
 		pl.failures++
-		if isTimeout(failure) || pl.failures >= maxPipelineFailures ||
+		if neterr.IsTimeout(failure) || pl.failures >= maxPipelineFailures ||
 			pl.ctx != nil && pl.ctx.Err() != nil {
 			return cl.describe(reqs[done], c, reused, &connErr{op: "pipeline", err: failure},
 				fmt.Sprintf("%d requests unanswered", len(reqs)-done))

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/hop-http/hop/internal/neterr"
 )
 
 // Sources reported in [Result.Source].
@@ -243,12 +245,12 @@ func (r *Resolver) lookup(ctx context.Context, host string) (*Result, error) {
 		}
 		// Stop at a timeout: the servers are unreachable, and trying the
 		// other names of the search list would only multiply the wait.
-		if firstErr != nil && isTimeout(firstErr) {
+		if firstErr != nil && neterr.IsTimeout(firstErr) {
 			break
 		}
 	}
 	if firstErr != nil {
-		return nil, &Error{Name: host, Server: errServer, Err: firstErr, IsTimeout: isTimeout(firstErr)}
+		return nil, &Error{Name: host, Server: errServer, Err: firstErr, IsTimeout: neterr.IsTimeout(firstErr)}
 	}
 	return nil, &Error{Name: host, Err: ErrNotFound, IsNotFound: true}
 }
@@ -365,14 +367,6 @@ func validName(name string) bool {
 
 func ctxError(host string, err error) *Error {
 	return &Error{Name: host, Err: err, IsTimeout: errors.Is(err, context.DeadlineExceeded)}
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // v6First returns addrs with the IPv6 addresses first, then the IPv4 ones
