@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/hop-http/hop/internal/connbuf"
@@ -134,6 +135,10 @@ func (r *Request) watching() bool { return r.c.watch.active }
 
 // RemoteAddr returns the client's address.
 func (r *Request) RemoteAddr() net.Addr { return r.c.nc.RemoteAddr() }
+
+// RemoteAddrPort returns the client's address as a netip.AddrPort (zero when it is
+// not an IP address), without allocating for TCP.
+func (r *Request) RemoteAddrPort() netip.AddrPort { return addrPort(r.c.nc.RemoteAddr()) }
 
 // LocalAddr returns the address the request arrived on.
 func (r *Request) LocalAddr() net.Addr { return r.c.nc.LocalAddr() }
