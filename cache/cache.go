@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -524,7 +525,7 @@ func (c *Cache) gatewayTimeout(x *proxy.Exchange, detail string) error {
 	r.Header.Add("Content-Type", "text/plain; charset=utf-8")
 	const msg = "gateway timeout: not in cache (only-if-cached)\n"
 	r.Framing, r.ContentLength = wire.FramingLength, int64(len(msg))
-	x.Body = io.NopCloser(readerOf(msg))
+	x.Body = io.NopCloser(strings.NewReader(msg))
 	return nil
 }
 
@@ -763,7 +764,7 @@ func (c *Cache) purgeRequest(ctx context.Context, x *proxy.Exchange) error {
 	r.Reason = r.Reason[:0]
 	r.Header.Add("Content-Type", "text/plain; charset=utf-8")
 	r.Framing, r.ContentLength = wire.FramingLength, int64(len(msg))
-	x.Body = io.NopCloser(readerOf(msg))
+	x.Body = io.NopCloser(strings.NewReader(msg))
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hop-http/hop/cache/policy"
 	"github.com/hop-http/hop/cache/store"
+	"github.com/hop-http/hop/client"
 	"github.com/hop-http/hop/proxy"
 	"github.com/hop-http/hop/wire"
 )
@@ -705,7 +706,7 @@ func (f *flight) holdLease(unlock func()) {
 }
 
 // start publishes the leader's head to the followers.
-func (f *flight) start(c *Cache, r *clientResponse, names, entryKey []byte, size int64, spool bool) {
+func (f *flight) start(c *Cache, r *client.Response, names, entryKey []byte, size int64, spool bool) {
 	f.mu.Lock()
 	f.usable = true
 	f.status = r.Status

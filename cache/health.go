@@ -2,15 +2,10 @@ package cache
 
 import (
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hop-http/hop/client"
 )
-
-type clientResponse = client.Response
 
 // health tracks whether the store answers. After a failure the cache bypasses the
 // store (requests go upstream, nothing is stored) and lets one request per
@@ -56,6 +51,3 @@ func (h *health) failed(err error) {
 		h.log.Warn("cache store unavailable, bypassing the cache until it answers", "error", err)
 	}
 }
-
-// readerOf returns a reader over a string.
-func readerOf(s string) *strings.Reader { return strings.NewReader(s) }

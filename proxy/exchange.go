@@ -30,6 +30,12 @@ import (
 // Cache-Status to x.Resp.Header; the proxy copies every field of x.Resp.Header to the
 // client. The next Exchanger may rewrite x.Req.URL (the reverse proxy points it at the
 // chosen upstream): derive keys from x.Req before calling it.
+//
+// The Proxy calls Exchange with context.Background(): it learns that a client went
+// away only when a write to it fails (server.Request.Context would arm a read for
+// every request), so an Exchanger's waits must be bounded by timeouts of its own, not
+// by ctx. ctx serves other callers with a context to honour; Transport and the cache
+// do honour it (a cancelled ctx ends a coalesced request's wait).
 type Exchanger interface {
 	Exchange(ctx context.Context, x *Exchange) error
 }

@@ -145,7 +145,7 @@ func (p *Proxy) ServeHOP(w *server.ResponseWriter, r *server.Request) {
 	start := time.Now()
 	x := getExchange()
 	x.In = r
-	x.Client = addrPort(r.RemoteAddr())
+	x.Client = r.RemoteAddrPort()
 	rec := record{start: start}
 	defer func() {
 		// The exchange is released before a panic goes on (an aborted response
@@ -440,7 +440,7 @@ func (p *Proxy) addForwarded(r *server.Request, x *Exchange) {
 	} else {
 		b = ip.AppendTo(b)
 	}
-	if len(r.Host) > 0 && forwardedToken(r.Host) {
+	if len(r.Host) > 0 && wire.IsToken(r.Host) { // may stand unquoted
 		b = append(b, ";host="...)
 		b = append(b, r.Host...)
 	} else if len(r.Host) > 0 {
@@ -454,9 +454,6 @@ func (p *Proxy) addForwarded(r *server.Request, x *Exchange) {
 	wire.Add(h, "Forwarded", b)
 	x.scratch = b
 }
-
-// forwardedToken reports whether v may stand unquoted as a Forwarded value.
-func forwardedToken(v []byte) bool { return wire.IsToken(v) }
 
 // answerSelf answers an OPTIONS or TRACE whose Max-Forwards reached 0.
 func (p *Proxy) answerSelf(w *server.ResponseWriter, r *server.Request) {
@@ -657,13 +654,4 @@ func (p *Proxy) log(w *server.ResponseWriter, r *server.Request, x *Exchange, re
 		attrs = append(attrs, slog.Bool("aborted", true))
 	}
 	p.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
-}
-
-// addrPort returns the address of a TCP peer (zero for other kinds).
-func addrPort(a net.Addr) netip.AddrPort {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort()
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return ap
 }

@@ -65,7 +65,7 @@ func CanStore(method []byte, reqH *wire.Header, rd *Request, status int, h *wire
 	if reqH.Has("Authorization") && !d.Public && !d.MustRevalidate && d.SMaxAge == Absent {
 		return ReasonAuthorization
 	}
-	if varyStar(h) {
+	if VaryStar(h) {
 		return ReasonVaryStar
 	}
 	explicit := d.Public || d.MaxAge != Absent || d.SMaxAge != Absent || d.InvalidFreshness ||

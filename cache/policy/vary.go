@@ -6,9 +6,10 @@ import (
 	"github.com/hop-http/hop/wire"
 )
 
-// varyStar reports whether a Vary field of h lists "*" (RFC 9110 §12.5.5): such a
-// response never matches a later request (RFC 9111 §4.1).
-func varyStar(h *wire.Header) bool {
+// VaryStar reports whether a Vary field of the response header h lists "*", alone or
+// in a list (RFC 9110 §12.5.5): such a response never matches a later request (RFC
+// 9111 §4.1).
+func VaryStar(h *wire.Header) bool {
 	star := false
 	h.Values("Vary", func(v []byte) {
 		wire.ForEachToken(v, func(t []byte) bool {
@@ -18,9 +19,6 @@ func varyStar(h *wire.Header) bool {
 	})
 	return star
 }
-
-// VaryStar reports whether the response header h has Vary: * (alone or in a list).
-func VaryStar(h *wire.Header) bool { return varyStar(h) }
 
 // AppendVaryNames appends to dst the field names a response's Vary lists, lower-cased,
 // sorted and without duplicates, each followed by a comma: the canonical form stored
