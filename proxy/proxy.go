@@ -119,24 +119,21 @@ func (p *Proxy) TunnelCounts() TunnelCounts {
 	return TunnelCounts{Open: p.tunnels.count(), Refused: p.tunnels.refused.Load(), IdleClosed: p.tunnels.idleClosed.Load()}
 }
 
-func (p *Proxy) maxTunnels() int {
-	switch {
-	case p.MaxTunnels == 0:
-		return DefaultMaxTunnels
-	case p.MaxTunnels < 0:
-		return 0
-	}
-	return p.MaxTunnels
-}
+func (p *Proxy) maxTunnels() int { return setting(p.MaxTunnels, DefaultMaxTunnels) }
 
 func (p *Proxy) tunnelIdle() time.Duration {
+	return setting(p.TunnelIdleTimeout, DefaultTunnelIdleTimeout)
+}
+
+// setting is a field's value: def for 0, 0 (none) for a negative.
+func setting[T int | time.Duration](v, def T) T {
 	switch {
-	case p.TunnelIdleTimeout == 0:
-		return DefaultTunnelIdleTimeout
-	case p.TunnelIdleTimeout < 0:
+	case v == 0:
+		return def
+	case v < 0:
 		return 0
 	}
-	return p.TunnelIdleTimeout
+	return v
 }
 
 // ServeHOP handles one client request.

@@ -73,19 +73,6 @@ func TestTunnelHalfClose(t *testing.T) {
 	}
 }
 
-// connectTo opens a CONNECT tunnel through the proxy at addr to target and returns the
-// client's connection after the 200.
-func connectTo(t *testing.T, addr, target string) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	c := dial(t, addr)
-	br := bufio.NewReader(c)
-	io.WriteString(c, "CONNECT "+target+" HTTP/1.1\r\nHost: "+target+"\r\n\r\n")
-	if head := readRawHead(t, br); !strings.HasPrefix(head, "HTTP/1.1 200 ") {
-		t.Fatalf("CONNECT answer:\n%s", head)
-	}
-	return c, br
-}
-
 // A tunnel in which nothing moves either way is closed after TunnelIdleTimeout, and
 // so is one half-closed by the client while the target neither sends nor closes;
 // both are counted (TunnelCounts.IdleClosed). A tunnel that keeps carrying bytes one
@@ -105,7 +92,7 @@ func TestTunnelIdleTimeout(t *testing.T) {
 		p.TunnelIdleTimeout = idle
 	})
 	for _, halfClose := range []bool{false, true} {
-		c, br := connectTo(t, addr, target)
+		c, br := openTunnel(t, addr, target)
 		if halfClose {
 			c.(*net.TCPConn).CloseWrite()
 		}
@@ -120,7 +107,7 @@ func TestTunnelIdleTimeout(t *testing.T) {
 	waitFor(t, "the idle tunnels to be counted", func() bool { return p.TunnelCounts().IdleClosed == 2 })
 
 	// Bytes every 50 ms (a tenth of the idle timeout) for 6 idle times: kept open.
-	c, _ := connectTo(t, addr, target)
+	c, _ := openTunnel(t, addr, target)
 	for end := time.Now().Add(6 * idle); time.Now().Before(end); time.Sleep(idle / 10) {
 		if _, err := c.Write([]byte("tick")); err != nil {
 			t.Fatalf("a tunnel carrying bytes was closed: %v", err)
@@ -137,14 +124,14 @@ func TestTunnelIdleTimeout(t *testing.T) {
 // At most MaxTunnels tunnels are open at once: the next CONNECT is answered 503 and
 // counted (TunnelCounts.Refused), and once one closes a new one is accepted.
 func TestMaxTunnels(t *testing.T) {
-	echo := testnet.Raw(t, func(c net.Conn, _ int) { io.Copy(c, c) })
+	echo := echoUpstream(t)
 	addr, p := forwardProxy(t, func(p *Proxy, _ *Transport) {
 		p.ConnectPorts = []int{portNum(t, echo)}
 		p.MaxTunnels = 2
 		p.Metrics = NewMetrics(nil, nil, nil)
 	})
-	a, _ := connectTo(t, addr, echo)
-	connectTo(t, addr, echo)
+	a, _ := openTunnel(t, addr, echo)
+	openTunnel(t, addr, echo)
 	c := dial(t, addr)
 	resp, _ := roundTrip(t, c, bufio.NewReader(c), "CONNECT "+echo+" HTTP/1.1\r\nHost: "+echo+"\r\n\r\n")
 	if resp.StatusCode != 503 {
@@ -160,7 +147,7 @@ func TestMaxTunnels(t *testing.T) {
 	})
 	a.Close()
 	waitFor(t, "the closed tunnel to end", func() bool { return p.Tunnels() == 1 })
-	b, br := connectTo(t, addr, echo)
+	b, br := openTunnel(t, addr, echo)
 	io.WriteString(b, "ping")
 	buf := make([]byte, 4)
 	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "ping" {
