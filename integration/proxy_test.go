@@ -85,6 +85,21 @@ func readLog(t *testing.T, file string) []logRecord {
 	return out
 }
 
+// waitLog reads the access log until it holds at least n records or 10 s have
+// passed: a record is written when its exchange or tunnel has ended on the proxy's
+// side, which may be just after the peer program has exited.
+func waitLog(t *testing.T, file string, n int) []logRecord {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs := readLog(t, file)
+		if len(recs) >= n || time.Now().After(deadline) {
+			return recs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // distinct counts the different values of key over records.
 func distinct(recs []logRecord, key func(logRecord) int) int {
 	seen := map[int]bool{}
@@ -107,7 +122,7 @@ func TestProxyCurl(t *testing.T) {
 	if strings.Count(r.stdout, hello) != 3 || strings.Count(r.stdout, "Via: 1.1 fwd") != 3 {
 		t.Errorf("curl -x: want 3 bodies with Via: 1.1 fwd, got:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
-	recs := readLog(t, fwdLog)
+	recs := waitLog(t, fwdLog, 3)
 	if len(recs) != 3 || distinct(recs, func(r logRecord) int { return r.Conn }) != 1 ||
 		distinct(recs, func(r logRecord) int { return r.UpConn }) != 1 || !recs[2].UpReused || recs[0].Target != s.url+"/1" {
 		t.Errorf("forward proxy log (want 3 requests on one client and one upstream connection): %+v", recs)
@@ -130,7 +145,7 @@ func TestProxyCurl(t *testing.T) {
 	if r.stdout != "over tls\nover tls\n" {
 		t.Errorf("curl -x with https (CONNECT): %q\nstderr:\n%s", r.stdout, r.stderr)
 	}
-	if recs := readLog(t, tunnelLog); len(recs) != 1 || recs[0].Method != "CONNECT" || recs[0].Status != 200 || recs[0].TunnelUp == 0 || recs[0].TunnelDown == 0 {
+	if recs := waitLog(t, tunnelLog, 1); len(recs) != 1 || recs[0].Method != "CONNECT" || recs[0].Status != 200 || recs[0].TunnelUp == 0 || recs[0].TunnelDown == 0 {
 		t.Errorf("CONNECT log (want one tunnel carrying both requests): %+v", recs)
 	}
 
@@ -183,7 +198,7 @@ for i in range(5):
 	}
 	// urllib opens a connection per request; the proxy still reuses one upstream
 	// connection for all of them.
-	recs := readLog(t, logFile)
+	recs := waitLog(t, logFile, 5)
 	if len(recs) != 5 || distinct(recs, func(r logRecord) int { return r.UpConn }) != 1 {
 		t.Errorf("proxy log: %+v", recs)
 	}
