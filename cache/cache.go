@@ -74,8 +74,13 @@ type Cache struct {
 	health health
 	fl     flights
 	m      counters
-	bg     sync.WaitGroup
-	closed atomic.Bool
+	// Background revalidations: bgMu orders Close against starting one (a
+	// WaitGroup's Add must not race its Wait); Close cancels bgCtx.
+	bgMu     sync.Mutex
+	bg       sync.WaitGroup
+	closed   bool
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 }
 
 // counters are the cache's metrics.
@@ -109,12 +114,19 @@ func (c *Cache) init() {
 		}
 		c.health.log = c.Logger
 		c.fl.m = map[string]*flight{}
+		c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	})
 }
 
-// Close waits for background revalidations to finish. It does not close the Store.
+// Close ends the background revalidations — it cancels those in progress, so it
+// returns as soon as they see it, not after their own minute — and waits for them.
+// No new one starts after it. It does not close the Store.
 func (c *Cache) Close() error {
-	c.closed.Store(true)
+	c.init()
+	c.bgMu.Lock()
+	c.closed = true
+	c.bgMu.Unlock()
+	c.bgCancel()
 	c.bg.Wait()
 	return nil
 }

@@ -680,3 +680,38 @@ func TestCoalescedFollowerWaitBounded(t *testing.T) {
 		t.Errorf("the follower waited %v for a stalled leader (CoalesceWait 300ms)", d)
 	}
 }
+
+// Close cancels a background revalidation in progress rather than waiting for it to
+// end by itself: an origin that never answers the revalidation does not hold Close
+// (it held it for the upstream's own timeout, 10 s in the harness, a minute at most
+// otherwise, past hop proxy's --shutdown-timeout). No revalidation starts after it.
+func TestCloseCancelsRevalidation(t *testing.T) {
+	e := newEnv(t, nil)
+	first := answer{status: 200, fields: []string{"Cache-Control: max-age=1, stale-while-revalidate=60", `ETag: "c1"`}, body: "v1"}
+	e.do("GET", "/close", first)
+	e.clock.Advance(10 * time.Second)
+	hold := make(chan struct{})
+	defer close(hold)
+	var arrived atomic.Bool
+	stuck := answer{fn: func(w *server.ResponseWriter, r *server.Request) {
+		arrived.Store(true)
+		<-hold
+	}}
+	if r := e.do("GET", "/close", stuck); r.body != "v1" {
+		t.Fatalf("stale response: %q %v", r.body, r.err)
+	}
+	waitFor(t, "the revalidation at the origin", arrived.Load)
+	start := time.Now()
+	e.cache.Close()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %v with a revalidation stuck at the origin", d)
+	}
+	before := e.originCount()
+	if r := e.do("GET", "/close", stuck); r.body != "v1" {
+		t.Fatalf("stale response after Close: %q %v", r.body, r.err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := e.originCount(); n != before {
+		t.Errorf("a revalidation started after Close (origin %d requests, %d before)", n, before)
+	}
+}

@@ -546,9 +546,6 @@ func (c *Cache) update(ctx context.Context, s *scratch, f *policy.Facts, sent, r
 // revalidate refreshes the stored response of s in the background
 // (stale-while-revalidate): one conditional request per key at a time.
 func (c *Cache) revalidate(x *proxy.Exchange, s *scratch) {
-	if c.closed.Load() {
-		return
-	}
 	key := string(s.key)
 	if !c.fl.startRevalidation(key) {
 		return
@@ -564,11 +561,18 @@ func (c *Cache) revalidate(x *proxy.Exchange, s *scratch) {
 	bx.Req.Header.CopyFrom(&x.Req.Header)
 	bx.Req.Header.Del("Cache-Control")
 	bx.Req.Header.Del("Pragma")
+	c.bgMu.Lock()
+	if c.closed {
+		c.bgMu.Unlock()
+		c.fl.endRevalidation(key)
+		return
+	}
 	c.bg.Add(1)
+	c.bgMu.Unlock()
 	go func() {
 		defer c.bg.Done()
 		defer c.fl.endRevalidation(key)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(c.bgCtx, time.Minute)
 		defer cancel()
 		bs := c.getScratch()
 		bs.key = append(bs.key[:0], key...)
