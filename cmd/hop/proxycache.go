@@ -89,17 +89,17 @@ const metaRoom = 64 << 10
 
 // registerCacheMetrics adds the cache's counters to the proxy's registry (all
 // prefixed hop_cache_): hits, misses, stale served, stored, coalesced, bypassed,
-// store errors, purges and responses too large to store (counters), bytes stored, entries and evictions (from the
-// store).
+// store errors, purges, responses too large to store and entries lost (counters),
+// bytes stored, entries and evictions (from the store). They are one collector that
+// takes the cache's Stats once per scrape: with Redis, each Stats is two round trips
+// (DBSIZE, INFO).
 func registerCacheMetrics(reg *prometheus.Registry, c *cache.Cache) {
-	counter := func(name, help string, v func(cache.Stats) int64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hop_cache_" + name, Help: help},
-			func() float64 { return float64(v(c.Stats())) }))
+	cc := &cacheCollector{c: c}
+	add := func(kind prometheus.ValueType, name, help string, v func(cache.Stats) int64) {
+		cc.metrics = append(cc.metrics, cacheMetric{prometheus.NewDesc("hop_cache_"+name, help, nil, nil), kind, v})
 	}
-	gauge := func(name, help string, v func(cache.Stats) int64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hop_cache_" + name, Help: help},
-			func() float64 { return float64(v(c.Stats())) }))
-	}
+	counter := func(name, help string, v func(cache.Stats) int64) { add(prometheus.CounterValue, name, help, v) }
+	gauge := func(name, help string, v func(cache.Stats) int64) { add(prometheus.GaugeValue, name, help, v) }
 	counter("hits_total", "Responses served from the cache (fresh, stale, or after a 304).", func(s cache.Stats) int64 { return s.Hits })
 	counter("misses_total", "GET and HEAD requests with no usable stored response.", func(s cache.Stats) int64 { return s.Misses })
 	counter("stale_served_total", "Responses served stale (max-stale, stale-while-revalidate, stale-if-error, origin unreachable).", func(s cache.Stats) int64 { return s.StaleServed })
@@ -113,6 +113,32 @@ func registerCacheMetrics(reg *prometheus.Registry, c *cache.Cache) {
 	counter("evictions_total", "Entries the store dropped to make room.", func(s cache.Stats) int64 { return s.Store.Evictions })
 	gauge("bytes_stored", "Bytes held by the store.", func(s cache.Stats) int64 { return s.Store.Bytes })
 	gauge("entries", "Entries held by the store (Redis: keys of its database).", func(s cache.Stats) int64 { return s.Store.Entries })
+	reg.MustRegister(cc)
+}
+
+// cacheCollector reports a cache's metrics from one Stats per scrape.
+type cacheCollector struct {
+	c       *cache.Cache
+	metrics []cacheMetric
+}
+
+type cacheMetric struct {
+	desc *prometheus.Desc
+	kind prometheus.ValueType
+	v    func(cache.Stats) int64
+}
+
+func (cc *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range cc.metrics {
+		ch <- m.desc
+	}
+}
+
+func (cc *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	s := cc.c.Stats()
+	for _, m := range cc.metrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(m.v(s)))
+	}
 }
 
 // purgeHandler is the admin endpoint POST /purge?url=URL: 200 when something was

@@ -10,6 +10,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hop-http/hop/cache"
+	"github.com/hop-http/hop/cache/store"
+	"github.com/hop-http/hop/cache/store/memory"
 	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 )
@@ -104,5 +109,33 @@ func TestProxyCacheMaxObject(t *testing.T) {
 	}
 	if n.Load() != 1 {
 		t.Errorf("origin saw %d requests: a 12 MB body under --cache-max-object 20 MB was not stored", n.Load())
+	}
+}
+
+// statsCountingStore counts the calls of Stats (a Redis round trip pair each).
+type statsCountingStore struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (s *statsCountingStore) Stats() store.Stats { s.n.Add(1); return s.Store.Stats() }
+
+// One scrape of the cache's metrics asks the store for its Stats once (it asked once
+// per metric: 13 calls, 26 Redis round trips), and every metric is there.
+func TestCacheMetricsOneStatsPerScrape(t *testing.T) {
+	st := &statsCountingStore{Store: memory.New(memory.Options{})}
+	defer st.Store.Close()
+	c := &cache.Cache{Store: st}
+	reg := prometheus.NewRegistry()
+	registerCacheMetrics(reg, c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.n.Load(); n != 1 {
+		t.Errorf("one scrape called Store.Stats %d times, want 1", n)
+	}
+	if len(mfs) != 13 {
+		t.Errorf("%d cache metrics, want 13", len(mfs))
 	}
 }
