@@ -189,7 +189,7 @@ func (c *Cache) Exchange(ctx context.Context, x *proxy.Exchange) error {
 	}
 	switch x.Req.Method {
 	case "GET", "HEAD":
-		return c.lookup(ctx, x)
+		return c.lookup(ctx, x, false)
 	case "PURGE":
 		if c.purgeAllowed(x.Client.Addr()) {
 			return c.purgeRequest(ctx, x)
@@ -208,8 +208,9 @@ func (c *Cache) purgeAllowed(a netip.Addr) bool {
 	return false
 }
 
-// lookup serves a GET or HEAD.
-func (c *Cache) lookup(ctx context.Context, x *proxy.Exchange) error {
+// lookup serves a GET or HEAD. waited says the request already waited for another
+// request's validation of the same stored response (it then validates alone).
+func (c *Cache) lookup(ctx context.Context, x *proxy.Exchange, waited bool) error {
 	s := c.getScratch()
 	s.key = x.Req.URL.AppendAbsolute(s.key[:0])
 	h := &x.Req.Header
@@ -255,6 +256,19 @@ func (c *Cache) lookup(ctx context.Context, x *proxy.Exchange) error {
 	fwd = policy.FwdStale
 	if rd.NoCache || rd.MaxAge != policy.Absent || rd.MinFresh != policy.Absent {
 		fwd = policy.FwdRequest
+	}
+	if fwd == policy.FwdStale && !waited {
+		// Concurrent requests for one stale response send one conditional request:
+		// the others wait for its outcome (at most CoalesceWait) and look again,
+		// finding the response freshened (a 304) or replaced.
+		key := string(s.storedKey())
+		done, leader := c.fl.startValidation(key)
+		if !leader {
+			s.release()
+			c.waitValidation(ctx, done)
+			return c.lookup(ctx, x, true)
+		}
+		defer c.fl.endValidation(key, done)
 	}
 	return c.validate(ctx, x, s, &rd, age, fwd, head)
 }

@@ -52,7 +52,12 @@
 // # Serving stale and revalidating
 //
 // Within a stale-while-revalidate window the stored response is served at once and
-// revalidated in the background (one request per key). When validation fails, a
+// revalidated in the background (one request per key). Outside it, concurrent
+// requests for one stale response send one conditional request: the others wait for
+// its outcome (at most CoalesceWait) and look again, so a 304 answers them all; when
+// the response was replaced instead (a 200), they find the old one until the new one
+// is committed and validate on their own. A request whose own directives ask for
+// validation (no-cache, max-age, min-fresh) always validates itself. When validation fails, a
 // stale response is served within stale-if-error (response or request directive)
 // for 5xx answers, and up to StaleOnDisconnect when the origin cannot be reached at
 // all; never for no-cache, must-revalidate, proxy-revalidate or s-maxage responses.

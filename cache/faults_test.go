@@ -715,3 +715,35 @@ func TestCloseCancelsRevalidation(t *testing.T) {
 		t.Errorf("a revalidation started after Close (origin %d requests, %d before)", n, before)
 	}
 }
+
+// Concurrent requests for one stale response send one conditional request upstream
+// (they sent one each: 20 validations for 20 requests); all get the response,
+// freshened by the 304.
+func TestValidationCoalesced(t *testing.T) {
+	e := newEnv(t, nil)
+	first := answer{status: 200, fields: []string{"Cache-Control: max-age=1", `ETag: "h1"`}, body: "herd"}
+	e.do("GET", "/herd", first)
+	e.clock.Advance(10 * time.Second)
+	var n atomic.Int64
+	release := make(chan struct{})
+	notModified := answer{fn: func(w *server.ResponseWriter, r *server.Request) {
+		n.Add(1)
+		<-release
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("ETag", `"h1"`)
+		w.WriteHeader(304)
+	}}
+	done := make(chan []result)
+	go func() { done <- concurrent(e, 20, "/herd", notModified) }()
+	waitFor(t, "the first validation at the origin", func() bool { return n.Load() >= 1 })
+	time.Sleep(100 * time.Millisecond) // let the others queue behind it
+	close(release)
+	for i, r := range <-done {
+		if r.err != nil || r.status != 200 || r.body != "herd" {
+			t.Fatalf("client %d: %v, status %d, %q", i, r.err, r.status, r.body)
+		}
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("origin validations = %d for 20 concurrent requests, want 1", got)
+	}
+}

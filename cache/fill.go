@@ -38,7 +38,7 @@ func (c *Cache) miss(ctx context.Context, x *proxy.Exchange, fwd policy.Fwd, hea
 			case followServed:
 				return nil
 			case followRetry:
-				return c.lookup(ctx, x)
+				return c.lookup(ctx, x, false)
 			}
 			// The leader's answer is of no use here: go upstream alone.
 			return c.fetch(ctx, x, fwd, key, nil, c.now(), gen)
@@ -591,12 +591,51 @@ func (c *Cache) revalidate(x *proxy.Exchange, s *scratch) {
 	}()
 }
 
-// flights tracks the misses in progress, by primary key, and the background
-// revalidations.
+// flights tracks the misses in progress, by primary key, the validations in
+// progress, by stored key, and the background revalidations.
 type flights struct {
 	mu    sync.Mutex
 	m     map[string]*flight
+	valid map[string]chan struct{} // closed when the validation ends
 	reval map[string]bool
+}
+
+// startValidation registers a validation of the response stored under key; when one
+// is in progress already it returns that one's channel and leader false.
+func (fs *flights) startValidation(key string) (chan struct{}, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if ch := fs.valid[key]; ch != nil {
+		return ch, false
+	}
+	if fs.valid == nil {
+		fs.valid = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	fs.valid[key] = ch
+	return ch, true
+}
+
+// endValidation ends the validation of startValidation, releasing its waiters.
+func (fs *flights) endValidation(key string, ch chan struct{}) {
+	fs.mu.Lock()
+	if fs.valid[key] == ch {
+		delete(fs.valid, key)
+	}
+	fs.mu.Unlock()
+	close(ch)
+}
+
+// waitValidation waits for another request's validation to end, at most
+// CoalesceWait.
+func (c *Cache) waitValidation(ctx context.Context, done chan struct{}) {
+	t := time.NewTimer(c.CoalesceWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // join returns the flight for key, creating it (leader true) when there is none.
