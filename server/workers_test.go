@@ -24,18 +24,26 @@ func goroutineID() string {
 	return string(f[1])
 }
 
-// workersRunning counts the goroutines waiting in the server's connection hand-off.
-func workersRunning() int {
-	buf := make([]byte, 1<<20)
+// waiting returns those of the goroutines ids that still exist and wait in a
+// server's connection hand-off (Server.worker's select), from a dump of all goroutines.
+func waiting(ids map[string]int) []string {
+	buf := make([]byte, 1<<22)
 	n := runtime.Stack(buf, true)
-	return strings.Count(string(buf[:n]), "server.(*Server).worker(")
+	var out []string
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		f := strings.Fields(g)
+		if len(f) > 1 && ids[f[1]] > 0 && strings.Contains(g, "server.(*Server).worker(") &&
+			!strings.Contains(g, "server.(*Server).serveNew(") {
+			out = append(out, f[1])
+		}
+	}
+	return out
 }
 
 // TestConnectionGoroutinesReused: connections that follow one another are served by
 // the goroutine the previous one ended on (no goroutine, and no stack growth, per
 // connection), and Shutdown ends the goroutines that wait for a connection.
 func TestConnectionGoroutinesReused(t *testing.T) {
-	before := workersRunning() // other tests' servers' goroutines, ending on their own
 	var mu sync.Mutex
 	ids := map[string]int{}
 	srv := &server.Server{Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
@@ -65,9 +73,11 @@ func TestConnectionGoroutinesReused(t *testing.T) {
 	if distinct > n/2 {
 		t.Errorf("%d connections served by %d goroutines: not reused", n, distinct)
 	}
-	if workersRunning() <= before {
-		t.Error("no goroutine waits for the next connection")
+	mu.Lock()
+	if len(waiting(ids)) == 0 {
+		t.Error("no goroutine that served a connection waits for the next one")
 	}
+	mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), ioWait)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -75,9 +85,11 @@ func TestConnectionGoroutinesReused(t *testing.T) {
 	}
 	<-served
 	deadline := time.Now().Add(ioWait)
-	for workersRunning() > before {
+	mu.Lock()
+	defer mu.Unlock()
+	for w := waiting(ids); len(w) > 0; w = waiting(ids) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connection goroutines still wait after Shutdown (%d before)", workersRunning(), before)
+			t.Fatalf("goroutines %v still wait for a connection after Shutdown", w)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
