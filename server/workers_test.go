@@ -84,7 +84,7 @@ func TestConnectionGoroutinesReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-served
-	deadline := time.Now().Add(ioWait)
+	deadline := time.Now().Add(5 * time.Second) // half the 10 s after which they end on their own
 	mu.Lock()
 	defer mu.Unlock()
 	for w := waiting(ids); len(w) > 0; w = waiting(ids) {
