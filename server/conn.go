@@ -186,7 +186,7 @@ func (c *conn) loop() {
 			}
 		}
 		if err != nil {
-			c.fail(asWireError(err), "")
+			c.failIn(asWireError(err))
 			c.close()
 			return
 		}
@@ -259,7 +259,7 @@ func (c *conn) readHead() step {
 	}
 	c.setReadDeadline(c.headDeadline, 0)
 	if !c.in.Room(1, c.srv.Limits.MaxHead()) {
-		c.fail(wire.ErrHeaderTooLarge, "")
+		c.failIn(wire.ErrHeaderTooLarge)
 		return stepClose
 	}
 	n, err := c.read(c.in.Free())
@@ -268,7 +268,7 @@ func (c *conn) readHead() step {
 		return stepRead
 	}
 	if isTimeout(err) {
-		c.fail(errHeadTimeout, "")
+		c.failIn(errHeadTimeout)
 	}
 	return stepClose
 }
@@ -386,11 +386,11 @@ func (c *conn) handle(n int) outcome {
 	c.nreq++
 	req := &c.req
 	if max := s.maxRequestBody(); max >= 0 && req.ContentLength > max {
-		c.fail(wire.ErrBodyTooLarge, "")
+		c.fail(wire.ErrBodyTooLarge, "", req.IsMethod("HEAD"))
 		return closeConn
 	}
 	if c.badWebSocketVersion() {
-		c.fail(errWebSocketVersion, "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n")
+		c.fail(errWebSocketVersion, "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n", req.IsMethod("HEAD"))
 		return closeConn
 	}
 	keep := req.KeepAlive && !s.closing.Load()
@@ -454,7 +454,7 @@ func (c *conn) settleBody(w *ResponseWriter, req *Request) bool {
 			if w.committed {
 				c.wbuf = c.wbuf[:w.headAt] // what was written of the response never left
 			}
-			c.fail(we, "")
+			c.fail(we, "", req.IsMethod("HEAD"))
 			return false
 		}
 		w.keepAlive = false
@@ -506,8 +506,9 @@ var ErrAbortHandler = errors.New("hop/server: abort handler")
 
 // fail answers e (its status, its reason as a short text body) after any pending
 // responses, then closes the connection gracefully. fields are extra header lines,
-// each ending in CRLF.
-func (c *conn) fail(e *wire.Error, fields string) {
+// each ending in CRLF. head says the request is a HEAD: the answer keeps the
+// Content-Length of its text and leaves the text out.
+func (c *conn) fail(e *wire.Error, fields string, head bool) {
 	if c.dead {
 		return
 	}
@@ -518,12 +519,17 @@ func (c *conn) fail(e *wire.Error, fields string) {
 	b = append(b, fields...)
 	b = wire.AppendIntField(b, "Content-Length", int64(len(e.Reason)+1))
 	b = append(b, "\r\n"...)
-	b = append(b, e.Reason...)
-	c.wbuf = append(b, '\n')
+	if !head { // the answer to a HEAD has the length its content would have, and none
+		b = append(append(b, e.Reason...), '\n')
+	}
+	c.wbuf = b
 	if c.flush() {
 		c.lingerClose()
 	}
 }
+
+// failIn fails the request whose head is (the start of) the buffered input.
+func (c *conn) failIn(e *wire.Error) { c.fail(e, "", wire.IsHeadRequest(c.in.Bytes())) }
 
 // moreInputMayFollow reports whether the client may still be sending when the server
 // closes after a response, so that the close must linger (as nginx decides): input is

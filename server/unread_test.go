@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/server"
+	"github.com/hop-http/hop/wire"
 )
 
 // okHandler answers every request 200 "OK" and never reads the body: the handler of
@@ -217,4 +218,39 @@ func TestRequestTrailerFiltered(t *testing.T) {
 	if names := waitFor(t, got, "the handler"); names != "X-Sum" {
 		t.Fatalf("trailer fields seen: %q, want only X-Sum", names)
 	}
+}
+
+// Error responses to HEAD carry no content (RFC 9110 §9.3.2), whether the server
+// refuses the head while parsing it, after it (413), or as a whole (431): the status
+// line and fields, with the Content-Length the text would have, and nothing after
+// them that a pipelining client would read as the next response.
+func TestHeadErrorsWithoutContent(t *testing.T) {
+	ts := startServer(t, &server.Server{Handler: okHandler, MaxRequestBody: 10, LingerTimeout: ioWait,
+		Limits: wire.Limits{MaxHeaderBytes: 2048}})
+	for _, tt := range []struct {
+		name, req string
+		status    int
+	}{
+		{"bad field", head("HEAD / HTTP/1.1", "Host: test", "Bad Name: x"), 400},
+		{"body too large", head("HEAD / HTTP/1.1", "Host: test", "Content-Length: 11"), 413},
+		{"head too large", head("HEAD / HTTP/1.1", "Host: test", "X-Big: "+strings.Repeat("a", 4096)), 431},
+		{"after an empty line", "\r\n" + head("HEAD / HTTP/1.1", "Host: test", "Bad Name: x"), 400},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, ts.addr)
+			c.write(tt.req)
+			r := c.mustResponse("HEAD")
+			if r.Status != tt.status || r.get("Content-Length") == "" || r.get("Content-Length") == "0" || len(r.Body) != 0 {
+				t.Fatalf("response %s (Content-Length %q), want %d with a length and no content", r, r.get("Content-Length"), tt.status)
+			}
+			c.expectClosed()
+		})
+	}
+	// A GET refused alike still gets the text.
+	c := dial(t, ts.addr)
+	c.write(head("GET / HTTP/1.1", "Host: test", "Bad Name: x"))
+	if r := c.mustResponse("GET"); r.Status != 400 || len(r.Body) == 0 {
+		t.Fatalf("GET: %s, want 400 with its text", r)
+	}
+	c.expectClosed()
 }

@@ -76,3 +76,14 @@ func parseVersion(v []byte) (major, minor uint8, err error) {
 	}
 	return major, minor, nil
 }
+
+// IsHeadRequest reports whether buf, the start of a request as received (one empty
+// line before it tolerated, as ParseRequest does), is a HEAD request: it begins with
+// HEAD and a space. A server that fails a request before or while its head is parsed
+// asks it so that its error response to a HEAD carries no content (RFC 9110 §9.3.2).
+func IsHeadRequest(buf []byte) bool {
+	if len(buf) >= 2 && buf[0] == '\r' && buf[1] == '\n' {
+		buf = buf[2:]
+	}
+	return len(buf) >= 5 && string(buf[:5]) == "HEAD "
+}

@@ -753,3 +753,15 @@ func TestResponseDeclaredLength(t *testing.T) {
 		}
 	}
 }
+
+func TestIsHeadRequest(t *testing.T) {
+	for in, want := range map[string]bool{
+		"HEAD / HTTP/1.1\r\n": true, "\r\nHEAD /x": true, "HEAD ": true,
+		"GET / HTTP/1.1\r\n": false, "HEADER / HTTP/1.1": false, "head / HTTP/1.1": false,
+		"HEAD": false, "": false, "\r\n\r\nHEAD /": false, " HEAD /": false,
+	} {
+		if got := IsHeadRequest([]byte(in)); got != want {
+			t.Errorf("IsHeadRequest(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
