@@ -79,6 +79,7 @@ func (r *Request) ReadBody(max int64) ([]byte, error) {
 		int64(c.in.Len()) >= r.ContentLength && !r.Expect100 {
 		n := int(r.ContentLength)
 		p := c.in.Take(n)
+		c.in.Pin() // p stays where it is while the handler runs (the pin ends with the request)
 		b.total, b.remaining, b.eof = int64(n), 0, true
 		b.bodyDone()
 		return p, nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -355,5 +356,34 @@ func TestTakeOverHeadParses(t *testing.T) {
 	}
 	if resp.Status != 200 || resp.Framing != wire.FramingNone {
 		t.Fatalf("CONNECT 200 framing %v", resp.Framing)
+	}
+}
+
+// The zero-copy body ReadBody returns stays valid while the handler runs, also when
+// bytes arriving after it are read into the same buffer (Context's watch, TakeOver):
+// a byte sent after the body was written over the body's first ("hello" became
+// "Zello").
+func TestReadBodyKeptAcrossTakeOver(t *testing.T) {
+	got := make(chan string, 1)
+	arrived := make(chan struct{})
+	ts := startServer(t, &server.Server{Handler: server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		body, err := r.ReadBody(100)
+		before := string(body)
+		_ = r.Context() // watches the connection: reads what follows into the buffer
+		<-arrived
+		time.Sleep(50 * time.Millisecond) // let the watch read it
+		nc, rest, terr := w.TakeOver()
+		got <- fmt.Sprintf("%q %q %q %v %v", before, body, rest, err, terr)
+		if nc != nil {
+			nc.Close()
+		}
+	})})
+	c := dial(t, ts.addr)
+	c.write(head("POST / HTTP/1.1", "Host: test", "Content-Length: 5") + "hello")
+	time.Sleep(50 * time.Millisecond)
+	c.write("Z")
+	close(arrived)
+	if s := waitFor(t, got, "the handler"); s != `"hello" "hello" "Z" <nil> <nil>` {
+		t.Errorf("before, after TakeOver, rest, errors: %s", s)
 	}
 }
