@@ -106,8 +106,10 @@ type Server struct {
 	ResponseBuffer int
 	// DisableNoDelay turns Nagle's algorithm back on (see the package doc).
 	DisableNoDelay bool
-	// TLSConfig, when set, makes Serve wrap accepted connections in TLS. NextProtos
-	// defaults to http/1.1.
+	// TLSConfig, when set, makes Serve wrap accepted connections in TLS. The server
+	// speaks HTTP/1.1 only: h2 and h2c are taken out of NextProtos (a configuration
+	// copied from a net/http setup offers h2, which a client would then speak to a
+	// server that does not), http/1.1 is put first, and other protocols stay.
 	TLSConfig *tls.Config
 	// Logger receives handler panics and accept errors; nil means slog.Default().
 	Logger *slog.Logger
@@ -266,9 +268,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	var tlsConf *tls.Config
 	if s.TLSConfig != nil {
 		tlsConf = s.TLSConfig.Clone()
-		if len(tlsConf.NextProtos) == 0 {
-			tlsConf.NextProtos = []string{"http/1.1"}
-		}
+		tlsConf.NextProtos = http1Protos(tlsConf.NextProtos)
 	}
 	if !s.track(&ln, true) {
 		ln.Close()
@@ -457,3 +457,15 @@ func (s *Server) Close() error {
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
+
+// http1Protos returns the ALPN list the server offers: http/1.1 first, then the
+// protocols of protos other than HTTP/2's and http/1.1 itself.
+func http1Protos(protos []string) []string {
+	out := []string{"http/1.1"}
+	for _, p := range protos {
+		if p != "h2" && p != "h2c" && p != "http/1.1" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

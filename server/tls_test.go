@@ -270,3 +270,28 @@ func TestTLSCloseLingers(t *testing.T) {
 		}
 	}
 }
+
+// A TLSConfig offering h2 (as one copied from a net/http setup does) never negotiates
+// it: the server speaks HTTP/1.1 only, so a client that offers h2 gets http/1.1 (it got
+// h2 and sent HTTP/2 frames to an HTTP/1.1 server).
+func TestTLSNeverNegotiatesH2(t *testing.T) {
+	tc := testcert.New(t)
+	conf := &tls.Config{Certificates: []tls.Certificate{tc.TLS}, NextProtos: []string{"h2", "http/1.1", "acme-tls/1"}}
+	ts := startServer(t, &server.Server{TLSConfig: conf, Handler: server.FromHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Proto, r.TLS.NegotiatedProtocol)
+	}))})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tc.Pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: ioWait}).Get("https://" + ts.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "HTTP/1.1 http/1.1" || resp.ProtoMajor != 1 {
+		t.Errorf("%s %q, want HTTP/1.1 over ALPN http/1.1", resp.Proto, b)
+	}
+	if len(conf.NextProtos) != 3 || conf.NextProtos[0] != "h2" {
+		t.Errorf("the caller's config was changed: %v", conf.NextProtos)
+	}
+}
