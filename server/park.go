@@ -66,16 +66,23 @@ func (s *Server) parkGraceConns() int64 {
 // forever stands for "no idle timeout" where the parker wants a deadline.
 const forever = 100 * 365 * 24 * time.Hour
 
+// parkTick is how often the parker looks for expired connections: a tenth of the
+// idle timeout, between 10 ms and 1 s; 1 s when there is no idle timeout (0), where
+// nothing expires but the classes' other deadlines.
+func parkTick(idle time.Duration) time.Duration {
+	if idle <= 0 || idle/10 >= time.Second {
+		return time.Second
+	}
+	return max(idle/10, 10*time.Millisecond)
+}
+
 // startParker creates the server's parker unless parking is disabled or unsupported.
 func (s *Server) startParker() {
 	s.parkOnce.Do(func() {
 		if s.DisablePark {
 			return
 		}
-		tick := time.Second
-		if it := s.idleTimeout() / 10; it < tick {
-			tick = max(it, 10*time.Millisecond)
-		}
+		tick := parkTick(s.idleTimeout())
 		p, err := park.New(park.Config{
 			Wake:    func(e *park.Entry) { go s.resume(e.Value.(*idleConn)) },
 			Expire:  func(e *park.Entry) { s.closeParked(e) },

@@ -516,3 +516,20 @@ func TestDetachWithConnStateHook(t *testing.T) {
 		}
 	}
 }
+
+// The parker's tick follows the idle timeout, and with no idle timeout it is the
+// slowest one: it woke every 10 ms for nothing (a tenth of 0 taken as the shortest).
+func TestParkTick(t *testing.T) {
+	for _, tt := range []struct{ idle, want time.Duration }{
+		{0, time.Second}, {time.Minute, time.Second}, {10 * time.Second, time.Second},
+		{5 * time.Second, 500 * time.Millisecond}, {time.Second, 100 * time.Millisecond},
+		{50 * time.Millisecond, 10 * time.Millisecond},
+	} {
+		if got := parkTick(tt.idle); got != tt.want {
+			t.Errorf("parkTick(%v) = %v, want %v", tt.idle, got, tt.want)
+		}
+	}
+	if got := parkTick((&Server{IdleTimeout: -1}).idleTimeout()); got != time.Second {
+		t.Errorf("IdleTimeout -1: tick %v, want 1s", got)
+	}
+}
