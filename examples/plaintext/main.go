@@ -50,13 +50,19 @@ func main() {
 		}))
 	}
 	srv := &server.Server{Addr: *addr, Handler: h}
+	// ServeAll returns as soon as Shutdown has closed the listeners; main waits for
+	// Shutdown to finish the requests in flight before the process exits.
+	shutDown := make(chan struct{})
 	go func() {
+		defer close(shutDown)
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 		<-sig
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(ctx)
+		if err := srv.Shutdown(ctx); err != nil {
+			log.Printf("plaintext: shutdown: %v", err)
+		}
 	}()
 	lns, err := server.ListenReusePort("tcp", *addr, *shards)
 	if err != nil {
@@ -66,4 +72,5 @@ func main() {
 	if err := srv.ServeAll(lns); err != nil && err != server.ErrServerClosed {
 		log.Fatal(err)
 	}
+	<-shutDown
 }
