@@ -13,8 +13,8 @@ import (
 // file is an open regular file or directory. On Linux it is usually a bare descriptor
 // (one openat2, one fstat, no *os.File, no poller registration), and a small file or a
 // directory from the open-file cache has no descriptor at all (cached): its contents
-// are in memory. File converts a descriptor when a body goes out by sendfile or a
-// directory is listed.
+// are in memory. A body goes out by sendfile straight from the descriptor (through
+// SyscallConn); File converts it into an *os.File only for a directory listing.
 type file struct {
 	fd     int      // the descriptor while f is nil, else -1
 	f      *os.File // set by File, or by the portable open
