@@ -29,7 +29,9 @@ import (
 // without a log entry (httputil.ReverseProxy aborts a response that way).
 // WriteHeader with a 1xx code sends an interim response at once (as net/http does
 // since Go 1.19), and trailers work as in net/http: values set after the head for the
-// names announced in the Trailer field, and fields named with http.TrailerPrefix.
+// names announced in the Trailer field, and fields named with http.TrailerPrefix. A
+// chunked request's trailers reach Request.Trailer as under net/http: the announced
+// names while the body is read, their values once Body has returned io.EOF.
 func FromHTTP(h http.Handler) Handler { return httpAdapter{h} }
 
 type httpAdapter struct{ h http.Handler }
@@ -79,6 +81,9 @@ type adapterReq struct {
 	ctx  adapterCtx
 	url  url.URL
 	body adapterBody
+	hreq *http.Request // the request the handler gets, for its Trailer at the body's end
+	// trailerDone: the trailer fields were copied into hreq.Trailer.
+	trailerDone bool
 	vals [16]string
 	text [512]byte
 }
@@ -166,12 +171,58 @@ func toHTTPRequest(r *Request) (*http.Request, *adapterReq, error) {
 		hr.ContentLength = -1
 		hr.TransferEncoding = chunkedCoding
 		hr.Body = &ar.body
+		hr.Trailer = declaredTrailer(hdr)
 	default:
 		hr.ContentLength = r.ContentLength
 		hr.Body = &ar.body
 	}
 	ar.ctx.r = r
-	return hr.WithContext(&ar.ctx), ar, nil
+	ar.hreq = hr.WithContext(&ar.ctx)
+	return ar.hreq, ar, nil
+}
+
+// declaredTrailer moves the Trailer field of a chunked request into the keys of a
+// trailer map with nil values, as net/http does: the handler sees which trailers the
+// client announced, and their values once the body has been read to its end. Names
+// that must not be trailers are left out. nil when nothing is announced.
+func declaredTrailer(hdr http.Header) http.Header {
+	decl, ok := hdr["Trailer"]
+	if !ok {
+		return nil
+	}
+	delete(hdr, "Trailer")
+	var t http.Header
+	for _, v := range decl {
+		wire.ForEachToken([]byte(v), func(name []byte) bool {
+			if !wire.ProhibitedTrailer(name) {
+				if t == nil {
+					t = make(http.Header)
+				}
+				t[canonicalKey(name)] = nil
+			}
+			return true
+		})
+	}
+	return t
+}
+
+// fillTrailer copies the trailer fields that came with the end of a chunked body
+// into the handler's Request.Trailer (the chunked decoder has already dropped the
+// prohibited ones), as net/http does after Body returns io.EOF.
+func (ar *adapterReq) fillTrailer() {
+	tr := ar.ctx.r.Trailer()
+	if tr.Len() == 0 {
+		return
+	}
+	hr := ar.hreq
+	if hr.Trailer == nil {
+		hr.Trailer = make(http.Header, tr.Len())
+	}
+	for i := 0; i < tr.Len(); i++ {
+		name, v := tr.At(i)
+		key := canonicalKey(name)
+		hr.Trailer[key] = append(hr.Trailer[key], string(v))
+	}
 }
 
 // chunkedCoding is the TransferEncoding of every chunked request (handlers must not
@@ -388,7 +439,12 @@ func (b *adapterBody) Read(p []byte) (int, error) {
 	if c.end {
 		return 0, http.ErrBodyReadAfterClose
 	}
-	return c.r.body.Read(p)
+	n, err := c.r.body.Read(p)
+	if err == io.EOF && c.r.Framing == wire.FramingChunked && !b.ar.trailerDone {
+		b.ar.trailerDone = true
+		b.ar.fillTrailer()
+	}
+	return n, err
 }
 
 func (b *adapterBody) Close() error { return nil }

@@ -5,6 +5,7 @@ package server_test
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -93,5 +94,37 @@ func TestFromHTTPAbortHandler(t *testing.T) {
 	}
 	if m := logs.messages(); len(m) != 1 { // logged before the 500 was written
 		t.Errorf("the other panic: logged %q, want one message", m)
+	}
+}
+
+// TestFromHTTPRequestTrailer: a net/http handler sees a chunked request's trailers as
+// under net/http: Request.Trailer holds the announced names (nil values, the Trailer
+// field gone from Header) while the body is read, and the values the client sent once
+// Body has returned io.EOF.
+func TestFromHTTPRequestTrailer(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		before := fmt.Sprintf("%v field=%q", r.Trailer, r.Header["Trailer"])
+		body, err := io.ReadAll(r.Body)
+		w.Header().Set("X-Seen", fmt.Sprintf("before=%s body=%q err=%v after=%v", before, body, err, r.Trailer))
+	})
+	hopAddr, netAddr := bothServers(t, h)
+	chunked := func(trailerField, trailers string) string {
+		return "POST /t HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n" + trailerField +
+			"\r\n5\r\nhello\r\n0\r\n" + trailers + "\r\n"
+	}
+	for _, tc := range []struct{ req, want string }{
+		{chunked("Trailer: X-Sum\r\n", "X-Sum: 42\r\n"),
+			`before=map[X-Sum:[]] field=[] body="hello" err=<nil> after=map[X-Sum:[42]]`},
+		{chunked("Trailer: x-sum, X-Other\r\n", "X-Sum: 42\r\nX-Other: a\r\n"),
+			`before=map[X-Other:[] X-Sum:[]] field=[] body="hello" err=<nil> after=map[X-Other:[a] X-Sum:[42]]`},
+		{chunked("", ""), `before=map[] field=[] body="hello" err=<nil> after=map[]`},
+	} {
+		for _, srv := range []struct{ name, addr string }{{"hop", hopAddr}, {"net/http", netAddr}} {
+			c := dial(t, srv.addr)
+			r := c.roundTrip("POST", tc.req)
+			if got := r.get("X-Seen"); r.Status != 200 || got != tc.want {
+				t.Errorf("%s: %q: %s\n seen %q\n want %q", srv.name, tc.req, r, got, tc.want)
+			}
+		}
 	}
 }
