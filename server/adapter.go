@@ -84,8 +84,8 @@ type adapterReq struct {
 	hreq *http.Request // the request the handler gets, for its Trailer at the body's end
 	// trailerDone: the trailer fields were copied into hreq.Trailer.
 	trailerDone bool
-	vals [16]string
-	text [512]byte
+	vals        [16]string
+	text        [512]byte
 }
 
 // toHTTPRequest builds a net/http request from the hop view in four allocations (the
