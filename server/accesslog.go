@@ -7,14 +7,17 @@ import (
 )
 
 // AccessLog wraps next, any handler, so that every request is logged to log at level
-// Info with the message "request" once its handler returns (also when it panics; the
-// panic then goes on). Each record names the connection, so keep-alive reuse is
-// visible:
+// Info with the message "request" once its response has been sent (also when the
+// handler panics; the panic then goes on). Each record names the connection, so
+// keep-alive reuse is visible:
 //
 //	conn    the connection's id within the server (1, 2, 3, ...)
 //	req     the request's number on that connection, from 1
 //	remote  the client's address
-//	method, target, status, bytes (body bytes written), enc (Content-Encoding, if any)
+//	method, target, enc (Content-Encoding, if any)
+//	status, bytes  the status and body bytes the server sent: the handler's, or what
+//	        replaced it (500 for a panic or a body overrun, 501 for a CONNECT nobody
+//	        took over, 400/408 for a request body found malformed or late)
 //	ms      time spent in the handler, in milliseconds
 //	tls     true on TLS connections
 //	aborted true when the handler panicked with ErrAbortHandler
@@ -26,18 +29,13 @@ func AccessLog(next Handler, log *slog.Logger) Handler {
 		start := time.Now()
 		defer func() {
 			p := recover()
-			status := w.Status()
-			if p != nil && p != ErrAbortHandler {
-				status = 500
-			}
 			attrs := []slog.Attr{
 				slog.Uint64("conn", r.ConnID()),
 				slog.Int("req", r.ConnRequests()),
 				slog.String("remote", r.RemoteAddr().String()),
 				slog.String("method", string(r.Method)),
 				slog.String("target", string(r.Target)),
-				slog.Int("status", status),
-				slog.Int64("bytes", w.Written()),
+				{}, {}, // status and bytes, once sent
 			}
 			if enc := w.Header().Get("Content-Encoding"); enc != nil {
 				attrs = append(attrs, slog.String("enc", string(enc)))
@@ -49,7 +47,10 @@ func AccessLog(next Handler, log *slog.Logger) Handler {
 			if p == ErrAbortHandler {
 				attrs = append(attrs, slog.Bool("aborted", true))
 			}
-			log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+			w.whenSent(func(status int, bytes int64) {
+				attrs[5], attrs[6] = slog.Int("status", status), slog.Int64("bytes", bytes)
+				log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+			})
 			if p != nil {
 				panic(p)
 			}

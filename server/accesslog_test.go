@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func (l *recordLog) records(t *testing.T, n int) []map[string]any {
 
 // AccessLog names the connection and the request's number on it, so reuse shows, and
 // logs a handler that panics with the 500 the client gets (the panic goes on to the
-// server, which answers it).
+// server, which answers it), body bytes as sent.
 func TestAccessLog(t *testing.T) {
 	var log recordLog
 	h := server.AccessLog(server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
@@ -83,7 +84,7 @@ func TestAccessLog(t *testing.T) {
 	}{
 		{1, 1, "/a", 201, 5, nil},
 		{1, 2, "/gz?x=1", 201, 5, "gzip"},
-		{2, 1, "/panic", 500, 0, nil},
+		{2, 1, "/panic", 500, int64(len("Internal Server Error\n")), nil},
 	}
 	for i, w := range want {
 		r := recs[i]
@@ -91,6 +92,42 @@ func TestAccessLog(t *testing.T) {
 			r["status"] != w.status || r["bytes"] != w.bytes || r["enc"] != w.enc || r["method"] != "GET" ||
 			r["remote"] == "" || r["ms"] == nil {
 			t.Errorf("record %d: %v", i, r)
+		}
+	}
+}
+
+// AccessLog logs the status the client got when the server replaced the handler's
+// response: 500 for a body overrun, 501 for a CONNECT nobody took over, 400 for an
+// unread chunked body found malformed (each was logged with the handler's 200).
+func TestAccessLogSentStatus(t *testing.T) {
+	var log recordLog
+	h := server.AccessLog(server.HandlerFunc(func(w *server.ResponseWriter, r *server.Request) {
+		if string(r.Path()) == "/overrun" {
+			w.SetContentLength(2)
+			w.WriteString("too long")
+			return
+		}
+		w.WriteString("ok")
+	}), slog.New(&log))
+	ts := startServer(t, &server.Server{Handler: h, LingerTimeout: ioWait})
+	for _, tc := range []struct {
+		req    string
+		status int
+	}{
+		{get("/overrun"), 500},
+		{head("CONNECT example.test:443 HTTP/1.1", "Host: example.test:443"), 501},
+		{chunkedPost("0x5\r\nhello\r\n0\r\n\r\n"), 400},
+	} {
+		c := dial(t, ts.addr)
+		method, _, _ := strings.Cut(tc.req, " ")
+		if r := c.roundTrip(method, tc.req); r.Status != tc.status {
+			t.Fatalf("%q: %s, want %d", tc.req, r, tc.status)
+		}
+	}
+	recs := log.records(t, 3)
+	for i, want := range []int64{500, 501, 400} {
+		if recs[i]["status"] != want {
+			t.Errorf("record %d: status %v, want %d (%v)", i, recs[i]["status"], want, recs[i])
 		}
 	}
 }

@@ -404,6 +404,14 @@ func (c *conn) handle(n int) outcome {
 	s.stats.requests.add(c.id)
 	c.phase = phaseHandler
 	c.run(w, req)
+	out := c.respond(w, req)
+	w.reportSent(0, 0) // when respond did not: a response kept, or given up
+	return out
+}
+
+// respond sends the response of the handler that has returned, and says what
+// happens to the connection next.
+func (c *conn) respond(w *ResponseWriter, req *Request) outcome {
 	if c.phase == phaseTakenOver {
 		return handedOver
 	}
@@ -420,7 +428,9 @@ func (c *conn) handle(n int) outcome {
 		return closeConn
 	}
 	if !w.keepAlive || c.dead {
-		if c.flush() && c.moreInputMayFollow() {
+		flushed := c.flush()
+		w.reportSent(0, 0) // before the lingering close, which can take seconds
+		if flushed && c.moreInputMayFollow() {
 			c.lingerClose()
 		}
 		return closeConn
@@ -523,7 +533,13 @@ func (c *conn) fail(e *wire.Error, fields string, head bool) {
 		b = append(append(b, e.Reason...), '\n')
 	}
 	c.wbuf = b
-	if c.flush() {
+	ok := c.flush()
+	sent := int64(len(e.Reason) + 1)
+	if head {
+		sent = 0
+	}
+	c.w.reportSent(e.Status, sent) // before the lingering close, which can take seconds
+	if ok {
 		c.lingerClose()
 	}
 }

@@ -24,13 +24,17 @@ var ErrContentLength = errors.New("hop/server: wrote more than the declared Cont
 // streamed with Content-Length when SetContentLength was called, chunked otherwise
 // (close-delimited for HTTP/1.0 clients).
 type ResponseWriter struct {
-	c       *conn
-	req     *Request
-	header  wire.Header
-	trailer wire.Header
-	status  int
-	length  int64 // declared Content-Length, -1 when unknown
-	body    []byte
+	c   *conn
+	req *Request
+	// sentHook, set by AccessLog, is told the status and body bytes of the response
+	// the server finally sent (or would have: a failure the server answered itself, a
+	// 500 for a panic or an overrun) once the connection is done with the request.
+	sentHook func(status int, bytes int64)
+	header   wire.Header
+	trailer  wire.Header
+	status   int
+	length   int64 // declared Content-Length, -1 when unknown
+	body     []byte
 
 	committed bool
 	sent      bool // bytes of the committed response were written to the connection
@@ -68,6 +72,24 @@ func (w *ResponseWriter) begin(c *conn, req *Request, keep bool) {
 	w.noBody = req.IsMethod("HEAD")
 	w.written = 0
 	w.keepAlive = keep
+	w.sentHook = nil
+}
+
+// whenSent registers fn to be called with the status and body bytes the server sent
+// for this request, after the handler returned and the body was settled (AccessLog).
+func (w *ResponseWriter) whenSent(fn func(status int, bytes int64)) { w.sentHook = fn }
+
+// reportSent calls the registered hook, once: with the writer's status and body
+// bytes when status is 0, else with status and bytes (an error the connection sent by
+// itself).
+func (w *ResponseWriter) reportSent(status int, bytes int64) {
+	if fn := w.sentHook; fn != nil {
+		w.sentHook = nil
+		if status == 0 {
+			status, bytes = w.status, w.Written()
+		}
+		fn(status, bytes)
+	}
 }
 
 // Header returns the response fields to set before the head is committed. Fields whose
