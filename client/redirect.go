@@ -85,7 +85,7 @@ func (cl *Client) doRedirects(req *Request, resp *Response, tr *Trace, deadline 
 			}
 		}
 		if tr != nil && tr.Redirect != nil {
-			tr.Redirect(resp.Status, next.String())
+			tr.Redirect(resp.Status, next.Redacted())
 		}
 		resp.Close()
 		nr.Header.CopyFrom(&cur.Header)

@@ -64,7 +64,7 @@ type Trace struct {
 	// says why — a *RetryReason when its connection ended (failed, or could carry no
 	// more), or the proxy's demand for credentials after a 407.
 	Retry func(attempt int, err error)
-	// Redirect is called before a redirect is followed.
+	// Redirect is called before a redirect is followed; to has its password redacted.
 	Redirect func(status int, to string)
 }
 

@@ -21,7 +21,8 @@ import (
 type getResult struct {
 	n       int    // position among the URLs, from 0
 	given   string // the URL as given
-	url     string // the URL as fetched (parsed), for the reports
+	url     string // the URL as fetched (parsed), for -w's url_effective (curl's)
+	shown   string // the same with its password redacted, for --json and --timing
 	method  string
 	proxied bool
 	// attempted says the request was tried (not refused before, as -O without a name)
@@ -189,7 +190,7 @@ func (g *getter) prepare(ctx context.Context, r *getResult, files *bodyFiles, ev
 		r.failed(err)
 		return nil
 	}
-	r.url = req.URL.String()
+	r.url, r.shown = req.URL.String(), req.URL.Redacted()
 	keepHeads := (g.o.include || g.o.head) && !g.o.json
 	req.Trace = r.timings.Trace(r.info.trace(g.verboseTrace(events, r.n+1), keepHeads))
 	r.info.start = r.timings.Start
@@ -493,7 +494,7 @@ func ms(d time.Duration) float64 { return timeline.Millis(d) }
 
 func writeJSON(w io.Writer, r *getResult) {
 	t := &r.timings
-	j := getJSON{URL: r.url, Bytes: r.bytes, Phases: map[string]float64{
+	j := getJSON{URL: r.shown, Bytes: r.bytes, Phases: map[string]float64{
 		"dns": ms(t.DNS()), "connect": ms(t.Connect()), "tls": ms(t.TLS()),
 		"request": ms(t.Request()), "wait": ms(t.Wait()), "transfer": ms(t.Transfer()),
 		"total": ms(t.Total()),
@@ -537,7 +538,7 @@ func writeWaterfall(w io.Writer, r *getResult) {
 		}
 		status = fmt.Sprintf("%d, conn #%d (%s)", r.resp.Status, r.resp.ConnID, how)
 	}
-	wf := timeline.Waterfall{Title: r.url + " → " + status, Start: t.Start, Total: total,
+	wf := timeline.Waterfall{Title: r.shown + " → " + status, Start: t.Start, Total: total,
 		Phases: timeline.ClientPhases(t)}
 	wf.WriteTo(w)
 }

@@ -692,3 +692,23 @@ func TestGetWriteOutModes(t *testing.T) {
 		t.Errorf("-iL: exit %d, -w %q:\n%s\n%s", code, wout, out, errOut)
 	}
 }
+
+// A password in the URL is never printed: --json's url and the --timing title show it
+// redacted (review finding 12), as the -v lines do.
+func TestGetRedactsPassword(t *testing.T) {
+	base := getServer(t, nil)
+	withCreds := strings.Replace(base, "http://", "http://alice:s3cret@", 1) + "/a"
+	for _, args := range [][]string{{"--json", withCreds}, {"--timing", "-o", os.DevNull, withCreds}, {"-v", "-o", os.DevNull, withCreds}} {
+		code, out, errOut := getRun(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		if strings.Contains(out+errOut, "s3cret") {
+			t.Errorf("%v printed the password:\n%s\n%s", args, out, errOut)
+		}
+	}
+	code, out, _ := getRun(t, "--json", withCreds)
+	if j := getParseJSON(t, out); code != 0 || len(j) != 1 || !strings.Contains(j[0].URL, "alice:xxxxx@") {
+		t.Errorf("--json url: %+v", j)
+	}
+}
