@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -15,13 +14,13 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hop-http/hop/client"
+	"github.com/hop-http/hop/internal/neterr"
 	"github.com/hop-http/hop/wire"
 )
 
@@ -337,7 +336,7 @@ func exitCode(err error, proxied bool) int {
 		switch {
 		case errors.Is(err, client.ErrTruncated):
 			return exitPartialFile
-		case isTimeout(err):
+		case neterr.IsTimeout(err):
 			return exitTimeout
 		}
 		return exitRecv
@@ -348,7 +347,7 @@ func exitCode(err error, proxied bool) int {
 		return exitURLMalformat
 	case errors.Is(err, client.ErrTooManyRedirects):
 		return exitTooManyRedirects
-	case isTimeout(err):
+	case neterr.IsTimeout(err):
 		return exitTimeout
 	}
 	if !errors.As(err, &ce) {
@@ -394,13 +393,6 @@ func exitCode(err error, proxied bool) int {
 		return exitRecv
 	}
 	return 1
-}
-
-// isTimeout reports a deadline that passed (--max-time, --connect-timeout).
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.As(err, &t) && t.Timeout()
 }
 
 // remoteName is the file name -O uses for raw: the last segment of the URL's path,
