@@ -194,7 +194,7 @@ func (t *transferInfo) trace(next *client.Trace, keepHeads bool) *client.Trace {
 	tr.GotHead = func(h []byte) {
 		var shown []byte
 		if keepHeads {
-			shown = reserializeHead(h, t.method)
+			shown = rawHead(h)
 		}
 		locked(func() {
 			t.sizeHeader += int64(len(h))
@@ -241,16 +241,14 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
-// reserializeHead prints a response head the way -i shows it: parsed by wire and
-// written again (the reason phrase as sent, fields in order); a head wire cannot
-// parse, which the client would have refused, is shown as it came.
-func reserializeHead(h []byte, method string) []byte {
-	var p wire.Parser
-	var r wire.Response
-	if _, err := p.ParseResponse(h, &r, []byte(method)); err != nil {
-		return append([]byte(nil), h...)
+// rawHead is a response head the way -i shows it: as received, byte for byte (curl
+// prints the lines the server sent, odd whitespace included), without the empty line
+// a server may send before it (a stray CRLF after a previous body).
+func rawHead(h []byte) []byte {
+	if len(h) >= 2 && h[0] == '\r' && h[1] == '\n' {
+		h = h[2:]
 	}
-	return appendHead(nil, r.Minor, r.Status, r.Reason, &r.Header)
+	return append([]byte(nil), h...)
 }
 
 // appendHead appends a response head: the reason phrase as the server sent it (even

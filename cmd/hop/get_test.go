@@ -500,8 +500,9 @@ func TestGetParallelBoundsLookAhead(t *testing.T) {
 	}
 }
 
-// TestGetIncludeHead checks that -i prints the status line as received: the reason
-// phrase the server sent, an empty one kept empty, the version of the response.
+// TestGetIncludeHead checks that -i prints the head as received, as curl does: the
+// reason phrase the server sent, an empty one kept empty, the version of the response,
+// field lines with their odd whitespace.
 func TestGetIncludeHead(t *testing.T) {
 	for _, status := range []string{"HTTP/1.1 200 OK", "HTTP/1.1 200 Fine Thanks", "HTTP/1.1 200 ",
 		"HTTP/1.0 404 ", "HTTP/1.1 299 Custom"} {
@@ -520,7 +521,7 @@ func TestGetIncludeHead(t *testing.T) {
 		}()
 		code, out, errOut := getRun(t, "-i", "http://"+ln.Addr().String()+"/")
 		ln.Close()
-		want := status + "\r\nX-A: 1\r\nx-b: two\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+		want := status + "\r\nX-A: 1\r\nx-b:  two \r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 		if code != 0 || out != want {
 			t.Errorf("%q: exit %d\nstdout %q\nwant   %q\nstderr %s", status, code, out, want, errOut)
 		}
