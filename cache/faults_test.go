@@ -70,18 +70,6 @@ func concurrent(e *env, n int, path string, a answer) []result {
 	return out
 }
 
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestCoalescing(t *testing.T) {
 	body := strings.Repeat("0123456789", 10<<10) // 100 KiB
 	for _, tc := range []struct {
@@ -102,7 +90,7 @@ func TestCoalescing(t *testing.T) {
 			a := answer{fn: blockingOrigin(&n, release, tc.cc, body)}
 			done := make(chan []result)
 			go func() { done <- concurrent(e, tc.clients, "/c", a) }()
-			waitFor(t, "the first request at the origin", func() bool { return n.Load() >= 1 })
+			testnet.WaitFor(t, "the first request at the origin", func() bool { return n.Load() >= 1 })
 			time.Sleep(100 * time.Millisecond) // let the others queue behind it
 			close(release)
 			res := <-done
@@ -168,7 +156,7 @@ func TestCoalescingAcrossCaches(t *testing.T) {
 		// One Host for both: the key is the effective request URI.
 		go func() { defer wg.Done(); res[i] = e.doVia(base, "GET", "/shared", a, "Host: cache.test") }()
 	}
-	waitFor(t, "the first request at the origin", func() bool { return n.Load() >= 1 })
+	testnet.WaitFor(t, "the first request at the origin", func() bool { return n.Load() >= 1 })
 	time.Sleep(200 * time.Millisecond) // let the others queue behind it, on both caches
 	close(release)
 	wg.Wait()
@@ -210,7 +198,7 @@ func TestCoalescedTruncation(t *testing.T) {
 	}}
 	done := make(chan []result)
 	go func() { done <- concurrent(e, 10, "/ct", a) }()
-	waitFor(t, "the first request", func() bool { return n.Load() >= 1 })
+	testnet.WaitFor(t, "the first request", func() bool { return n.Load() >= 1 })
 	time.Sleep(100 * time.Millisecond)
 	close(release)
 	for i, r := range <-done {
@@ -235,12 +223,12 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	if r.body != "v1" || !strings.Contains(r.header.Get("Cache-Status"), "hit; ttl=-9; detail=stale-while-revalidate") {
 		t.Fatalf("stale response: %q, Cache-Status %q", r.body, r.header.Get("Cache-Status"))
 	}
-	waitFor(t, "the background revalidation", func() bool { return e.originCount() == 2 })
+	testnet.WaitFor(t, "the background revalidation", func() bool { return e.originCount() == 2 })
 	last := e.lastSeen()
 	if got := string(last.header.Get("If-None-Match")); got != `"s1"` {
 		t.Errorf("revalidation If-None-Match = %q", got)
 	}
-	waitFor(t, "the freshened entry", func() bool {
+	testnet.WaitFor(t, "the freshened entry", func() bool {
 		// Until the background revalidation has updated the entry, the stale one is
 		// served again (its Cache-Status says stale-while-revalidate).
 		cs := e.do("GET", "/s", answer{status: 500}).header.Get("Cache-Status")
@@ -323,7 +311,7 @@ func TestStoreOutage(t *testing.T) {
 	}
 	fs.down.Store(false)
 	time.Sleep(1100 * time.Millisecond) // the probe interval
-	waitFor(t, "the cache to store again", func() bool {
+	testnet.WaitFor(t, "the cache to store again", func() bool {
 		e.do("GET", "/back", fresh)
 		r := e.do("GET", "/back", fresh)
 		return strings.Contains(r.header.Get("Cache-Status"), "hit")
@@ -395,7 +383,7 @@ func TestAbortedDiskHitClosesFile(t *testing.T) {
 		c.(*net.TCPConn).SetLinger(0) // reset: the proxy's write fails
 		c.Close()
 	}
-	waitFor(t, "the cache files to be closed", func() bool { return openFilesUnder(dir) == 0 })
+	testnet.WaitFor(t, "the cache files to be closed", func() bool { return openFilesUnder(dir) == 0 })
 	if e.originCount() != 1 {
 		t.Errorf("origin saw %d requests, want 1 (the others are hits)", e.originCount())
 	}
@@ -615,7 +603,7 @@ func leaderAndFollower(t *testing.T, e *env, path string, fn func(w *server.Resp
 	before := e.cache.Stats().Misses
 	go func() { done <- e.do("GET", path, a) }()
 	// The follower's miss is counted just before it joins the flight.
-	waitFor(t, "the follower's miss", func() bool { return e.cache.Stats().Misses > before })
+	testnet.WaitFor(t, "the follower's miss", func() bool { return e.cache.Stats().Misses > before })
 	time.Sleep(100 * time.Millisecond)
 	return c.(*net.TCPConn), done
 }
@@ -700,7 +688,7 @@ func TestCloseCancelsRevalidation(t *testing.T) {
 	if r := e.do("GET", "/close", stuck); r.body != "v1" {
 		t.Fatalf("stale response: %q %v", r.body, r.err)
 	}
-	waitFor(t, "the revalidation at the origin", arrived.Load)
+	testnet.WaitFor(t, "the revalidation at the origin", arrived.Load)
 	start := time.Now()
 	e.cache.Close()
 	if d := time.Since(start); d > 5*time.Second {
@@ -735,7 +723,7 @@ func TestValidationCoalesced(t *testing.T) {
 	}}
 	done := make(chan []result)
 	go func() { done <- concurrent(e, 20, "/herd", notModified) }()
-	waitFor(t, "the first validation at the origin", func() bool { return n.Load() >= 1 })
+	testnet.WaitFor(t, "the first validation at the origin", func() bool { return n.Load() >= 1 })
 	time.Sleep(100 * time.Millisecond) // let the others queue behind it
 	close(release)
 	for i, r := range <-done {

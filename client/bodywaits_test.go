@@ -27,13 +27,7 @@ func TestBodyWaits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			goOn := make(chan struct{})
 			addr := testnet.Raw(t, func(c net.Conn, _ int) {
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil || l == "\r\n" {
-						break
-					}
-				}
+				testnet.SkipHead(c)
 				io.WriteString(c, tc.head+tc.first)
 				<-goOn
 				io.WriteString(c, tc.rest)
@@ -112,13 +106,7 @@ func TestChunkedBodyLargeReads(t *testing.T) {
 	const size = 8 << 20
 	chunk := strings.Repeat("x", 64<<10)
 	addr := testnet.Raw(t, func(c net.Conn, _ int) {
-		br := bufio.NewReader(c)
-		for {
-			l, err := br.ReadString('\n')
-			if err != nil || l == "\r\n" {
-				break
-			}
-		}
+		testnet.SkipHead(c)
 		bw := bufio.NewWriterSize(c, 256<<10)
 		io.WriteString(bw, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
 		for range size / len(chunk) {

@@ -558,7 +558,7 @@ func TestPoolLimitAndQueue(t *testing.T) {
 			errs <- cl.Do(&req, &resp)
 		}()
 	}
-	waitFor(t, "4 waiters", func() bool { return cl.Stats().Waiting == 4 })
+	testnet.WaitFor(t, "4 waiters", func() bool { return cl.Stats().Waiting == 4 })
 	if s := cl.Stats(); s.Active != 2 || s.Open != 2 {
 		t.Errorf("stats while saturated: %+v", s)
 	}
@@ -592,7 +592,7 @@ func TestPoolWaitTimeoutAndFull(t *testing.T) {
 		var resp Response
 		cl.Do(&req, &resp)
 	}()
-	waitFor(t, "the first request", func() bool { return cl.Stats().Active == 1 })
+	testnet.WaitFor(t, "the first request", func() bool { return cl.Stats().Active == 1 })
 	errc := make(chan error, 1)
 	go func() {
 		var req Request
@@ -600,7 +600,7 @@ func TestPoolWaitTimeoutAndFull(t *testing.T) {
 		var resp Response
 		errc <- cl.Do(&req, &resp)
 	}()
-	waitFor(t, "a waiter", func() bool { return cl.Stats().Waiting == 1 })
+	testnet.WaitFor(t, "a waiter", func() bool { return cl.Stats().Waiting == 1 })
 	var req Request
 	req.SetURL(base + "/")
 	var resp Response
@@ -637,7 +637,7 @@ func TestLIFOReuse(t *testing.T) {
 		}
 		done <- resp
 	}()
-	waitFor(t, "the slow request", func() bool { return cl.Stats().Active == 1 })
+	testnet.WaitFor(t, "the slow request", func() bool { return cl.Stats().Active == 1 })
 	fast := get(t, cl, base+"/fast")
 	close(gate)
 	slow := <-done
@@ -654,7 +654,7 @@ func TestIdleTimeout(t *testing.T) {
 	base := startHop(t, echoConn)
 	cl := newClient(t, &Client{IdleTimeout: 50 * time.Millisecond})
 	get(t, cl, base+"/")
-	waitFor(t, "the sweeper to close the idle connection", func() bool { return cl.Stats().Open == 0 })
+	testnet.WaitFor(t, "the sweeper to close the idle connection", func() bool { return cl.Stats().Open == 0 })
 	if r := get(t, cl, base+"/"); r.Reused {
 		t.Error("an idle-timed-out connection was reused")
 	}
@@ -759,7 +759,7 @@ func TestLivenessCheckRST(t *testing.T) {
 	// The default threshold: the connection has been idle for longer when it is reused.
 	cl := newClient(t, &Client{Trace: &Trace{Retry: func(int, error) { retries.Add(1) }}})
 	get(t, cl, url+"/")
-	waitFor(t, "the reset", func() bool { _, ok := conns.Load(0); return ok })
+	testnet.WaitFor(t, "the reset", func() bool { _, ok := conns.Load(0); return ok })
 	waitIdleClosed(t, cl)
 	time.Sleep(DefaultLivenessCheckMinIdle)
 	if r := get(t, cl, url+"/"); r.Reused {
@@ -1340,8 +1340,8 @@ func TestPoolsForgotten(t *testing.T) {
 			if n := len(cl.OriginStats()); n != 20 {
 				t.Fatalf("%d pools after 20 origins", n)
 			}
-			waitFor(t, "the pools to be forgotten", func() bool { return len(cl.OriginStats()) == 0 })
-			waitFor(t, "the sweeper to stop", func() bool { return !cl.janitor.running.Load() })
+			testnet.WaitFor(t, "the pools to be forgotten", func() bool { return len(cl.OriginStats()) == 0 })
+			testnet.WaitFor(t, "the sweeper to stop", func() bool { return !cl.janitor.running.Load() })
 		})
 	}
 }

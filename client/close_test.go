@@ -130,7 +130,7 @@ func TestClosingCountsAgainstMaxConns(t *testing.T) {
 			t.Fatalf("body %q", r.Body)
 		}
 	}
-	waitFor(t, "the last socket to close", func() bool { return cl.Stats().Closing == 0 })
+	testnet.WaitFor(t, "the last socket to close", func() bool { return cl.Stats().Closing == 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if peak != 1 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/resolve"
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -168,7 +169,7 @@ func TestHappyEyeballsDelay(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatal(r.Status)
 	}
-	waitFor(t, "the hanging attempt to be abandoned", abandoned.Load)
+	testnet.WaitFor(t, "the hanging attempt to be abandoned", abandoned.Load)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(starts) != 2 {

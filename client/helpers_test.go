@@ -214,24 +214,12 @@ func get(t testing.TB, cl *Client, url string) *Response {
 	return resp
 }
 
-// waitFor polls cond every 5 ms for up to 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitIdleClosed waits until the server's close of the client's only idle connection
 // has reached the client's socket (FIN, RST or a TLS alert waiting), so that tests of
 // the liveness check do not depend on timing.
 func waitIdleClosed(t testing.TB, cl *Client) {
 	t.Helper()
-	waitFor(t, "the server's close to reach the idle connection", func() bool {
+	testnet.WaitFor(t, "the server's close to reach the idle connection", func() bool {
 		for _, p := range cl.allPools() {
 			p.mu.Lock()
 			closed := len(p.idle) == 1 && p.idle[0].peekState() != peekAlive

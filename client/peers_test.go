@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hop-http/hop/internal/testcert"
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/internal/testpeer"
 )
 
@@ -176,7 +177,7 @@ func TestNginxReuse(t *testing.T) {
 		}
 	}
 	var log [][3]string
-	waitFor(t, "nginx's access log", func() bool { log = ng.accessLog(t); return len(log) == n })
+	testnet.WaitFor(t, "nginx's access log", func() bool { log = ng.accessLog(t); return len(log) == n })
 	for i, l := range log {
 		if l[0] != log[0][0] || l[1] != strconv.Itoa(i+1) {
 			t.Errorf("request %d: nginx connection %s request %s, want connection %s request %d", i, l[0], l[1], log[0][0], i+1)
@@ -199,7 +200,7 @@ func TestNginxKeepaliveRequests(t *testing.T) {
 		}
 	}
 	var log [][3]string
-	waitFor(t, "nginx's access log", func() bool { log = ng.accessLog(t); return len(log) == 7 })
+	testnet.WaitFor(t, "nginx's access log", func() bool { log = ng.accessLog(t); return len(log) == 7 })
 	var got []string
 	for _, l := range log {
 		got = append(got, l[1])
@@ -237,7 +238,7 @@ func TestNginxPipeline(t *testing.T) {
 		}
 	}
 	var log [][3]string
-	waitFor(t, "nginx's access log", func() bool { log = ng.accessLog(t); return len(log) == 12 })
+	testnet.WaitFor(t, "nginx's access log", func() bool { log = ng.accessLog(t); return len(log) == 12 })
 	for i, l := range log {
 		if l[0] != log[0][0] || !strings.Contains(l[2], "?i="+strconv.Itoa(i)+" ") {
 			t.Errorf("log line %d: %v", i, l)
@@ -285,7 +286,7 @@ func TestNginxTLS(t *testing.T) {
 		t.Errorf("handshakes %v, want %s", handshakes, want)
 	}
 	var log [][3]string
-	waitFor(t, "nginx's access log", func() bool { log = ng.accessLog(t); return len(log) == 5 })
+	testnet.WaitFor(t, "nginx's access log", func() bool { log = ng.accessLog(t); return len(log) == 5 })
 	if log[0][0] != log[3][0] || log[3][1] != "4" || log[4][1] != "1" {
 		t.Errorf("nginx log %v: want 4 requests on the first connection, then a new one", log)
 	}
@@ -414,7 +415,7 @@ http_access deny all
 func (s *squidPeer) statuses(t *testing.T, n int) []string {
 	t.Helper()
 	var out []string
-	waitFor(t, "squid's access log", func() bool {
+	testnet.WaitFor(t, "squid's access log", func() bool {
 		b, _ := os.ReadFile(s.accessLog)
 		out = out[:0]
 		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {

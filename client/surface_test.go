@@ -646,7 +646,7 @@ func TestCloseFailsWaiters(t *testing.T) {
 		var resp Response
 		waited <- cl.Do(&req, &resp)
 	}()
-	waitFor(t, "the second request to wait", func() bool { return cl.Stats().Waiting == 1 })
+	testnet.WaitFor(t, "the second request to wait", func() bool { return cl.Stats().Waiting == 1 })
 	cl.Close()
 	select {
 	case err := <-waited:

@@ -190,15 +190,3 @@ func proxyFor(t testing.TB, mode, origin, path string) (addr, target string) {
 	addr, _ = reverseProxy(t, nil, "http://"+origin)
 	return addr, path
 }
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

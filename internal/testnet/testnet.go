@@ -11,6 +11,7 @@
 package testnet
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -187,4 +188,32 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// WaitFor polls cond every 5 ms until it holds, failing tb with what after 10 s.
+func WaitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// SkipHead reads a request head from c, up to and including its empty line: a raw
+// test server's way past the one request it answers regardless. It reads ahead, so
+// whatever follows the head in the same segment is dropped too.
+func SkipHead(c net.Conn) error {
+	br := bufio.NewReader(c)
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if l == "\r\n" {
+			return nil
+		}
+	}
 }
