@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hop-http/hop/internal/testnet"
 	"github.com/hop-http/hop/server"
 )
 
@@ -76,10 +77,7 @@ func TestPassiveHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	now := time.Unix(1000, 0)
-	bal.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	advance := fakeClock(bal)
 	tr := &Transport{Client: testClient(t), Upstreams: bal}
 	addr := serve(t, &Proxy{Exchanger: tr, Reverse: true})
 	for i := range 10 {
@@ -169,10 +167,7 @@ func TestProbeWithoutVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	now := time.Unix(1000, 0)
-	bal.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	advance := fakeClock(bal)
 	bal.MaxFails = 1
 	be := bal.backends[0]
 	bal.report(be, false) // ejected
@@ -187,7 +182,7 @@ func TestProbeWithoutVerdict(t *testing.T) {
 		io.WriteString(c, "POST / HTTP/1.1\r\nHost: s\r\nContent-Length: 100\r\n\r\nten bytes.")
 		time.Sleep(50 * time.Millisecond)
 		c.Close()
-		waitFor(t, "the broken request to end", func() bool { st := bal.States(); return st[0].InFlight == 0 && st[1].InFlight == 0 })
+		testnet.WaitFor(t, "the broken request to end", func() bool { st := bal.States(); return st[0].InFlight == 0 && st[1].InFlight == 0 })
 	}
 	if n, _ := rc.count(); n == 0 {
 		t.Fatal("no broken request was the probe")
@@ -220,4 +215,13 @@ func TestLeastConnWithFailingUpstream(t *testing.T) {
 			t.Fatalf("pick %d went to the busy upstream that just failed", i)
 		}
 	}
+}
+
+// fakeClock gives bal a clock that stands still at a fixed time until the returned
+// function moves it on.
+func fakeClock(bal *Balancer) (advance func(time.Duration)) {
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	bal.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	return func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 }
