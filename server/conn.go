@@ -527,18 +527,17 @@ func (c *conn) fail(e *wire.Error, fields string, head bool) {
 	b = appendServerDate(b, c.srv, true, true)
 	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
 	b = append(b, fields...)
-	b = wire.AppendIntField(b, "Content-Length", int64(len(e.Reason)+1))
+	length := int64(len(e.Reason) + 1) // the reason and a newline
+	b = wire.AppendIntField(b, "Content-Length", length)
 	b = append(b, "\r\n"...)
-	if !head { // the answer to a HEAD has the length its content would have, and none
+	if head {
+		length = 0 // the answer to a HEAD has the length its content would have, and none
+	} else {
 		b = append(append(b, e.Reason...), '\n')
 	}
 	c.wbuf = b
 	ok := c.flush()
-	sent := int64(len(e.Reason) + 1)
-	if head {
-		sent = 0
-	}
-	c.w.reportSent(e.Status, sent) // before the lingering close, which can take seconds
+	c.w.reportSent(e.Status, length) // before the lingering close, which can take seconds
 	if ok {
 		c.lingerClose()
 	}
