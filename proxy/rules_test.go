@@ -418,8 +418,8 @@ func TestAbortReleasesUpstream(t *testing.T) {
 		}
 	}
 	bal := p.Exchanger.(*Transport).Upstreams
-	waitFor(t, "the in-flight count to return to 0", func() bool { return bal.States()[0].InFlight == 0 })
-	waitFor(t, "the upstream pool to have no active exchange", func() bool { return cl.Stats().Active == 0 })
+	testnet.WaitFor(t, "the in-flight count to return to 0", func() bool { return bal.States()[0].InFlight == 0 })
+	testnet.WaitFor(t, "the upstream pool to have no active exchange", func() bool { return cl.Stats().Active == 0 })
 }
 
 // complete reports whether raw holds one whole response (head and framed body),

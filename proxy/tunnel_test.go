@@ -104,7 +104,7 @@ func TestTunnelIdleTimeout(t *testing.T) {
 			t.Errorf("half-closed %v: closed after %v, before the idle timeout %v", halfClose, d, idle)
 		}
 	}
-	waitFor(t, "the idle tunnels to be counted", func() bool { return p.TunnelCounts().IdleClosed == 2 })
+	testnet.WaitFor(t, "the idle tunnels to be counted", func() bool { return p.TunnelCounts().IdleClosed == 2 })
 
 	// Bytes every 50 ms (a tenth of the idle timeout) for 6 idle times: kept open.
 	c, _ := openTunnel(t, addr, target)
@@ -140,13 +140,13 @@ func TestMaxTunnels(t *testing.T) {
 	if got := p.TunnelCounts(); got.Refused != 1 || got.Open != 2 {
 		t.Errorf("TunnelCounts = %+v, want 1 refused, 2 open", got)
 	}
-	waitFor(t, "the refusal in the metrics", func() bool {
+	testnet.WaitFor(t, "the refusal in the metrics", func() bool {
 		rec := httptest.NewRecorder()
 		p.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		return strings.Contains(rec.Body.String(), `hop_proxy_errors_total{kind="tunnel_limit"} 1`+"\n")
 	})
 	a.Close()
-	waitFor(t, "the closed tunnel to end", func() bool { return p.Tunnels() == 1 })
+	testnet.WaitFor(t, "the closed tunnel to end", func() bool { return p.Tunnels() == 1 })
 	b, br := openTunnel(t, addr, echo)
 	io.WriteString(b, "ping")
 	buf := make([]byte, 4)
